@@ -1,0 +1,70 @@
+"""Settings shared by the entry points (CLI, MCP server, language server).
+
+Only entry points call :func:`Settings.from_env`; everything else receives a Settings or a
+ready MemoryService.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from core.embeddings import DEFAULT_MODEL, FastEmbedEmbedder, UnavailableEmbedder
+from core.service import MemoryService
+
+APP = "devmemory"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the store lives and which embedding model to run."""
+
+    db_path: Path
+    cache_dir: Path
+    model: str = DEFAULT_MODEL
+    model_dir: Path | None = None
+    embeddings: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
+        """``--db`` beats ``DEVMEM_DB`` beats the platform data dir."""
+        db_path = Path(db or env.get("DEVMEM_DB") or default_db_path()).expanduser()
+        cache = Path(env.get("DEVMEM_CACHE_DIR") or platformdirs.user_cache_dir(APP)).expanduser()
+        model_dir = env.get("DEVMEM_MODEL_DIR")
+        return cls(
+            db_path=db_path, cache_dir=cache, model=env.get("DEVMEM_MODEL") or DEFAULT_MODEL,
+            model_dir=Path(model_dir).expanduser() if model_dir else None,
+            embeddings=env.get("DEVMEM_EMBEDDINGS", "1").lower() not in ("0", "false", "off", "no"))
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "memories.db"
+
+
+def build_service(settings: Settings) -> MemoryService:
+    """The composition root: store + embedder (loading in the background) + service."""
+    if settings.embeddings:
+        embedder: FastEmbedEmbedder | UnavailableEmbedder = FastEmbedEmbedder(
+            settings.cache_dir / "models", settings.model, settings.model_dir).start()
+    else:
+        embedder = UnavailableEmbedder("embeddings are switched off (DEVMEM_EMBEDDINGS=0)")
+    return MemoryService.open(settings.db_path, embedder)
+
+
+def git_project(cwd: Path) -> str | None:
+    """The name of the git repository containing ``cwd`` (its top folder's name), if any."""
+    root = git_root(cwd)
+    return root.name if root else None
+
+
+def git_root(cwd: Path) -> Path | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None

@@ -1,0 +1,250 @@
+"""SQLite connections (sqlean + sqlite-vec), pragmas, transactions and schema migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlean as sqlite3  # drop-in sqlite3 that can load extensions
+import sqlite_vec
+
+from core.errors import StoreError
+
+Connection = sqlite3.Connection
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memories (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    project TEXT,
+    anchor_path TEXT, anchor_start INTEGER, anchor_end INTEGER,
+    anchor_symbol TEXT, anchor_commit TEXT, anchor_fingerprint TEXT,
+    source TEXT NOT NULL,
+    external_id TEXT,
+    source_url TEXT,
+    provenance INTEGER NOT NULL,
+    visibility TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    event_at TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS memories_external ON memories(source, external_id)
+    WHERE external_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS memories_hash ON memories(content_hash);
+CREATE INDEX IF NOT EXISTS memories_project ON memories(project, updated_at);
+CREATE INDEX IF NOT EXISTS memories_kind ON memories(kind);
+CREATE INDEX IF NOT EXISTS memories_anchor ON memories(anchor_path, anchor_symbol);
+CREATE INDEX IF NOT EXISTS memories_updated ON memories(updated_at);
+CREATE TABLE IF NOT EXISTS memory_tags (
+    memory_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (tag, memory_rowid)
+);
+CREATE INDEX IF NOT EXISTS memory_tags_by_memory ON memory_tags(memory_rowid);
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5(
+    title, content, tags, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS memory_vectors (
+    rowid INTEGER PRIMARY KEY REFERENCES memories(rowid) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memory_versions (
+    memory_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    fields TEXT NOT NULL DEFAULT '{}',
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    pending INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (memory_rowid, version)
+);
+CREATE TABLE IF NOT EXISTS memory_links (
+    source_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+    target_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (source_rowid, target_rowid, type)
+);
+CREATE INDEX IF NOT EXISTS memory_links_target ON memory_links(target_rowid);
+CREATE TABLE IF NOT EXISTS entities (
+    id INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    display TEXT NOT NULL,
+    UNIQUE (type, name)
+);
+CREATE TABLE IF NOT EXISTS entity_aliases (
+    alias TEXT NOT NULL,
+    entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    PRIMARY KEY (alias, entity_id)
+);
+CREATE TABLE IF NOT EXISTS memory_entities (
+    memory_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+    entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    confidence REAL NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (memory_rowid, entity_id)
+);
+CREATE INDEX IF NOT EXISTS memory_entities_entity ON memory_entities(entity_id);
+CREATE TABLE IF NOT EXISTS relations (
+    id INTEGER PRIMARY KEY,
+    src_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    dst_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    weight REAL NOT NULL DEFAULT 0,
+    UNIQUE (src_id, dst_id, type)
+);
+CREATE INDEX IF NOT EXISTS relations_dst ON relations(dst_id);
+CREATE TABLE IF NOT EXISTS relation_evidence (
+    relation_id INTEGER NOT NULL REFERENCES relations(id) ON DELETE CASCADE,
+    memory_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+    weight REAL NOT NULL,
+    PRIMARY KEY (relation_id, memory_rowid)
+);
+CREATE INDEX IF NOT EXISTS relation_evidence_memory ON relation_evidence(memory_rowid);
+CREATE TABLE IF NOT EXISTS sync_state (
+    connector TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (connector, scope)
+);
+"""
+
+# Forward migrations: index i upgrades a database at version i to version i + 1.
+def _run_script(conn: Connection, script: str) -> None:
+    # executescript() would COMMIT first; running statement by statement keeps the
+    # migration inside the caller's transaction.
+    for statement in script.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    lambda conn: _run_script(conn, _SCHEMA_V1),
+]
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> Connection:
+    """Open the database with sqlite-vec loaded, WAL, a busy timeout and foreign keys on."""
+    path_str = str(path)
+    try:
+        if path_str != ":memory:" and not readonly:
+            Path(path_str).parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{path_str}?mode=ro" if readonly else path_str
+        conn = sqlite3.connect(
+            uri, uri=readonly, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.enable_load_extension(True)
+        sqlite_vec.load(conn)
+        conn.enable_load_extension(False)
+        _configure(conn, readonly=readonly)
+    except (sqlite3.Error, OSError) as exc:
+        raise explain(exc, path_str) from exc
+    return conn
+
+
+def _configure(conn: Connection, *, readonly: bool) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -32000")
+    conn.execute("PRAGMA temp_store = MEMORY")
+
+
+def explain(exc: BaseException, path: str) -> StoreError:
+    """Turn a sqlite/OS error into a StoreError that says what to do."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or "permission denied" in text:
+        return StoreError(f"The database {path} is read-only ({exc}).",
+                          hint="Check the file's permissions or point --db / DEVMEM_DB at a writable path.")
+    if "full" in text or "no space" in text:
+        return StoreError(f"The disk holding {path} is full; nothing was written ({exc}).",
+                          hint="Free some space and try again; the database is unchanged.")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreError(f"The database {path} is damaged ({exc}).",
+                          hint="Run `devmem doctor` for recovery steps (restore a `devmem backup`, or `devmem export` what can be read).")
+    if "unable to open" in text:
+        return StoreError(f"Cannot open the database {path} ({exc}).",
+                          hint="Check that the folder exists and is writable, or set --db / DEVMEM_DB.")
+    return StoreError(f"Database error on {path}: {exc}", hint="Run `devmem doctor` to check the store.")
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True for the transient "database is locked / busy" errors worth retrying."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def retry_locked(fn: Callable[[], Any], attempts: int = 20) -> Any:
+    """Run ``fn``, retrying with jittered backoff while the database is locked."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def write_transaction(conn: Connection, lock: threading.RLock) -> Iterator[Connection]:
+    """One short IMMEDIATE transaction: everything inside commits together or not at all."""
+    with lock:
+        retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            retry_locked(lambda: conn.execute("COMMIT"))
+
+
+def migrate(conn: Connection, lock: threading.RLock, path: str) -> int:
+    """Bring the schema up to SCHEMA_VERSION; refuse a database from a newer DevMemory."""
+    with write_transaction(conn, lock):
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        current = int(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"The database {path} has schema version {current}, newer than this DevMemory "
+                f"understands ({SCHEMA_VERSION}).", hint="Upgrade DevMemory (pip install -U devmemory).")
+        for version in range(current, SCHEMA_VERSION):
+            MIGRATIONS[version](conn)
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                     (str(SCHEMA_VERSION),))
+    return SCHEMA_VERSION
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))

@@ -1,0 +1,361 @@
+"""The service facade: the one API every adapter and connector calls.
+
+    remember(MemoryInput)  validate + limits → redact → dedupe → embed (outside the write
+                           lock) → one transaction: row + FTS + vector + graph + version
+    recall(query, …)       text (bm25) · vector (KNN) · graph → reciprocal-rank fusion
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import graph, search, validate
+from core.embeddings import Embedder
+from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
+from core.ids import new_id
+from core.models import (
+    CodeAnchor, Hit, Link, Memory, MemoryInput, MemoryPatch, Page, Provenance, RedactionNote,
+    SearchFilters, SearchResult, Version, WriteResult,
+)  # fmt: skip
+from core.redact import redact
+from core.store import Store
+from core.timeutil import now_iso, to_iso
+
+log = logging.getLogger(__name__)
+MODEL_WAIT_ON_WRITE_S = 30.0
+
+
+def content_hash(content: str, project: str | None) -> str:
+    """Dedupe key: whitespace-normalised content within one project."""
+    normal = " ".join(content.split()).lower()
+    return hashlib.sha256(f"{project or ''}\x00{normal}".encode()).hexdigest()
+
+
+def embedding_text(m: Memory) -> str:
+    """What gets embedded: the title (when it adds something) and the content."""
+    if m.title and not m.content.startswith(m.title[:40]):
+        return f"{m.title}\n{m.content}"
+    return m.content
+
+
+class MemoryService:
+    """Remember, recall and curate memories in one store."""
+
+    def __init__(self, store: Store, embedder: Embedder, limits: validate.Limits | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.limits = limits or validate.Limits()
+        self._vector_notice: str | None = None
+        self._vector_checked = False
+
+    @classmethod
+    def open(cls, db_path: Path | str, embedder: Embedder,
+             limits: validate.Limits | None = None) -> MemoryService:
+        return cls(Store(db_path), embedder, limits)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---- vectors -----------------------------------------------------------------------
+    def vectors_usable(self) -> bool:
+        """True when the model is loaded and the store's vectors come from the same model."""
+        if not self.embedder.is_ready():
+            return False
+        if not self._vector_checked:
+            self._vector_notice = self.store.ensure_vector_table(self.embedder.identity, self.embedder.dim)
+            self._vector_checked = True
+        return self._vector_notice is None
+
+    def vector_notice(self) -> str | None:
+        """Why vector search is off, in words a user can act on (None when it is on)."""
+        if self.vectors_usable():
+            return None
+        if self._vector_notice:
+            return self._vector_notice
+        failure = self.embedder.failure()
+        if failure:
+            return f"Embedding model unavailable ({failure}); using text and graph search."
+        return "The embedding model is still loading; this answer used text search only."
+
+    def _embed(self, memories: Sequence[Memory], wait: float = MODEL_WAIT_ON_WRITE_S) -> list[np.ndarray | None]:
+        if not self.embedder.is_ready():
+            self.embedder.wait(wait)
+        if not self.vectors_usable():
+            return [None] * len(memories)
+        try:
+            matrix = self.embedder.embed_documents([embedding_text(m) for m in memories])
+        except EmbeddingUnavailable:
+            return [None] * len(memories)
+        return list(matrix)
+
+    # ---- writes ------------------------------------------------------------------------
+    def prepare(self, inp: MemoryInput) -> tuple[Memory, tuple[RedactionNote, ...]]:
+        """Validate, apply limits and redact secrets: the Memory that would be stored."""
+        body = validate.content(inp.content, self.limits)
+        red = redact(body)
+        title_red = redact(validate.title(inp.title, red.text, self.limits))
+        notes = _notes([*red.redactions, *title_red.redactions])
+        metadata = _redact_tree(validate.metadata(inp.metadata, self.limits))
+        now = now_iso()
+        project = validate.text(inp.project, "project").strip() if inp.project else None
+        memory = Memory(
+            id=new_id(), title=title_red.text, content=red.text, kind=validate.kind(inp.kind),
+            tags=validate.tags(inp.tags, self.limits), project=project, anchor=_anchor(inp.anchor),
+            source=validate.text(inp.source or "user", "source"), external_id=inp.external_id,
+            source_url=inp.source_url, provenance=Provenance.for_source(inp.source or "user"),
+            visibility=validate.visibility(inp.visibility), created_at=now, updated_at=now,
+            event_at=to_iso(inp.event_at), version=1, metadata=metadata,
+            content_hash=content_hash(red.text, project))
+        return memory, notes
+
+    def remember(self, inp: MemoryInput) -> WriteResult:
+        """Store one memory (or report the identical one already stored)."""
+        return self.remember_many([inp])[0]
+
+    def remember_many(self, inputs: Sequence[MemoryInput]) -> list[WriteResult]:
+        """Store many memories: one embedding batch, one transaction."""
+        prepared = [self.prepare(i) for i in inputs]
+        fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not self._known(inputs[i], m)]
+        vectors = self._embed([m for _, m in fresh]) if fresh else []
+        vec_of = {i: v for (i, _), v in zip(fresh, vectors, strict=True)}
+        results: list[WriteResult] = []
+        with self.store.write() as conn:
+            for i, (m, notes) in enumerate(prepared):
+                results.append(self._write_one(conn, inputs[i], m, notes, vec_of.get(i)))
+        return results
+
+    def _known(self, inp: MemoryInput, m: Memory) -> bool:
+        if inp.external_id:
+            found = self.store.find_external(m.source, inp.external_id)
+            return found is not None and found[1].content_hash == m.content_hash \
+                and found[1].title == m.title and found[1].metadata == m.metadata
+        return self.store.find_by_hash(m.content_hash, m.project) is not None
+
+    def _write_one(self, conn: Any, inp: MemoryInput, m: Memory, notes: tuple[RedactionNote, ...],
+                   vector: np.ndarray | None) -> WriteResult:
+        identity = self.embedder.identity
+        if inp.external_id:
+            found = self.store.find_external(m.source, inp.external_id)
+            if found is not None:
+                return self._update_external(conn, found, m, notes, vector, inp)
+        else:
+            dup = self.store.find_by_hash(m.content_hash, m.project)
+            if dup is not None:
+                return WriteResult(dup[1], "deduplicated", notes,
+                                   message=f"Already stored as {dup[1].id}; nothing new was written.")
+        rowid = self.store.insert(conn, m, vector, identity)
+        self.store.add_version(conn, rowid, m, m.source, version=1)
+        graph.index_memory(conn, rowid, m, inp.entities)
+        self._add_links(conn, rowid, inp.links, m.created_at)
+        return WriteResult(m, "created", notes)
+
+    def _update_external(self, conn: Any, found: tuple[int, Memory], m: Memory,
+                         notes: tuple[RedactionNote, ...], vector: np.ndarray | None,
+                         inp: MemoryInput) -> WriteResult:
+        rowid, old = found
+        if old.content_hash == m.content_hash and old.title == m.title and old.metadata == m.metadata:
+            return WriteResult(old, "unchanged", notes)
+        new = replace(m, id=old.id, created_at=old.created_at, version=old.version + 1,
+                      provenance=old.provenance)
+        if vector is None and old.content_hash == m.content_hash:
+            vector = self._stored_vector(rowid)
+        self.store.replace(conn, rowid, new, vector, self.embedder.identity)
+        self.store.add_version(conn, rowid, new, new.source, version=new.version)
+        graph.unindex_memory(conn, rowid)
+        graph.index_memory(conn, rowid, new, inp.entities)
+        self._add_links(conn, rowid, inp.links, new.updated_at)
+        return WriteResult(new, "updated", notes)
+
+    def _stored_vector(self, rowid: int) -> np.ndarray | None:
+        row = self.store.conn().execute("SELECT vector FROM memory_vectors WHERE rowid = ?",
+                                        (rowid,)).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32)
+
+    def _add_links(self, conn: Any, rowid: int, links: Iterable[tuple[str, str]], at: str) -> None:
+        for target, link_type in links:
+            target_rowid = self.store.rowid_of(target)
+            if target_rowid is not None and target_rowid != rowid:
+                self.store.add_link(conn, rowid, target_rowid, validate.link_type(link_type), at)
+                graph.link_relation(conn, rowid, target_rowid, link_type)
+
+    def update(self, memory_id: str, patch: MemoryPatch, *, source: str = "user") -> WriteResult:
+        """Change a memory. A lower-provenance writer's change waits as a pending version."""
+        rowid, old = self._require(memory_id)
+        new, notes = self._patched(old, patch, source)
+        if _same(old, new):
+            return WriteResult(old, "unchanged", notes, message="Nothing changed.")
+        if Provenance.for_source(source) < old.provenance:
+            return self._pend(rowid, old, new, notes, source)
+        vector = self._embed([new])[0] if new.content_hash != old.content_hash or new.title != old.title \
+            else self._stored_vector(rowid)
+        with self.store.write() as conn:
+            self.store.replace(conn, rowid, new, vector, self.embedder.identity)
+            self.store.add_version(conn, rowid, new, source, version=new.version)
+            graph.unindex_memory(conn, rowid)
+            graph.index_memory(conn, rowid, new)
+        return WriteResult(new, "updated", notes, message=f"Now at version {new.version}.")
+
+    def _patched(self, old: Memory, patch: MemoryPatch, source: str) -> tuple[Memory, tuple[RedactionNote, ...]]:
+        body = validate.content(patch.content, self.limits) if patch.content is not None else old.content
+        red = redact(body)
+        title = redact(validate.title(patch.title, red.text, self.limits)) if patch.title is not None else None
+        project = old.project if patch.project is None else (patch.project.strip() or None)
+        new = replace(
+            old, content=red.text, title=title.text if title else old.title,
+            kind=validate.kind(patch.kind) if patch.kind else old.kind,
+            tags=validate.tags(patch.tags, self.limits) if patch.tags is not None else old.tags,
+            project=project, anchor=_anchor(patch.anchor) if patch.anchor else old.anchor,
+            visibility=validate.visibility(patch.visibility) if patch.visibility else old.visibility,
+            event_at=to_iso(patch.event_at) if patch.event_at else old.event_at,
+            metadata=_redact_tree(validate.metadata(patch.metadata, self.limits))
+            if patch.metadata is not None else old.metadata,
+            updated_at=now_iso(), version=old.version + 1,
+            content_hash=content_hash(red.text, project),
+            provenance=max(old.provenance, Provenance.for_source(source)))
+        return new, _notes([*red.redactions, *(title.redactions if title else ())])
+
+    def _pend(self, rowid: int, old: Memory, new: Memory, notes: tuple[RedactionNote, ...],
+              source: str) -> WriteResult:
+        with self.store.write() as conn:
+            version = self.store.add_version(conn, rowid, new, source, pending=True)
+        return WriteResult(
+            old, "pending_review", notes, pending_version=version,
+            message=(f"{old.id} was written by a {old.provenance.name.lower()}; this change from "
+                     f"{source} is kept as pending version {version} and the memory is unchanged. "
+                     f"Accept it with `devmem edit {old.id} --accept {version}`."))
+
+    def accept_pending(self, memory_id: str, version: int, *, source: str = "user") -> WriteResult:
+        """Apply a pending version (written by a lower-provenance writer) to the memory."""
+        rowid, old = self._require(memory_id)
+        fields = self.store.version_fields(rowid, version)
+        pending = [v for v in self.store.versions(rowid) if v.version == version and v.pending]
+        if fields is None or not pending:
+            raise NotFound(f"{memory_id} has no pending version {version}.",
+                           hint=f"List versions with `devmem show {memory_id} --versions`.")
+        patch = MemoryPatch(content=fields["content"], title=fields["title"], kind=fields["kind"],
+                            tags=fields["tags"], visibility=fields["visibility"], metadata=fields["metadata"])
+        result = self.update(memory_id, patch, source=source)
+        with self.store.write() as conn:
+            self.store.clear_pending(conn, rowid, version)
+        return result
+
+    def forget(self, memory_id: str) -> Memory:
+        """Delete a memory with its vector, text index, graph evidence, links and history."""
+        rowid, old = self._require(memory_id)
+        with self.store.write() as conn:
+            graph.unindex_memory(conn, rowid)
+            self.store.delete(conn, rowid)
+        return old
+
+    def forget_external(self, source: str, external_id: str) -> Memory | None:
+        found = self.store.find_external(source, external_id)
+        return None if found is None else self.forget(found[1].id)
+
+    def link(self, source_id: str, target_id: str, link_type: str = "related") -> Link:
+        src, _ = self._require(source_id)
+        dst, _ = self._require(target_id)
+        if src == dst:
+            raise InvalidInput("A memory cannot link to itself.")
+        at = now_iso()
+        with self.store.write() as conn:
+            self.store.add_link(conn, src, dst, validate.link_type(link_type), at)
+            graph.link_relation(conn, src, dst, link_type)
+        return Link(source_id.upper(), target_id.upper(), link_type, at)
+
+    def unlink(self, source_id: str, target_id: str, link_type: str | None = None) -> int:
+        src, _ = self._require(source_id)
+        dst, _ = self._require(target_id)
+        with self.store.write() as conn:
+            return self.store.remove_link(conn, src, dst, link_type)
+
+    def relocate_anchor(self, memory_id: str, start_line: int, end_line: int) -> None:
+        """Move an anchor's lines after the code moved (no new version: the memory is the same)."""
+        rowid, _ = self._require(memory_id)
+        with self.store.write() as conn:
+            self.store.update_anchor(conn, rowid, start_line, end_line)
+
+    # ---- reads -------------------------------------------------------------------------
+    def _require(self, memory_id: str) -> tuple[int, Memory]:
+        validate.text(memory_id, "id")
+        found = self.store.get(memory_id.strip())
+        if found is None:
+            raise NotFound(f"No memory has the id {memory_id!r}.",
+                           hint="Search with `devmem search …` or the recall tool to find its id.")
+        return found
+
+    def get(self, memory_id: str) -> Memory:
+        return self._require(memory_id)[1]
+
+    def versions(self, memory_id: str) -> list[Version]:
+        return self.store.versions(self._require(memory_id)[0])
+
+    def links(self, memory_id: str) -> list[Link]:
+        return self.store.links_of(self._require(memory_id)[0])
+
+    def list(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0,
+             order: str = "updated") -> Page:
+        """Memories matching ``filters``, newest first (``order``: updated, created, event)."""
+        from core import listing
+
+        return listing.page(self.store, filters, validate.limit(limit, self.limits),
+                            validate.offset(offset), order)
+
+    def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
+               filters: SearchFilters | None = None, include_related: bool = False,
+               recency: float = 0.0) -> SearchResult:
+        """Ranked memories for ``query`` with why each matched; see ``core.recall``."""
+        from core import recall
+
+        return recall.run(self, validate.query(query, self.limits), mode,
+                          validate.limit(limit, self.limits), validate.offset(offset),
+                          filters, include_related, recency)
+
+    def context_for_file(self, path: str, *, symbol: str | None = None, line: int | None = None,
+                         project: str | None = None, limit: int = 10) -> list[Hit]:
+        """Memories anchored to this file / symbol / line first, then ones about it."""
+        from core import recall
+
+        return recall.for_file(self, validate.text(path, "path"), symbol, line, project,
+                               validate.limit(limit, self.limits))
+
+
+def _anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
+    if anchor is None:
+        return None
+    path = validate.text(anchor.path, "anchor path").strip()
+    start, end = anchor.start_line, anchor.end_line
+    if start is not None and (not isinstance(start, int) or start < 1):
+        raise InvalidInput("anchor start_line must be a line number ≥ 1.")
+    if end is not None and start is not None and end < start:
+        end = start
+    return replace(anchor, path=path, end_line=end if end is not None else start)
+
+
+def _notes(redactions: Iterable[Any]) -> tuple[RedactionNote, ...]:
+    counts: dict[str, int] = {}
+    for r in redactions:
+        counts[r.kind] = counts.get(r.kind, 0) + 1
+    return tuple(RedactionNote(k, n) for k, n in sorted(counts.items()))
+
+
+def _redact_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value).text
+    if isinstance(value, dict):
+        return {k: _redact_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v) for v in value]
+    return value
+
+
+def _same(a: Memory, b: Memory) -> bool:
+    return (a.content, a.title, a.kind, a.tags, a.project, a.anchor, a.visibility, a.event_at,
+            a.metadata) == (b.content, b.title, b.kind, b.tags, b.project, b.anchor, b.visibility,
+                            b.event_at, b.metadata)

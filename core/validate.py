@@ -1,0 +1,146 @@
+"""Validation and size limits of what callers give the store (each error says the limit)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import ContentTooLarge, InvalidInput
+from core.models import LINK_TYPES, VISIBILITIES
+
+_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits; the defaults suit notes, decisions, commits, mails and documents' sections."""
+
+    content_bytes: int = 512 * 1024
+    title_chars: int = 300
+    tags: int = 32
+    tag_chars: int = 64
+    metadata_bytes: int = 64 * 1024
+    metadata_depth: int = 16
+    query_chars: int = 4_000
+    max_limit: int = 200
+
+
+def text(value: Any, name: str, *, required: bool = True) -> str:
+    """A string that encodes as UTF-8 and holds no NUL byte."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text, not {type(value).__name__}.")
+    if required and not value.strip():
+        raise InvalidInput(f"{name} is empty.", hint=f"Give some {name} to store.")
+    if "\x00" in value:
+        raise InvalidInput(f"{name} contains a NUL byte (\\x00).",
+                           hint="Strip binary data; DevMemory stores text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{name} is not valid Unicode text (it holds a lone surrogate).",
+                           hint="Decode the source as UTF-8 with errors='replace' first.") from None
+    return value
+
+
+def content(value: Any, limits: Limits) -> str:
+    value = text(value, "content")
+    size = len(value.encode("utf-8"))
+    if size > limits.content_bytes:
+        raise ContentTooLarge(
+            f"content is {size:,} bytes; the limit is {limits.content_bytes:,} bytes.",
+            hint="Split it into several memories (e.g. one per section) or store a summary.")
+    return value
+
+
+def title(value: str | None, body: str, limits: Limits) -> str:
+    if value is None or not value.strip():
+        first = next((ln.strip() for ln in body.splitlines() if ln.strip()), "untitled")
+        return first if len(first) <= 80 else first[:79] + "…"
+    value = " ".join(text(value, "title").split())
+    if len(value) > limits.title_chars:
+        raise ContentTooLarge(f"title is {len(value)} characters; the limit is {limits.title_chars}.")
+    return value
+
+
+def kind(value: str) -> str:
+    value = (value or "note").strip().lower()
+    if not _KIND.match(value):
+        raise InvalidInput(f"kind {value!r} is not valid.",
+                           hint="Use a lower-case word such as note, decision, bugfix, snippet.")
+    return value
+
+
+def tags(values: Any, limits: Limits) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [t for t in re.split(r"[,\s]+", values) if t]
+    if not isinstance(values, list | tuple):
+        raise InvalidInput("tags must be a list of words.")
+    cleaned = [text(t, "tag").strip().lower().lstrip("#") for t in values]
+    cleaned = list(dict.fromkeys(t for t in cleaned if t))
+    if len(cleaned) > limits.tags:
+        raise ContentTooLarge(f"{len(cleaned)} tags; the limit is {limits.tags}.")
+    for t in cleaned:
+        if len(t) > limits.tag_chars:
+            raise ContentTooLarge(f"tag {t[:20]!r}… is {len(t)} characters; the limit is {limits.tag_chars}.")
+    return tuple(cleaned)
+
+
+def visibility(value: str) -> str:
+    if value not in VISIBILITIES:
+        raise InvalidInput(f"visibility {value!r} is not one of {', '.join(VISIBILITIES)}.")
+    return value
+
+
+def link_type(value: str) -> str:
+    if value not in LINK_TYPES:
+        raise InvalidInput(f"link type {value!r} is not one of {', '.join(LINK_TYPES)}.")
+    return value
+
+
+def metadata(value: Any, limits: Limits) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("metadata must be a JSON object.")
+    depth = _depth(value, limits.metadata_depth + 1)
+    if depth > limits.metadata_depth:
+        raise ContentTooLarge(f"metadata is nested deeper than {limits.metadata_depth} levels.")
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, default=str)
+        encoded.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise InvalidInput(f"metadata cannot be stored as JSON: {exc}") from None
+    if len(encoded.encode("utf-8")) > limits.metadata_bytes:
+        raise ContentTooLarge(f"metadata is {len(encoded):,} bytes as JSON; the limit is "
+                              f"{limits.metadata_bytes:,}.")
+    result: dict[str, Any] = json.loads(encoded)
+    return result
+
+
+def _depth(value: Any, cap: int, level: int = 1) -> int:
+    if level > cap:
+        return level
+    if isinstance(value, dict):
+        return max([level, *(_depth(v, cap, level + 1) for v in value.values())])
+    if isinstance(value, list | tuple):
+        return max([level, *(_depth(v, cap, level + 1) for v in value)])
+    return level
+
+
+def limit(value: int, limits: Limits, name: str = "limit") -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInput(f"{name} must be a whole number from 1 to {limits.max_limit}.")
+    return min(value, limits.max_limit)
+
+
+def offset(value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidInput("offset must be a whole number ≥ 0.")
+    return value
+
+
+def query(value: Any, limits: Limits) -> str:
+    value = text(value, "query")
+    return value[: limits.query_chars]

@@ -1,0 +1,1 @@
+"""DevMemory lsp_server."""

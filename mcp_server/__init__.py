@@ -1,0 +1,1 @@
+"""DevMemory mcp_server."""
