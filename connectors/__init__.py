@@ -1,1 +1,1 @@
-"""DevMemory connectors."""
+"""Connectors: incremental, idempotent importers that turn outside content into memories."""

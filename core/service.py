@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core import graph, search, validate
+from core import graph, search, sync_state, validate
 from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.ids import new_id
@@ -119,11 +119,19 @@ class MemoryService:
         """Store one memory (or report the identical one already stored)."""
         return self.remember_many([inp])[0]
 
-    def remember_many(self, inputs: Sequence[MemoryInput]) -> list[WriteResult]:
-        """Store many memories: one embedding batch, one transaction."""
+    def remember_many(self, inputs: Sequence[MemoryInput],
+                      vectors: Sequence[np.ndarray] | None = None) -> list[WriteResult]:
+        """Store many memories: one embedding batch, one transaction.
+
+        ``vectors`` (one per input, from the store's model) skips embedding: for bulk
+        loads that already have them."""
         prepared = [self.prepare(i) for i in inputs]
         fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not self._known(inputs[i], m)]
-        vectors = self._embed([m for _, m in fresh]) if fresh else []
+        if vectors is not None and self.vectors_usable():
+            given = list(vectors)
+            vectors = [given[i] for i, _ in fresh]
+        else:
+            vectors = self._embed([m for _, m in fresh]) if fresh else []
         vec_of = {i: v for (i, _), v in zip(fresh, vectors, strict=True)}
         results: list[WriteResult] = []
         with self.store.write() as conn:
@@ -193,6 +201,7 @@ class MemoryService:
             return WriteResult(old, "unchanged", notes, message="Nothing changed.")
         if Provenance.for_source(source) < old.provenance:
             return self._pend(rowid, old, new, notes, source)
+        new = replace(new, version=self.store.next_version(rowid))
         vector = self._embed([new])[0] if new.content_hash != old.content_hash or new.title != old.title \
             else self._stored_vector(rowid)
         with self.store.write() as conn:
@@ -205,7 +214,9 @@ class MemoryService:
     def _patched(self, old: Memory, patch: MemoryPatch, source: str) -> tuple[Memory, tuple[RedactionNote, ...]]:
         body = validate.content(patch.content, self.limits) if patch.content is not None else old.content
         red = redact(body)
-        title = redact(validate.title(patch.title, red.text, self.limits)) if patch.title is not None else None
+        auto_title = old.title == validate.title(None, old.content, self.limits)
+        wants_title = patch.title is not None or (auto_title and patch.content is not None)
+        title = redact(validate.title(patch.title, red.text, self.limits)) if wants_title else None
         project = old.project if patch.project is None else (patch.project.strip() or None)
         new = replace(
             old, content=red.text, title=title.text if title else old.title,
@@ -280,6 +291,81 @@ class MemoryService:
         rowid, _ = self._require(memory_id)
         with self.store.write() as conn:
             self.store.update_anchor(conn, rowid, start_line, end_line)
+
+    # ---- upkeep ------------------------------------------------------------------------
+    def reset_vector_check(self) -> None:
+        self._vector_checked = False
+        self._vector_notice = None
+
+    def embed_rowids(self, rowids: Sequence[int]) -> int:
+        """Embed and store vectors for these memories (reindex); returns how many."""
+        memories = self.store.get_many(rowids)
+        ordered = [memories[r] for r in rowids if r in memories]
+        matrix = self.embedder.embed_documents([embedding_text(m) for m in ordered])
+        by_id = {m.id: r for r, m in memories.items()}
+        with self.store.write() as conn:
+            for m, vec in zip(ordered, matrix, strict=True):
+                self.store.put_vector(conn, by_id[m.id], vec, self.embedder.identity)
+        return len(ordered)
+
+    def stats(self) -> dict[str, Any]:
+        from core import maintenance
+
+        return maintenance.stats(self)
+
+    # ---- connectors --------------------------------------------------------------------
+    def sync_batch(self, inputs: Sequence[MemoryInput], deletions: Sequence[tuple[str, str]] = (),
+                   cursor: tuple[str, str, str] | None = None) -> list[WriteResult | Memory]:
+        """Upsert ``inputs`` (by source + external id), delete ``deletions`` (source, external id)
+        and store the connector's ``cursor`` (connector, scope, value) in ONE transaction, so a
+        sync killed half-way resumes from the last committed batch with nothing half-written.
+        Returns the write results, then the deleted memories."""
+        for inp in inputs:
+            if not inp.external_id:
+                raise InvalidInput("sync_batch needs an external_id on every input.")
+        prepared = [self.prepare(i) for i in inputs]
+        fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not self._known(inputs[i], m)]
+        vectors = self._embed([m for _, m in fresh]) if fresh else []
+        vec_of = {i: v for (i, _), v in zip(fresh, vectors, strict=True)}
+        out: list[WriteResult | Memory] = []
+        with self.store.write() as conn:
+            for i, (m, notes) in enumerate(prepared):
+                out.append(self._write_one(conn, inputs[i], m, notes, vec_of.get(i)))
+            for source, external_id in deletions:
+                found = self.store.find_external(source, external_id)
+                if found is not None:
+                    graph.unindex_memory(conn, found[0])
+                    self.store.delete(conn, found[0])
+                    out.append(found[1])
+            if cursor is not None:
+                sync_state.put(conn, *cursor)
+        return out
+
+    def classify(self, inp: MemoryInput) -> str:
+        """What ``sync_batch`` would do with ``inp`` (for --dry-run): created/updated/unchanged."""
+        m, _ = self.prepare(inp)
+        if inp.external_id and self.store.find_external(m.source, inp.external_id) is not None:
+            return "unchanged" if self._known(inp, m) else "updated"
+        return "created"
+
+    def external_ids(self, source: str, prefix: str = "") -> dict[str, str]:
+        """external id → content hash of what ``source`` imported (to find deletions)."""
+        return self.store.external_ids(source, prefix)
+
+    def find_external(self, source: str, external_id: str) -> Memory | None:
+        found = self.store.find_external(source, external_id)
+        return None if found is None else found[1]
+
+    def get_cursor(self, connector: str, scope: str) -> str | None:
+        return sync_state.get(self.store.conn(), connector, scope)
+
+    def set_cursor(self, connector: str, scope: str, value: str) -> None:
+        with self.store.write() as conn:
+            sync_state.put(conn, connector, scope, value)
+
+    def clear_cursor(self, connector: str, scope: str) -> None:
+        with self.store.write() as conn:
+            sync_state.delete(conn, connector, scope)
 
     # ---- reads -------------------------------------------------------------------------
     def _require(self, memory_id: str) -> tuple[int, Memory]:

@@ -213,6 +213,11 @@ class Store:
              m.updated_at, changed_by, int(pending)))
         return version
 
+    def next_version(self, rowid: int) -> int:
+        row = self.conn().execute("SELECT coalesce(max(version), 0) FROM memory_versions"
+                                  " WHERE memory_rowid = ?", (rowid,)).fetchone()
+        return int(row[0]) + 1
+
     def versions(self, rowid: int) -> list[Version]:
         rows = self.conn().execute(
             "SELECT version, title, content, changed_at, changed_by, pending FROM memory_versions"

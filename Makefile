@@ -1,0 +1,34 @@
+# DevMemory: `make setup` installs everything and checks it works; `make test` runs every test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: setup test test-python test-vscode lint bench clean
+
+setup: $(VENV)/.installed
+	$(VENV)/bin/devmem doctor
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+test: lint test-python test-vscode
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test-python: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+test-vscode: $(VENV)/.installed
+	cd editors/vscode && npm ci --no-audit --no-fund && npm run build && DEVMEM_LSP=$(CURDIR)/$(VENV)/bin/devmem-lsp npm test
+
+bench: $(VENV)/.installed
+	$(PY) bench/locomo.py --data ../shared/datasets/locomo/locomo_dev.json
+	$(PY) bench/scale.py --sizes 10000
+
+clean:
+	rm -rf $(VENV) editors/vscode/node_modules editors/vscode/dist editors/vscode/out

@@ -1,0 +1,177 @@
+"""Export and import: JSON Lines and a folder of Markdown files with front matter.
+
+A round trip keeps everything a memory has (id, times, provenance, anchor, metadata,
+versions' current state, links); importing into a store that already holds a memory with
+the same id leaves it alone, so importing twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import yaml
+
+from core import graph
+from core.errors import InvalidInput
+from core.models import CodeAnchor, Memory, Provenance, SearchFilters
+
+if TYPE_CHECKING:
+    from core.service import MemoryService
+
+FORMAT = "devmemory/1"
+
+
+def memory_record(svc: MemoryService, m: Memory) -> dict[str, Any]:
+    record = asdict(m)
+    record["provenance"] = m.provenance.name.lower()
+    record["tags"] = list(m.tags)
+    record["links"] = [{"target": link.target_id, "type": link.type}
+                       for link in svc.links(m.id) if link.source_id == m.id]
+    return record
+
+
+def iter_all(svc: MemoryService, filters: SearchFilters | None = None) -> Iterator[Memory]:
+    offset: int | None = 0
+    while offset is not None:
+        page = svc.list(filters, limit=200, offset=offset, order="created")
+        yield from page.memories
+        offset = page.next_offset
+
+
+def export_jsonl(svc: MemoryService, out: IO[str], filters: SearchFilters | None = None) -> int:
+    count = 0
+    for m in iter_all(svc, filters):
+        out.write(json.dumps({"format": FORMAT, **memory_record(svc, m)}, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def record_to_memory(record: dict[str, Any]) -> tuple[Memory, list[tuple[str, str]]]:
+    """A Memory from an exported record (validated by the service when written)."""
+    try:
+        anchor = CodeAnchor(**record["anchor"]) if record.get("anchor") else None
+        prov = record.get("provenance", "user")
+        m = Memory(
+            id=str(record["id"]).upper(), title=record["title"], content=record["content"],
+            kind=record.get("kind", "note"), tags=tuple(record.get("tags", [])),
+            project=record.get("project"), anchor=anchor, source=record.get("source", "user"),
+            external_id=record.get("external_id"), source_url=record.get("source_url"),
+            provenance=Provenance[prov.upper()] if isinstance(prov, str) else Provenance(prov),
+            visibility=record.get("visibility", "private"), created_at=record["created_at"],
+            updated_at=record.get("updated_at", record["created_at"]), event_at=record.get("event_at"),
+            version=int(record.get("version", 1)), metadata=record.get("metadata") or {},
+            content_hash=record.get("content_hash", ""))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"not a DevMemory export record ({exc}).",
+                           hint="Export with `devmem export` to see the expected fields.") from None
+    links = [(str(link["target"]).upper(), str(link.get("type", "related"))) for link in record.get("links", [])]
+    return m, links
+
+
+def import_records(svc: MemoryService, records: Iterable[dict[str, Any]]) -> tuple[int, int]:
+    """Write exported records; returns (imported, already present).
+
+    A bad record stops the import with its number; everything before it is kept, and
+    importing again after the fix adds only the rest (ids already present are skipped)."""
+    counts = [0, 0]
+    pending_links: list[tuple[str, str, str]] = []
+    batch: list[Memory] = []
+    try:
+        for number, record in enumerate(records, start=1):
+            m, links = _record(number, record)
+            pending_links += [(m.id, t, ty) for t, ty in links]
+            if svc.store.get(m.id) is not None:
+                counts[1] += 1
+                continue
+            batch.append(m)
+            if len(batch) >= 64:
+                counts[0] += _write(svc, batch)
+                batch = []
+    finally:
+        counts[0] += _write(svc, batch)
+        for src, dst, link_type in pending_links:
+            if svc.store.get(src) is not None and svc.store.get(dst) is not None:
+                svc.link(src, dst, link_type)
+    return counts[0], counts[1]
+
+
+def _record(number: int, record: dict[str, Any]) -> tuple[Memory, list[tuple[str, str]]]:
+    try:
+        return record_to_memory(record)
+    except InvalidInput as exc:
+        raise InvalidInput(f"record {number}: {exc.message}",
+                           hint="Records before it were imported; import again after fixing it.") from None
+
+
+def _write(svc: MemoryService, batch: list[Memory]) -> int:
+    if not batch:
+        return 0
+    from core.service import content_hash
+
+    checked = []
+    for m in batch:
+        prepared, _ = svc.prepare(_as_input(m))  # same validation, limits and redaction as remember
+        checked.append(replace(m, content=prepared.content, title=prepared.title, kind=prepared.kind,
+                               tags=prepared.tags, content_hash=content_hash(prepared.content, m.project)))
+    vectors = svc._embed(checked)
+    with svc.store.write() as conn:
+        for m, vec in zip(checked, vectors, strict=True):
+            rowid = svc.store.insert(conn, m, vec, svc.embedder.identity)
+            svc.store.add_version(conn, rowid, m, "import", version=m.version)
+            graph.index_memory(conn, rowid, m)
+    return len(checked)
+
+
+def _as_input(m: Memory) -> Any:
+    from core.models import MemoryInput
+
+    return MemoryInput(content=m.content, title=m.title, kind=m.kind, tags=list(m.tags),
+                       project=m.project, anchor=m.anchor, source=m.source, visibility=m.visibility,
+                       metadata=m.metadata)
+
+
+def read_jsonl(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"line {number} is not JSON ({exc.msg} at column {exc.colno}).",
+                               hint="Nothing after that line was imported; fix it and import again.") from None
+        if not isinstance(record, dict):
+            raise InvalidInput(f"line {number} is not a JSON object.")
+        yield record
+
+
+# ---- Markdown folder ---------------------------------------------------------------------
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "memory"
+
+
+def export_markdown(svc: MemoryService, folder: Path, filters: SearchFilters | None = None) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for m in iter_all(svc, filters):
+        record = memory_record(svc, m)
+        body = record.pop("content")
+        front = yaml.safe_dump(record, allow_unicode=True, sort_keys=False)
+        (folder / f"{m.id}-{_slug(m.title)}.md").write_text(f"---\n{front}---\n{body}", encoding="utf-8")
+        count += 1
+    return count
+
+
+def read_markdown(folder: Path) -> Iterator[dict[str, Any]]:
+    for path in sorted(folder.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        match = re.match(r"^---\n(.*?)\n---\n(.*)$", text, re.S)
+        if not match:
+            raise InvalidInput(f"{path} has no front matter.", hint="Export with `devmem export --markdown`.")
+        record = yaml.safe_load(match.group(1)) or {}
+        record["content"] = match.group(2)
+        yield record

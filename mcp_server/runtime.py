@@ -1,0 +1,175 @@
+"""What the tools share at run time: the service (opened off the start-up path) and the project.
+
+The service is built lazily so that ``initialize`` and ``tools/list`` answer before the
+database is opened or the embedding model starts loading; every database call runs on a
+worker thread so that one slow query never blocks the other requests of the session.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlparse
+
+import anyio
+import anyio.to_thread
+from mcp.server.mcpserver.exceptions import ToolError
+
+from core.errors import DevMemError
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import Context
+
+    from core.service import MemoryService
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ROOTS_TIMEOUT_S = 2.0
+ALL_PROJECTS = "*"
+
+
+def error_text(exc: DevMemError) -> str:
+    """The one line an assistant reads: ``error (<code>): <message> <hint>``."""
+    return f"error ({exc.code}): {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+
+
+class LazyService:
+    """The MemoryService, built on first need or by :meth:`warm_up` in the background."""
+
+    def __init__(self, factory: Callable[[], MemoryService]) -> None:
+        self._factory = factory
+        self._service: MemoryService | None = None
+        self._lock = threading.Lock()
+        self._warming = False
+
+    @classmethod
+    def ready(cls, service: MemoryService) -> LazyService:
+        lazy = cls(lambda: service)
+        lazy._service = service
+        return lazy
+
+    def get(self) -> MemoryService:
+        """The service (blocking while it is built). A failed build is retried next time."""
+        with self._lock:
+            if self._service is None:
+                self._service = self._factory()
+            return self._service
+
+    def warm_up(self) -> None:
+        """Build the service on a daemon thread (once), so the first tool call finds it ready."""
+        with self._lock:
+            if self._warming or self._service is not None:
+                return
+            self._warming = True
+        threading.Thread(target=self._warm, name="devmem-mcp-warmup", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self.get()
+        except Exception as exc:  # reported again, with its hint, by the first tool that needs it
+            log.warning("could not open the store yet: %s", exc)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._service is not None:
+                self._service.close()
+                self._service = None
+
+
+class ProjectScope:
+    """The current project: ``--project``, else the client's roots, else the working directory.
+
+    The client's roots are asked once per session (they name the folder the user opened,
+    which may differ from the server's working directory); a client without roots, or one
+    that does not answer in time, falls back to the working directory's git repository.
+    """
+
+    def __init__(self, fixed: str | None, detect: Callable[[Path | None], str | None]) -> None:
+        self.fixed = fixed
+        self._detect = detect  # Path → git project name of that folder; None → the working dir
+        self._cwd_done = False
+        self._cwd_project: str | None = None
+        self._by_session: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+
+    async def current(self, ctx: Context[Any, Any] | None) -> str | None:
+        if self.fixed:
+            return self.fixed
+        session = _session(ctx)
+        if session is not None:
+            if session not in self._by_session:
+                self._by_session[session] = await self._from_roots(ctx)
+            found = self._by_session[session]
+            if found:
+                return found
+        return await self._from_cwd()
+
+    async def resolve(self, ctx: Context[Any, Any] | None, requested: str | None) -> str | None:
+        """The project a call is about: the one asked for (``*`` = all projects), else the current one."""
+        if requested is not None and requested.strip():
+            return None if requested.strip() == ALL_PROJECTS else requested.strip()
+        return await self.current(ctx)
+
+    async def _from_cwd(self) -> str | None:
+        if not self._cwd_done:
+            self._cwd_project = await anyio.to_thread.run_sync(self._detect, None)
+            self._cwd_done = True
+        return self._cwd_project
+
+    async def _from_roots(self, ctx: Context[Any, Any] | None) -> str | None:
+        if ctx is None or ctx.client_capabilities is None or ctx.client_capabilities.roots is None:
+            return None
+        try:
+            with anyio.fail_after(ROOTS_TIMEOUT_S), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # roots are deprecated from 2026-07-28 on; still useful
+                result = await ctx.session.list_roots()
+        except Exception as exc:  # no back-channel, a timeout, or a client error: use the cwd
+            log.info("roots/list failed (%s); using the working directory's project", exc)
+            return None
+        for root in result.roots:
+            path = _file_path(str(root.uri))
+            if path is not None:
+                project = await anyio.to_thread.run_sync(self._detect, path)
+                if project:
+                    return project
+        return None
+
+
+def _session(ctx: Context[Any, Any] | None) -> Any:
+    if ctx is None:
+        return None
+    try:
+        return ctx.session
+    except Exception:  # a Context outside a request has no session
+        return None
+
+
+def _file_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    return Path(unquote(parsed.path))
+
+
+class Runtime:
+    """The service and the project scope, as every tool, resource and prompt receives them."""
+
+    def __init__(self, lazy: LazyService, scope: ProjectScope) -> None:
+        self.lazy = lazy
+        self.scope = scope
+
+    async def run(self, fn: Callable[[MemoryService], T]) -> T:
+        """Run ``fn(service)`` on a worker thread; DevMemory errors become tool errors."""
+        try:
+            return await self.call(fn)
+        except DevMemError as exc:
+            raise ToolError(error_text(exc)) from exc
+
+    async def call(self, fn: Callable[[MemoryService], T]) -> T:
+        """Run ``fn(service)`` on a worker thread, errors as they are."""
+        lazy = self.lazy
+        return await anyio.to_thread.run_sync(lambda: fn(lazy.get()))
