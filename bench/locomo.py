@@ -24,7 +24,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import recall as recall_mod  # noqa: E402
+from core import search as search_mod  # noqa: E402
 from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.models import MemoryInput  # noqa: E402
 from core.service import MemoryService  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> None:
                         help="weight of graph results in hybrid fusion (0 turns graph off)")
     args = parser.parse_args()
     if args.graph_weight is not None:
-        recall_mod.GRAPH_WEIGHT_IN_HYBRID = args.graph_weight
+        search_mod.GRAPH_WEIGHT = args.graph_weight
     samples = json.loads(Path(args.data).read_text(encoding="utf-8"))
     embedder = FastEmbedEmbedder(Path(tempfile.gettempdir()) / "devmem-bench-cache").start()
     if not embedder.wait(120):

@@ -306,15 +306,12 @@ def backup(dest: Annotated[str, typer.Argument(help="The backup file to create."
 
 
 def _register_subcommands() -> None:
-    from cli import sync_cmds
+    from cli import graph_cmds, m365_cmds, sync_account, sync_cmds
 
+    sync_account.register(sync_cmds.app)
     app.add_typer(sync_cmds.app, name="sync")
-    for module, name in (("cli.m365_cmds", "m365"), ("cli.graph_cmds", "graph")):
-        try:
-            sub = __import__(module, fromlist=["app"])
-        except ImportError:
-            continue
-        app.add_typer(sub.app, name=name)
+    app.add_typer(m365_cmds.app, name="m365")
+    app.add_typer(graph_cmds.app, name="graph")
 
 
 _register_subcommands()

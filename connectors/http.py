@@ -1,4 +1,4 @@
-"""What the network connectors share: a retrying HTTP session and a safe batch write.
+"""What the network connectors share: a retrying HTTP session and sync progress.
 
 :class:`RetryingSession` sends requests through an injected ``httpx.Client`` and retries
 what a server asks to be retried: 429 / 503 (and other 5xx) with their ``Retry-After``,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import email.utils
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,8 +22,7 @@ from typing import Any
 import httpx
 
 from connectors.base import SyncContext
-from core.errors import ConnectorError, DevMemError
-from core.models import MemoryInput
+from core.errors import ConnectorError
 
 WaitCallback = Callable[[float, str], None]  # (seconds left, reason)
 Throttle = Callable[[httpx.Response], float | None]  # seconds to wait, None: not a throttle
@@ -126,23 +125,6 @@ class RetryingSession:
             self.sleep(step)
             left -= step
         self.on_wait(0.0, reason)
-
-
-def valid_inputs(ctx: SyncContext, inputs: Sequence[MemoryInput]) -> list[MemoryInput]:
-    """The inputs the store will accept; each rejected one is reported with ctx.skip.
-
-    ``SyncContext.apply`` writes a batch in one transaction, so one invalid item (a bad
-    date, an oversized body) would abort its whole batch: check each item first.
-    """
-    ok: list[MemoryInput] = []
-    for inp in inputs:
-        try:
-            ctx.service.prepare(inp)
-        except DevMemError as exc:
-            ctx.skip(inp.external_id or inp.title or "item", str(exc))
-            continue
-        ok.append(inp)
-    return ok
 
 
 class SyncProgress:

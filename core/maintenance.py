@@ -142,11 +142,18 @@ def reindex(svc: MemoryService, *, full: bool = True, progress: ProgressCallback
 
 def reindex_text(svc: MemoryService) -> int:
     """Rebuild the FTS5 index from the memories table."""
+    from core.store import fts_title
+
     with svc.store.write() as conn:
         conn.execute("DELETE FROM memory_fts")
-        conn.execute("INSERT INTO memory_fts(rowid, title, content, tags) SELECT rowid, title, content,"
-                     " (SELECT group_concat(tag, ' ') FROM memory_tags t WHERE t.memory_rowid = m.rowid)"
-                     " FROM memories m")
+        offset: int | None = 0
+        while offset is not None:
+            page = svc.list(limit=200, offset=offset, order="created")
+            for m in page.memories:
+                rowid = svc.store.rowid_of(m.id)
+                conn.execute("INSERT INTO memory_fts(rowid, title, content, tags) VALUES (?, ?, ?, ?)",
+                             (rowid, fts_title(m), m.content, " ".join(m.tags)))
+            offset = page.next_offset
     return svc.store.count()
 
 

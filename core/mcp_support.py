@@ -99,6 +99,8 @@ def entity_path(svc: MemoryService, source: str, target: str, max_depth: int = 6
     """The shortest chain of relations from ``source`` to ``target`` ([] when none)."""
     src, dst = _entity(svc, source), _entity(svc, target)
     steps = graph.shortest_path(svc.store, src, dst, max_depth)
+    if steps:  # nothing leads into the start (shortest_path repeats the second step's relation there)
+        steps[0] = (steps[0][0], "")
     ids = [entity_id for entity_id, _ in steps]
     by_id = dict(zip(ids, graph.summaries(svc.store, ids), strict=True))
     ends = graph.summaries(svc.store, [src, dst])

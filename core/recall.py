@@ -12,74 +12,72 @@ from core.models import SEARCH_MODES, EntitySummary, Hit, Memory, SearchFilters,
 if TYPE_CHECKING:
     from core.service import MemoryService
 
-GRAPH_WEIGHT_IN_HYBRID = 0.5
-
-
 def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
         filters: SearchFilters | None, include_related: bool, recency: float) -> SearchResult:
     if mode not in SEARCH_MODES:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(SEARCH_MODES)}.")
     notices: list[str] = []
-    depth = max(50, (offset + limit) * 3)
-    rankings, sims, used = _retrieve(svc, query, mode, filters, depth, notices)
-    weights = {"graph": GRAPH_WEIGHT_IN_HYBRID if mode == "hybrid" else 1.0}
-    fused = search.fuse(rankings, weights)
+    depth = max(100, (offset + limit) * 3)
+    text, vector, graph_ids, used = _retrieve(svc, query, mode, filters, depth, notices)
+    merged = search.fuse(text, vector, graph_ids)
+    if mode == "hybrid":
+        search.expand_context(svc.store, merged, filters)
+    fused = sorted(merged.values(), key=lambda c: c.score, reverse=True)
     if recency > 0:
         fused = _with_recency(svc, fused, recency)
     window = fused[offset:offset + limit]
     memories = svc.store.get_many([c.rowid for c in window])
-    hits = [_hit(svc, memories[c.rowid], c, sims.get(c.rowid), query) for c in window if c.rowid in memories]
+    hits = [_hit(svc, memories[c.rowid], c, query) for c in window if c.rowid in memories]
     related = _related(svc, query, [c.rowid for c in window]) if include_related else []
     next_offset = offset + limit if len(fused) > offset + limit else None
     return SearchResult(hits, used, mode, notices, next_offset, related)
 
 
 def _retrieve(svc: MemoryService, query: str, mode: str, filters: SearchFilters | None, depth: int,
-              notices: list[str]) -> tuple[dict[str, list[int]], dict[int, float], str]:
-    rankings: dict[str, list[int]] = {}
-    sims: dict[int, float] = {}
+              notices: list[str]) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[int], str]:
     want_vector = mode in ("hybrid", "vector")
     use_vector = want_vector and svc.vectors_usable()
     if want_vector and not use_vector:
         notices.append(svc.vector_notice() or "Vector search is unavailable.")
+    vector: list[tuple[int, float]] = []
     if use_vector:
         try:
-            found = search.vector_search(svc.store, svc.embedder.embed_query(query), filters, depth)
-            rankings["vector"] = [r for r, _ in found]
-            sims = dict(found)
+            vector = search.vector_search(svc.store, svc.embedder.embed_query(query), filters, depth)
         except EmbeddingUnavailable as exc:
             notices.append(str(exc))
             use_vector = False
-    if mode in ("hybrid", "text") or (mode == "vector" and not use_vector):
-        rankings["text"] = search.text_search(svc.store, query, filters, depth)
-    if mode in ("graph", "hybrid"):
-        rankings["graph"] = graph.graph_candidates(svc.store, query, filters, depth)
+    text = search.text_search(svc.store, query, filters, depth) \
+        if mode in ("hybrid", "text") or (mode == "vector" and not use_vector) else []
+    graph_ids = graph.graph_candidates(svc.store, query, filters, depth) if mode in ("graph", "hybrid") else []
     used = mode if (use_vector or mode in ("text", "graph")) else "text"
-    return rankings, sims, used
+    return text, vector, graph_ids, used
 
 
 def _with_recency(svc: MemoryService, fused: list[search.Candidate], weight: float) -> list[search.Candidate]:
+    """Newer memories get up to ``weight`` × the top score, decaying with their time rank."""
     memories = svc.store.get_many([c.rowid for c in fused])
     by_time = sorted((c for c in fused if c.rowid in memories),
                      key=lambda c: memories[c.rowid].event_at or memories[c.rowid].created_at, reverse=True)
-    for rank, cand in enumerate(by_time, start=1):
-        cand.score += weight / (search.RRF_K + rank)
+    top = fused[0].score if fused else 0.0
+    for rank, cand in enumerate(by_time):
+        cand.score += weight * top / (1 + rank)
     return sorted(fused, key=lambda c: c.score, reverse=True)
 
 
-def _hit(svc: MemoryService, m: Memory, cand: search.Candidate, sim: float | None, query: str) -> Hit:
-    matched = tuple(name for name in ("text", "vector", "graph") if name in cand.ranks)
+def _hit(svc: MemoryService, m: Memory, cand: search.Candidate, query: str) -> Hit:
+    matched = tuple(name for name in ("text", "vector", "graph", "context") if name in cand.ranks)
     reasons = []
     if "text" in cand.ranks:
         found = search.matched_words(query, f"{m.title} {m.content} {' '.join(m.tags)}")
         reasons.append(f"words: {', '.join(found)}" if found else "words matched")
-    if "vector" in cand.ranks and sim is not None:
-        reasons.append(f"similar meaning ({sim:.2f})")
+    if "vector" in cand.ranks and cand.similarity is not None:
+        reasons.append(f"similar meaning ({cand.similarity:.2f})")
     if "graph" in cand.ranks:
         reasons.append("shares entities with the query")
-    snippet = search.snippet(svc.store, cand.rowid, query, m.content) if "text" in cand.ranks \
-        else search.snippet(svc.store, cand.rowid, "", m.content)
-    return Hit(m, round(cand.score, 6), matched, snippet, "; ".join(reasons), sim)
+    if "context" in cand.ranks:
+        reasons.append("captured next to a matching memory")
+    snippet = search.snippet(svc.store, cand.rowid, query if "text" in cand.ranks else "", m.content)
+    return Hit(m, round(cand.score, 6), matched, snippet, "; ".join(reasons), cand.similarity)
 
 
 def _related(svc: MemoryService, query: str, rowids: list[int]) -> list[EntitySummary]:

@@ -7,7 +7,7 @@ operators, quotes, ``*`` and ``:`` are searched for as text and never raise.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +16,10 @@ from core import filters as flt
 from core.models import SearchFilters
 from core.store import VEC_TABLE, Store
 
-RRF_K = 60
+TEXT_WEIGHT = 0.5
+GRAPH_WEIGHT = 0.1
+CONTEXT_WEIGHT = 0.3
+CONTEXT_SPAN = 2
 EXACT_VECTOR_LIMIT = 2_000  # below this many candidates, exact cosine beats binary KNN
 BINARY_OVERSAMPLE = 200
 
@@ -57,17 +60,18 @@ def fts_query(text: str) -> str | None:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-def text_search(store: Store, query: str, filters: SearchFilters | None, k: int) -> list[int]:
-    """Rowids ranked by bm25 (title weighs more than content)."""
+def text_search(store: Store, query: str, filters: SearchFilters | None,
+                k: int) -> list[tuple[int, float]]:
+    """(rowid, bm25 relevance ≥ 0) best first; an explicit title weighs twice the content."""
     match = fts_query(query)
     if match is None:
         return []
     where, args = flt.where(filters)
     rows = store.conn().execute(
-        "SELECT f.rowid FROM memory_fts f JOIN memories m ON m.rowid = f.rowid"
-        f" WHERE memory_fts MATCH ? AND {where} ORDER BY bm25(memory_fts, 4.0, 1.0, 2.0) LIMIT ?",
-        [match, *args, k])
-    return [int(r[0]) for r in rows]
+        "SELECT f.rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts f"
+        f" JOIN memories m ON m.rowid = f.rowid WHERE memory_fts MATCH ? AND {where}"
+        " ORDER BY s DESC LIMIT ?", [match, *args, k])
+    return [(int(r[0]), float(r[1])) for r in rows]
 
 
 def vector_search(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
@@ -126,16 +130,57 @@ def _rank_by_cosine(rows: Sequence[tuple[int, bytes]], qvec: np.ndarray,
     return [(int(valid[i][0]), float(sims[i])) for i in top]
 
 
-def fuse(rankings: dict[str, Sequence[int]], weights: dict[str, float] | None = None) -> list[Candidate]:
-    """Reciprocal-rank fusion: score = Σ weight / (RRF_K + rank) over the retrievers."""
+def fuse(text: Sequence[tuple[int, float]], vector: Sequence[tuple[int, float]],
+         graph: Sequence[int], *, text_weight: float | None = None,
+         graph_weight: float | None = None) -> dict[int, Candidate]:
+    """Score fusion: text_weight · bm25/max(bm25) + (1 − text_weight) · cosine + graph bonus.
+
+    Scores rather than ranks: on LoCoMo's development split this beat reciprocal-rank
+    fusion by ~7 points of recall@10, because a strong match in one retriever is not
+    diluted by weak ranks in the other (bench/locomo.py measures it)."""
+    text_weight = TEXT_WEIGHT if text_weight is None else text_weight
+    graph_weight = GRAPH_WEIGHT if graph_weight is None else graph_weight
     merged: dict[int, Candidate] = {}
-    for name, rowids in rankings.items():
-        weight = (weights or {}).get(name, 1.0)
-        for rank, rowid in enumerate(rowids, start=1):
-            cand = merged.setdefault(rowid, Candidate(rowid))
-            cand.ranks[name] = rank
-            cand.score += weight / (RRF_K + rank)
-    return sorted(merged.values(), key=lambda c: c.score, reverse=True)
+    top_text = max((s for _, s in text), default=0.0) or 1.0
+    vec_weight = 1.0 - text_weight if text else 1.0
+    for rank, (rowid, score) in enumerate(text, start=1):
+        cand = merged.setdefault(rowid, Candidate(rowid))
+        cand.ranks["text"] = rank
+        cand.score += (text_weight if vector else 1.0) * score / top_text
+    for rank, (rowid, sim) in enumerate(vector, start=1):
+        cand = merged.setdefault(rowid, Candidate(rowid))
+        cand.ranks["vector"] = rank
+        cand.similarity = sim
+        cand.score += vec_weight * max(sim, 0.0)
+    for rank, rowid in enumerate(graph, start=1):
+        cand = merged.setdefault(rowid, Candidate(rowid))
+        cand.ranks["graph"] = rank
+        cand.score += graph_weight * (1.0 - (rank - 1) / max(len(graph), 1))
+    return merged
+
+
+def expand_context(store: Store, merged: dict[int, Candidate], filters: SearchFilters | None, *,
+                   weight: float | None = None, span: int = CONTEXT_SPAN, seeds: int = 50) -> None:
+    """Give memories captured together with a strong hit (the turns around it in a chat,
+    the sections around it in a note) a share of its score: the answer to "what did we
+    decide" is often the message next to the one that names the topic."""
+    weight = CONTEXT_WEIGHT if weight is None else weight
+    top = sorted(merged.values(), key=lambda c: c.score, reverse=True)[:seeds]
+    if not top or weight <= 0:
+        return
+    wanted = sorted({c.rowid + d for c in top for d in range(-span, span + 1)})
+    marks = ",".join("?" * len(wanted))
+    where, args = flt.where(filters)
+    info = {int(r[0]): (r[1], r[2], r[3] or r[4]) for r in store.conn().execute(
+        "SELECT m.rowid, m.source, m.project, m.event_at, m.created_at FROM memories m"
+        f" WHERE m.rowid IN ({marks}) AND {where}", [*wanted, *args])}
+    for cand in top:
+        group = info.get(cand.rowid)
+        for d in (d for d in range(-span, span + 1) if d):
+            if group is not None and info.get(cand.rowid + d) == group:
+                near = merged.setdefault(cand.rowid + d, Candidate(cand.rowid + d))
+                near.ranks.setdefault("context", abs(d))
+                near.score += weight * cand.score / abs(d)
 
 
 def snippet(store: Store, rowid: int, query: str, fallback: str, width: int = 200) -> str:
@@ -157,4 +202,3 @@ def matched_words(query: str, text: str) -> list[str]:
     return [w for w in words(query) if w[: max(4, len(w) - 2)] in lowered][:6]
 
 
-GraphRetriever = Callable[[Store, str, SearchFilters | None, int], list[int]]

@@ -24,6 +24,13 @@ from core.rows import MEMORY_COLUMNS, anchor_values, row_to_memory
 VEC_TABLE = "memory_vec"
 
 
+def fts_title(m: Memory) -> str:
+    """The title as indexed: empty when it is just the content's first line, so a derived
+    title does not count the same words twice in bm25."""
+    head = m.title.rstrip("…")
+    return "" if m.content.lstrip().startswith(head) else m.title
+
+
 class Store:
     """One database file; a connection per thread, one writer at a time per process."""
 
@@ -140,7 +147,7 @@ class Store:
         conn.executemany("INSERT OR IGNORE INTO memory_tags(memory_rowid, tag) VALUES (?, ?)",
                          [(rowid, t) for t in m.tags])
         conn.execute("INSERT INTO memory_fts(rowid, title, content, tags) VALUES (?, ?, ?, ?)",
-                     (rowid, m.title, m.content, " ".join(m.tags)))
+                     (rowid, fts_title(m), m.content, " ".join(m.tags)))
         if vector is not None:
             self.put_vector(conn, rowid, vector, model)
 

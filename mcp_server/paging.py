@@ -18,7 +18,9 @@ from pydantic import BaseModel
 
 from core.errors import InvalidInput
 
-MAX_RESPONSE_BYTES = 20_000
+# The hits go out twice (structuredContent and the same JSON as text), so ~9 KB of hits keeps
+# a whole recall answer near 20 KB: a few thousand tokens of an assistant's context at most.
+HITS_BUDGET_BYTES = 9_000
 
 
 def fingerprint(*parts: Any) -> str:
@@ -48,7 +50,7 @@ def decode(cursor: str | None, fp: str) -> int:
     return offset
 
 
-def fit(items: Sequence[BaseModel], budget: int = MAX_RESPONSE_BYTES) -> int:
+def fit(items: Sequence[BaseModel], budget: int = HITS_BUDGET_BYTES) -> int:
     """How many leading ``items`` fit in ``budget`` bytes of JSON (at least one)."""
     used = 0
     for count, item in enumerate(items):

@@ -7,11 +7,12 @@ worker thread so that one slow query never blocks the other requests of the sess
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlparse
@@ -36,6 +37,15 @@ ALL_PROJECTS = "*"
 def error_text(exc: DevMemError) -> str:
     """The one line an assistant reads: ``error (<code>): <message> <hint>``."""
     return f"error ({exc.code}): {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+
+
+@contextlib.contextmanager
+def guard() -> Iterator[None]:
+    """DevMemory errors raised inside become tool errors (isError results) with their hint."""
+    try:
+        yield
+    except DevMemError as exc:
+        raise ToolError(error_text(exc)) from exc
 
 
 class LazyService:
@@ -116,9 +126,16 @@ class ProjectScope:
 
     async def _from_cwd(self) -> str | None:
         if not self._cwd_done:
-            self._cwd_project = await anyio.to_thread.run_sync(self._detect, None)
+            self._cwd_project = await self._detect_safely(None)
             self._cwd_done = True
         return self._cwd_project
+
+    async def _detect_safely(self, path: Path | None) -> str | None:
+        try:
+            return await anyio.to_thread.run_sync(self._detect, path)
+        except Exception as exc:  # no git, or a broken folder: no project rather than a failed call
+            log.warning("could not detect the project of %s: %s", path or "the working directory", exc)
+            return None
 
     async def _from_roots(self, ctx: Context[Any, Any] | None) -> str | None:
         if ctx is None or ctx.client_capabilities is None or ctx.client_capabilities.roots is None:
@@ -133,7 +150,7 @@ class ProjectScope:
         for root in result.roots:
             path = _file_path(str(root.uri))
             if path is not None:
-                project = await anyio.to_thread.run_sync(self._detect, path)
+                project = await self._detect_safely(path)
                 if project:
                     return project
         return None
@@ -164,10 +181,8 @@ class Runtime:
 
     async def run(self, fn: Callable[[MemoryService], T]) -> T:
         """Run ``fn(service)`` on a worker thread; DevMemory errors become tool errors."""
-        try:
+        with guard():
             return await self.call(fn)
-        except DevMemError as exc:
-            raise ToolError(error_text(exc)) from exc
 
     async def call(self, fn: Callable[[MemoryService], T]) -> T:
         """Run ``fn(service)`` on a worker thread, errors as they are."""

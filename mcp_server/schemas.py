@@ -11,8 +11,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.models import (
-    CodeAnchor, EntitySummary, Hit, Link, Memory, RedactionNote, SearchFilters, Version, WriteResult,
-)  # fmt: skip
+    CodeAnchor,
+    EntitySummary,
+    Hit,
+    Link,
+    Memory,
+    RedactionNote,
+    SearchFilters,
+    Version,
+    WriteResult,
+)
 
 SNIPPET_CHARS = 300
 SUMMARY_CHARS = 160
@@ -31,10 +39,10 @@ class AnchorIn(_Model):
     """Where in the code a memory belongs."""
 
     path: str = Field(description="File path, relative to the repository root (e.g. 'src/app/db.py').")
-    start_line: int | None = Field(None, ge=1, description="First line (1-based).")
-    end_line: int | None = Field(None, ge=1, description="Last line (inclusive); defaults to start_line.")
-    symbol: str | None = Field(None, description="Function/class name, e.g. 'Store.write'.")
-    commit: str | None = Field(None, description="Commit sha the lines refer to, if known.")
+    start_line: int | None = Field(default=None, ge=1, description="First line (1-based).")
+    end_line: int | None = Field(default=None, ge=1, description="Last line (inclusive); defaults to start_line.")
+    symbol: str | None = Field(default=None, description="Function/class name, e.g. 'Store.write'.")
+    commit: str | None = Field(default=None, description="Commit sha the lines refer to, if known.")
 
     def to_core(self) -> CodeAnchor:
         return CodeAnchor(path=self.path, start_line=self.start_line, end_line=self.end_line,
@@ -46,12 +54,12 @@ class FiltersIn(_Model):
 
     kinds: list[str] = Field(default_factory=list, description="Only these kinds, e.g. ['decision', 'bugfix'].")
     tags: list[str] = Field(default_factory=list, description="Only memories with these tags.")
-    tags_mode: Literal["any", "all"] = Field("any", description="'any' tag or 'all' of them.")
-    source: str | None = Field(None, description="Only from this source: 'user', 'assistant', 'git', …")
+    tags_mode: Literal["any", "all"] = Field(default="any", description="'any' tag or 'all' of them.")
+    source: str | None = Field(default=None, description="Only from this source: 'user', 'assistant', 'git', …")
     visibility: list[Visibility] = Field(default_factory=list, description="Only these visibilities.")
-    since: str | None = Field(None, description="ISO date/time: only memories from then on.")
-    until: str | None = Field(None, description="ISO date/time: only memories until then.")
-    path: str | None = Field(None, description="Anchored to this file, or under this folder if it ends with '/'.")
+    since: str | None = Field(default=None, description="ISO date/time: only memories from then on.")
+    until: str | None = Field(default=None, description="ISO date/time: only memories until then.")
+    path: str | None = Field(default=None, description="Anchored to this file, or under this folder if it ends with '/'.")
 
     def to_core(self, project: str | None) -> SearchFilters:
         return SearchFilters(kinds=list(self.kinds), tags=list(self.tags), tags_mode=self.tags_mode,
@@ -74,6 +82,7 @@ class MemoryOut(BaseModel):
     id: str
     title: str
     content: str
+    content_truncated: bool = Field(default=False, description="True when content was cut; get_memory has it all.")
     kind: str
     tags: list[str]
     project: str | None
@@ -117,7 +126,7 @@ class WriteOut(BaseModel):
     memory: MemoryOut
     redactions: list[RedactionOut] = Field(default_factory=list)
     pending_version: int | None = Field(
-        None, description="Set when status is pending_review: the user must accept this version.")
+        default=None, description="Set when status is pending_review: the user must accept this version.")
 
 
 class HitOut(BaseModel):
@@ -154,7 +163,7 @@ class RecallOut(BaseModel):
     project: str | None = Field(description="The project searched; null means every project.")
     hits: list[HitOut]
     notices: list[str] = Field(default_factory=list)
-    next_cursor: str | None = Field(None, description="Pass back as `cursor` for the next results.")
+    next_cursor: str | None = Field(default=None, description="Pass back as `cursor` for the next results.")
     related_entities: list[EntityOut] = Field(default_factory=list)
 
 
@@ -199,7 +208,7 @@ class RelatedOut(BaseModel):
 class ListOut(BaseModel):
     memories: list[MemoryBrief]
     total: int
-    next_offset: int | None = Field(None, description="Pass as `offset` for the next page.")
+    next_offset: int | None = Field(default=None, description="Pass as `offset` for the next page.")
     project: str | None
 
 
@@ -228,7 +237,7 @@ class GraphOut(BaseModel):
     neighbours: list[NeighbourOut] = Field(default_factory=list)
     memories: list[MemoryBrief] = Field(default_factory=list)
     target: EntityOut | None = None
-    path: list[PathStepOut] | None = Field(None, description="Set when `to` was given; [] if unconnected.")
+    path: list[PathStepOut] | None = Field(default=None, description="Set when `to` was given; [] if unconnected.")
 
 
 class StatsOut(BaseModel):
@@ -275,7 +284,7 @@ def memory_brief(m: Memory) -> MemoryBrief:
 
 
 def write_out(r: WriteResult) -> WriteOut:
-    return WriteOut(status=r.status, message=r.message or _write_message(r), memory=memory_out(r.memory),
+    return WriteOut(status=r.status, message=_write_message(r), memory=memory_out(r.memory),
                     redactions=[redaction_out(n) for n in r.redactions], pending_version=r.pending_version)
 
 
@@ -312,9 +321,11 @@ def _provenance(m: Memory) -> Literal["user", "automation", "ai"]:
 
 
 def _write_message(r: WriteResult) -> str:
+    default = {"created": f"Stored as {r.memory.id}.", "updated": f"Updated {r.memory.id}.",
+               "unchanged": "Nothing changed."}.get(r.status, "")
+    message = r.message or default
     secrets = sum(n.count for n in r.redactions)
-    stored = {"created": f"Stored as {r.memory.id}.", "updated": f"Updated {r.memory.id}.",
-              "unchanged": "Nothing changed."}.get(r.status, "")
     if secrets:
-        stored += f" {secrets} secret(s) were redacted before storage."
-    return stored.strip()
+        kinds = ", ".join(n.kind for n in r.redactions)
+        message += f" {secrets} secret(s) ({kinds}) were redacted before storage."
+    return message.strip()

@@ -8,19 +8,36 @@ output. Writes are made as ``source="assistant"``, so core keeps user-authored m
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from core.models import MemoryInput, MemoryPatch, SearchResult
+from core.models import MemoryInput, MemoryPatch, SearchResult, WriteResult
 from mcp_server import paging
-from mcp_server.runtime import Runtime
+from mcp_server.runtime import Runtime, guard
 from mcp_server.schemas import (
-    AnchorIn, FiltersIn, ForgetOut, ListOut, MemoryDetailOut, RecallOut, SearchModeName, Visibility,
-    WriteOut, cut, entity_out, hit_out, memory_brief, memory_out, version_out, write_out,
-)  # fmt: skip
+    AnchorIn,
+    FiltersIn,
+    ForgetOut,
+    ListOut,
+    MemoryDetailOut,
+    RecallOut,
+    SearchModeName,
+    Visibility,
+    WriteOut,
+    cut,
+    entity_out,
+    hit_out,
+    memory_brief,
+    memory_out,
+    version_out,
+    write_out,
+)
+
+if TYPE_CHECKING:
+    from core.service import MemoryService
 
 ASSISTANT = "assistant"
 WRITE_ECHO_CHARS = 1_000
@@ -34,12 +51,15 @@ DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idemp
 MemoryId = Annotated[str, Field(description="A memory id as returned by recall/remember, e.g. "
                                             "'01JAB3K4Z9X7Q2R5T8V0W1Y3C6'.", min_length=1, max_length=64)]
 Project = Annotated[str | None, Field(
-    None, description="Project name. Omit for the current project (the user's repository); '*' for "
+    description="Project name. Omit for the current project (the user's repository); '*' for "
                       "every project.")]
+WriteProject = Annotated[str | None, Field(
+    description="Project it belongs to. Omit for the current project (the user's repository); '*' "
+                "for a memory that belongs to no project (true everywhere).")]
 Kind = Annotated[str, Field(
     description="One lower-case word: note, decision, bugfix, snippet, pitfall, todo, meeting, "
                 "reference, … (any word is accepted).", max_length=32)]
-Tags = Annotated[list[str], Field(description="Short keywords, e.g. ['sqlite', 'performance'].")]
+Tags = Annotated[list[str] | None, Field(description="Short keywords, e.g. ['sqlite', 'performance'].")]
 
 
 def structured(model: BaseModel) -> CallToolResult:
@@ -48,7 +68,7 @@ def structured(model: BaseModel) -> CallToolResult:
                           structured_content=model.model_dump(mode="json"))
 
 
-def write_result(result: Any) -> CallToolResult:
+def write_result(result: WriteResult) -> CallToolResult:
     out = write_out(result)
     if len(out.memory.content) > WRITE_ECHO_CHARS:  # the caller sent the content: do not echo it all
         out.memory.content = cut(out.memory.content, WRITE_ECHO_CHARS)
@@ -66,8 +86,8 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         ctx: Context,
         title: Annotated[str | None, Field(description="A short title; default: the first line.")] = None,
         kind: Kind = "note",
-        tags: Tags | None = None,
-        project: Project = None,
+        tags: Tags = None,
+        project: WriteProject = None,
         anchor: Annotated[AnchorIn | None, Field(description="The code this is about, if any.")] = None,
         visibility: Annotated[Visibility, Field(description="Who may see it.")] = "private",
     ) -> Annotated[CallToolResult, WriteOut]:
@@ -120,7 +140,8 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         """
         scope = await rt.scope.resolve(ctx, project)
         fp = paging.fingerprint(query, mode, filters.model_dump() if filters else None, scope, include_related)
-        offset = await rt.run(lambda _svc: paging.decode(cursor, fp))
+        with guard():
+            offset = paging.decode(cursor, fp)
         core_filters = (filters or FiltersIn()).to_core(scope)
         result = await rt.run(lambda svc: svc.recall(
             query, mode=mode, limit=limit, offset=offset, filters=core_filters,
@@ -138,7 +159,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         Example: get_memory(id="01JAB3K4Z9X7Q2R5T8V0W1Y3C6", include_versions=true)
         """
 
-        def read(svc: Any) -> MemoryDetailOut:
+        def read(svc: MemoryService) -> MemoryDetailOut:
             memory = svc.get(id)
             versions = svc.versions(id) if include_versions else []
             return MemoryDetailOut(memory=memory_out(memory), versions=[version_out(v) for v in versions])

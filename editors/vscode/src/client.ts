@@ -12,11 +12,12 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { extractMemoryId } from './commands';
-import { Commands, MEMORIES_CHANGED, type CommandSignatures } from './protocol';
+import { extractMemoryId, shownListRequest } from './commands';
+import { Commands, MEMORIES_CHANGED, type CommandSignatures, type MemorySummary } from './protocol';
 import {
   HOW_TO_FIX,
   checkVersion,
+  isExplicitPath,
   launchSpec,
   notFoundMessage,
   resolveServerCommand,
@@ -85,7 +86,7 @@ function runVersion(spec: LaunchSpec, cwd: string | undefined): Promise<string> 
       [...spec.args, '--version'],
       { env: spec.env, cwd, timeout: VERSION_TIMEOUT_MS, shell: spec.shell, windowsHide: true },
       (err, stdout, stderr) => {
-        if (err) reject(new Error(`"${spec.command} --version" failed: ${err.message}${stderr ? `\n${stderr}` : ''}`));
+        if (err) reject(new Error(`"${spec.command} --version" failed: ${err.message.includes(stderr) ? err.message : `${err.message}\n${stderr}`}`));
         else resolve(`${stdout}${stderr}`);
       },
     );
@@ -93,6 +94,12 @@ function runVersion(spec: LaunchSpec, cwd: string | undefined): Promise<string> 
 }
 
 class StartError extends Error {}
+
+/** What the client needs from the UI layer to answer commands invoked from the editor. */
+export interface ClientUi {
+  openMemory(id: string): Promise<void>;
+  showHits(title: string, hits: MemorySummary[]): Promise<void>;
+}
 
 export class DevMemoryServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
@@ -108,8 +115,8 @@ export class DevMemoryServer implements vscode.Disposable {
 
   constructor(
     readonly output: vscode.OutputChannel,
-    /** Opens a memory's virtual document; used for `devmem.open` links in hovers/lenses. */
-    private readonly openMemory: (id: string) => Promise<void>,
+    /** Used for `devmem.*` commands run from hover links, code lenses and code actions. */
+    private readonly ui: ClientUi,
   ) {}
 
   get running(): boolean {
@@ -165,16 +172,20 @@ export class DevMemoryServer implements vscode.Disposable {
     const settings = readSettings((key) => vscode.workspace.getConfiguration(SECTION).get(key));
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     try {
-      const interpreterPath = await selectedInterpreter(this.output);
-      const resolved = resolveServerCommand({
+      const lookup = {
         command: settings.serverCommand,
         pathEnv: process.env.PATH,
         pathExt: process.env.PATHEXT,
         platform: process.platform,
-        interpreterPath,
         cwd: folder,
         isFile,
-      });
+      };
+      let resolved = resolveServerCommand(lookup);
+      if (!resolved.command && !isExplicitPath(settings.serverCommand, process.platform)) {
+        // Only now ask the Python extension (activating it is not free).
+        const interpreterPath = await selectedInterpreter(this.output);
+        if (interpreterPath) resolved = resolveServerCommand({ ...lookup, interpreterPath });
+      }
       if (!resolved.command) {
         this.output.appendLine(`[client] "${settings.serverCommand}" not found; tried:\n  ${resolved.tried.join('\n  ')}`);
         throw new StartError(notFoundMessage(settings.serverCommand, resolved.tried));
@@ -255,12 +266,19 @@ export class DevMemoryServer implements vscode.Disposable {
             });
           },
         },
-        // `devmem.open` links in hovers and code lenses open the memory document
-        // (the server's result is only data; running it remotely would show nothing).
+        // Commands run from hover links, code lenses and code actions: `devmem.open` opens
+        // the memory document; lists the server would show with showMessageRequest
+        // (`"show": true`) are shown in a QuickPick. Everything else goes to the server.
         executeCommand: async (command, args, next) => {
           if (command === Commands.open) {
             const id = extractMemoryId(args);
-            if (id) return this.openMemory(id);
+            if (id) return this.ui.openMemory(id);
+          }
+          const list = shownListRequest(command, args);
+          if (list) {
+            const result = await this.execute(list.command, list.args as never);
+            await this.ui.showHits(list.title, result.hits);
+            return result;
           }
           return next(command, args);
         },

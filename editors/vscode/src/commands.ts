@@ -3,6 +3,7 @@
  * Pure: takes plain values (VS Code's Range/Uri are converted by the caller or duck-typed).
  */
 import {
+  Commands,
   MEMORY_KINDS,
   type IdArgs,
   type MemoriesForFileArgs,
@@ -115,6 +116,30 @@ export function extractMemoryId(arg: unknown): string | undefined {
     const obj = arg as Record<string, unknown>;
     if (typeof obj.id === 'string' || typeof obj.id === 'number') return extractMemoryId(obj.id);
     if ('memory' in obj) return extractMemoryId(obj.memory);
+  }
+  return undefined;
+}
+
+/**
+ * Commands that this server's code lenses and code actions send with `"show": true` (the
+ * server would then list the hits with window/showMessageRequest). The extension shows them
+ * in a QuickPick instead: this returns the arguments without the flag and a picker title,
+ * or undefined when the invocation is not such a request.
+ */
+export function shownListRequest(
+  command: string,
+  args: readonly unknown[],
+): { command: typeof Commands.search | typeof Commands.memoriesForFile; args: Record<string, unknown>; title: string } | undefined {
+  const first = args[0];
+  if (first === null || typeof first !== 'object' || Array.isArray(first)) return undefined;
+  const { show, ...rest } = first as Record<string, unknown>;
+  if (show !== true) return undefined;
+  if (command === Commands.search && typeof rest.query === 'string') {
+    return { command, args: rest, title: `DevMemory: memories about "${rest.query.replace(/\s+/g, ' ').trim().slice(0, 60)}"` };
+  }
+  if (command === Commands.memoriesForFile && typeof rest.uri === 'string') {
+    const where = typeof rest.symbol === 'string' && rest.symbol ? rest.symbol : decodeURIComponent(rest.uri.slice(rest.uri.lastIndexOf('/') + 1));
+    return { command, args: rest, title: `DevMemory: memories for ${where}` };
   }
   return undefined;
 }

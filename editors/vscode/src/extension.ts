@@ -5,13 +5,13 @@ import { MemoryDocumentProvider, openMemory } from './docs';
 import { MEMORY_SCHEME } from './format';
 import { needsRestart, SECTION } from './settings';
 import { MemoryTreeProvider } from './tree';
-import { forgetMemory, openMemoryCommand, rememberSelection, searchMemories, showFileMemories } from './ui';
+import { forgetMemory, openMemoryCommand, rememberSelection, searchMemories, showFileMemories, showHits } from './ui';
 
 let server: DevMemoryServer | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('DevMemory');
-  const srv = new DevMemoryServer(output, openMemory);
+  const srv = new DevMemoryServer(output, { openMemory, showHits });
   server = srv;
   const docs = new MemoryDocumentProvider(srv);
   const tree = new MemoryTreeProvider(srv);

@@ -38,10 +38,15 @@ export function oneLine(text: string | undefined, max = 120): string {
   return flat.length > max ? flat.slice(0, max - 1).trimEnd() + '…' : flat;
 }
 
-/** `src/app.py:42` (line as reported by the server), or the path alone, or ''. */
-export function location(m: Pick<MemorySummary, 'path' | 'line'>): string {
+/** Shortens a path for display (the extension passes a workspace-relative mapping). */
+export type DisplayPath = (path: string) => string;
+const asIs: DisplayPath = (p) => p;
+
+/** `src/app.py:42` (line as reported by the server, 1-based), or the path alone, or ''. */
+export function location(m: Pick<MemorySummary, 'path' | 'line'>, displayPath: DisplayPath = asIs): string {
   if (!m.path) return '';
-  return typeof m.line === 'number' ? `${m.path}:${m.line}` : m.path;
+  const p = displayPath(m.path);
+  return typeof m.line === 'number' ? `${p}:${m.line}` : p;
 }
 
 function titleOf(m: Pick<MemorySummary, 'title' | 'id'>): string {
@@ -57,8 +62,8 @@ export interface PickItemData {
 }
 
 /** QuickPick item: `$(icon) title`, `kind · date · path:line`, snippet (or why). */
-export function toPickItem(m: MemorySummary): PickItemData {
-  const description = [m.kind, shortDate(m.date), location(m)].filter((s) => s !== '').join(' · ');
+export function toPickItem(m: MemorySummary, displayPath: DisplayPath = asIs): PickItemData {
+  const description = [m.kind, shortDate(m.date), location(m, displayPath)].filter((s) => s !== '').join(' · ');
   const detail = oneLine(m.why ? `${m.why} — ${m.snippet ?? ''}` : m.snippet);
   return { label: `$(${kindIcon(m.kind)}) ${titleOf(m)}`, description, detail, id: m.id };
 }
@@ -71,12 +76,12 @@ export interface TreeItemData {
   id: string;
 }
 
-export function toTreeItem(m: MemorySummary): TreeItemData {
+export function toTreeItem(m: MemorySummary, displayPath: DisplayPath = asIs): TreeItemData {
   return {
     label: titleOf(m),
     description: [m.kind, shortDate(m.date)].filter((s) => s !== '').join(' · '),
     icon: kindIcon(m.kind),
-    tooltip: tooltipMarkdown(m),
+    tooltip: tooltipMarkdown(m, displayPath),
     id: m.id,
   };
 }
@@ -86,9 +91,9 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }
 
-export function tooltipMarkdown(m: MemorySummary): string {
+export function tooltipMarkdown(m: MemorySummary, displayPath: DisplayPath = asIs): string {
   const lines = [`**[${escapeMarkdown(m.kind)}]** ${escapeMarkdown(titleOf(m))} — ${shortDate(m.date)}`];
-  const where = location(m);
+  const where = location(m, displayPath);
   if (where) lines.push('', `\`${where.replace(/`/g, "'")}\``);
   if (m.why) lines.push('', `_${escapeMarkdown(oneLine(m.why, 200))}_`);
   if (m.snippet) lines.push('', escapeMarkdown(oneLine(m.snippet, 300)));

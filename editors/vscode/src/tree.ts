@@ -57,7 +57,7 @@ export class MemoryTreeProvider implements vscode.TreeDataProvider<Node>, vscode
         return item;
       }
       case 'memory': {
-        const data = toTreeItem(node.memory);
+        const data = toTreeItem(node.memory, displayPath);
         const item = new vscode.TreeItem(data.label, vscode.TreeItemCollapsibleState.None);
         item.id = `${node.parent}:${data.id}`;
         item.description = data.description;
@@ -109,6 +109,11 @@ export class MemoryTreeProvider implements vscode.TreeDataProvider<Node>, vscode
 export function memoryTarget(editor: vscode.TextEditor | undefined): vscode.Uri | undefined {
   const uri = editor?.document.uri;
   return uri && (uri.scheme === 'file' || uri.scheme === 'untitled') ? uri : undefined;
+}
+
+/** Workspace-relative when the path is inside the workspace, else as the server gave it. */
+export function displayPath(p: string): string {
+  return vscode.workspace.asRelativePath(p, false);
 }
 
 function basename(uri: vscode.Uri): string {

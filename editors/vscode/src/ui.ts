@@ -13,7 +13,7 @@ import { rememberedMessage, toPickItem } from './format';
 import { MEMORY_KINDS, type MemoryKind, type MemorySummary } from './protocol';
 import { errorText, type DevMemoryServer } from './client';
 import { openMemory } from './docs';
-import { memoryTarget } from './tree';
+import { displayPath, memoryTarget } from './tree';
 
 export const SEARCH_DEBOUNCE_MS = 150;
 
@@ -30,7 +30,7 @@ interface MemoryItem extends vscode.QuickPickItem {
 
 /** `alwaysShow` for server-ranked results, which VS Code's own filter must not hide. */
 function toItem(memory: MemorySummary, alwaysShow = false): MemoryItem {
-  const data = toPickItem(memory);
+  const data = toPickItem(memory, displayPath);
   return { label: data.label, description: data.description, detail: data.detail, alwaysShow, memory };
 }
 
@@ -167,6 +167,21 @@ export async function showFileMemories(server: DevMemoryServer): Promise<void> {
   }
   const picked = await vscode.window.showQuickPick(hits.map((m) => toItem(m)), {
     title: 'DevMemory: Memories for This File',
+    placeHolder: 'Pick a memory to open',
+    matchOnDescription: true,
+    matchOnDetail: true,
+  });
+  if (picked) await report(() => openMemory(picked.memory.id));
+}
+
+/** A list of memories chosen by the server (code lens, code action): pick one to open it. */
+export async function showHits(title: string, hits: MemorySummary[]): Promise<void> {
+  if (hits.length === 0) {
+    void vscode.window.showInformationMessage(`${title}: none.`);
+    return;
+  }
+  const picked = await vscode.window.showQuickPick(hits.map((m) => toItem(m)), {
+    title,
     placeHolder: 'Pick a memory to open',
     matchOnDescription: true,
     matchOnDetail: true,

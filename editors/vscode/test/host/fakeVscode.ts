@@ -220,6 +220,30 @@ export class Diagnostic {
   constructor(readonly range: Range, readonly message: string, readonly severity = DiagnosticSeverity.Error) {}
 }
 
+export class CodeActionKind {
+  static readonly Empty = new CodeActionKind('');
+  static readonly QuickFix = new CodeActionKind('quickfix');
+  static readonly Refactor = new CodeActionKind('refactor');
+  static readonly RefactorExtract = new CodeActionKind('refactor.extract');
+  static readonly RefactorInline = new CodeActionKind('refactor.inline');
+  static readonly RefactorMove = new CodeActionKind('refactor.move');
+  static readonly RefactorRewrite = new CodeActionKind('refactor.rewrite');
+  static readonly Source = new CodeActionKind('source');
+  static readonly SourceOrganizeImports = new CodeActionKind('source.organizeImports');
+  static readonly SourceFixAll = new CodeActionKind('source.fixAll');
+  static readonly Notebook = new CodeActionKind('notebook');
+  constructor(readonly value: string) {}
+  append(part: string): CodeActionKind {
+    return new CodeActionKind(this.value ? `${this.value}.${part}` : part);
+  }
+  contains(other: CodeActionKind): boolean {
+    return this.value === other.value || other.value.startsWith(this.value + '.');
+  }
+  intersects(other: CodeActionKind): boolean {
+    return this.contains(other) || other.contains(this);
+  }
+}
+
 export class FakeTextDocument {
   isClosed = false;
   isDirty = false;
@@ -449,6 +473,10 @@ export function createFakeVscode(options: { config?: Record<string, unknown>; wo
       return doc;
     },
     applyEdit: async () => true,
+    asRelativePath: (p: string | Uri) => {
+      const fsPath = typeof p === 'string' ? p : p.fsPath;
+      return folderUri && fsPath.startsWith(folderUri.fsPath + path.sep) ? path.relative(folderUri.fsPath, fsPath) : fsPath;
+    },
   };
 
   const message = (level: 'info' | 'warning' | 'error') => async (msg: string, ...rest: unknown[]) => {
@@ -596,6 +624,7 @@ export function createFakeVscode(options: { config?: Record<string, unknown>; wo
     ProgressLocation,
     DiagnosticSeverity,
     CodeLens,
+    CodeActionKind,
     Diagnostic,
     TabInputText: class {},
     TabInputTextDiff: class {},

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  CancellationTokenSource,
   createFakeVscode,
   FakeTextDocument,
   MarkdownString,
@@ -17,19 +18,8 @@ import {
   type FakeVscode,
   type TreeItem,
 } from './fakeVscode';
+import { FUNCTION_LINE, SAMPLE, TITLE } from '../fixtures';
 import { loadExtension, waitFor } from './load';
-
-export const SAMPLE = [
-  '"""Sample module for the DevMemory smoke test."""',
-  '',
-  '',
-  'def compute_checksum(data: bytes) -> int:',
-  '    """Sum of the bytes, folded to 16 bits."""',
-  '    return sum(data) % 65536',
-  '',
-].join('\n');
-export const FUNCTION_LINE = 3;
-export const TITLE = 'Checksum must stay 16-bit for the firmware';
 
 type Node = { type: string; text?: string; section?: string; memory?: { id: string; title: string } };
 interface Tree {
@@ -44,11 +34,15 @@ interface HoverProvider {
 export interface FlowOptions {
   serverCommand: string;
   serverArgs?: string[];
+  /** The server provides code lenses (the fake one does not). */
+  expectCodeLens?: boolean;
   /** Extra checks once the memory exists (e.g. the fake server's recorded state). */
   inspect?: (fake: FakeVscode, ctx: { memoryId: string; dbPath: string; workspace: string }) => Promise<void>;
   /** Appended to assertion messages (e.g. the server log). */
   diagnostics?: (fake: FakeVscode) => string;
 }
+
+const token = () => new CancellationTokenSource().token;
 
 function hoverMarkdown(hover: { contents: unknown[] } | null | undefined): { text: string; trusted: unknown } {
   const parts = hover?.contents ?? [];
@@ -85,8 +79,8 @@ export async function runExtensionFlow(opts: FlowOptions): Promise<void> {
   const diag = () => (opts.diagnostics ? opts.diagnostics(fake) : '') + `\n--- DevMemory output ---\n${(fake.outputs.get('DevMemory') ?? []).slice(-60).join('\n')}`;
   try {
     await ext.activate(context);
-    assert.deepEqual(fake.messages.filter((m) => m.level === 'error'), [], diag());
-    assert.ok(fake.commands.has('devmem.open'), `the client did not register devmem.open (executeCommandProvider)${diag()}`);
+    assert.deepEqual(fake.messages.filter((m) => m.level === 'error'), []);
+    assert.ok(fake.commands.has('devmem.open'), 'the client did not register devmem.open (executeCommandProvider)');
 
     // Remember the function, selected in the editor.
     const doc = new FakeTextDocument(Uri.file(file), 'python', 1, SAMPLE);
@@ -99,7 +93,7 @@ export async function runExtensionFlow(opts: FlowOptions): Promise<void> {
     };
     await fake.commands.get('devmemory.rememberSelection')!();
     const remembered = fake.messages.find((m) => m.level === 'info' && m.message.includes('remembered'));
-    assert.ok(remembered, `no confirmation: ${JSON.stringify(fake.messages)}${diag()}`);
+    assert.ok(remembered, `no confirmation: ${JSON.stringify(fake.messages)}`);
     assert.match(remembered.message, new RegExp(`remembered decision "${TITLE}"`));
 
     // The view lists it under "This File" and "Recent".
@@ -121,7 +115,7 @@ export async function runExtensionFlow(opts: FlowOptions): Promise<void> {
     const hover = await waitFor(
       'hover with the title',
       async () => {
-        const h = hoverMarkdown(await hoverProvider.provideHover(doc, new Position(FUNCTION_LINE, 8), { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }));
+        const h = hoverMarkdown(await hoverProvider.provideHover(doc, new Position(FUNCTION_LINE, 8), token()));
         return h.text.includes(TITLE) ? h : undefined;
       },
       15_000,
@@ -134,6 +128,25 @@ export async function runExtensionFlow(opts: FlowOptions): Promise<void> {
     assert.equal(shown?.uri.toString(), `devmemory:/memory/${memoryId}.md`);
     assert.ok(shown?.getText().includes(TITLE), shown?.getText());
     assert.ok(shown?.getText().includes(`| id | ${memoryId} |`));
+
+    // A code lens on the function lists its memories in a QuickPick (server's "show": true).
+    if (opts.expectCodeLens) {
+      const lensProvider = fake.providers.find((p) => p.kind === 'CodeLensProvider')?.provider as
+        | { provideCodeLenses(doc: unknown, token: unknown): Promise<{ command?: { command: string; arguments?: unknown[] } }[]> }
+        | undefined;
+      assert.ok(lensProvider, 'no code lens provider registered');
+      const lens = await waitFor('code lens', async () => (await lensProvider.provideCodeLenses(doc, token()))?.find((l) => l.command), 15_000);
+      let pickerTitle = '';
+      fake.answers.quickPick = (items, o) => {
+        pickerTitle = (o as { title: string }).title;
+        return (items as { memory?: { id: string } }[]).find((i) => i.memory?.id === memoryId);
+      };
+      const before = fake.shownDocuments.length;
+      await fake.commands.get(lens.command!.command)!(...(lens.command!.arguments ?? []));
+      assert.match(pickerTitle, /^DevMemory: memories for /);
+      assert.equal(fake.shownDocuments.length, before + 1);
+      assert.equal(fake.shownDocuments.at(-1)?.uri.toString(), `devmemory:/memory/${memoryId}.md`);
+    }
 
     // Live search: type, wait for results, pick one → it opens.
     const searching = fake.commands.get('devmemory.search')!() as Promise<void>;
@@ -164,7 +177,7 @@ export async function runExtensionFlow(opts: FlowOptions): Promise<void> {
     // Restart keeps everything working.
     await fake.commands.get('devmemory.restartServer')!();
     assert.notDeepEqual(await tree.getChildren(recentSection), [{ type: 'message', text: 'Server not running', icon: 'debug-disconnect' }]);
-    assert.deepEqual(fake.messages.filter((m) => m.level === 'error'), [], diag());
+    assert.deepEqual(fake.messages.filter((m) => m.level === 'error'), []);
   } catch (err) {
     if (err instanceof Error) err.message += diag();
     throw err;

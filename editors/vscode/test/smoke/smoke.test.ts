@@ -27,63 +27,12 @@ import {
   type CommandSignatures,
   type MemorySummary,
 } from '../../src/protocol';
-import { checkVersion, launchSpec, resolveServerCommand, type ResolveResult } from '../../src/serverPath';
+import { checkVersion, launchSpec } from '../../src/serverPath';
 import { configurationForSection, getterFromRecord, readSettings, toServerConfiguration } from '../../src/settings';
+import { FUNCTION_LINE, SAMPLE, TITLE } from '../fixtures';
+import { locateServer, notFoundHelp } from './locate';
 
 const STEP_TIMEOUT_MS = 120_000;
-
-/** editors/vscode (this file runs as out/test/smoke/smoke.test.js). */
-function extensionRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json')) || !fs.readFileSync(path.join(dir, 'package.json'), 'utf8').includes('"name": "devmemory"')) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find editors/vscode above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** $DEVMEM_LSP, else the repo's .venv (as "next to the selected interpreter"), else PATH. */
-function locateServer(): { resolved: ResolveResult; command: string; tried: string[] } {
-  const platform = process.platform;
-  const tried: string[] = [];
-  const attempt = (command: string, pathEnv: string | undefined, interpreterPath?: string): ResolveResult => {
-    const r = resolveServerCommand({ command, pathEnv, pathExt: process.env.PATHEXT, platform, interpreterPath, isFile });
-    tried.push(...r.tried);
-    return r;
-  };
-  const explicit = process.env.DEVMEM_LSP?.trim();
-  if (explicit) {
-    const r = attempt(explicit, process.env.PATH);
-    return { resolved: r, command: explicit, tried };
-  }
-  const venvPython = path.join(
-    extensionRoot(), '..', '..', '.venv', platform === 'win32' ? 'Scripts' : 'bin', platform === 'win32' ? 'python.exe' : 'python',
-  );
-  const venv = attempt('devmem-lsp', '', path.resolve(venvPython));
-  if (venv.command) return { resolved: venv, command: 'devmem-lsp', tried };
-  return { resolved: attempt('devmem-lsp', process.env.PATH), command: 'devmem-lsp', tried };
-}
-
-const SAMPLE = [
-  '"""Sample module for the DevMemory smoke test."""',
-  '',
-  '',
-  'def compute_checksum(data: bytes) -> int:',
-  '    """Sum of the bytes, folded to 16 bits."""',
-  '    return sum(data) % 65536',
-  '',
-].join('\n');
-const FUNCTION_LINE = 3;
-const TITLE = 'Checksum must stay 16-bit for the firmware';
 
 function hoverText(hover: unknown): string {
   if (hover === null || hover === undefined) return '';
@@ -148,13 +97,7 @@ describe('devmem-lsp smoke test (as launched by the extension)', () => {
 
   step('finds devmem-lsp and it reports a version ≥ 0.1.0', async () => {
     const { resolved, command, tried } = locateServer();
-    if (!resolved.command) {
-      assert.fail(
-        `devmem-lsp not found (command "${command}"). Tried:\n  ${tried.join('\n  ') || '(nothing)'}\n` +
-          'Install the Python package into the repo venv (pip install -e . in .venv) or put devmem-lsp on PATH, ' +
-          'or set DEVMEM_LSP=/path/to/devmem-lsp.',
-      );
-    }
+    if (!resolved.command) assert.fail(notFoundHelp(command, tried));
     const dbPath = path.join(tmp, 'memories.db');
     settings = readSettings(
       getterFromRecord({ 'server.command': resolved.command, 'database.path': dbPath, project: 'devmem-smoke' }),
@@ -193,7 +136,9 @@ describe('devmem-lsp smoke test (as launched by the extension)', () => {
     assert.ok(connection);
     const result = (await connection.sendRequest('initialize', {
       processId: process.pid,
-      clientInfo: { name: 'devmemory-smoke', version: '0.1.0' },
+      // What vscode-languageclient sends from VS Code (env.appName, version); the server
+      // keys "the client shows devmemory: documents" on it.
+      clientInfo: { name: 'Visual Studio Code', version: '1.90.0' },
       rootUri: pathToFileURL(tmp).toString(),
       workspaceFolders: [{ uri: pathToFileURL(tmp).toString(), name: 'smoke' }],
       initializationOptions: config,

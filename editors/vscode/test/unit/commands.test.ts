@@ -8,6 +8,7 @@ import {
   buildSearchArgs,
   extractMemoryId,
   isMemoryKind,
+  shownListRequest,
   suggestTitle,
   toLspRange,
 } from '../../src/commands';
@@ -100,4 +101,23 @@ test('memory ids are extracted from every invocation shape', () => {
   assert.equal(extractMemoryId([]), undefined);
   assert.equal(extractMemoryId({ title: 'no id' }), undefined);
   assert.equal(extractMemoryId('  '), undefined);
+});
+
+test('lists the server would show ("show": true) are recognised and the flag stripped', () => {
+  assert.deepEqual(shownListRequest('devmem.memoriesForFile', [{ uri: 'file:///r/src/a%20b.py', show: true }]), {
+    command: 'devmem.memoriesForFile',
+    args: { uri: 'file:///r/src/a%20b.py' },
+    title: 'DevMemory: memories for a b.py',
+  });
+  assert.deepEqual(shownListRequest('devmem.memoriesForFile', [{ uri: 'file:///r/a.py', symbol: 'Cls.f', show: true }])?.title, 'DevMemory: memories for Cls.f');
+  assert.deepEqual(shownListRequest('devmem.search', [{ query: ' retry\n policy ', limit: 5, show: true }]), {
+    command: 'devmem.search',
+    args: { query: ' retry\n policy ', limit: 5 },
+    title: 'DevMemory: memories about "retry policy"',
+  });
+  assert.equal(shownListRequest('devmem.search', [{ query: 'x' }]), undefined);
+  assert.equal(shownListRequest('devmem.search', [{ query: 'x', show: 'yes' }]), undefined);
+  assert.equal(shownListRequest('devmem.open', [{ id: 'x', show: true }]), undefined);
+  assert.equal(shownListRequest('devmem.memoriesForFile', ['file:///a.py']), undefined);
+  assert.equal(shownListRequest('devmem.search', []), undefined);
 });

@@ -40,6 +40,14 @@ test('QuickPick item: icon + title, kind · date · location, why + snippet', ()
   });
 });
 
+test('paths can be shown relative to the workspace', () => {
+  const abs = { ...summary, path: '/work/repo/src/sample.py' };
+  const rel = (p: string) => p.replace('/work/repo/', '');
+  assert.equal(toPickItem(abs, rel).description, 'decision · 2025-03-01 · src/sample.py:12');
+  assert.match(toTreeItem(abs, rel).tooltip, /`src\/sample\.py:12`/);
+  assert.equal(toPickItem(abs).description, 'decision · 2025-03-01 · /work/repo/src/sample.py:12');
+});
+
 test('QuickPick item for a minimal summary', () => {
   const m: MemorySummary = { id: 'X', title: '', kind: 'weird', date: 'yesterday', snippet: '', tags: [] };
   assert.deepEqual(toPickItem(m), { label: '$(lightbulb) (untitled X)', description: 'weird · yesterday', detail: '', id: 'X' });

@@ -1,0 +1,194 @@
+"""MCP latency: cold start of `devmem-mcp` and tool round trips on a 10k-memory store.
+
+    python bench/mcp_latency.py [--memories 10000] [--cold-runs 20] [--calls 200] [--db PATH] [--json]
+
+* cold start: spawn the real console script → ``initialize`` → ``tools/list`` answered,
+  measured by the client (the SDK's ``stdio_client`` + ``ClientSession``), median and p95;
+* ``remember`` / ``recall`` round trips through one warm stdio session (model loaded,
+  store open), p50 and p95, every call with a different text so no cache answers.
+
+The store is built first with ``MemoryService.remember_many`` in batches (real embeddings;
+~1 min for 10k short texts on two cores). ``--db`` reuses (or keeps) a store between runs.
+Targets: cold start p95 < 1 s; warm ``recall`` p95 < 30 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mcp import ClientSession, StdioServerParameters, stdio_client  # noqa: E402
+
+SERVER = Path(sys.executable).with_name("devmem-mcp")
+PROJECT = "bench"
+TECH = ["postgres", "sqlite", "redis", "kafka", "react", "django", "fastapi", "kubernetes", "terraform",
+        "nginx", "grpc", "graphql", "celery", "docker", "webpack", "pytest", "numpy", "oauth", "jwt"]
+THINGS = ["connection pool", "retry policy", "cache invalidation", "schema migration", "rate limiter",
+          "background job", "feature flag", "login flow", "invoice export", "search index",
+          "session store", "billing webhook", "CI pipeline", "deploy script", "health check"]
+PROBLEMS = ["times out under load", "leaks file descriptors", "deadlocks on concurrent writes",
+            "returns stale data", "crashes on empty input", "drops messages", "is slow on cold start"]
+FIXES = ["added exponential backoff", "raised the pool size to 20", "moved the work to a queue",
+         "added an index on created_at", "made the handler idempotent", "set a 30 s timeout"]
+SHAPES = [("decision", "Decision: we use {t} for the {x} because the old one {p}; {f}."),
+          ("bugfix", "Bug: the {x} {p} when {t} is busy. Fix: {f}."),
+          ("note", "Note: the {t} {x} {p} unless we {f}.")]
+QUESTIONS = ["why does the {x} {p}", "{t} {x}", "how did we fix the {x} in {t}", "{p} with {t}",
+             "{f} for the {x}"]
+
+
+def sentence(rng: random.Random, template: str) -> str:
+    return template.format(t=rng.choice(TECH), x=rng.choice(THINGS), p=rng.choice(PROBLEMS),
+                           f=rng.choice(FIXES))
+
+
+def build_store(db: Path, n: int, cache: Path) -> float:
+    """Fill ``db`` with ``n`` memories through core (real embeddings); seconds taken."""
+    from core.embeddings import FastEmbedEmbedder
+    from core.models import MemoryInput
+    from core.service import MemoryService
+
+    embedder = FastEmbedEmbedder(cache / "models").start()
+    if not embedder.wait(300):
+        raise SystemExit(f"embedding model unavailable: {embedder.failure()}")
+    svc = MemoryService.open(db, embedder)
+    rng, started = random.Random(7), time.perf_counter()
+    try:
+        have = svc.store.count()
+        for start in range(have, n, 500):
+            batch = []
+            for i in range(start, min(n, start + 500)):
+                kind, template = rng.choice(SHAPES)
+                batch.append(MemoryInput(f"{sentence(rng, template)} [#{i}]", kind=kind, project=PROJECT,
+                                         tags=[rng.choice(TECH)]))
+            svc.remember_many(batch)
+            print(f"  stored {min(n, start + 500)}/{n}", file=sys.stderr, end="\r")
+    finally:
+        svc.close()
+    return time.perf_counter() - started
+
+
+def params(env: dict[str, str]) -> StdioServerParameters:
+    return StdioServerParameters(command=str(SERVER), args=["--project", PROJECT], env=env)
+
+
+async def cold_start(env: dict[str, str], runs: int) -> dict[str, list[float]]:
+    """Seconds from spawn to the initialize answer and to the tools/list answer."""
+    init, listed = [], []
+    with open(os.devnull, "w") as devnull:
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            async with stdio_client(params(env), errlog=devnull) as (r, w), ClientSession(r, w) as s:
+                await s.initialize()
+                init.append(time.perf_counter() - t0)
+                tools = await s.list_tools()
+                listed.append(time.perf_counter() - t0)
+                assert len(tools.tools) == 11
+    return {"initialize": init, "tools_list": listed}
+
+
+async def round_trips(env: dict[str, str], calls: int) -> dict[str, Any]:
+    rng = random.Random(11)
+    out: dict[str, Any] = {"recall": [], "remember": []}
+    with open(os.devnull, "w") as devnull:
+        async with stdio_client(params(env), errlog=devnull) as (r, w), ClientSession(r, w) as s:
+            await s.initialize()
+            await _wait_for_model(s)
+            for i in range(20):  # warm caches (pages, prepared statements), not measured
+                await s.call_tool("recall", {"query": f"warm up {i} {sentence(rng, rng.choice(QUESTIONS))}"})
+            seen: set[str] = set()
+            while len(out["recall"]) < calls:
+                query = sentence(rng, rng.choice(QUESTIONS)) + f" {rng.choice(TECH)}"
+                if query in seen:
+                    continue
+                seen.add(query)
+                t0 = time.perf_counter()
+                result = await s.call_tool("recall", {"query": query})
+                out["recall"].append(time.perf_counter() - t0)
+                assert not result.is_error and result.structured_content["mode"] == "hybrid"
+            for i in range(calls):
+                content = f"{sentence(rng, rng.choice(SHAPES)[1])} (bench write {i} {time.time_ns()})"
+                t0 = time.perf_counter()
+                result = await s.call_tool("remember", {"content": content, "kind": "note"})
+                out["remember"].append(time.perf_counter() - t0)
+                assert not result.is_error and result.structured_content["status"] == "created"
+            stats = await s.call_tool("memory_stats", {})
+            out["store"] = {k: stats.structured_content[k] for k in ("memories", "vectors", "db_bytes")}
+    return out
+
+
+async def _wait_for_model(s: ClientSession, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = await s.call_tool("memory_stats", {})
+        if stats.structured_content and stats.structured_content["embedding_ready"]:
+            return
+        await anyio.sleep(0.2)
+    raise SystemExit("the server's embedding model did not load")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def ms(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(statistics.median(values) * 1000, 1), "p95_ms": round(pct(values, 95) * 1000, 1),
+            "max_ms": round(max(values) * 1000, 1), "n": len(values)}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="devmem-mcp-bench-"))
+    db = Path(args.db) if args.db else workdir / "memories.db"
+    cache = Path(os.environ.get("DEVMEM_CACHE_DIR") or workdir / "cache")
+    build_s = build_store(db, args.memories, cache)
+    env = {"DEVMEM_DB": str(db), "DEVMEM_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1",
+           "PATH": os.environ.get("PATH", "")}
+    cold = await cold_start(env, args.cold_runs)
+    trips = await round_trips(env, args.calls)
+    return {"memories": args.memories, "store_build_s": round(build_s, 1), "cpus": os.cpu_count(),
+            "cold_start": {"initialize": ms(cold["initialize"]), "tools_list": ms(cold["tools_list"])},
+            "recall": ms(trips["recall"]), "remember": ms(trips["remember"]), "store": trips["store"],
+            "targets": {"cold_start_p95_ms": 1000, "recall_p95_ms": 30}}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--memories", type=int, default=10_000)
+    p.add_argument("--cold-runs", type=int, default=20)
+    p.add_argument("--calls", type=int, default=200)
+    p.add_argument("--db", help="reuse or keep the store here (built up to --memories if smaller)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args()
+    figures = anyio.run(run, args)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    cold, recall, remember = figures["cold_start"], figures["recall"], figures["remember"]
+    print(f"store: {figures['store']['memories']} memories ({figures['store']['db_bytes'] / 1e6:.1f} MB), "
+          f"built in {figures['store_build_s']} s on {figures['cpus']} CPUs")
+    print(f"cold start, spawn → initialize:  p50 {cold['initialize']['p50_ms']} ms, "
+          f"p95 {cold['initialize']['p95_ms']} ms")
+    print(f"cold start, spawn → tools/list:  p50 {cold['tools_list']['p50_ms']} ms, "
+          f"p95 {cold['tools_list']['p95_ms']} ms  (target p95 < 1000 ms, n={cold['tools_list']['n']})")
+    print(f"recall round trip (warm):        p50 {recall['p50_ms']} ms, p95 {recall['p95_ms']} ms  "
+          f"(target p95 < 30 ms, n={recall['n']})")
+    print(f"remember round trip (warm):      p50 {remember['p50_ms']} ms, p95 {remember['p95_ms']} ms  "
+          f"(n={remember['n']})")
+
+
+if __name__ == "__main__":
+    main()

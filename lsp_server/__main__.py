@@ -1,0 +1,74 @@
+"""`devmem-lsp`: the composition root of the language server.
+
+    devmem-lsp                     stdio (what editors start)
+    devmem-lsp --tcp --port 2087   TCP, for debugging with a client that connects
+    devmem-lsp --version           prints `devmem-lsp 0.1.0`
+
+Logs go to stderr (stdout carries the protocol). ``--db`` beats the client's
+``database.path`` setting, which beats ``DEVMEM_DB``, which beats the per-user default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from lsp_server import __version__
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="devmem-lsp", description="DevMemory language server.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
+    p.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    p.add_argument("--db", help="database file (overrides the client setting and DEVMEM_DB)")
+    p.add_argument("--poll", type=float, default=2.0,
+                   help="seconds between checks for other processes' writes (0: off)")
+    p.add_argument("--log-level", default=os.environ.get("DEVMEM_LOG", "INFO"),
+                   help="DEBUG, INFO, WARNING or ERROR (default INFO; env DEVMEM_LOG)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.version:
+        print(f"devmem-lsp {__version__}")
+        return
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+    from core.config import Settings, build_service
+    from core.service import MemoryService
+    from lsp_server.backend import Backend
+    from lsp_server.server import build_server
+
+    settings = Settings.from_env(os.environ, args.db)
+
+    def open_service(db_path: str | None) -> MemoryService:
+        chosen = settings if db_path is None else replace(settings, db_path=Path(db_path).expanduser())
+        return build_service(chosen)
+
+    backend = Backend(open_service)
+    server = build_server(backend, docs_dir=settings.cache_dir / "memories",
+                          db_pinned=args.db is not None, poll_interval=args.poll)
+    log = logging.getLogger("lsp_server")
+    try:
+        if args.tcp:
+            log.info("devmem-lsp %s listening on %s:%d", __version__, args.host, args.port)
+            server.start_tcp(args.host, args.port)
+        else:
+            log.info("devmem-lsp %s ready on stdio", __version__)
+            server.start_io()
+    finally:
+        backend.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Hover: the memories that matter for the identifier, string or comment under the cursor.
+
+At most three, best first: memories anchored here (the hovered line is inside their
+anchor, or the identifier is their anchor's symbol), then project memories found by hybrid
+search over the identifier and the code around it. Search hits must clear a relevance
+floor (cosine similarity, ``relevanceFloor``) or name the identifier / quote the string
+verbatim, so unrelated code gets no hover at all. A known knowledge-graph entity adds its
+neighbourhood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from core import graph, search
+from core.errors import DevMemError
+from core.models import Hit, Memory, SearchFilters
+from core.service import MemoryService
+from lsp_server import present
+from lsp_server.anchoring import Placed
+from lsp_server.documents import character_of, column_of
+from lsp_server.targets import Target, target_at, words_of_identifier
+
+if TYPE_CHECKING:
+    from lsp_server.server import DevMemServer
+
+log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 3
+SEARCH_DEPTH = 8
+TEXT_ONLY_OVERLAP = 0.6  # without vectors, this share of the query's words must match
+
+
+@dataclass(frozen=True)
+class HoverQuery:
+    """What to search for around the cursor, and how strict to be."""
+
+    target: Target
+    text: str
+    project: str | None
+    floor: float
+
+
+def register(ls: DevMemServer) -> None:
+    @ls.feature(types.TEXT_DOCUMENT_HOVER)
+    async def on_hover(params: types.HoverParams) -> types.Hover | None:
+        if not ls.config.hover.enabled:
+            return None
+        try:
+            return await hover(ls, params.text_document.uri, params.position)
+        except DevMemError as exc:  # no store (yet): no hover, and say why in the log
+            log.info("hover unavailable: %s", exc)
+            return None
+
+
+async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.Hover | None:
+    info = await ls.doc_info(uri)
+    if info is None or not 0 <= position.line < len(info.lines):
+        return None
+    codec = ls.workspace.position_codec
+    line = info.lines[position.line]
+    target = target_at(line, column_of(codec, line, position.character), info.filename)
+    if target is None:
+        return None
+    symbol = info.enclosing(position.line + 1)
+    query = HoverQuery(target, query_text(target, symbol.qualname if symbol else None),
+                       info.project, ls.config.relevance_floor)
+    # Anchored memories and the search run side by side in worker threads.
+    placed, (found, entity) = await asyncio.gather(ls.placed(info), ls.backend.run(related, query))
+    anchored = anchored_here(placed, target, position.line + 1)
+    shown = {p.memory.id for p, _ in anchored}
+    found = [h for h in found if h.memory.id not in shown]
+    entries = [present.hover_entry(p.memory, note) for p, note in anchored]
+    entries += [present.hover_entry(h.memory) for h in found]
+    if not entries and entity is None:
+        return None
+    rng = types.Range(
+        start=types.Position(line=position.line, character=character_of(codec, line, target.start)),
+        end=types.Position(line=position.line, character=character_of(codec, line, target.end)))
+    markdown = present.hover_markdown(entries[:MAX_ENTRIES], entity)
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
+                       range=rng)
+
+
+def anchored_here(placed: list[Placed], target: Target, line: int) -> list[tuple[Placed, str]]:
+    """Anchored memories for this spot: the line is inside the anchor, or the identifier
+    names the anchor's symbol. Innermost anchor first, then newest."""
+    out: list[tuple[Placed, str]] = []
+    for p in placed:
+        anchor = p.memory.anchor
+        symbol = anchor.symbol if anchor else None
+        if p.covers(line):
+            out.append((p, f"anchored to {symbol}" if symbol else "anchored here"))
+        elif target.kind == "identifier" and symbol and symbol.rsplit(".", 1)[-1] == target.text:
+            out.append((p, f"about {symbol}"))
+    out.sort(key=lambda pn: pn[0].memory.updated_at, reverse=True)
+    return sorted(out, key=lambda pn: _size(pn[0]))  # stable: newest first within a size
+
+
+def _size(p: Placed) -> int:
+    return p.where.end_line - p.where.start_line if p.where else 1 << 30
+
+
+def query_text(target: Target, symbol: str | None) -> str:
+    """The search text: an identifier with its words and those of the enclosing symbol
+    (``total`` in ``Invoice.total`` → "total invoice"); a string or comment as it is.
+
+    Short on purpose: embedding the query is most of a hover's cost, it grows with the
+    text, and the same identifier in the same function hits the embedder's query cache.
+    """
+    if target.kind != "identifier":
+        return target.text[:500]
+    context = [w for part in (symbol or "").split(".") for w in words_of_identifier(part)]
+    return " ".join(dict.fromkeys([target.text, *words_of_identifier(target.text), *context]))
+
+
+def related(svc: MemoryService, q: HoverQuery) -> tuple[list[Hit], str | None]:
+    """Search hits that clear the relevance floor, and the entity block (worker thread)."""
+    filters = SearchFilters(project=q.project) if q.project else None
+    result = svc.recall(q.text, limit=SEARCH_DEPTH, filters=filters)
+    hits = [h for h in result.hits if relevant(h, q)]
+    return hits, entity_markdown(svc, q.target)
+
+
+def relevant(hit: Hit, q: HoverQuery) -> bool:
+    """Verbatim mention, else cosine ≥ floor, else (no vectors) most of the words."""
+    if mentions(hit.memory, q.target):
+        return True
+    if hit.similarity is not None:
+        return hit.similarity >= q.floor
+    if q.target.kind == "identifier":
+        return False
+    wanted = search.words(q.text)
+    found = search.matched_words(q.text, f"{hit.memory.title} {hit.memory.content}")
+    return bool(wanted) and len(found) >= TEXT_ONLY_OVERLAP * min(len(wanted), 6)
+
+
+def mentions(m: Memory, target: Target) -> bool:
+    """The memory names the identifier (as a whole word) or quotes the string."""
+    text = f"{m.title}\n{m.content}"
+    if target.kind == "identifier":
+        return re.search(rf"(?<![\w$]){re.escape(target.text)}(?![\w$])", text) is not None
+    if target.kind == "string" and len(target.text) >= 8:
+        return target.text.lower() in " ".join(text.split()).lower()
+    return False
+
+
+def entity_markdown(svc: MemoryService, target: Target) -> str | None:
+    """The neighbourhood of the graph entity the identifier/string names exactly, if any."""
+    if target.kind == "comment" or len(target.text) > 80:
+        return None
+    ids = graph.find_entities(svc.store, target.text, limit=5)
+    wanted = target.text.strip().lower()
+    for entity_id, entity in zip(ids, graph.summaries(svc.store, ids), strict=True):
+        if wanted in (entity.name.lower(), (entity.display or "").lower()):
+            return present.entity_block(entity, graph.neighbours(svc.store, entity_id, 6))
+    return None

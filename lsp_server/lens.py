@@ -1,0 +1,153 @@
+"""Code lenses: "N memories" above the functions and classes that have some.
+
+A symbol's memories are those anchored inside it (placed on the current text, so the
+lens follows the function when lines move) plus strongly related ones: memories that name
+the symbol as a knowledge-graph entity (an assistant's note about ``parse_config`` written
+through MCP, a commit that touched it). The lens runs ``devmem.memoriesForFile`` with
+``show`` so that any editor lists them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from core import graph
+from core.errors import DevMemError
+from core.models import Memory, SearchFilters
+from core.service import MemoryService
+from lsp_server import anchoring
+from lsp_server.anchoring import Placed
+from lsp_server.documents import DocInfo
+from lsp_server.symbols import Symbol
+from lsp_server.targets import KEYWORDS, MIN_IDENTIFIER
+
+if TYPE_CHECKING:
+    from lsp_server.server import DevMemServer
+
+log = logging.getLogger(__name__)
+
+FOR_FILE_COMMAND = "devmem.memoriesForFile"
+RELATED_PER_SYMBOL = 20
+SYMBOL_ENTITY_TYPES = frozenset({"symbol", "function", "class", "code"})
+
+
+@dataclass(frozen=True)
+class SymbolMemory:
+    """A memory shown for a symbol: anchored in it (with its current line) or related."""
+
+    memory: Memory
+    line: int | None
+    why: str
+
+
+def register(ls: DevMemServer) -> None:
+    @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    async def on_code_lens(params: types.CodeLensParams) -> list[types.CodeLens]:
+        if not ls.config.code_lens.enabled:
+            return []
+        try:
+            return await code_lenses(ls, params.text_document.uri)
+        except DevMemError as exc:
+            log.info("code lens unavailable: %s", exc)
+            return []
+
+
+async def code_lenses(ls: DevMemServer, uri: str) -> list[types.CodeLens]:
+    info = await ls.doc_info(uri)
+    if info is None or not info.symbols:
+        return []
+    placed = await ls.placed(info)
+    related = await ls.backend.run(related_by_name, _names(info.symbols), info.project,
+                                   frozenset(p.memory.id for p in placed))
+    lenses = []
+    for symbol in info.symbols:
+        count = len(for_symbol(placed, related, symbol))
+        if count:
+            capped = any(len(related.get(n, [])) >= RELATED_PER_SYMBOL for n in (symbol.qualname, symbol.name))
+            lenses.append(_lens(uri, symbol, count, capped))
+    return lenses
+
+
+def _lens(uri: str, symbol: Symbol, count: int, capped: bool = False) -> types.CodeLens:
+    at = types.Position(line=symbol.def_line - 1, character=0)
+    title = f"{count}{'+' if capped else ''} memor{'y' if count == 1 and not capped else 'ies'}"
+    return types.CodeLens(range=types.Range(start=at, end=at), command=types.Command(
+        title=title, command=FOR_FILE_COMMAND,
+        arguments=[{"uri": uri, "symbol": symbol.qualname, "show": True}]))
+
+
+def _names(symbols: Iterable[Symbol]) -> frozenset[str]:
+    """Names to look up: each symbol's own name (if distinctive) and its qualified name."""
+    names: set[str] = set()
+    for s in symbols:
+        if len(s.name) >= MIN_IDENTIFIER and s.name.lower() not in KEYWORDS and not s.name.startswith("__"):
+            names.add(s.name)
+        if s.qualname != s.name:
+            names.add(s.qualname)
+    return frozenset(names)
+
+
+def for_symbol(placed: list[Placed], related: dict[str, list[Memory]],
+               symbol: Symbol) -> list[SymbolMemory]:
+    """The memories of one symbol: anchored inside it first, then related by name."""
+    out = [SymbolMemory(p.memory, p.where.start_line if p.where else None,
+                        f"anchored to {p.memory.anchor.symbol or symbol.qualname}"
+                        if p.memory.anchor else "anchored here")
+           for p in anchoring.for_symbol(placed, symbol)]
+    seen = {m.memory.id for m in out}
+    for name in dict.fromkeys((symbol.qualname, symbol.name)):
+        for m in related.get(name, []):
+            if m.id not in seen:
+                seen.add(m.id)
+                out.append(SymbolMemory(m, None, f"mentions {name}"))
+    return out
+
+
+def related_by_name(svc: MemoryService, names: frozenset[str], project: str | None,
+                    exclude: frozenset[str]) -> dict[str, list[Memory]]:
+    """Memories naming each symbol as a graph entity (worker thread)."""
+    filters = SearchFilters(project=project) if project else None
+    out: dict[str, list[Memory]] = {}
+    for name in names:
+        ids = _symbol_entities(svc, name)
+        if not ids:
+            continue
+        rowids = graph.memory_rowids_for(svc.store, ids, filters, RELATED_PER_SYMBOL)
+        memories = [m for m in svc.store.get_many(rowids).values() if m.id not in exclude]
+        if memories:
+            out[name] = memories
+    return out
+
+
+def _symbol_entities(svc: MemoryService, name: str) -> list[int]:
+    found = graph.find_entities(svc.store, name, limit=5)
+    wanted = name.lower()
+    return [entity_id for entity_id, e in zip(found, graph.summaries(svc.store, found), strict=True)
+            if e.type in SYMBOL_ENTITY_TYPES and wanted in (e.name.lower(), (e.display or "").lower())]
+
+
+async def symbol_memories(ls: DevMemServer, info: DocInfo, symbol: Symbol) -> list[SymbolMemory]:
+    """What the lens above ``symbol`` counts (and ``devmem.memoriesForFile`` lists)."""
+    placed = await ls.placed(info)
+    related = await ls.backend.run(related_by_name, _names([symbol]), info.project,
+                                   frozenset(p.memory.id for p in placed))
+    return for_symbol(placed, related, symbol)
+
+
+async def persist_moves(ls: DevMemServer, uri: str) -> None:
+    """On save: store anchors whose lines moved, so other tools see the right lines."""
+    try:
+        info = await ls.doc_info(uri)
+        if info is None:
+            return
+        placed = await ls.placed(info)
+        moved = await ls.backend.run(anchoring.persist_moves, info, placed)
+        if moved:
+            log.info("%s: %d anchors moved", uri, moved)
+    except DevMemError as exc:
+        log.info("cannot store moved anchors: %s", exc)

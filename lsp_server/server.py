@@ -1,0 +1,204 @@
+"""The language server: pygls wiring, document lifecycle and configuration.
+
+Features live in their own modules (hover, actions, lens, diagnostics, commands,
+workspace_symbols); this module builds the server and registers them. The server holds
+its collaborators (backend, document cache, placements, watcher) and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from lsp_server import __version__, actions, commands, diagnostics, hover, lens, workspace_symbols
+from lsp_server.anchoring import Placed, Placements
+from lsp_server.backend import Backend
+from lsp_server.config import SECTION, ServerConfig, section_of
+from lsp_server.documents import DocInfo, Documents
+from lsp_server.watch import ChangeWatcher
+
+log = logging.getLogger(__name__)
+
+WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
+    "work_done_token", default=None)
+
+
+class DevMemProtocol(LanguageServerProtocol):
+    """pygls' protocol, keeping `workspace/executeCommand`'s ``workDoneToken`` for commands."""
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+            self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
+        # Commands receive only their arguments; the token travels in a context variable
+        # (each request runs in its own context, so tokens never leak between requests).
+        WORK_DONE_TOKEN.set(params.work_done_token)
+        return (yield from super().lsp_workspace__execute_command(params))
+
+
+class DevMemServer(LanguageServer):
+    """pygls LanguageServer plus DevMemory's collaborators."""
+
+    def __init__(self, backend: Backend, *, docs_dir: Path | None, db_pinned: bool,
+                 poll_interval: float = 2.0) -> None:
+        super().__init__("devmem-lsp", __version__, protocol_cls=DevMemProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.backend = backend
+        self.config = ServerConfig()
+        self.documents = Documents(lambda: self.config.project)
+        self.placements = Placements()
+        self.watcher = ChangeWatcher(self, poll_interval)
+        self.docs_dir = docs_dir  # where memory documents go for editors other than VS Code
+        self.db_pinned = db_pinned  # --db given: the client's database.path is ignored
+        self.vscode = False
+        self.diagnosed: set[str] = set()  # documents with diagnostics published
+        self.background: set[asyncio.Future[None]] = set()  # show-flows still running
+        self._debounce: dict[str, asyncio.TimerHandle] = {}
+
+    # ---- documents ---------------------------------------------------------------------
+    async def doc_info(self, uri: str) -> DocInfo | None:
+        """The document's current text, symbols and anchor path (None if unreadable)."""
+        snap = self.documents.snapshot(self.workspace, uri)
+        if snap is None:
+            return None
+        version, text = snap
+        cached = self.documents.cached(uri)
+        if cached is not None and version is not None and cached.version == version:
+            return cached
+        return await self.backend.offload(self.documents.build, uri, version, text)
+
+    async def placed(self, info: DocInfo) -> list[Placed]:
+        """The memories anchored to this document, placed on its current text."""
+        return await self.backend.run(self.placements.place, info)
+
+    async def default_project(self) -> str | None:
+        """The project of work not tied to a file: the setting, else the workspace's repo."""
+        if self.config.project:
+            return self.config.project
+        root = self.workspace.root_path if self._workspace_ready() else None
+        if not root:
+            return None
+        found = await self.backend.offload(self.documents.root_of, Path(root))
+        return found.name if found else None
+
+    def _workspace_ready(self) -> bool:
+        try:
+            return self.workspace is not None
+        except RuntimeError:  # before `initialize`
+            return False
+
+    def memory_docs_dir(self) -> Path | None:
+        """None when the client shows ``devmemory:`` documents itself (the VS Code extension)."""
+        return None if self.vscode else self.docs_dir
+
+    def supports(self, path: str) -> bool:
+        """Whether a dotted client-capability path (e.g. ``workspace.code_lens.refresh_support``) is true."""
+        value: Any = self.client_capabilities
+        for part in path.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return False
+        return bool(value)
+
+    def debounce(self, key: str, delay: float, fn: Any) -> None:
+        """Run the coroutine function ``fn`` once, ``delay`` s after the last call for ``key``."""
+        loop = asyncio.get_running_loop()
+        if (handle := self._debounce.pop(key, None)) is not None:
+            handle.cancel()
+        self._debounce[key] = loop.call_later(delay, lambda: asyncio.ensure_future(fn()))
+
+    # ---- configuration -----------------------------------------------------------------
+    async def pull_configuration(self) -> None:
+        """Ask the client for section ``devmemory`` (when it supports workspace/configuration)."""
+        if not self.supports("workspace.configuration"):
+            return
+        try:
+            result = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)]))
+        except Exception as exc:  # a client that fails the request keeps the current config
+            log.warning("workspace/configuration failed: %s", exc)
+            return
+        if result:
+            await self.apply_configuration(result[0])
+
+    async def apply_configuration(self, raw: Any) -> None:
+        old = self.config
+        self.config = old.merged(raw)
+        if self.config == old:
+            return
+        log.info("configuration: %s", self.config.model_dump(by_alias=True))
+        if self.config.database_path != old.database_path and not self.db_pinned:
+            await self.backend.switch(self.config.database_path)
+        if self.config.project != old.project:
+            self.documents.clear()
+        await self.watcher.announce()
+
+
+def build_server(backend: Backend, *, docs_dir: Path | None = None, db_pinned: bool = False,
+                 poll_interval: float = 2.0) -> DevMemServer:
+    """The server with every feature registered."""
+    ls = DevMemServer(backend, docs_dir=docs_dir, db_pinned=db_pinned, poll_interval=poll_interval)
+    _register_lifecycle(ls)
+    hover.register(ls)
+    actions.register(ls)
+    lens.register(ls)
+    diagnostics.register(ls)
+    workspace_symbols.register(ls)
+    commands.register(ls)
+    return ls
+
+
+def _register_lifecycle(ls: DevMemServer) -> None:
+    @ls.feature(types.INITIALIZE)
+    def on_initialize(params: types.InitializeParams) -> None:
+        # Answer at once: the store opens (and the model loads) in the background.
+        ls.config = ls.config.merged(params.initialization_options)
+        name = (params.client_info.name if params.client_info else "") or ""
+        ls.vscode = "visual studio code" in name.lower() or "vscode" in name.lower()
+        ls.backend.start(None if ls.db_pinned else ls.config.database_path)
+
+    @ls.feature(types.INITIALIZED)
+    async def on_initialized(params: types.InitializedParams) -> None:
+        await ls.pull_configuration()
+        ls.watcher.start()
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(params: types.DidChangeConfigurationParams) -> None:
+        pushed = section_of(params.settings)
+        if pushed is not None:
+            await ls.apply_configuration(pushed)
+        else:
+            await ls.pull_configuration()
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def on_open(params: types.DidOpenTextDocumentParams) -> None:
+        await diagnostics.publish(ls, params.text_document.uri)
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.debounce(f"diagnostics:{uri}", 0.4, lambda: diagnostics.publish(ls, uri))
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def on_save(params: types.DidSaveTextDocumentParams) -> None:
+        await lens.persist_moves(ls, params.text_document.uri)
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def on_close(params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.documents.forget(uri)
+        ls.placements.forget(uri)
+        if ls.config.diagnostics.enabled:
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @ls.feature(types.SHUTDOWN)
+    def on_shutdown(params: None) -> None:
+        ls.watcher.stop()

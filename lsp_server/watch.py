@@ -1,0 +1,87 @@
+"""Noticing that the shared store changed, and telling the client.
+
+The MCP server, the CLI and connectors write to the same SQLite file while the editor is
+open. Every ``interval`` seconds the watcher compares the store's change token; on a
+change (or after this server's own writes) it sends ``devmem/memoriesChanged``, asks the
+client to refresh code lenses (when it supports that) and republishes diagnostics.
+Announcements are debounced so a burst of writes (a connector sync) refreshes once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from lsp_server.backend import ChangeToken
+
+if TYPE_CHECKING:
+    from lsp_server.server import DevMemServer
+
+log = logging.getLogger(__name__)
+
+MEMORIES_CHANGED = "devmem/memoriesChanged"
+ANNOUNCE_DELAY_S = 0.25
+
+
+class ChangeWatcher:
+    """Polls the store's change token and announces changes to the client."""
+
+    def __init__(self, ls: DevMemServer, interval: float) -> None:
+        self._ls = ls
+        self._interval = interval
+        self._token: ChangeToken | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None and self._interval > 0:
+            self._task = asyncio.ensure_future(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a locked or vanished store: try again next round
+                log.warning("change poll failed: %s", exc)
+            await asyncio.sleep(self._interval)
+
+    async def check(self) -> bool:
+        """Compare the store's token with the last one; announce when it changed."""
+        token = await self._ls.backend.change_token()
+        if token is None or token == self._token:
+            return False
+        first = self._token is None
+        self._token = token
+        if not first:
+            await self.announce()
+        return not first
+
+    async def after_write(self) -> None:
+        """This server wrote: update the token and announce at once."""
+        with contextlib.suppress(Exception):
+            self._token = await self._ls.backend.change_token()
+        await self.announce()
+
+    async def announce(self) -> None:
+        self._ls.debounce("announce", ANNOUNCE_DELAY_S, self._announce_now)
+
+    async def _announce_now(self) -> None:
+        from lsp_server import diagnostics
+
+        ls = self._ls
+        ls.protocol.notify(MEMORIES_CHANGED, {})
+        if ls.supports("workspace.code_lens.refresh_support"):
+            try:
+                await ls.workspace_code_lens_refresh_async(None)
+            except Exception as exc:  # the client may refuse; lenses refresh on the next edit
+                log.debug("codeLens/refresh: %s", exc)
+        for doc in list(ls.workspace.text_documents.values()):
+            await diagnostics.publish(ls, doc.uri)

@@ -1,0 +1,94 @@
+"""``devmem-mcp``: the DevMemory MCP server (stdio by default, ``--http`` for streamable HTTP).
+
+The composition root: the only place that reads the environment and the command line.
+Logs go to stderr; on stdio, stdout carries the protocol and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core import __version__
+
+if TYPE_CHECKING:
+    from core.service import MemoryService
+
+log = logging.getLogger("devmem.mcp")
+DEFAULT_PORT = 8765
+TOKEN_ENV = "DEVMEM_MCP_TOKEN"
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="devmem-mcp", description="DevMemory MCP server: your developer memory for AI assistants.",
+        epilog=f"Environment: DEVMEM_DB (the store), {TOKEN_ENV} (bearer token for --http).")
+    p.add_argument("--db", help="the SQLite store (default: $DEVMEM_DB, else the platform data dir)")
+    p.add_argument("--project", help="the current project (default: the client's root folder's, else "
+                                     "the working directory's git repository)")
+    p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1",
+                   help=f"--http address (default 127.0.0.1; any other needs ${TOKEN_ENV})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"--http port (default {DEFAULT_PORT})")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="--http: also accept requests from this browser Origin (repeatable)")
+    p.add_argument("--log-level", default="WARNING", type=str.upper,
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    p.add_argument("--version", action="version", version=f"devmem-mcp {__version__}")
+    return p.parse_args(argv)
+
+
+def open_service(env: Mapping[str, str], db: str | None) -> MemoryService:
+    """Settings from the environment → the service (its model loads in the background)."""
+    from core.config import Settings, build_service
+
+    return build_service(Settings.from_env(env, db))
+
+
+def detect_project(path: Path | None) -> str | None:
+    """The git repository name of ``path`` (None: of the working directory)."""
+    from core.config import git_project
+
+    return git_project(path or Path.cwd())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level,
+                        format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s")
+    env = dict(os.environ)
+    token = env.get(TOKEN_ENV) or None
+    from mcp_server.http import is_loopback
+
+    if args.http and not is_loopback(args.host) and not token:
+        print(f"devmem-mcp: refusing to serve {args.host} without a token: set {TOKEN_ENV} "
+              "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1.",
+              file=sys.stderr)
+        return 2
+    from mcp_server.runtime import LazyService
+    from mcp_server.server import build_server
+
+    lazy = LazyService(lambda: open_service(env, args.db))
+    mcp = build_server(lazy, args.project, detect_project=detect_project, log_level=args.log_level)
+    try:
+        if args.http:
+            from mcp_server.http import serve
+
+            lazy.warm_up()  # a long-running HTTP server opens its store right away
+            serve(mcp, args.host, args.port, token, args.allow_origin, args.log_level)
+        else:
+            mcp.run("stdio")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lazy.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

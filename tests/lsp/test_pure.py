@@ -1,0 +1,182 @@
+"""Unit tests of the pure pieces: symbol tables, anchor re-finding, cursor targets, config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.anchors import Located, SymbolSpan, find_window, fingerprint, locate
+from core.models import CodeAnchor
+from lsp_server import present
+from lsp_server.config import ServerConfig
+from lsp_server.symbols import enclosing, symbols_of
+from lsp_server.targets import target_at, words_of_identifier
+
+PY = '''import os
+
+@cache
+def load(path):
+    return open(path).read()
+
+
+class Store:
+    def get(self, key):
+        def helper():
+            return key
+        return helper()
+
+    async def put(self, key, value):
+        pass
+
+
+if os.name == "nt":
+    def windows_only():
+        pass
+'''
+
+
+def test_python_symbols_come_from_ast_with_qualified_names() -> None:
+    found = {(s.qualname, s.kind, s.start_line, s.def_line, s.end_line) for s in symbols_of(PY, "a.py")}
+    assert found == {
+        ("load", "function", 3, 4, 5), ("Store", "class", 8, 8, 15),
+        ("Store.get", "method", 9, 9, 12), ("Store.get.helper", "function", 10, 10, 11),
+        ("Store.put", "method", 14, 14, 15), ("windows_only", "function", 19, 19, 20)}
+
+
+def test_enclosing_is_the_innermost_symbol() -> None:
+    table = symbols_of(PY, "a.py")
+    assert enclosing(table, 11).qualname == "Store.get.helper"  # type: ignore[union-attr]
+    assert enclosing(table, 12).qualname == "Store.get"  # type: ignore[union-attr]
+    assert enclosing(table, 9, 15).qualname == "Store"  # type: ignore[union-attr]
+    assert enclosing(table, 1) is None
+
+
+def test_python_that_does_not_parse_falls_back_to_the_heuristic() -> None:
+    broken = "def ok(a):\n    return a\n\ndef half(:\n    pass\n"
+    assert [s.name for s in symbols_of(broken, "a.py")] == ["ok", "half"]
+
+
+@pytest.mark.parametrize(("filename", "text", "expected"), [
+    ("a.ts", "export async function load(p: string) {\n  if (p) {\n    return 1;\n  }\n}\n",
+     [("load", 1, 5)]),
+    ("a.js", "class Cart {\n  total(items) {\n    return 0;\n  }\n}\n"
+             "const add = async (a, b) => {\n  return a + b;\n};\n",
+     [("Cart", 1, 5), ("Cart.total", 2, 4), ("add", 6, 8)]),
+    ("a.go", "func (s *Server) Start(ctx context.Context) error {\n\treturn nil\n}\n"
+             "type Config struct {\n\tA int\n}\n", [("Start", 1, 3), ("Config", 4, 6)]),
+    ("a.rs", "impl Parser {\n    pub fn new() -> Self {\n        Parser {}\n    }\n}\n",
+     [("Parser", 1, 5), ("Parser.new", 2, 4)]),
+    ("a.rb", "class Foo\n  def bar(x)\n    x\n  end\nend\n", [("Foo", 1, 5), ("Foo.bar", 2, 4)]),
+    ("A.java", "public class A {\n  public static void main(String[] args) {\n"
+               "    if (args.length > 0) {\n    }\n  }\n}\n", [("A", 1, 6), ("A.main", 2, 5)]),
+    ("notes.md", "def not_code():\n", []),
+])
+def test_other_languages_use_the_line_heuristic(filename: str, text: str,
+                                                expected: list[tuple[str, int, int]]) -> None:
+    assert [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text, filename)] == expected
+
+
+def test_braces_in_strings_and_comments_do_not_end_a_block() -> None:
+    text = 'function f() {\n  const s = "}";  // }\n  return s;\n}\nfunction g() {}\n'
+    assert [(s.name, s.end_line) for s in symbols_of(text, "a.js")] == [("f", 4), ("g", 5)]
+
+
+# ---- anchors -------------------------------------------------------------------------------
+LINES = ["import os", "", "def load(path):", "    data = open(path).read()", "    return data",
+         "", "def save(path, data):", "    open(path, 'w').write(data)"]
+SPANS = [SymbolSpan("load", 3, 5), SymbolSpan("save", 7, 8)]
+
+
+def anchor(start: int, end: int, symbol: str | None = None, lines: list[str] = LINES) -> CodeAnchor:
+    return CodeAnchor("a.py", start, end, symbol, None, fingerprint(lines[start - 1:end]))
+
+
+def test_an_unmoved_anchor_is_found_where_it_was() -> None:
+    assert locate(anchor(4, 5, "load"), LINES, SPANS) == Located(4, 5, "fingerprint")
+
+
+def test_lines_inserted_above_move_the_anchor_by_symbol_and_content() -> None:
+    moved = ["# a", "# b", "# c", *LINES]
+    spans = [SymbolSpan("load", 6, 8), SymbolSpan("save", 10, 11)]
+    assert locate(anchor(4, 5, "load"), moved, spans) == Located(7, 8, "fingerprint")
+    assert locate(anchor(4, 5), moved) == Located(7, 8, "fingerprint")  # no symbol: content
+
+
+def test_reindented_code_keeps_its_fingerprint() -> None:
+    assert fingerprint(["  x = 1", "\treturn x "]) == fingerprint(["x = 1", "return x"])
+    nested = ["class C:", *[f"    {ln}" if ln else "" for ln in LINES]]
+    assert locate(anchor(4, 5), nested).start_line == 5  # type: ignore[union-attr]
+
+
+def test_edited_function_is_found_by_symbol() -> None:
+    edited = [*LINES[:3], "    data = read_all(path)  # changed", *LINES[4:]]
+    assert locate(anchor(4, 5, "load"), edited, SPANS) == Located(3, 5, "symbol")
+
+
+def test_qualified_symbol_falls_back_to_its_last_part_nearest_first() -> None:
+    spans = [SymbolSpan("A.run", 1, 3), SymbolSpan("B.run", 10, 12)]
+    found = locate(CodeAnchor("a.py", 11, 11, "Renamed.run"), ["x"] * 12, spans)
+    assert found == Located(10, 12, "symbol")
+
+
+def test_without_symbol_or_fingerprint_the_stored_lines_are_used_while_they_exist() -> None:
+    bare = CodeAnchor("a.py", 2, 3)
+    assert locate(bare, LINES) == Located(2, 3, "stored")
+    assert locate(CodeAnchor("a.py", 7, 99), LINES) == Located(7, 8, "stored")
+    assert locate(CodeAnchor("a.py", 50, 51), LINES) is None
+    assert locate(bare, []) is None
+
+
+def test_window_search_prefers_the_match_nearest_the_stored_line() -> None:
+    lines = ["x = 1", "y", "x = 1", "y", "x = 1"]
+    digest = fingerprint(["x = 1"])
+    assert find_window(lines, digest, 1, near=4) in (3, 5)
+    assert find_window(lines, digest, 1, near=1) == 1
+    assert find_window(lines, digest, 1, near=1, bounds=(2, 4)) == 3
+    assert find_window(lines, fingerprint(["nope"]), 1, near=1) is None
+
+
+# ---- cursor targets --------------------------------------------------------------------------
+@pytest.mark.parametrize(("line", "column", "expected"), [
+    ("    cfg = parse_config(path)  # read the config file", 12, ("identifier", "parse_config")),
+    ("    cfg = parse_config(path)  # read the config file", 40, ("comment", "read the config file")),
+    ('    raise ValueError("config file is empty")', 30, ("string", "config file is empty")),
+    ("const url = 'http://x'; // fetch it", 14, ("string", "http://x")),
+    ("    return self", 6, None),  # keywords say nothing
+    ("  x = 1", 2, None),  # too short
+    ("", 0, None),
+])
+def test_target_at(line: str, column: int, expected: tuple[str, str] | None) -> None:
+    found = target_at(line, column, "a.js" if "const" in line else "a.py")
+    assert (None if found is None else (found.kind, found.text)) == expected
+
+
+def test_identifier_words() -> None:
+    assert words_of_identifier("parseConfigFile") == ["parse", "config", "file"]
+    assert words_of_identifier("MAX_RETRY_COUNT") == ["max", "retry", "count"]
+
+
+# ---- configuration -----------------------------------------------------------------------
+def test_configuration_merges_key_by_key_and_skips_bad_values() -> None:
+    config = ServerConfig().merged({
+        "database": {"path": "~/m.db"}, "codeLens": {"enabled": False}, "hover": False,
+        "relevanceFloor": 7, "project": "", "unknown": 1})
+    assert config.database_path == "~/m.db"
+    assert config.code_lens.enabled is False and config.hover.enabled is False
+    assert config.relevance_floor == 0.35 and config.project is None
+    assert config.diagnostics.enabled is False
+    assert config.merged(None) == config and config.merged("nonsense") == config
+    assert config.merged({"relevanceFloor": 0.5, "project": "shop"}).relevance_floor == 0.5
+
+
+def test_memory_documents_use_the_extension_scheme_or_a_file(tmp_path: Path) -> None:
+    assert present.memory_uri("01ABC", None) == "devmemory:/memory/01ABC.md"
+    uri = present.memory_uri("01ABC", tmp_path, "# hello\n")
+    assert uri == (tmp_path / "01ABC.md").as_uri()
+    assert (tmp_path / "01ABC.md").read_text() == "# hello\n"
+
+
+def test_command_links_carry_the_id_as_json() -> None:
+    assert present.open_link("01ABC") == "command:devmem.open?%5B%7B%22id%22%3A%20%2201ABC%22%7D%5D"
+    assert present.escape("a_b *c* [d]") == "a\\_b \\*c\\* \\[d\\]"
