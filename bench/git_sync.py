@@ -108,7 +108,7 @@ def make_repo(path: Path, commits: int, seed: int = 7) -> None:
 def measure(repo: Path, embedder: FastEmbedEmbedder, workdir: Path, label: str) -> dict[str, Any]:
     """Sync ``repo`` into a fresh store, then re-sync; the figures of both runs."""
     timed = TimedEmbedder(embedder)
-    svc = MemoryService.open(workdir / f"{label}.db", timed)  # type: ignore[arg-type]
+    svc = MemoryService.open(workdir / f"{label}.db", timed)
     try:
         start = time.perf_counter()
         report = GitConnector(repo).sync(SyncContext(svc, "git"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,7 +269,12 @@ class GitConnector:
 
     def _since(self, root: Path, cursor: dict[str, object]) -> str:
         if self.since is None:
-            return str(cursor.get("since", ""))
+            stored = str(cursor.get("since", ""))
+            if stored.startswith("rev:") and not existing_commits(root, [stored[4:]]):
+                raise ConnectorError(
+                    f"the --since commit of the last sync ({stored[4:14]}) no longer exists in {root}.",
+                    hint="Pass --since again with a commit that exists, or --since all.")
+            return stored
         value = self.since.strip()
         if value in ("", "all"):
             return ""
@@ -309,7 +314,7 @@ class _Run:
         self.frontier: set[str] = set()
         self.deletions: list[str] = []
 
-    def cursor(self, tips: Sequence[str]) -> tuple[str, str]:
+    def cursor(self, tips: Iterable[str]) -> tuple[str, str]:
         return self.project, dump_cursor({"tips": sorted(tips), "since": self.since,
                                           "root": str(self.root)})
 

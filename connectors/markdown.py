@@ -273,13 +273,15 @@ class _Resolver:
         matches = self.stems.get(stem, [])
         # [[folder/Note]]: prefer a match whose path ends with what was written.
         tail = [m for m in matches if m.lower().rsplit(".", 1)[0].endswith(low.rsplit(".md", 1)[0])]
-        return (tail or matches or [None])[0]
+        best = tail or matches
+        return best[0] if best else None
 
 
 def watch(folder: Path, run_sync: Callable[[], None], stop_event: threading.Event | None = None,
           debounce_ms: int = 400) -> None:
     """Run ``run_sync`` now and after every change of a note under ``folder`` until stopped."""
-    from watchfiles import DefaultFilter, Change, watch as watch_changes
+    from watchfiles import Change, DefaultFilter
+    from watchfiles import watch as watch_changes
 
     class NotesFilter(DefaultFilter):
         def __call__(self, change: Change, path: str) -> bool:

@@ -18,7 +18,8 @@ from core.db import Connection
 from core.models import EntityRef, EntitySummary, Memory, SearchFilters
 from core.store import Store
 
-MAX_PAIRS = 50
+# What a connector's people relate to in a memory ("authored" a file, "attended" a meeting).
+SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,16 @@ def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityR
         conn.execute("INSERT OR REPLACE INTO memory_entities(memory_rowid, entity_id, confidence,"
                      " source) VALUES (?, ?, ?, ?)",
                      (rowid, ids[(ent.type, ent.name)], ent.confidence, ent.source))
+    subjects = [ids[k] for k in ids if k[0] in SUBJECT_TYPES]
     for ref in refs:
         key = (ref.type, ref.name.strip().lower())
-        ids[key] = _upsert_entity(conn, key[0], key[1], ref.display or ref.name, (ref.name,))
+        ids[key] = ref_id = _upsert_entity(conn, key[0], key[1], ref.display or ref.name, (ref.name,))
         conn.execute("INSERT OR REPLACE INTO memory_entities VALUES (?, ?, 1.0, 'connector')",
-                     (rowid, ids[key]))
+                     (rowid, ref_id))
+        if ref.relation:  # "alice authored <file>", "bob attended <meeting>"
+            for subject in subjects[:10]:
+                if subject != ref_id:
+                    _add_evidence(conn, ref_id, subject, ref.relation, rowid, 1.0)
     for rel in relations:
         src, dst = ids.get(rel.src), ids.get(rel.dst)
         if src is not None and dst is not None and src != dst:

@@ -142,8 +142,7 @@ class MemoryService:
     def _known(self, inp: MemoryInput, m: Memory) -> bool:
         if inp.external_id:
             found = self.store.find_external(m.source, inp.external_id)
-            return found is not None and found[1].content_hash == m.content_hash \
-                and found[1].title == m.title and found[1].metadata == m.metadata
+            return found is not None and _same_import(found[1], m)
         return self.store.find_by_hash(m.content_hash, m.project) is not None
 
     def _write_one(self, conn: Any, inp: MemoryInput, m: Memory, notes: tuple[RedactionNote, ...],
@@ -168,7 +167,7 @@ class MemoryService:
                          notes: tuple[RedactionNote, ...], vector: np.ndarray | None,
                          inp: MemoryInput) -> WriteResult:
         rowid, old = found
-        if old.content_hash == m.content_hash and old.title == m.title and old.metadata == m.metadata:
+        if _same_import(old, m):
             return WriteResult(old, "unchanged", notes)
         new = replace(m, id=old.id, created_at=old.created_at, version=old.version + 1,
                       provenance=old.provenance)
@@ -439,6 +438,14 @@ def _redact_tree(value: Any) -> Any:
     if isinstance(value, list):
         return [_redact_tree(v) for v in value]
     return value
+
+
+def _same_import(old: Memory, new: Memory) -> bool:
+    """A connector's item is unchanged when everything it sets is the same."""
+    return (old.content_hash, old.title, old.metadata, old.kind, old.tags, old.anchor, old.event_at,
+            old.source_url, old.visibility, old.project) == (
+        new.content_hash, new.title, new.metadata, new.kind, new.tags, new.anchor, new.event_at,
+        new.source_url, new.visibility, new.project)
 
 
 def _same(a: Memory, b: Memory) -> bool:

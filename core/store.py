@@ -94,8 +94,8 @@ class Store:
     def external_ids(self, source: str, prefix: str = "") -> dict[str, str]:
         """external id → content hash of every memory a connector imported (for deletions)."""
         rows = self.conn().execute(
-            "SELECT external_id, content_hash FROM memories WHERE source = ? AND external_id LIKE ?",
-            (source, prefix.replace("%", r"\%") + "%"))
+            "SELECT external_id, content_hash FROM memories WHERE source = ? AND external_id IS NOT NULL"
+            " AND substr(external_id, 1, ?) = ?", (source, len(prefix), prefix))
         return {str(r[0]): str(r[1]) for r in rows}
 
     def rowid_of(self, memory_id: str) -> int | None:

@@ -10,6 +10,7 @@ commands work in editors without a DevMemory extension.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+# The `workDoneToken` of the executeCommand request being served (set by the protocol).
+WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
+    "work_done_token", default=None)
 REQUEST_FAILED = -32803  # LSP RequestFailed: valid request, the operation failed
 
 
@@ -276,8 +280,6 @@ class _Cancelled(Exception):
 
 
 async def _progress_token(ls: DevMemServer) -> types.ProgressToken | None:
-    from lsp_server.server import WORK_DONE_TOKEN
-
     token = WORK_DONE_TOKEN.get()
     if token is not None:
         return token

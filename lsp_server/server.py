@@ -8,7 +8,6 @@ its collaborators (backend, document cache, placements, watcher) and nothing els
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections.abc import Generator
 from pathlib import Path
@@ -22,15 +21,12 @@ from pygls.protocol.language_server import lsp_method
 from lsp_server import __version__, actions, commands, diagnostics, hover, lens, workspace_symbols
 from lsp_server.anchoring import Placed, Placements
 from lsp_server.backend import Backend
+from lsp_server.commands import WORK_DONE_TOKEN
 from lsp_server.config import SECTION, ServerConfig, section_of
 from lsp_server.documents import DocInfo, Documents
 from lsp_server.watch import ChangeWatcher
 
 log = logging.getLogger(__name__)
-
-WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
-    "work_done_token", default=None)
-
 
 class DevMemProtocol(LanguageServerProtocol):
     """pygls' protocol, keeping `workspace/executeCommand`'s ``workDoneToken`` for commands."""
