@@ -5,10 +5,13 @@
 * cold start: spawn the real console script → ``initialize`` → ``tools/list`` answered,
   measured by the client (the SDK's ``stdio_client`` + ``ClientSession``), median and p95;
 * ``remember`` / ``recall`` round trips through one warm stdio session (model loaded,
-  store open), p50 and p95, every call with a different text so no cache answers.
+  store open), p50 and p95, every call with a different text so no cache answers;
+  ``recall`` in its default (hybrid) mode and in text mode, and the same hybrid searches
+  run in process through ``MemoryService.recall`` — the difference is what MCP adds.
 
 The store is built first with ``MemoryService.remember_many`` in batches (real embeddings;
-~1 min for 10k short texts on two cores). ``--db`` reuses (or keeps) a store between runs.
+~1 min for 10k short texts on two idle cores). ``--db`` reuses (or keeps) a store between
+runs; each run adds its ``remember`` calls to it.
 Targets: cold start p95 < 1 s; warm ``recall`` p95 < 30 ms.
 """
 
@@ -100,25 +103,28 @@ async def cold_start(env: dict[str, str], runs: int) -> dict[str, list[float]]:
     return {"initialize": init, "tools_list": listed}
 
 
+def distinct_queries(seed: int, n: int) -> list[str]:
+    rng, seen = random.Random(seed), {}
+    while len(seen) < n:
+        seen[f"{sentence(rng, rng.choice(QUESTIONS))} {rng.choice(TECH)}"] = None
+    return list(seen)
+
+
 async def round_trips(env: dict[str, str], calls: int) -> dict[str, Any]:
     rng = random.Random(11)
-    out: dict[str, Any] = {"recall": [], "remember": []}
+    out: dict[str, Any] = {"recall": [], "recall_text": [], "remember": []}
     with open(os.devnull, "w") as devnull:
         async with stdio_client(params(env), errlog=devnull) as (r, w), ClientSession(r, w) as s:
             await s.initialize()
             await _wait_for_model(s)
             for i in range(20):  # warm caches (pages, prepared statements), not measured
                 await s.call_tool("recall", {"query": f"warm up {i} {sentence(rng, rng.choice(QUESTIONS))}"})
-            seen: set[str] = set()
-            while len(out["recall"]) < calls:
-                query = sentence(rng, rng.choice(QUESTIONS)) + f" {rng.choice(TECH)}"
-                if query in seen:
-                    continue
-                seen.add(query)
-                t0 = time.perf_counter()
-                result = await s.call_tool("recall", {"query": query})
-                out["recall"].append(time.perf_counter() - t0)
-                assert not result.is_error and result.structured_content["mode"] == "hybrid"
+            for mode, key, seed in (("hybrid", "recall", 1), ("text", "recall_text", 2)):
+                for query in distinct_queries(seed, calls):
+                    t0 = time.perf_counter()
+                    result = await s.call_tool("recall", {"query": query, "mode": mode})
+                    out[key].append(time.perf_counter() - t0)
+                    assert not result.is_error and result.structured_content["mode"] == mode
             for i in range(calls):
                 content = f"{sentence(rng, rng.choice(SHAPES)[1])} (bench write {i} {time.time_ns()})"
                 t0 = time.perf_counter()
@@ -140,6 +146,28 @@ async def _wait_for_model(s: ClientSession, timeout: float = 300) -> None:
     raise SystemExit("the server's embedding model did not load")
 
 
+def core_recall(db: Path, cache: Path, calls: int) -> list[float]:
+    """The same searches straight through MemoryService (no MCP): what the adapter adds is the rest."""
+    from core.embeddings import FastEmbedEmbedder
+    from core.models import SearchFilters
+    from core.service import MemoryService
+
+    embedder = FastEmbedEmbedder(cache / "models").start()
+    embedder.wait(300)
+    svc = MemoryService.open(db, embedder)
+    try:
+        for query in distinct_queries(3, 20):
+            svc.recall(query, filters=SearchFilters(project=PROJECT))
+        timings = []
+        for query in distinct_queries(4, calls):
+            t0 = time.perf_counter()
+            svc.recall(query, filters=SearchFilters(project=PROJECT))
+            timings.append(time.perf_counter() - t0)
+        return timings
+    finally:
+        svc.close()
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -159,10 +187,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "PATH": os.environ.get("PATH", "")}
     cold = await cold_start(env, args.cold_runs)
     trips = await round_trips(env, args.calls)
+    direct = core_recall(db, cache, args.calls)
     return {"memories": args.memories, "store_build_s": round(build_s, 1), "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()[0],
             "cold_start": {"initialize": ms(cold["initialize"]), "tools_list": ms(cold["tools_list"])},
-            "recall": ms(trips["recall"]), "remember": ms(trips["remember"]), "store": trips["store"],
-            "targets": {"cold_start_p95_ms": 1000, "recall_p95_ms": 30}}
+            "recall": ms(trips["recall"]), "recall_text_mode": ms(trips["recall_text"]),
+            "core_recall_in_process": ms(direct), "remember": ms(trips["remember"]),
+            "store": trips["store"], "targets": {"cold_start_p95_ms": 1000, "recall_p95_ms": 30}}
 
 
 def main() -> None:
@@ -186,8 +217,12 @@ def main() -> None:
           f"p95 {cold['tools_list']['p95_ms']} ms  (target p95 < 1000 ms, n={cold['tools_list']['n']})")
     print(f"recall round trip (warm):        p50 {recall['p50_ms']} ms, p95 {recall['p95_ms']} ms  "
           f"(target p95 < 30 ms, n={recall['n']})")
+    text, direct = figures["recall_text_mode"], figures["core_recall_in_process"]
+    print(f"recall round trip, text mode:    p50 {text['p50_ms']} ms, p95 {text['p95_ms']} ms")
+    print(f"core recall in process (no MCP): p50 {direct['p50_ms']} ms, p95 {direct['p95_ms']} ms")
     print(f"remember round trip (warm):      p50 {remember['p50_ms']} ms, p95 {remember['p95_ms']} ms  "
           f"(n={remember['n']})")
+    print(f"(1-minute load average at the end: {figures['load_average']:.1f})")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.errors import DevMemError
-from core.models import Memory, MemoryInput, ProgressCallback, ProgressEvent, WriteResult, no_progress
+from core.models import (
+    Memory,
+    MemoryInput,
+    ProgressCallback,
+    ProgressEvent,
+    WriteResult,
+    no_progress,
+)
 from core.service import MemoryService
 
 

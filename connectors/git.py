@@ -333,6 +333,7 @@ class _Run:
             if len(batch) >= self.conn.batch_size:
                 self._flush(batch, self.cursor({*self.old, *self.frontier}))
                 batch = []
+            if done % 50 == 0:
                 self.ctx.tick("commits", done, total, clip(c.message.split("\n", 1)[0], 60))
         self._flush(batch, self.cursor(final_tips))
         self.ctx.tick("commits", done, total, "done")

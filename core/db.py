@@ -8,14 +8,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlean as sqlite3  # drop-in sqlite3 that can load extensions
 import sqlite_vec
 
 from core.errors import StoreError
 
-Connection = sqlite3.Connection
+if TYPE_CHECKING:
+    from sqlite3 import Connection as Connection  # sqlean's Connection has the same API
+else:
+    Connection = sqlite3.Connection
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
 
@@ -149,7 +152,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> Connection:
         if path_str != ":memory:" and not readonly:
             Path(path_str).parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{path_str}?mode=ro" if readonly else path_str
-        conn = sqlite3.connect(
+        conn: Connection = sqlite3.connect(
             uri, uri=readonly, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
             check_same_thread=False,
         )

@@ -194,7 +194,7 @@ class FastEmbedEmbedder:
         model = self._require()
         with self._run_lock:
             row = next(iter(model.query_embed([text])))
-        vec = _normalise(np.asarray([row], dtype=np.float32))[0]
+        vec: Vector = _normalise(np.asarray([row], dtype=np.float32))[0]
         self._query_cache[text] = vec
         while len(self._query_cache) > 256:
             self._query_cache.popitem(last=False)
@@ -204,7 +204,8 @@ class FastEmbedEmbedder:
 def _normalise(matrix: Vector) -> Vector:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
+    normalised: Vector = (matrix / norms).astype(np.float32)
+    return normalised
 
 
 class UnavailableEmbedder:

@@ -1,25 +1,38 @@
-"""The knowledge graph in SQLite: entities, aliases, memory mentions and weighted relations.
+"""The knowledge graph's queries: entities by name, neighbourhoods, paths, graph-mode search.
 
-Extraction (``core.extract``) finds entities and relations; this module stores them in the
-same transaction as the memory, removes a memory's evidence when it goes, and answers the
-graph queries (neighbourhood, path, graph-mode search candidates).
+Entities (technologies, people, projects, repositories, files, symbols, issues, hosts,
+organisations, meetings) and weighted relations are extracted from every memory without an
+LLM (``core.extract``) and written by ``core.graph_index`` — re-exported here, so callers
+use this module alone: ``graph.index_memory`` on write, ``graph.rebuild`` for the whole
+store, ``graph.show`` / ``graph.path`` / ``graph.graph_candidates`` to read.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Sequence
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core import extract
 from core import filters as flt
 from core.db import Connection
-from core.models import EntityRef, EntitySummary, Memory, SearchFilters
+from core.errors import InvalidInput, NotFound
+from core.graph_index import SUBJECT_TYPES as SUBJECT_TYPES
+from core.graph_index import RebuildResult as RebuildResult
+from core.graph_index import index_memory as index_memory
+from core.graph_index import link_relation as link_relation
+from core.graph_index import rebuild as rebuild
+from core.graph_index import unindex_memory as unindex_memory
+from core.models import EntitySummary, SearchFilters
+from core.search import STOPWORDS
 from core.store import Store
 
-# What a connector's people relate to in a memory ("authored" a file, "attended" a meeting).
-SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
+NEAR_FACTOR = 0.3  # a neighbour's memories count this much of a named entity's in graph search
+MAX_VISITED = 50_000  # path search gives up past this many entities (a huge, dense graph)
+_CHUNK = 500
+_GRAM = re.compile(r"[^\s,;!?()\[\]{}\"']+")
 
 
 @dataclass(frozen=True)
@@ -29,108 +42,142 @@ class Neighbour:
     entity: EntitySummary
     relation: str
     weight: float
-    direction: str  # "out" or "in"
+    direction: str  # "out" (the entity is the relation's target) or "in"
+    entity_id: int = 0
 
 
-def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] = ()) -> int:
-    """Extract and store the entities and relations of one memory; returns the entity count."""
-    entities, relations = extract.extract(
-        m.content, title=m.title, kind=m.kind,
-        anchor_path=m.anchor.path if m.anchor else None,
-        anchor_symbol=m.anchor.symbol if m.anchor else None,
-        project=m.project, metadata=m.metadata)
-    ids: dict[tuple[str, str], int] = {}
-    for ent in entities:
-        ids[(ent.type, ent.name)] = _upsert_entity(conn, ent.type, ent.name, ent.display, ent.aliases)
-        conn.execute("INSERT OR REPLACE INTO memory_entities(memory_rowid, entity_id, confidence,"
-                     " source) VALUES (?, ?, ?, ?)",
-                     (rowid, ids[(ent.type, ent.name)], ent.confidence, ent.source))
-    subjects = [ids[k] for k in ids if k[0] in SUBJECT_TYPES]
-    for ref in refs:
-        key = (ref.type, ref.name.strip().lower())
-        ids[key] = ref_id = _upsert_entity(conn, key[0], key[1], ref.display or ref.name, (ref.name,))
-        conn.execute("INSERT OR REPLACE INTO memory_entities VALUES (?, ?, 1.0, 'connector')",
-                     (rowid, ref_id))
-        if ref.relation:  # "alice authored <file>", "bob attended <meeting>"
-            for subject in subjects[:10]:
-                if subject != ref_id:
-                    _add_evidence(conn, ref_id, subject, ref.relation, rowid, 1.0)
-    for rel in relations:
-        src, dst = ids.get(rel.src), ids.get(rel.dst)
-        if src is not None and dst is not None and src != dst:
-            _add_evidence(conn, src, dst, rel.type, rowid, rel.weight)
-    return len(ids)
+@dataclass(frozen=True)
+class MemoryBrief:
+    """A memory as listed next to an entity: enough to show it and fetch it by id."""
+
+    id: str
+    title: str
+    kind: str
+    when: str  # event time, else creation time (ISO)
+    snippet: str
 
 
-def _upsert_entity(conn: Connection, etype: str, name: str, display: str,
-                   aliases: Iterable[str]) -> int:
-    row = conn.execute("SELECT id FROM entities WHERE type = ? AND name = ?", (etype, name)).fetchone()
-    if row is None:
-        cur = conn.execute("INSERT INTO entities(type, name, display) VALUES (?, ?, ?)",
-                           (etype, name, display))
-        entity_id = int(cur.lastrowid or 0)
-    else:
-        entity_id = int(row[0])
-    conn.executemany("INSERT OR IGNORE INTO entity_aliases(alias, entity_id) VALUES (?, ?)",
-                     [(a.lower(), entity_id) for a in {name, display, *aliases} if a])
-    return entity_id
+@dataclass(frozen=True)
+class EntityView:
+    """``graph.show``: one entity, its strongest relations and its latest memories."""
+
+    entity: EntitySummary
+    entity_id: int
+    aliases: list[str]
+    neighbours: list[Neighbour]
+    memories: list[MemoryBrief]
 
 
-def _add_evidence(conn: Connection, src: int, dst: int, rtype: str, rowid: int, weight: float) -> None:
-    conn.execute("INSERT OR IGNORE INTO relations(src_id, dst_id, type, weight) VALUES (?, ?, ?, 0)",
-                 (src, dst, rtype))
-    rel_id = conn.execute("SELECT id FROM relations WHERE src_id=? AND dst_id=? AND type=?",
-                          (src, dst, rtype)).fetchone()[0]
-    conn.execute("INSERT OR REPLACE INTO relation_evidence(relation_id, memory_rowid, weight)"
-                 " VALUES (?, ?, ?)", (rel_id, rowid, weight))
-    conn.execute("UPDATE relations SET weight = (SELECT coalesce(sum(weight), 0) FROM"
-                 " relation_evidence WHERE relation_id = ?) WHERE id = ?", (rel_id, rel_id))
+@dataclass(frozen=True)
+class PathStep:
+    """One entity on a path, with the relation that leads into it ("" for the first)."""
+
+    entity: EntitySummary
+    entity_id: int
+    relation: str
+    weight: float
+    direction: str  # "out": previous —relation→ this; "in": previous ←relation— this; "" first
 
 
-def unindex_memory(conn: Connection, rowid: int) -> None:
-    """Remove a memory's mentions and evidence; relations left without evidence go too."""
-    rel_ids = [r[0] for r in conn.execute(
-        "SELECT relation_id FROM relation_evidence WHERE memory_rowid = ?", (rowid,))]
-    conn.execute("DELETE FROM relation_evidence WHERE memory_rowid = ?", (rowid,))
-    conn.execute("DELETE FROM memory_entities WHERE memory_rowid = ?", (rowid,))
-    for rel_id in rel_ids:
-        conn.execute("UPDATE relations SET weight = (SELECT coalesce(sum(weight), 0) FROM"
-                     " relation_evidence WHERE relation_id = ?) WHERE id = ?", (rel_id, rel_id))
-        conn.execute("DELETE FROM relations WHERE id = ? AND NOT EXISTS (SELECT 1 FROM"
-                     " relation_evidence WHERE relation_id = ?)", (rel_id, rel_id))
+@dataclass(frozen=True)
+class Edge:
+    """The relations between two entities, merged (for pictures)."""
+
+    src: int
+    dst: int
+    types: tuple[str, ...]
+    weight: float
 
 
-def link_relation(conn: Connection, src_rowid: int, dst_rowid: int, link_type: str) -> None:
-    """A memory link relates the entities the two memories are mainly about."""
-    src_ents = _top_entities(conn, src_rowid, 3)
-    dst_ents = _top_entities(conn, dst_rowid, 3)
-    for a in src_ents:
-        for b in dst_ents:
-            if a != b:
-                _add_evidence(conn, a, b, f"linked_{link_type}", src_rowid, 0.5)
-
-
-def _top_entities(conn: Connection, rowid: int, n: int) -> list[int]:
-    return [int(r[0]) for r in conn.execute(
-        "SELECT entity_id FROM memory_entities WHERE memory_rowid = ? ORDER BY confidence DESC"
-        " LIMIT ?", (rowid, n))]
-
-
-# ---- queries ---------------------------------------------------------------------------
+# ---- finding entities ------------------------------------------------------------------
 def find_entities(store: Store, text: str, limit: int = 10) -> list[int]:
-    """Entity ids named by ``text``: exact alias first, then the query's extracted entities."""
+    """Entity ids named by ``text``, best first: the whole text as an alias (or ``type:name``),
+    the entities the extractor finds in it, then names of people, projects, files… in it."""
     conn = store.conn()
-    ids = [int(r[0]) for r in conn.execute(
-        "SELECT entity_id FROM entity_aliases WHERE alias = ? LIMIT ?", (text.strip().lower(), limit))]
+    etype, whole = _typed(text)
+    if etype:
+        typed = _alias_ids(conn, [whole], types=(etype,))
+        if typed:
+            return list(dict.fromkeys(typed))[:limit]
+    ids = _alias_ids(conn, [whole])
     for ent in extract.query_entities(text):
-        for r in conn.execute("SELECT id FROM entities WHERE type = ? AND name = ?", (ent.type, ent.name)):
-            ids.append(int(r[0]))
-        for r in conn.execute("SELECT entity_id FROM entity_aliases WHERE alias = ?", (ent.name.lower(),)):
-            ids.append(int(r[0]))
+        row = conn.execute("SELECT id FROM entities WHERE type = ? AND name = ?", (ent.type, ent.name)).fetchone()
+        ids += [int(row[0])] if row else _alias_ids(conn, [ent.name.lower()])
+    grams = _grams(whole)
+    if grams:
+        ids += _alias_ids(conn, grams, types=tuple(t for t in extract.ENTITY_TYPES if t != "technology"))
     return list(dict.fromkeys(ids))[:limit]
 
 
+def _typed(text: str) -> tuple[str | None, str]:
+    """``"person:Alice"`` → ("person", "alice"); anything else → (None, the text lower-cased)."""
+    whole = " ".join(text.lower().split())
+    etype, _, rest = whole.partition(":")
+    return (etype, rest.strip()) if etype in extract.ENTITY_TYPES and rest.strip() else (None, whole)
+
+
+def _grams(text: str) -> list[str]:
+    """Words and 2-3 word phrases of a query that could be an entity's alias."""
+    words = [w.strip(".:") for w in _GRAM.findall(text)][:40]
+    words = [w[:-2] if w.endswith("'s") else w for w in words]
+    grams = [w for w in words if len(w) >= 3 and w not in STOPWORDS]
+    for n in (2, 3):
+        grams += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return list(dict.fromkeys(g for g in grams if g))
+
+
+def _alias_ids(conn: Connection, aliases: Sequence[str], types: Sequence[str] = ()) -> list[int]:
+    if not aliases:
+        return []
+    marks = ",".join("?" * len(aliases))
+    type_sql = f" AND e.type IN ({','.join('?' * len(types))})" if types else ""
+    rows = conn.execute(
+        f"SELECT a.entity_id FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
+        f" WHERE a.alias IN ({marks}){type_sql}", [*aliases, *types]).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def resolve(store: Store, name: str) -> int:
+    """The one entity ``name`` means (``k8s`` → Kubernetes; ``person:alice`` picks a type).
+
+    Raises NotFound with close matches (by alias prefix) as the hint."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("The entity name is empty.", hint="Name a technology, person, file or symbol.")
+    ids = find_entities(store, name, 10)
+    if not ids:
+        raise NotFound(f"No entity in the knowledge graph is named {name!r}.", hint=_suggest(store, name))
+    wanted = _typed(name)[1]
+    exact = [(e.memory_count, -i) for i, e in zip(ids, summaries(store, ids), strict=True)
+             if wanted in (e.name.lower(), e.display.lower())]
+    return -max(exact)[1] if exact else ids[0]  # the most mentioned of the same name
+
+
+def suggestions(store: Store, text: str, limit: int = 5) -> list[EntitySummary]:
+    """Entities with an alias starting like ``text`` (its first 3 characters if none match)."""
+    prefix = " ".join(text.lower().split())
+    for p in (prefix, prefix[:3]):
+        if not p:
+            continue
+        ids = [int(r[0]) for r in store.conn().execute(
+            "SELECT DISTINCT entity_id FROM entity_aliases WHERE alias >= ? AND alias < ? LIMIT ?",
+            (p, p + "\uffff", limit * 4))]
+        if ids:
+            ranked = sorted(summaries(store, ids), key=lambda e: -e.memory_count)
+            return ranked[:limit]
+    return []
+
+
+def _suggest(store: Store, text: str) -> str:
+    close = suggestions(store, text)
+    if close:
+        return "Did you mean " + ", ".join(f"{e.display!r} ({e.type})" for e in close) + "?"
+    return ("Entities come from stored memories: `devmem graph stats` lists the most mentioned, "
+            "and `devmem graph rebuild` re-extracts them if the graph is empty.")
+
+
+# ---- reading ---------------------------------------------------------------------------
 def summaries(store: Store, entity_ids: Sequence[int]) -> list[EntitySummary]:
+    """The entities' summaries, in the order given (ids must exist)."""
     if not entity_ids:
         return []
     marks = ",".join("?" * len(entity_ids))
@@ -146,10 +193,34 @@ def neighbours(store: Store, entity_id: int, limit: int = 20) -> list[Neighbour]
     rows = store.conn().execute(
         "SELECT dst_id, type, weight, 'out' FROM relations WHERE src_id = ?"
         " UNION ALL SELECT src_id, type, weight, 'in' FROM relations WHERE dst_id = ?"
-        " ORDER BY 3 DESC LIMIT ?", (entity_id, entity_id, limit)).fetchall()
+        " ORDER BY 3 DESC, 1 LIMIT ?", (entity_id, entity_id, limit)).fetchall()
     ids = list(dict.fromkeys(int(r[0]) for r in rows))
     by_id = dict(zip(ids, summaries(store, ids), strict=True))
-    return [Neighbour(by_id[int(r[0])], r[1], float(r[2]), r[3]) for r in rows]
+    return [Neighbour(by_id[int(r[0])], r[1], float(r[2]), r[3], int(r[0])) for r in rows]
+
+
+def latest_memories(store: Store, entity_id: int, limit: int = 5) -> list[MemoryBrief]:
+    """The memories mentioning an entity, latest (event time, else creation) first."""
+    rows = store.conn().execute(
+        "SELECT m.id, m.title, m.kind, coalesce(m.event_at, m.created_at) AS t, substr(m.content, 1, 400)"
+        " FROM memories m WHERE m.rowid IN (SELECT memory_rowid FROM memory_entities WHERE entity_id = ?"
+        " ORDER BY rowid DESC LIMIT ?) ORDER BY t DESC, m.rowid DESC LIMIT ?",
+        (entity_id, max(limit * 4, 20), limit))
+    return [MemoryBrief(r[0], r[1], r[2], r[3], _clip(r[4], 200)) for r in rows]
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def show(store: Store, name: str, limit: int = 10) -> EntityView:
+    """An entity by name or alias: its summary, strongest relations and latest memories."""
+    entity_id = resolve(store, name)
+    aliases = sorted(str(r[0]) for r in store.conn().execute(
+        "SELECT alias FROM entity_aliases WHERE entity_id = ?", (entity_id,)))
+    return EntityView(summaries(store, [entity_id])[0], entity_id, aliases,
+                      neighbours(store, entity_id, limit), latest_memories(store, entity_id, limit))
 
 
 def memory_rowids_for(store: Store, entity_ids: Sequence[int], filters: SearchFilters | None,
@@ -168,17 +239,39 @@ def memory_rowids_for(store: Store, entity_ids: Sequence[int], filters: SearchFi
 
 
 def graph_candidates(store: Store, query: str, filters: SearchFilters | None, k: int) -> list[int]:
-    """Graph-mode retrieval: the query's entities, then their strongest neighbours' memories."""
+    """Graph-mode retrieval: memories naming the query's entities, then their neighbours'.
+
+    A memory scores the confidence of each mention × the entity's rarity (1 / log2(2 + its
+    memory count)), so "the project everything belongs to" weighs little next to a named
+    person or file; each entity contributes its latest ``k`` mentions."""
     seeds = find_entities(store, query)
     if not seeds:
         return []
-    direct = memory_rowids_for(store, seeds, filters, k)
-    if len(direct) >= k:
-        return direct
-    near = [n.entity for s in seeds for n in neighbours(store, s, 5)]
-    near_ids = entity_ids_of(store, near)
-    extra = memory_rowids_for(store, near_ids, filters, k - len(direct))
-    return list(dict.fromkeys([*direct, *extra]))[:k]
+    scores: dict[int, float] = {}
+    for entity_id in seeds:
+        _add_mentions(store, entity_id, 1.0, filters, k, scores)
+    if len(scores) < k:
+        for seed in seeds:
+            top = neighbours(store, seed, 5)
+            strongest = max((n.weight for n in top), default=1.0) or 1.0
+            for n in (n for n in top if n.entity_id not in seeds):
+                _add_mentions(store, n.entity_id, NEAR_FACTOR * n.weight / strongest, filters, k, scores)
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -kv[0]))
+    return [rowid for rowid, _ in ranked[:k]]
+
+
+def _add_mentions(store: Store, entity_id: int, factor: float, filters: SearchFilters | None, k: int,
+                  scores: dict[int, float]) -> None:
+    where, args = flt.where(filters)
+    rows = store.conn().execute(
+        "SELECT me.memory_rowid, me.confidence FROM memory_entities me JOIN memories m"
+        f" ON m.rowid = me.memory_rowid WHERE me.entity_id = ? AND {where} ORDER BY me.rowid DESC LIMIT ?",
+        [entity_id, *args, k]).fetchall()
+    count = int(store.conn().execute("SELECT count(*) FROM memory_entities WHERE entity_id = ?",
+                                     (entity_id,)).fetchone()[0])
+    rarity = factor / math.log2(2 + count)
+    for rowid, confidence in rows:
+        scores[int(rowid)] = scores.get(int(rowid), 0.0) + float(confidence) * rarity
 
 
 def entity_ids_of(store: Store, ents: Sequence[EntitySummary]) -> list[int]:
@@ -197,43 +290,131 @@ def entities_of_memory(store: Store, rowid: int) -> list[EntitySummary]:
     return summaries(store, ids)
 
 
+# ---- paths and neighbourhoods -----------------------------------------------------------
+_Hop = tuple[int, str, float, str]  # (next entity towards the end, relation, weight, direction)
+
+
+def path(store: Store, source: str, target: str, max_depth: int = 6) -> list[PathStep]:
+    """The shortest chain of relations between two named entities ([] when unconnected)."""
+    src, dst = resolve(store, source), resolve(store, target)
+    hops = _shortest(store.conn(), src, dst, max_depth)
+    ids = [h[0] for h in hops]
+    by_id = dict(zip(ids, summaries(store, ids), strict=True))
+    return [PathStep(by_id[i], i, rel, weight, d) for i, rel, weight, d in hops]
+
+
 def shortest_path(store: Store, src: int, dst: int, max_depth: int = 6) -> list[tuple[int, str]]:
-    """Breadth-first path of (entity id, relation into it) from ``src`` to ``dst``; [] if none."""
-    parents: dict[int, tuple[int, str] | None] = {src: None}
-    queue: deque[tuple[int, int]] = deque([(src, 0)])
-    while queue:
-        node, depth = queue.popleft()
-        if node == dst:
-            return _walk_back(parents, dst)
-        if depth >= max_depth:
-            continue
-        for n_id, rel in _adjacent(store, node):
-            if n_id not in parents:
-                parents[n_id] = (node, rel)
-                queue.append((n_id, depth + 1))
+    """(entity id, relation into it) from ``src`` to ``dst``; [] if none within ``max_depth``."""
+    return [(h[0], h[1]) for h in _shortest(store.conn(), src, dst, max_depth)]
+
+
+def _shortest(conn: Connection, src: int, dst: int, max_depth: int) -> list[_Hop]:
+    """Bidirectional breadth-first search, expanding the smaller side a whole level at a time."""
+    if src == dst:
+        return [(src, "", 0.0, "")]
+    sides: tuple[dict[int, _Hop | None], dict[int, _Hop | None]] = ({src: None}, {dst: None})
+    dist: tuple[dict[int, int], dict[int, int]] = ({src: 0}, {dst: 0})
+    fronts, hops = [[src], [dst]], 0
+    while fronts[0] and fronts[1] and hops < max_depth and len(dist[0]) + len(dist[1]) < MAX_VISITED:
+        side = 0 if len(fronts[0]) <= len(fronts[1]) else 1
+        seen, other, nxt, meets = sides[side], sides[1 - side], [], []
+        for node, near, rtype, weight, stored_out in _edges(conn, fronts[side]):
+            if near not in seen:
+                # walking forward (side 0) node→near; backward (side 1) near→node
+                seen[near] = (node, rtype, weight, "out" if stored_out == (side == 0) else "in")
+                dist[side][near] = dist[side][node] + 1
+                nxt.append(near)
+                if near in other:
+                    meets.append(near)
+        fronts[side], hops = nxt, hops + 1
+        if meets:  # the strongest of the shortest (edges come strongest first)
+            best = min(meets, key=lambda n: dist[0][n] + dist[1][n])
+            return _join(sides[0], sides[1], best)
     return []
 
 
-def _adjacent(store: Store, node: int) -> list[tuple[int, str]]:
-    rows = store.conn().execute(
-        "SELECT dst_id, type FROM relations WHERE src_id = ? UNION ALL"
-        " SELECT src_id, type FROM relations WHERE dst_id = ? LIMIT 500", (node, node))
-    return [(int(r[0]), str(r[1])) for r in rows]
+def _join(forward: dict[int, _Hop | None], backward: dict[int, _Hop | None], meet: int) -> list[_Hop]:
+    head: list[_Hop] = []
+    node, hop = meet, forward[meet]
+    while hop is not None:  # forward hops point back at the previous entity
+        head.append((node, hop[1], hop[2], hop[3]))
+        node, hop = hop[0], forward[hop[0]]
+    head.append((node, "", 0.0, ""))
+    head.reverse()
+    node, hop = meet, backward[meet]
+    while hop is not None:  # backward hops point on towards the end
+        head.append((hop[0], hop[1], hop[2], hop[3]))
+        node, hop = hop[0], backward[hop[0]]
+    return head
 
 
-def _walk_back(parents: dict[int, tuple[int, str] | None], node: int) -> list[tuple[int, str]]:
-    path: list[tuple[int, str]] = []
-    current: int | None = node
-    rel = ""
-    while current is not None:
-        parent = parents[current]
-        path.append((current, rel))
-        if parent is None:
-            break
-        current, rel = parent[0], parent[1]
-        path[-1] = (path[-1][0], rel)
-    path.reverse()
-    return path
+def _edges(conn: Connection, nodes: Sequence[int]) -> list[tuple[int, int, str, float, bool]]:
+    """(node, neighbour, relation, weight, stored node→neighbour) for ``nodes``, strongest first."""
+    out: list[tuple[int, int, str, float, bool]] = []
+    for i in range(0, len(nodes), _CHUNK):
+        chunk = list(nodes[i:i + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        out += [(int(a), int(b), str(t), float(w), bool(d)) for a, b, t, w, d in conn.execute(
+            f"SELECT src_id, dst_id, type, weight, 1 FROM relations WHERE src_id IN ({marks}) UNION ALL"
+            f" SELECT dst_id, src_id, type, weight, 0 FROM relations WHERE dst_id IN ({marks})",
+            chunk + chunk)]
+    out.sort(key=lambda e: (-e[3], e[0], e[1]))
+    return out
+
+
+def subgraph(store: Store, center: int | None = None, depth: int = 2,
+             max_nodes: int = 200) -> tuple[list[int], list[Edge]]:
+    """Entities and merged edges for a picture: the ``depth``-neighbourhood of ``center``
+    (strongest relations first), or the most mentioned entities of the whole graph."""
+    conn = store.conn()
+    if center is None:
+        nodes = [int(r[0]) for r in conn.execute(
+            "SELECT entity_id FROM memory_entities GROUP BY entity_id ORDER BY count(*) DESC, entity_id"
+            " LIMIT ?", (max_nodes,))]
+    else:
+        nodes = _ball(conn, center, depth, max_nodes)
+    return nodes, _edges_among(conn, nodes, max_edges=max_nodes * 4)
+
+
+def _ball(conn: Connection, center: int, depth: int, max_nodes: int) -> list[int]:
+    chosen, front = {center: None}, [center]
+    for _ in range(max(depth, 0)):
+        nxt = []
+        for _node, near, *_ in _edges(conn, front):
+            if near not in chosen and len(chosen) < max_nodes:
+                chosen[near] = None
+                nxt.append(near)
+        front = nxt
+    return list(chosen)
+
+
+def _edges_among(conn: Connection, nodes: list[int], max_edges: int) -> list[Edge]:
+    wanted = set(nodes)
+    merged: dict[tuple[int, int], tuple[set[str], float]] = {}
+    for a, b, rtype, weight, _ in _edges(conn, nodes):
+        if b in wanted and a < b:
+            types, total = merged.get((a, b), (set(), 0.0))
+            merged[(a, b)] = (types | {rtype}, total + weight)
+    edges = sorted((Edge(a, b, tuple(sorted(t)), round(w, 4)) for (a, b), (t, w) in merged.items()),
+                   key=lambda e: (-e.weight, e.src, e.dst))
+    kept, linked = edges[:max_edges], {n for e in edges[:max_edges] for n in (e.src, e.dst)}
+    for e in edges[max_edges:]:  # every node keeps its strongest edge, however many there are
+        if e.src not in linked or e.dst not in linked:
+            kept.append(e)
+            linked |= {e.src, e.dst}
+    return kept
+
+
+def aliases_of(store: Store, entity_ids: Sequence[int], per_entity: int = 8) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {i: [] for i in entity_ids}
+    for i in range(0, len(entity_ids), _CHUNK):
+        chunk = list(entity_ids[i:i + _CHUNK])
+        for alias, entity_id in store.conn().execute(
+                f"SELECT alias, entity_id FROM entity_aliases WHERE entity_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY alias", chunk):
+            if len(out[int(entity_id)]) < per_entity:
+                out[int(entity_id)].append(str(alias))
+    return out
 
 
 def stats(store: Store) -> dict[str, Any]:
@@ -242,3 +423,16 @@ def stats(store: Store) -> dict[str, Any]:
         "SELECT type, count(*) FROM entities GROUP BY type ORDER BY 2 DESC")}
     relations = int(conn.execute("SELECT count(*) FROM relations").fetchone()[0])
     return {"entities": sum(by_type.values()), "entities_by_type": by_type, "relations": relations}
+
+
+def overview(store: Store, top: int = 15) -> dict[str, Any]:
+    """``stats`` plus relations by type and the most mentioned entities (for `devmem graph stats`)."""
+    conn = store.conn()
+    by_rel = {str(r[0]): int(r[1]) for r in conn.execute(
+        "SELECT type, count(*) FROM relations GROUP BY type ORDER BY 2 DESC")}
+    ids = [int(r[0]) for r in conn.execute(
+        "SELECT entity_id FROM memory_entities GROUP BY entity_id ORDER BY count(*) DESC, entity_id"
+        " LIMIT ?", (top,))]
+    mentions = int(conn.execute("SELECT count(*) FROM memory_entities").fetchone()[0])
+    return {**stats(store), "relations_by_type": by_rel, "mentions": mentions,
+            "top_entities": summaries(store, ids)}

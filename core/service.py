@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
@@ -16,13 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from core import graph, search, sync_state, validate
+from core import graph, sync_state, validate
 from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.ids import new_id
 from core.models import (
-    CodeAnchor, Hit, Link, Memory, MemoryInput, MemoryPatch, Page, Provenance, RedactionNote,
-    SearchFilters, SearchResult, Version, WriteResult,
+    CodeAnchor,
+    Hit,
+    Link,
+    Memory,
+    MemoryInput,
+    MemoryPatch,
+    Page,
+    Provenance,
+    RedactionNote,
+    SearchFilters,
+    SearchResult,
+    Version,
+    WriteResult,
 )  # fmt: skip
 from core.redact import redact
 from core.store import Store
@@ -127,12 +139,12 @@ class MemoryService:
         loads that already have them."""
         prepared = [self.prepare(i) for i in inputs]
         fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not self._known(inputs[i], m)]
+        chosen: list[np.ndarray | None]
         if vectors is not None and self.vectors_usable():
-            given = list(vectors)
-            vectors = [given[i] for i, _ in fresh]
+            chosen = [vectors[i] for i, _ in fresh]
         else:
-            vectors = self._embed([m for _, m in fresh]) if fresh else []
-        vec_of = {i: v for (i, _), v in zip(fresh, vectors, strict=True)}
+            chosen = self._embed([m for _, m in fresh]) if fresh else []
+        vec_of = {i: v for (i, _), v in zip(fresh, chosen, strict=True)}
         results: list[WriteResult] = []
         with self.store.write() as conn:
             for i, (m, notes) in enumerate(prepared):
@@ -403,7 +415,7 @@ class MemoryService:
                           filters, include_related, recency)
 
     def context_for_file(self, path: str, *, symbol: str | None = None, line: int | None = None,
-                         project: str | None = None, limit: int = 10) -> list[Hit]:
+                         project: str | None = None, limit: int = 10) -> builtins.list[Hit]:
         """Memories anchored to this file / symbol / line first, then ones about it."""
         from core import recall
 

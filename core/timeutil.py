@@ -9,7 +9,7 @@ from core.errors import InvalidInput
 
 def now_iso() -> str:
     """The current time, ISO-8601 UTC, second precision."""
-    return to_iso(datetime.now(UTC))
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def to_iso(value: str | datetime | date | float | int | None) -> str | None:

@@ -45,13 +45,13 @@ def text(value: Any, name: str, *, required: bool = True) -> str:
 
 
 def content(value: Any, limits: Limits) -> str:
-    value = text(value, "content")
-    size = len(value.encode("utf-8"))
+    body = text(value, "content")
+    size = len(body.encode("utf-8"))
     if size > limits.content_bytes:
         raise ContentTooLarge(
             f"content is {size:,} bytes; the limit is {limits.content_bytes:,} bytes.",
             hint="Split it into several memories (e.g. one per section) or store a summary.")
-    return value
+    return body
 
 
 def title(value: str | None, body: str, limits: Limits) -> str:
@@ -142,5 +142,4 @@ def offset(value: int) -> int:
 
 
 def query(value: Any, limits: Limits) -> str:
-    value = text(value, "query")
-    return value[: limits.query_chars]
+    return text(value, "query")[: limits.query_chars]

@@ -20,7 +20,7 @@ from lsprotocol import types
 
 from core import graph, search
 from core.errors import DevMemError
-from core.models import Hit, Memory, SearchFilters
+from core.models import Hit, Memory
 from core.service import MemoryService
 from lsp_server import present
 from lsp_server.anchoring import Placed
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 3
-SEARCH_DEPTH = 8
+SEARCH_DEPTH = 12  # hits asked of core; those of other projects are dropped here
 TEXT_ONLY_OVERLAP = 0.6  # without vectors, this share of the query's words must match
 
 
@@ -71,8 +71,9 @@ async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.H
     symbol = info.enclosing(position.line + 1)
     query = HoverQuery(target, query_text(target, symbol.qualname if symbol else None),
                        info.project, ls.config.relevance_floor)
+    epoch = await ls.watcher.current()
     # Anchored memories and the search run side by side in worker threads.
-    placed, (found, entity) = await asyncio.gather(ls.placed(info), ls.backend.run(related, query))
+    placed, (found, entity) = await asyncio.gather(ls.placed(info, epoch), _related(ls, query, epoch))
     anchored = anchored_here(placed, target, position.line + 1)
     shown = {p.memory.id for p, _ in anchored}
     found = [h for h in found if h.memory.id not in shown]
@@ -86,6 +87,16 @@ async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.H
     markdown = present.hover_markdown(entries[:MAX_ENTRIES], entity)
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
                        range=rng)
+
+
+async def _related(ls: DevMemServer, query: HoverQuery, epoch: int) -> tuple[list[Hit], str | None]:
+    key = (query.target.kind, query.text, query.project, query.floor)
+    cached = ls.hover_cache.get(epoch, key)
+    if cached is not None:
+        return cached
+    found = await ls.backend.run(related, query)
+    ls.hover_cache.put(epoch, key, found)
+    return found
 
 
 def anchored_here(placed: list[Placed], target: Target, line: int) -> list[tuple[Placed, str]]:
@@ -121,10 +132,16 @@ def query_text(target: Target, symbol: str | None) -> str:
 
 
 def related(svc: MemoryService, q: HoverQuery) -> tuple[list[Hit], str | None]:
-    """Search hits that clear the relevance floor, and the entity block (worker thread)."""
-    filters = SearchFilters(project=q.project) if q.project else None
-    result = svc.recall(q.text, limit=SEARCH_DEPTH, filters=filters)
-    hits = [h for h in result.hits if relevant(h, q)]
+    """Search hits of this project (or of none) that clear the relevance floor, and the
+    entity block (worker thread).
+
+    The project is filtered here rather than with ``SearchFilters``: core's filtered
+    vector search scores every vector of the project exactly (tens of ms from 10k memories
+    on), while the unfiltered one is a binary KNN; a hover cannot afford the former.
+    """
+    result = svc.recall(q.text, limit=SEARCH_DEPTH)
+    hits = [h for h in result.hits
+            if (q.project is None or h.memory.project in (q.project, None)) and relevant(h, q)]
     return hits, entity_markdown(svc, q.target)
 
 

@@ -18,9 +18,11 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from core.models import Hit, Memory
 from lsp_server import __version__, actions, commands, diagnostics, hover, lens, workspace_symbols
 from lsp_server.anchoring import Placed, Placements
 from lsp_server.backend import Backend
+from lsp_server.cache import EpochCache
 from lsp_server.commands import WORK_DONE_TOKEN
 from lsp_server.config import SECTION, ServerConfig, section_of
 from lsp_server.documents import DocInfo, Documents
@@ -51,6 +53,9 @@ class DevMemServer(LanguageServer):
         self.config = ServerConfig()
         self.documents = Documents(lambda: self.config.project)
         self.placements = Placements()
+        self.placed_cache: EpochCache[list[Placed]] = EpochCache(64)
+        self.hover_cache: EpochCache[tuple[list[Hit], str | None]] = EpochCache(512)
+        self.related_cache: EpochCache[list[Memory]] = EpochCache(4096)
         self.watcher = ChangeWatcher(self, poll_interval)
         self.docs_dir = docs_dir  # where memory documents go for editors other than VS Code
         self.db_pinned = db_pinned  # --db given: the client's database.path is ignored
@@ -71,9 +76,17 @@ class DevMemServer(LanguageServer):
             return cached
         return await self.backend.offload(self.documents.build, uri, version, text)
 
-    async def placed(self, info: DocInfo) -> list[Placed]:
-        """The memories anchored to this document, placed on its current text."""
-        return await self.backend.run(self.placements.place, info)
+    async def placed(self, info: DocInfo, epoch: int | None = None) -> list[Placed]:
+        """The memories anchored to this document, placed on its current text (cached per
+        document version and store epoch)."""
+        epoch = await self.watcher.current() if epoch is None else epoch
+        key = (info.uri, info.version)
+        found = self.placed_cache.get(epoch, key) if info.version is not None else None
+        if found is None:
+            found = await self.backend.run(self.placements.place, info)
+            if info.version is not None:
+                self.placed_cache.put(epoch, key, found)
+        return found
 
     async def default_project(self) -> str | None:
         """The project of work not tied to a file: the setting, else the workspace's repo."""

@@ -33,6 +33,7 @@ class ChangeWatcher:
         self._interval = interval
         self._token: ChangeToken | None = None
         self._task: asyncio.Task[None] | None = None
+        self.epoch = 0  # how many store changes this server has seen (keys its caches)
 
     def start(self) -> None:
         if self._task is None and self._interval > 0:
@@ -60,14 +61,22 @@ class ChangeWatcher:
             return False
         first = self._token is None
         self._token = token
+        self.epoch += 1
         if not first:
             await self.announce()
         return not first
+
+    async def current(self) -> int:
+        """The epoch after checking the store (a cheap query), for cache keys: a cached
+        answer is never served after another process's write."""
+        await self.check()
+        return self.epoch
 
     async def after_write(self) -> None:
         """This server wrote: update the token and announce at once."""
         with contextlib.suppress(Exception):
             self._token = await self._ls.backend.change_token()
+        self.epoch += 1
         await self.announce()
 
     async def announce(self) -> None:

@@ -16,7 +16,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from core.errors import DevMemError
-from core.models import Hit, SearchFilters
+from core.models import Hit
 from core.service import MemoryService
 from lsp_server import present
 from lsp_server.documents import Documents
@@ -54,8 +54,12 @@ async def workspace_symbols(ls: DevMemServer, query: str) -> list[types.Workspac
 
 
 def _search(svc: MemoryService, query: str, project: str | None) -> list[Hit]:
-    filters = SearchFilters(project=project) if project else None
-    return svc.recall(query, limit=MAX_SYMBOLS, filters=filters).hits
+    """Hits for the symbol picker (called on every keystroke): this project's first.
+
+    Unfiltered on purpose, like hover: core's project-filtered vector search is too slow
+    for a keystroke, and memories of other projects are still worth finding here."""
+    hits = svc.recall(query, limit=MAX_SYMBOLS).hits
+    return sorted(hits, key=lambda h: project is not None and h.memory.project not in (project, None))
 
 
 def _folders(ls: DevMemServer) -> list[str]:

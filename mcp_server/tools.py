@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 ASSISTANT = "assistant"
 WRITE_ECHO_CHARS = 1_000
+# Hints for clients deciding what to confirm with the user. Writes are idempotent: the same
+# remember is deduplicated, the same update reports "unchanged", a second link is ignored.
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)
 ADDITIVE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
@@ -52,7 +54,7 @@ MemoryId = Annotated[str, Field(description="A memory id as returned by recall/r
                                             "'01JAB3K4Z9X7Q2R5T8V0W1Y3C6'.", min_length=1, max_length=64)]
 Project = Annotated[str | None, Field(
     description="Project name. Omit for the current project (the user's repository); '*' for "
-                      "every project.")]
+                "every project.")]
 WriteProject = Annotated[str | None, Field(
     description="Project it belongs to. Omit for the current project (the user's repository); '*' "
                 "for a memory that belongs to no project (true everywhere).")]
@@ -188,8 +190,10 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
                             anchor=anchor.to_core() if anchor else None, visibility=visibility)
         result = await rt.run(lambda svc: svc.update(id, patch, source=ASSISTANT))
         if result.status == "pending_review":
-            result = replace(result, message="Not applied: this memory was written by the user, so "
-                             "the change waits for their review. " + result.message)
+            m = result.memory
+            author = "the user" if m.provenance.name == "USER" else f"an import ({m.source})"
+            result = replace(result, message=f"Not applied: this memory was written by {author}, so "
+                             "the change waits for the user's review. " + result.message)
         return write_result(result)
 
     @mcp.tool(title="Forget a memory", annotations=DESTRUCTIVE)

@@ -109,7 +109,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         scope = await rt.scope.current(ctx)
 
         def read(svc: MemoryService) -> StatsOut:
-            return StatsOut(**{**svc.stats(), "db_path": str(svc.store.path)}, current_project=scope,
+            return StatsOut(**svc.stats(), current_project=scope,
                             vector_notice=svc.vector_notice())
 
         return structured(await rt.run(read))

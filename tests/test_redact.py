@@ -413,17 +413,34 @@ def test_corpus_covers_every_kind() -> None:
     assert {kind for kind, _, _ in CASES} <= kinds
 
 
-def test_ten_megabytes_in_well_under_a_few_seconds() -> None:
-    lines = [text for _, text in load_secrets()] + load_non_secrets() * 20
-    chunk = "\n".join(random.Random(11).sample(lines, len(lines)))
-    text = (chunk * (10_000_000 // len(chunk) + 1))[:10_000_000]
+FILLER = [
+    "2024-06-11T09:14:03Z INFO devmem.sync: pulled 42 notes from github in 812 ms",
+    "    def search(self, query: str, limit: int = 10) -> list[Memory]:",
+    "We decided to keep the vector index in SQLite; see the notes on max_tokens=4096.",
+    "- [ ] rotate the staging token before the release (owner: ada)",
+    '{"id": "01J0ZK4M3X", "kind": "decision", "tags": ["db", "perf"], "score": 0.83}',
+    "git commit -m 'fix search: handle empty queries' && git push origin main",
+]
+
+
+def notes_text(size: int) -> str:
+    """Developer notes: one corpus line (secret or look-alike) in ten, the rest filler."""
+    rng = random.Random(11)
+    corpus = [text for _, text in load_secrets()] + load_non_secrets()
+    lines = [rng.choice(corpus) if i % 10 == 0 else rng.choice(FILLER) for i in range(200_000)]
+    chunk = "\n".join(lines)
+    return (chunk * (size // len(chunk) + 1))[:size]
+
+
+def test_ten_megabytes_in_about_a_second() -> None:
+    text = notes_text(10_000_000)
 
     started = time.process_time()  # CPU time: robust to other processes on the machine
     result = redact(text)
     elapsed = time.process_time() - started
 
-    assert result.redactions
-    assert elapsed < 4.0, f"10 MB took {elapsed:.2f}s of CPU time"
+    assert len(result.redactions) > 1_000
+    assert elapsed < 4.0, f"10 MB took {elapsed:.2f}s of CPU time"  # 0.7-1.1 s when written
 
 
 @pytest.mark.parametrize(

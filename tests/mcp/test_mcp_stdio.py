@@ -176,11 +176,17 @@ async def _resources_and_prompts(s: Any, first: dict[str, Any], fix_id: str) -> 
     assert 'kind="decision"' in body.text and "remember" in body.text
 
 
-async def test_an_assistant_cannot_overwrite_a_user_memory(server_env):
+async def test_an_assistant_cannot_overwrite_a_user_memory(server_env, tmp_path: Path):
     svc = MemoryService.open(server_env["DEVMEM_DB"], UnavailableEmbedder("this test writes text only"))
     mine = svc.remember(MemoryInput(content="Release on Tuesdays only.", source="user")).memory
     svc.close()
-    async with stdio_session(no_embeddings(server_env), "--project", "p") as s:
+    root = git_repo(tmp_path / "rootproj")
+
+    async def roots(_ctx: ClientRequestContext) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=root.as_uri(), name="workspace")])
+
+    async with stdio_session(no_embeddings(server_env), "--project", "p", roots=roots) as s:
+        assert (await call(s, "memory_stats"))["current_project"] == "p"  # --project beats roots
         out = await call(s, "update_memory", id=mine.id, content="Release any day.")
         assert (out["status"], out["pending_version"]) == ("pending_review", 2)
         assert "written by the user" in out["message"]
@@ -230,7 +236,7 @@ async def test_an_unusable_store_does_not_stop_start_up_and_is_reported_per_call
         assert "record_decision" in {p.name for p in (await s.list_prompts()).prompts}
 
 
-async def test_the_project_comes_from_the_flag_then_the_roots_then_the_working_directory(
+async def test_the_project_comes_from_the_roots_then_the_working_directory(
         server_env, tmp_path: Path):
     env = no_embeddings(server_env)
     cwd = git_repo(tmp_path / "cwdproj")
@@ -249,5 +255,3 @@ async def test_the_project_comes_from_the_flag_then_the_roots_then_the_working_d
         everywhere = await call(s, "recall", query="noted root folder", project="*")
         assert [h["id"] for h in everywhere["hits"]] == [stored["memory"]["id"]]
         assert everywhere["project"] is None
-    async with stdio_session(env, "--project", "flagproj", cwd=cwd, roots=roots) as s:
-        assert (await call(s, "memory_stats"))["current_project"] == "flagproj"

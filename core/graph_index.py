@@ -1,0 +1,304 @@
+"""Writing the knowledge graph: index / unindex one memory, link relations, full rebuild.
+
+Extraction (``core.extract``) finds entities and relations; this module stores them in the
+same transaction as the memory and removes a memory's evidence when it goes. The invariants
+it keeps (and ``rebuild`` reproduces exactly):
+
+* an entity exists while at least one memory mentions it;
+* a relation exists while at least one memory is its evidence, and its weight is the sum
+  of its evidence's weights;
+* a memory link ``s → t`` relates the top entities of ``s`` and ``t`` with evidence ``s``
+  (type ``linked_<link type>``), recomputed whenever either end is re-indexed;
+* entities named by a connector (``MemoryInput.entities``) are mentions with source
+  ``connector[:<relations>]``, which is how ``rebuild`` finds them again.
+
+``core.graph`` re-exports the public functions; callers import that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core import extract
+from core.db import Connection
+from core.models import EntityRef, Memory, ProgressCallback, ProgressEvent, no_progress
+from core.rows import MEMORY_COLUMNS, row_to_memory
+from core.store import Store
+
+# What a connector's people relate to in a memory ("authored" a file, "attended" a meeting).
+SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
+LINK_ENTITIES = 3  # a memory link relates the top-3 entities of each end
+REBUILD_BATCH = 500
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    memories: int
+    entities: int
+    relations: int
+    seconds: float
+
+
+class _Writer:
+    """Queues one transaction's graph rows for ``executemany``; caches entity and relation ids."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.entity_ids: dict[tuple[str, str], int] = {}
+        self.relation_ids: dict[tuple[int, int, str], int] = {}
+        self.known_aliases: set[tuple[str, int]] = set()
+        self.aliases: list[tuple[str, int]] = []
+        self.mentions: list[tuple[int, int, float, str]] = []
+        self.evidence: list[tuple[int, int, float]] = []
+        self.touched: set[int] = set()
+
+    def forget_ids(self) -> None:
+        """Drop the caches: another process changed the graph since they were filled."""
+        self.entity_ids.clear()
+        self.relation_ids.clear()
+        self.known_aliases.clear()
+
+    def entity(self, etype: str, name: str, display: str, aliases: Iterable[str]) -> int:
+        key = (etype, name)
+        entity_id = self.entity_ids.get(key)
+        if entity_id is None:
+            row = self.conn.execute("SELECT id FROM entities WHERE type = ? AND name = ?", key).fetchone()
+            entity_id = int(row[0]) if row else int(self.conn.execute(
+                "INSERT INTO entities(type, name, display) VALUES (?, ?, ?)", (etype, name, display)).lastrowid)
+            self.entity_ids[key] = entity_id
+        for alias in (name, display, *aliases):
+            pair = (alias.lower(), entity_id)
+            if alias and pair not in self.known_aliases:
+                self.known_aliases.add(pair)
+                self.aliases.append(pair)
+        return entity_id
+
+    def mention(self, rowid: int, entity_id: int, confidence: float, source: str) -> None:
+        self.mentions.append((rowid, entity_id, confidence, source))
+
+    def relate(self, src: int, dst: int, rtype: str, rowid: int, weight: float) -> None:
+        key = (src, dst, rtype)
+        rel_id = self.relation_ids.get(key)
+        if rel_id is None:
+            row = self.conn.execute("SELECT id FROM relations WHERE src_id = ? AND dst_id = ? AND type = ?",
+                                    key).fetchone()
+            rel_id = int(row[0]) if row else int(self.conn.execute(
+                "INSERT INTO relations(src_id, dst_id, type, weight) VALUES (?, ?, ?, 0)", key).lastrowid)
+            self.relation_ids[key] = rel_id
+        self.evidence.append((rel_id, rowid, weight))
+        self.touched.add(rel_id)
+
+    def flush(self) -> None:
+        """Write the queued rows, then bring the touched relations' weights up to date."""
+        c = self.conn
+        c.executemany("INSERT OR IGNORE INTO entity_aliases(alias, entity_id) VALUES (?, ?)", self.aliases)
+        c.executemany("INSERT OR REPLACE INTO memory_entities(memory_rowid, entity_id, confidence, source)"
+                      " VALUES (?, ?, ?, ?)", self.mentions)
+        c.executemany("INSERT OR REPLACE INTO relation_evidence(relation_id, memory_rowid, weight)"
+                      " VALUES (?, ?, ?)", self.evidence)
+        _reweigh(c, self.touched)
+        self.aliases, self.mentions, self.evidence, self.touched = [], [], [], set()
+
+
+def _reweigh(conn: Connection, rel_ids: Iterable[int]) -> None:
+    """Weights = sum of evidence; a relation left without evidence goes."""
+    ids = [(r,) for r in rel_ids]
+    conn.executemany("UPDATE relations SET weight = (SELECT coalesce(sum(weight), 0) FROM"
+                     " relation_evidence WHERE relation_id = ?1) WHERE id = ?1", ids)
+    conn.executemany("DELETE FROM relations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+                     " relation_evidence WHERE relation_id = ?1)", ids)
+
+
+def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] = ()) -> int:
+    """Extract and store the entities and relations of one memory; returns the entity count."""
+    w = _Writer(conn)
+    count = _store(w, rowid, _extract(m), refs)
+    w.flush()
+    sources = _link_sources(conn, rowid)
+    if sources:
+        _refresh_links(w, sources)
+    return count
+
+
+def _extract(m: Memory) -> tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]]:
+    return extract.extract(
+        m.content, title=m.title, kind=m.kind, anchor_path=m.anchor.path if m.anchor else None,
+        anchor_symbol=m.anchor.symbol if m.anchor else None, project=m.project, metadata=m.metadata)
+
+
+def _store(w: _Writer, rowid: int, found: tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]],
+           refs: Sequence[EntityRef]) -> int:
+    entities, relations = found
+    ids: dict[tuple[str, str], int] = {}
+    for ent in entities:
+        ids[(ent.type, ent.name)] = entity_id = w.entity(ent.type, ent.name, ent.display, ent.aliases)
+        w.mention(rowid, entity_id, ent.confidence, ent.source)
+    for rel in relations:
+        src, dst = ids.get(rel.src), ids.get(rel.dst)
+        if src is not None and dst is not None and src != dst:
+            w.relate(src, dst, rel.type, rowid, rel.weight)
+    if refs:
+        _store_refs(w, rowid, ids, refs)
+    return len(ids)
+
+
+def _store_refs(w: _Writer, rowid: int, ids: dict[tuple[str, str], int], refs: Sequence[EntityRef]) -> None:
+    """Connector entities: a person "authored"/"attended"… the memory's subjects (its files,
+    issue, meeting…); an organisation's "member_of" takes the people of its mail domain."""
+    merged: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    for ref in refs:
+        key = (ref.type, ref.name.strip().lower())
+        display, rels = merged.setdefault(key, (ref.display or ref.name, []))
+        if ref.relation and ref.relation not in rels:
+            rels.append(ref.relation)
+    for key, (display, rels) in merged.items():
+        ids[key] = entity_id = w.entity(key[0], key[1], display, (key[1],))
+        w.mention(rowid, entity_id, 1.0, "connector" + (":" + ",".join(rels) if rels else ""))
+    subjects = [entity_id for k, entity_id in ids.items() if k[0] in SUBJECT_TYPES][:10]
+    for key, (_, rels) in merged.items():
+        if key[0] in SUBJECT_TYPES:  # "attended" on a meeting says how its actors relate to it
+            continue
+        for rel in rels:
+            if rel == "member_of":
+                for member in (i for k, i in ids.items() if k[0] == "person" and _in_domain(k[1], key[1])):
+                    w.relate(member, ids[key], rel, rowid, 1.0)
+            else:
+                for subject in (s for s in subjects if s != ids[key]):
+                    w.relate(ids[key], subject, rel, rowid, 1.0)
+
+
+def _in_domain(email: str, domain: str) -> bool:
+    host = email.rpartition("@")[2]
+    return "@" in email and (host == domain or host.endswith("." + domain))
+
+
+def unindex_memory(conn: Connection, rowid: int) -> None:
+    """Remove a memory's mentions and evidence; relations and entities left without any go too."""
+    rel_ids = {int(r[0]) for r in conn.execute(
+        "SELECT relation_id FROM relation_evidence WHERE memory_rowid = ?", (rowid,))}
+    entity_ids = [int(r[0]) for r in conn.execute(
+        "SELECT entity_id FROM memory_entities WHERE memory_rowid = ?", (rowid,))]
+    conn.execute("DELETE FROM relation_evidence WHERE memory_rowid = ?", (rowid,))
+    conn.execute("DELETE FROM memory_entities WHERE memory_rowid = ?", (rowid,))
+    _reweigh(conn, rel_ids)
+    incoming = [s for s in _link_sources(conn, rowid) if s != rowid]
+    if incoming:  # their link relations named this memory's entities
+        _refresh_links(_Writer(conn), incoming)
+    conn.executemany("DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+                     " memory_entities WHERE entity_id = ?1)", [(e,) for e in entity_ids])
+
+
+def link_relation(conn: Connection, src_rowid: int, dst_rowid: int, link_type: str) -> None:
+    """A memory link relates the entities the two memories are mainly about.
+
+    Call it after the link row is stored: the source's link relations are recomputed from
+    its stored links (``link_type`` is read from there)."""
+    _refresh_links(_Writer(conn), [src_rowid])
+
+
+def _link_sources(conn: Connection, rowid: int) -> list[int]:
+    """The memories whose link relations depend on ``rowid``'s entities (itself included)."""
+    rows = conn.execute("SELECT source_rowid FROM memory_links WHERE source_rowid = ?1"
+                        " UNION SELECT source_rowid FROM memory_links WHERE target_rowid = ?1", (rowid,))
+    return [int(r[0]) for r in rows]
+
+
+def _refresh_links(w: _Writer, sources: Iterable[int]) -> None:
+    conn = w.conn
+    for src in sources:
+        old = {int(r[0]) for r in conn.execute(
+            "SELECT e.relation_id FROM relation_evidence e JOIN relations r ON r.id = e.relation_id"
+            " WHERE e.memory_rowid = ? AND r.type LIKE 'linked!_%' ESCAPE '!'", (src,))}
+        conn.executemany("DELETE FROM relation_evidence WHERE relation_id = ? AND memory_rowid = ?",
+                         [(r, src) for r in old])
+        w.touched |= old
+        mine = _top_entities(conn, src)
+        for dst, link_type in conn.execute(
+                "SELECT target_rowid, type FROM memory_links WHERE source_rowid = ?", (src,)).fetchall():
+            for a in mine:
+                for b in _top_entities(conn, int(dst)):
+                    if a != b:
+                        w.relate(a, b, f"linked_{link_type}", src, 0.5)
+    w.flush()
+
+
+def _top_entities(conn: Connection, rowid: int) -> list[int]:
+    # Ties broken by (type, name), not id: a rebuild numbers entities differently.
+    return [int(r[0]) for r in conn.execute(
+        "SELECT me.entity_id FROM memory_entities me JOIN entities e ON e.id = me.entity_id"
+        " WHERE me.memory_rowid = ? ORDER BY me.confidence DESC, e.type, e.name LIMIT ?",
+        (rowid, LINK_ENTITIES))]
+
+
+def rebuild(store: Store, progress: ProgressCallback = no_progress,
+            batch: int = REBUILD_BATCH) -> RebuildResult:
+    """Re-extract every memory into a fresh graph (after an extractor upgrade, or to repair).
+
+    Works in short transactions of ``batch`` memories so other processes keep writing; the
+    graph is partial until it ends, and a rebuild that was interrupted is finished by
+    running it again. Connector entities and memory links are carried over."""
+    start = time.perf_counter()
+    refs = _connector_refs(store.conn())
+    total = store.count()
+    with store.write() as conn:
+        for table in ("relation_evidence", "relations", "memory_entities", "entity_aliases", "entities"):
+            conn.execute(f"DELETE FROM {table}")
+    w, last, done = _Writer(store.conn()), 0, 0
+    seen_version = _data_version(store.conn())
+    while True:
+        rows = store.conn().execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE rowid > ?"
+                                    " ORDER BY rowid LIMIT ?", (last, batch)).fetchall()
+        if not rows:
+            break
+        found = [(int(r[0]), (r[20], r[22]), _extract(row_to_memory(r))) for r in rows]  # outside the lock
+        with store.write() as conn:
+            if _data_version(conn) != seen_version:
+                w.forget_ids()
+            current = _versions(conn, [rowid for rowid, _, _ in found])
+            for rowid, version, extracted in found:
+                if current.get(rowid) == version:  # else deleted, or changed and re-indexed meanwhile
+                    _store(w, rowid, extracted, refs.get(rowid, ()))
+            w.flush()
+            seen_version = _data_version(conn)
+        last, done = int(rows[-1][0]), done + len(rows)
+        progress(ProgressEvent("entities", done, max(total, done)))
+    _rebuild_links(store, w, progress)
+    conn = store.conn()
+    entities = int(conn.execute("SELECT count(*) FROM entities").fetchone()[0])
+    relations = int(conn.execute("SELECT count(*) FROM relations").fetchone()[0])
+    return RebuildResult(done, entities, relations, time.perf_counter() - start)
+
+
+def _rebuild_links(store: Store, w: _Writer, progress: ProgressCallback) -> None:
+    sources = [int(r[0]) for r in store.conn().execute("SELECT DISTINCT source_rowid FROM memory_links")]
+    for i in range(0, len(sources), _CHUNK):
+        with store.write():
+            w.forget_ids()
+            _refresh_links(w, sources[i:i + _CHUNK])
+        progress(ProgressEvent("links", min(i + _CHUNK, len(sources)), len(sources)))
+
+
+def _connector_refs(conn: Connection) -> dict[int, list[EntityRef]]:
+    out: dict[int, list[EntityRef]] = {}
+    for rowid, etype, name, display, source in conn.execute(
+            "SELECT me.memory_rowid, e.type, e.name, e.display, me.source FROM memory_entities me"
+            " JOIN entities e ON e.id = me.entity_id WHERE me.source LIKE 'connector%'"):
+        rels = str(source).partition(":")[2].split(",")
+        out.setdefault(int(rowid), []).extend(
+            EntityRef(etype, name, display, rel or None) for rel in rels)
+    return out
+
+
+def _data_version(conn: Connection) -> int:
+    """Changes when another connection commits (SQLite's ``PRAGMA data_version``)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _versions(conn: Connection, rowids: list[int]) -> dict[int, tuple[Any, Any]]:
+    marks = ",".join("?" * len(rowids))
+    return {int(r[0]): (r[1], r[2]) for r in conn.execute(
+        f"SELECT rowid, updated_at, version FROM memories WHERE rowid IN ({marks})", rowids)}
