@@ -72,7 +72,7 @@ def sync_markdown(
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import Markdown notes: front matter, [[wikilinks]], long notes split at their headings.
+    """Import Markdown notes: front matter, wikilinks, long notes split at their headings.
 
     [dim]devmem sync markdown ~/vault --watch[/]  Unchanged notes (same mtime and size) are not read;
     deleted notes are removed; a renamed note is removed and added.

@@ -36,6 +36,7 @@ class SyncReport:
     deleted: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)  # "<item>: <reason>"
+    notes: list[str] = field(default_factory=list)  # imported with a caveat (e.g. bad UTF-8 replaced)
     dry_run: bool = False
 
     def summary(self) -> str:

@@ -38,11 +38,8 @@ def apply_checked(ctx: SyncContext, inputs: Sequence[MemoryInput], deletions: Se
 
 
 def known_ids(ctx: SyncContext, prefix: str) -> dict[str, str]:
-    """``ctx.known_ids(prefix)`` filtered exactly.
-
-    The store matches the prefix with SQL ``LIKE``, which ignores case and treats ``_`` as a
-    wildcard, so ``my_repo:`` would also match ``myXrepo:``; this keeps true prefixes only.
-    """
+    """``ctx.known_ids(prefix)``, kept to exact (case-sensitive) prefixes whatever the store's
+    matching: deciding deletions from a loose match would delete another scope's items."""
     return {k: v for k, v in ctx.known_ids(prefix).items() if k.startswith(prefix)}
 
 

@@ -256,9 +256,11 @@ class GitConnector:
         cursor = load_cursor(ctx, project)
         since = self._since(root, cursor)
         tips = current_tips(root)
+        present = existing_commits(root, cursor.get("tips", []))
+        _check_same_repository(cursor, root, present, project)
         # A changed --since invalidates the stored tips as a lower bound: read from scratch
         # and rely on the known ids to leave already imported commits alone.
-        old = existing_commits(root, cursor.get("tips", [])) if cursor.get("since", "") == since else []
+        old = present if cursor.get("since", "") == since else []
         known = {k.split(":", 1)[1] for k in known_ids(ctx, project + ":")}
         gone = self._gone(root, tips, old, cursor, known)
         run = _Run(ctx, self, root, project, since, old)
@@ -302,6 +304,21 @@ class GitConnector:
             out = git(root, "rev-list", *tips) if tips else ""
             return known - set(out.split())
         return set(out.split()) & known
+
+
+def _check_same_repository(cursor: dict[str, object], root: Path, present: list[str],
+                           project: str) -> None:
+    """Refuse to sync a different repository under a project name already in use.
+
+    Two unrelated repositories in folders of the same name would share the project, and
+    each sync would delete the other's commits as "no longer reachable". A repository that
+    was moved (or cloned again) still holds the stored commits and passes."""
+    stored_root = cursor.get("root")
+    if stored_root and stored_root != str(root) and cursor.get("tips") and not present:
+        raise ConnectorError(
+            f"project {project!r} is already synced from another repository ({stored_root}), "
+            f"which shares no commit with {root}.",
+            hint="Pass --project with another name for this one.")
 
 
 class _Run:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sqlite3 import Connection as Connection  # sqlean's Connection has the same API
 else:
     Connection = sqlite3.Connection
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA_V1 = """
@@ -140,8 +140,33 @@ def _run_script(conn: Connection, script: str) -> None:
             conn.execute(statement)
 
 
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS memory_bits (
+    rowid INTEGER PRIMARY KEY REFERENCES memories(rowid) ON DELETE CASCADE,
+    bits BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vector_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    rowid INTEGER NOT NULL
+);
+"""
+
+
+def _v2_binary_codes(conn: Connection) -> None:
+    """v2: 1-bit codes of every vector for the in-process index (core/vector_index.py)."""
+    from core.vector_index import codes_of
+
+    _run_script(conn, _SCHEMA_V2)
+    import numpy as np
+
+    for rowid, blob in conn.execute("SELECT rowid, vector FROM memory_vectors").fetchall():
+        conn.execute("INSERT OR REPLACE INTO memory_bits(rowid, bits) VALUES (?, ?)",
+                     (rowid, codes_of(np.frombuffer(blob, dtype=np.float32))))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: _run_script(conn, _SCHEMA_V1),
+    _v2_binary_codes,
 ]
 
 

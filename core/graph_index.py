@@ -17,12 +17,13 @@ it keeps (and ``rebuild`` reproduces exactly):
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core import extract
+from core import db, extract
 from core.db import Connection
 from core.models import EntityRef, Memory, ProgressCallback, ProgressEvent, no_progress
 from core.rows import MEMORY_COLUMNS, row_to_memory
@@ -32,11 +33,18 @@ from core.store import Store
 SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
 LINK_ENTITIES = 3  # a memory link relates the top-3 entities of each end
 REBUILD_BATCH = 500
+REFS_KEY = "graph_rebuild_connector_entities"  # meta key: the connector entities while rebuilding
 _CHUNK = 500
+
+
+# Connector entities by memory rowid (a string: they go through JSON): [type, name, display, relation]
+_Refs = dict[str, list[list[str | None]]]
 
 
 @dataclass(frozen=True)
 class RebuildResult:
+    """What ``rebuild`` did: memories read, entities and relations now in the graph."""
+
     memories: int
     entities: int
     relations: int
@@ -55,6 +63,7 @@ class _Writer:
         self.mentions: list[tuple[int, int, float, str]] = []
         self.evidence: list[tuple[int, int, float]] = []
         self.touched: set[int] = set()
+        self.pruning = False  # set when evidence was deleted: relations may be left without any
 
     def forget_ids(self) -> None:
         """Drop the caches: another process changed the graph since they were filled."""
@@ -68,7 +77,7 @@ class _Writer:
         if entity_id is None:
             row = self.conn.execute("SELECT id FROM entities WHERE type = ? AND name = ?", key).fetchone()
             entity_id = int(row[0]) if row else int(self.conn.execute(
-                "INSERT INTO entities(type, name, display) VALUES (?, ?, ?)", (etype, name, display)).lastrowid)
+                "INSERT INTO entities(type, name, display) VALUES (?, ?, ?)", (etype, name, display)).lastrowid or 0)
             self.entity_ids[key] = entity_id
         for alias in (name, display, *aliases):
             pair = (alias.lower(), entity_id)
@@ -87,7 +96,7 @@ class _Writer:
             row = self.conn.execute("SELECT id FROM relations WHERE src_id = ? AND dst_id = ? AND type = ?",
                                     key).fetchone()
             rel_id = int(row[0]) if row else int(self.conn.execute(
-                "INSERT INTO relations(src_id, dst_id, type, weight) VALUES (?, ?, ?, 0)", key).lastrowid)
+                "INSERT INTO relations(src_id, dst_id, type, weight) VALUES (?, ?, ?, 0)", key).lastrowid or 0)
             self.relation_ids[key] = rel_id
         self.evidence.append((rel_id, rowid, weight))
         self.touched.add(rel_id)
@@ -100,17 +109,18 @@ class _Writer:
                       " VALUES (?, ?, ?, ?)", self.mentions)
         c.executemany("INSERT OR REPLACE INTO relation_evidence(relation_id, memory_rowid, weight)"
                       " VALUES (?, ?, ?)", self.evidence)
-        _reweigh(c, self.touched)
-        self.aliases, self.mentions, self.evidence, self.touched = [], [], [], set()
+        _reweigh(c, self.touched, prune=self.pruning)
+        self.aliases, self.mentions, self.evidence, self.touched, self.pruning = [], [], [], set(), False
 
 
-def _reweigh(conn: Connection, rel_ids: Iterable[int]) -> None:
-    """Weights = sum of evidence; a relation left without evidence goes."""
+def _reweigh(conn: Connection, rel_ids: Iterable[int], *, prune: bool = True) -> None:
+    """Weights = sum of evidence; a relation left without evidence goes (``prune``)."""
     ids = [(r,) for r in rel_ids]
     conn.executemany("UPDATE relations SET weight = (SELECT coalesce(sum(weight), 0) FROM"
                      " relation_evidence WHERE relation_id = ?1) WHERE id = ?1", ids)
-    conn.executemany("DELETE FROM relations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
-                     " relation_evidence WHERE relation_id = ?1)", ids)
+    if prune:
+            conn.executemany("DELETE FROM relations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+                         " relation_evidence WHERE relation_id = ?1)", ids)
 
 
 def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] = ()) -> int:
@@ -216,6 +226,7 @@ def _refresh_links(w: _Writer, sources: Iterable[int]) -> None:
         conn.executemany("DELETE FROM relation_evidence WHERE relation_id = ? AND memory_rowid = ?",
                          [(r, src) for r in old])
         w.touched |= old
+        w.pruning = True
         mine = _top_entities(conn, src)
         for dst, link_type in conn.execute(
                 "SELECT target_rowid, type FROM memory_links WHERE source_rowid = ?", (src,)).fetchall():
@@ -239,58 +250,82 @@ def rebuild(store: Store, progress: ProgressCallback = no_progress,
     """Re-extract every memory into a fresh graph (after an extractor upgrade, or to repair).
 
     Works in short transactions of ``batch`` memories so other processes keep writing; the
-    graph is partial until it ends, and a rebuild that was interrupted is finished by
-    running it again. Connector entities and memory links are carried over."""
+    graph is partial until it ends. Connector entities, which exist nowhere else, are kept
+    in ``meta`` until the end, so a rebuild that was interrupted is finished by running it
+    again. Memory links are carried over."""
     start = time.perf_counter()
     refs = _connector_refs(store.conn())
-    total = store.count()
     with store.write() as conn:
+        _merge_refs(refs, json.loads(db.get_meta(conn, REFS_KEY) or "{}"))
+        db.set_meta(conn, REFS_KEY, json.dumps(refs))  # before the only other copy goes
         for table in ("relation_evidence", "relations", "memory_entities", "entity_aliases", "entities"):
             conn.execute(f"DELETE FROM {table}")
-    w, last, done = _Writer(store.conn()), 0, 0
-    seen_version = _data_version(store.conn())
-    while True:
-        rows = store.conn().execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE rowid > ?"
-                                    " ORDER BY rowid LIMIT ?", (last, batch)).fetchall()
-        if not rows:
-            break
-        found = [(int(r[0]), (r[20], r[22]), _extract(row_to_memory(r))) for r in rows]  # outside the lock
-        with store.write() as conn:
-            if _data_version(conn) != seen_version:
-                w.forget_ids()
-            current = _versions(conn, [rowid for rowid, _, _ in found])
-            for rowid, version, extracted in found:
-                if current.get(rowid) == version:  # else deleted, or changed and re-indexed meanwhile
-                    _store(w, rowid, extracted, refs.get(rowid, ()))
-            w.flush()
-            seen_version = _data_version(conn)
-        last, done = int(rows[-1][0]), done + len(rows)
-        progress(ProgressEvent("entities", done, max(total, done)))
-    _rebuild_links(store, w, progress)
+    done = _rebuild_memories(store, refs, progress, batch)
+    _rebuild_links(store, progress)
     conn = store.conn()
     entities = int(conn.execute("SELECT count(*) FROM entities").fetchone()[0])
     relations = int(conn.execute("SELECT count(*) FROM relations").fetchone()[0])
     return RebuildResult(done, entities, relations, time.perf_counter() - start)
 
 
-def _rebuild_links(store: Store, w: _Writer, progress: ProgressCallback) -> None:
+def _rebuild_memories(store: Store, refs: _Refs, progress: ProgressCallback,
+                      batch: int) -> int:
+    total = store.count()
+    w, last, done = _Writer(store.conn()), 0, 0
+    seen_version = _data_version(store.conn())
+    while True:
+        rows = store.conn().execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE rowid > ?"
+                                    " ORDER BY rowid LIMIT ?", (last, batch)).fetchall()
+        if not rows:
+            return done
+        found = [(int(r[0]), (r[20], r[22]), _extract(row_to_memory(r))) for r in rows]  # outside the lock
+        with store.write() as conn:
+            if _data_version(conn) != seen_version:  # another process wrote: cached ids may be gone
+                w.forget_ids()
+            rowids = [rowid for rowid, _, _ in found]
+            current = _versions(conn, rowids)
+            _merge_refs(refs, _connector_refs(conn, rowids))  # written meanwhile by a connector
+            for rowid, version, extracted in found:
+                if current.get(rowid) == version:  # else deleted, or changed and re-indexed meanwhile
+                    _store(w, rowid, extracted, [_ref(r) for r in refs.get(str(rowid), ())])
+            w.flush()
+            seen_version = _data_version(conn)
+        last, done = int(rows[-1][0]), done + len(rows)
+        progress(ProgressEvent("entities", done, max(total, done)))
+
+
+def _rebuild_links(store: Store, progress: ProgressCallback) -> None:
     sources = [int(r[0]) for r in store.conn().execute("SELECT DISTINCT source_rowid FROM memory_links")]
     for i in range(0, len(sources), _CHUNK):
-        with store.write():
-            w.forget_ids()
-            _refresh_links(w, sources[i:i + _CHUNK])
+        with store.write() as conn:
+            _refresh_links(_Writer(conn), sources[i:i + _CHUNK])
         progress(ProgressEvent("links", min(i + _CHUNK, len(sources)), len(sources)))
+    with store.write() as conn:
+        conn.execute("DELETE FROM meta WHERE key = ?", (REFS_KEY,))
 
 
-def _connector_refs(conn: Connection) -> dict[int, list[EntityRef]]:
-    out: dict[int, list[EntityRef]] = {}
+def _connector_refs(conn: Connection, rowids: Sequence[int] | None = None) -> _Refs:
+    """The connector entities of these memories (of all, without ``rowids``)."""
+    where, args = "", list(rowids or ())
+    if rowids is not None:
+        where = f" AND me.memory_rowid IN ({','.join('?' * len(args))})"
+    out: _Refs = {}
     for rowid, etype, name, display, source in conn.execute(
             "SELECT me.memory_rowid, e.type, e.name, e.display, me.source FROM memory_entities me"
-            " JOIN entities e ON e.id = me.entity_id WHERE me.source LIKE 'connector%'"):
-        rels = str(source).partition(":")[2].split(",")
-        out.setdefault(int(rowid), []).extend(
-            EntityRef(etype, name, display, rel or None) for rel in rels)
+            f" JOIN entities e ON e.id = me.entity_id WHERE me.source LIKE 'connector%'{where}", args):
+        for rel in str(source).partition(":")[2].split(","):
+            out.setdefault(str(rowid), []).append([etype, name, display, rel or None])
     return out
+
+
+def _ref(row: list[str | None]) -> EntityRef:
+    return EntityRef(str(row[0]), str(row[1]), row[2], row[3])
+
+
+def _merge_refs(into: _Refs, more: _Refs) -> None:
+    for rowid, found in more.items():
+        have = into.setdefault(rowid, [])
+        have += [r for r in found if r not in have]
 
 
 def _data_version(conn: Connection) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from core import filters as flt
 from core.models import SearchFilters
-from core.store import VEC_TABLE, Store
+from core.store import Store
 
 TEXT_WEIGHT = 0.5
 GRAPH_WEIGHT = 0.1
@@ -76,18 +76,28 @@ def text_search(store: Store, query: str, filters: SearchFilters | None,
 
 def vector_search(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
                   k: int) -> list[tuple[int, float]]:
-    """(rowid, cosine) best first: exact over few candidates, binary KNN + rescoring otherwise."""
-    if flt.is_empty(filters):
-        total = int(store.conn().execute("SELECT count(*) FROM memory_vectors").fetchone()[0])
-        if total > EXACT_VECTOR_LIMIT and store.vector_table_ready():
-            return _binary_knn(store, qvec, None, k)
-        return _exact(store, qvec, None, k)
-    where, args = flt.where(filters)
-    count = int(store.conn().execute(
-        f"SELECT count(*) FROM memories m WHERE {where}", args).fetchone()[0])
-    if count <= EXACT_VECTOR_LIMIT * 5 or not store.vector_table_ready():
+    """(rowid, cosine) best first: exact over few candidates, binary KNN + rescoring otherwise.
+
+    Filters are applied after the KNN (post-filtering); when they are so selective that too
+    few candidates survive, the KNN is repeated wider before giving up."""
+    if _at_most(store, filters, EXACT_VECTOR_LIMIT):
         return _exact(store, qvec, filters, k)
-    return _binary_knn(store, qvec, filters, k)
+    found = _binary_knn(store, qvec, filters, k, max(BINARY_OVERSAMPLE, 2 * k))
+    if filters is not None and len(found) < k:
+        found = _binary_knn(store, qvec, filters, k, 20 * max(BINARY_OVERSAMPLE, 2 * k))
+    return found
+
+
+def _at_most(store: Store, filters: SearchFilters | None, n: int) -> bool:
+    """True when at most ``n`` memories with vectors pass ``filters`` (reads ≤ n + 1 rows)."""
+    if flt.is_empty(filters):
+        # max(rowid) is O(log n); gaps left by deletions only make this err toward KNN.
+        top = store.conn().execute("SELECT max(rowid) FROM memory_vectors").fetchone()[0]
+        return top is None or int(top) <= n
+    where, args = flt.where(filters)
+    found = store.conn().execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {where} LIMIT ?)", [*args, n + 1]).fetchone()[0]
+    return int(found) <= n
 
 
 def _exact(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
@@ -99,13 +109,11 @@ def _exact(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
     return _rank_by_cosine(rows, qvec, k)
 
 
-def _binary_knn(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
-                k: int) -> list[tuple[int, float]]:
-    oversample = max(BINARY_OVERSAMPLE, k * 10) * (8 if filters is not None else 1)
-    blob = np.asarray(qvec, dtype=np.float32).tobytes()
-    ids = [int(r[0]) for r in store.conn().execute(
-        f"SELECT rowid FROM {VEC_TABLE} WHERE embedding MATCH vec_quantize_binary(?) AND k = ?",
-        (blob, min(oversample, 4096)))]
+def _binary_knn(store: Store, qvec: np.ndarray, filters: SearchFilters | None, k: int,
+                oversample: int) -> list[tuple[int, float]]:
+    # Hamming distance on 1-bit codes ranks coarsely; rescoring a few hundred candidates
+    # with the float vectors restores recall@10 ≈ 0.97 at a fraction of an exact scan's cost.
+    ids = store.bit_index.search(store, qvec, oversample)
     if not ids:
         return []
     where, args = flt.where(filters)

@@ -443,8 +443,10 @@ def _notes(redactions: Iterable[Any]) -> tuple[RedactionNote, ...]:
 
 
 def _redact_tree(value: Any) -> Any:
+    # Metadata holds many short strings (shas, paths, names); no secret format fits in
+    # fewer than 12 characters, so those skip the redactor (it dominated connector imports).
     if isinstance(value, str):
-        return redact(value).text
+        return redact(value).text if len(value) >= 12 else value
     if isinstance(value, dict):
         return {k: _redact_tree(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core import db
+from core import db, vector_index
 from core.db import Connection
 from core.models import Link, Memory, Version
 from core.rows import MEMORY_COLUMNS, anchor_values, row_to_memory
@@ -39,6 +39,7 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._all_conns: list[Connection] = []
+        self.bit_index = vector_index.BitIndex()
         db.migrate(self.conn(), self._write_lock, self.path)
 
     def conn(self) -> Connection:
@@ -183,6 +184,9 @@ class Store:
         """Drop every vector (a change of model) and start a fresh vec0 table."""
         conn.execute(f"DROP TABLE IF EXISTS {VEC_TABLE}")
         conn.execute("DELETE FROM memory_vectors")
+        # log every removal so other processes' in-memory indexes drop them too
+        conn.execute("INSERT INTO vector_changes(rowid) SELECT rowid FROM memory_bits")
+        conn.execute("DELETE FROM memory_bits")
         self._create_vector_table(conn, identity, dim)
 
     def put_vector(self, conn: Connection, rowid: int, vector: np.ndarray, model: str) -> None:
@@ -192,9 +196,11 @@ class Store:
         conn.execute(f"DELETE FROM {VEC_TABLE} WHERE rowid = ?", (rowid,))
         conn.execute(f"INSERT INTO {VEC_TABLE}(rowid, embedding) VALUES (?, vec_quantize_binary(?))",
                      (rowid, blob))
+        vector_index.record(conn, rowid, vector)
 
     def delete_vector(self, conn: Connection, rowid: int) -> None:
-        conn.execute("DELETE FROM memory_vectors WHERE rowid = ?", (rowid,))
+        if conn.execute("DELETE FROM memory_vectors WHERE rowid = ?", (rowid,)).rowcount:
+            vector_index.record(conn, rowid, None)
         if self.vector_table_ready():
             conn.execute(f"DELETE FROM {VEC_TABLE} WHERE rowid = ?", (rowid,))
 

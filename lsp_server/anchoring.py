@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from core.anchors import Located, SymbolSpan, locate
-from core.models import CodeAnchor, Hit, Memory
+from core.models import CodeAnchor, Memory
 from core.service import MemoryService
 from lsp_server.documents import DocInfo
 from lsp_server.symbols import Symbol, spans
@@ -44,9 +43,7 @@ class Placements:
         """Every memory anchored to this document, placed (blocking: run in a worker)."""
         if info.path is None:
             return []
-        # (cast: inside MemoryService, `list[Hit]` names its `list` method, not the builtin)
-        hits = cast("list[Hit]", svc.context_for_file(info.path, project=info.project,
-                                                       limit=MAX_ANCHORED))
+        hits = svc.context_for_file(info.path, project=info.project, limit=MAX_ANCHORED)
         symbol_spans = spans(info.symbols)
         out: list[Placed] = []
         for hit in hits:

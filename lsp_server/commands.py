@@ -127,7 +127,7 @@ async def remember(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     anchor, project = None, await ls.default_project()
     if a.uri:
         info = await _document(ls, a.uri)
-        project = info.project
+        project = info.project or project  # an untitled buffer has no repository of its own
         anchor = await ls.backend.offload(build_anchor, info, a.range.lsp() if a.range else None)
     title = a.title if a.title and a.title.strip() else present.suggest_title(a.content)
     inp = MemoryInput(content=a.content, title=title, kind=a.kind or "note", tags=list(a.tags),
@@ -155,7 +155,8 @@ def build_anchor(info: DocInfo, rng: types.Range | None) -> CodeAnchor | None:
 
 async def search_memories(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     a = parse("devmem.search", SearchArgs, raw)
-    project = (await _document(ls, a.uri)).project if a.uri else await ls.default_project()
+    # With a document, its project; without one, the `project` setting (else everything).
+    project = (await _document(ls, a.uri)).project if a.uri else ls.config.project
     filters = SearchFilters(project=project, kinds=list(a.kinds)) if project or a.kinds else None
     result = await ls.backend.run(_recall, a.query, a.limit, filters)
     out: dict[str, Any] = {"hits": [present.hit_summary(h) for h in result.hits]}

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FOR_FILE_COMMAND = "devmem.memoriesForFile"
-RELATED_PER_SYMBOL = 20
+RELATED_PER_SYMBOL = 10  # beyond this a lens says "10+ memories"
 SYMBOL_ENTITY_TYPES = frozenset({"symbol", "function", "class", "code"})
 
 
@@ -118,7 +118,7 @@ def related_by_name(svc: MemoryService, names: frozenset[str],
         ids = _symbol_entities(svc, name)
         if not ids:
             continue
-        rowids = graph.memory_rowids_for(svc.store, ids, None, RELATED_PER_SYMBOL * 2)
+        rowids = graph.memory_rowids_for(svc.store, ids, None, RELATED_PER_SYMBOL + 5)
         memories = [m for m in svc.store.get_many(rowids).values()
                     if project is None or m.project in (project, None)]
         if memories:

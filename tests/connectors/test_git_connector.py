@@ -223,3 +223,21 @@ def test_merge_commit_and_web_link(repo, svc, sync) -> None:
     merge = svc.find_external("git", f"shop:{repo.head()}")
     assert merge is not None and "merge" in merge.tags and merge.anchor is None
     assert merge.source_url == f"https://github.com/acme/shop/commit/{repo.head()}"
+
+
+def test_two_repositories_with_the_same_folder_name_do_not_overwrite_each_other(make_repo, svc, sync) -> None:
+    first = make_repo("a/api")
+    first.write("a.py", "a = 1\n")
+    first.commit("First repo")
+    other = make_repo("b/api")
+    other.write("b.py", "b = 1\n")
+    other.commit("Second repo")
+    assert sync(GitConnector(first.path)).added == 1
+    with pytest.raises(ConnectorError, match="already synced from another repository"):
+        sync(GitConnector(other.path))
+    assert sync(GitConnector(other.path, project="api-b")).added == 1
+    moved = first.path.parent.parent / "moved" / "api"
+    moved.parent.mkdir()
+    first.path.rename(moved)
+    assert sync(GitConnector(moved)).added == 0  # same history, new place: nothing to redo
+    assert len(svc.external_ids("git")) == 2

@@ -231,6 +231,39 @@ async def test_initialize_answers_before_the_model_has_loaded(tmp_path: Path) ->
     assert model_ready and model_ready[0] > answered
 
 
+@pytest.mark.asyncio(loop_scope="module")
+async def test_tcp_transport(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**SERVER_ENV, "DEVMEM_DB": str(tmp_path / "m.db")}
+    proc = await asyncio.create_subprocess_exec(
+        SERVER, "--tcp", "--port", str(port), env=env, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stderr
+        while b"listening on" not in await asyncio.wait_for(proc.stderr.readline(), 30):
+            pass
+        for _ in range(50):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize",
+                           "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()
+        writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        answer = json.loads(await reader.readexactly(int(header.split(b":")[1].split(b"\r")[0])))
+        assert answer["id"] == 7 and answer["result"]["capabilities"]["hoverProvider"]
+        writer.close()
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
 # ---- remember + hover + lens ---------------------------------------------------------------
 async def test_remember_action_anchors_to_path_lines_symbol_and_commit(
         client: LanguageClient, repo: Path, db: Path) -> None:
@@ -574,6 +607,22 @@ async def test_configuration_is_pulled_and_pushed(client: LanguageClient, repo: 
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"devmemory": {"hover": {"enabled": True}, "codeLens": {"enabled": True}}}))
     assert await eventually(lambda: hover_text(client, uri, 23, 22))
+
+
+async def test_changing_the_database_path_reopens_the_store(client: LanguageClient, db: Path) -> None:
+    other = db.with_name("other.db")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"devmemory": {"database": {"path": str(other)}}}))
+    assert await eventually(lambda: _recent_is_empty(client, True))
+    assert other.exists()
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"devmemory": {"database": {"path": str(db)}}}))
+    assert await eventually(lambda: _recent_is_empty(client, False))
+
+
+async def _recent_is_empty(client: LanguageClient, empty: bool) -> bool:
+    hits = (await execute(client, "devmem.recent", {"limit": 1}))["hits"]
+    return (hits == []) is empty
 
 
 async def _no_hover(client: LanguageClient, uri: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.session import ListRootsFnT
 from mcp.client.streamable_http import streamable_http_client
@@ -106,3 +107,13 @@ async def call_error(session: ClientSession, tool: str, **arguments: Any) -> str
     result = await session.call_tool(tool, arguments)
     assert result.is_error, f"expected an error from {tool}, got {text_of(result)[:300]}"
     return text_of(result)
+
+
+async def wait_for_model(session: ClientSession, timeout: float = 120.0) -> None:
+    """Until the server's embedding model is loaded (it loads in the background after start-up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (await call(session, "memory_stats"))["embedding_ready"]:
+            return
+        await anyio.sleep(0.1)
+    raise AssertionError(f"the embedding model did not load within {timeout} s")

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import anyio
-from mcp_helpers import stdio_session, text_of
+from mcp_helpers import stdio_session, text_of, wait_for_model
 
 from core.embeddings import UnavailableEmbedder
 from core.service import MemoryService
@@ -25,7 +25,8 @@ class Log:
 
 async def _work(env: dict[str, str], worker: int, log: Log, start: anyio.Event, ready: list[int]) -> None:
     async with stdio_session(env, "--project", "shared") as s:
-        # The first write waits for this process's embedding model; the timed run starts after.
+        # Each process loads its own embedding model; the timed run starts when all have it.
+        await wait_for_model(s)
         await _remember(s, worker, "warm-up", log)
         ready.append(worker)
         if len(ready) == WORKERS:

@@ -20,11 +20,13 @@ def post(url: str, **headers: str) -> httpx.Response:
     return httpx.post(url, json=INIT, headers={**HEADERS, **headers}, timeout=10)
 
 
-async def test_http_session_serves_tools_resources_and_prompts(server_env):
-    env = {**server_env, "DEVMEM_EMBEDDINGS": "0"}
-    with http_server(env, "--project", "web") as url:
+async def test_http_session_serves_tools_resources_and_prompts(server_env, tmp_path):
+    env = {k: v for k, v in server_env.items() if k != "DEVMEM_DB"} | {"DEVMEM_EMBEDDINGS": "0"}
+    db = tmp_path / "chosen-with-flag.db"
+    with http_server(env, "--project", "web", "--db", str(db)) as url:
         async with http_session(url) as s:
             assert len((await s.list_tools()).tools) == 11
+            assert (await call(s, "memory_stats"))["db_path"] == str(db)
             stored = await call(s, "remember", content="The staging database is rebuilt every night.",
                                 kind="note", tags=["staging"])
             memory_id = stored["memory"]["id"]

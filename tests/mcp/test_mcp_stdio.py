@@ -10,7 +10,7 @@ import pytest
 from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import ListRootsResult, Root, TextContent, TextResourceContents
-from mcp_helpers import call, call_error, git_repo, stdio_session
+from mcp_helpers import call, call_error, git_repo, stdio_session, wait_for_model
 
 from core.embeddings import UnavailableEmbedder
 from core.models import MemoryInput
@@ -64,6 +64,7 @@ async def test_start_up_lists_everything_and_recall_answers_before_the_model(ser
 async def test_memory_lifecycle_over_every_tool_resource_and_prompt(server_env, tmp_path: Path):
     repo = git_repo(tmp_path / "shop")
     async with stdio_session(server_env, cwd=repo) as s:
+        await wait_for_model(s)  # so that every write below gets its vector
         created = await call(s, "remember", content=DECISION, kind="decision", tags=["SQLite", "wal"],
                              anchor={"path": "core/db.py", "start_line": 10, "end_line": 30,
                                      "symbol": "connect"})
@@ -92,7 +93,7 @@ async def test_memory_lifecycle_over_every_tool_resource_and_prompt(server_env, 
 
 async def _recall(s: Any, first_id: str, fix_id: str) -> None:
     out = await call(s, "recall", query="why can several processes write the database at once?")
-    assert out["mode"] == "hybrid", out["notices"]  # the writes waited for the model
+    assert out["mode"] == "hybrid", out["notices"]
     assert out["project"] == "shop"
     ids = [h["id"] for h in out["hits"]]
     assert ids[0] == first_id, out
