@@ -52,7 +52,11 @@ class RebuildResult:
 
 
 class _Writer:
-    """Queues one transaction's graph rows for ``executemany``; caches entity and relation ids."""
+    """Queues one transaction's graph rows for ``executemany``; caches entity and relation ids.
+
+    A relation's weight is the sum of its evidence's weights, kept by adding and taking off
+    each change (summing a hub relation's thousands of evidence rows on every write would
+    make writes slower as the store grows)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -61,9 +65,8 @@ class _Writer:
         self.known_aliases: set[tuple[str, int]] = set()
         self.aliases: list[tuple[str, int]] = []
         self.mentions: list[tuple[int, int, float, str]] = []
-        self.evidence: list[tuple[int, int, float]] = []
-        self.touched: set[int] = set()
-        self.pruning = False  # set when evidence was deleted: relations may be left without any
+        self.evidence: dict[tuple[int, int], float] = {}  # (relation, memory) → weight; last wins
+        self.dropped: set[int] = set()  # relations that lost evidence: they go if none is left
 
     def forget_ids(self) -> None:
         """Drop the caches: another process changed the graph since they were filled."""
@@ -98,29 +101,46 @@ class _Writer:
             rel_id = int(row[0]) if row else int(self.conn.execute(
                 "INSERT INTO relations(src_id, dst_id, type, weight) VALUES (?, ?, ?, 0)", key).lastrowid or 0)
             self.relation_ids[key] = rel_id
-        self.evidence.append((rel_id, rowid, weight))
-        self.touched.add(rel_id)
+        self.evidence[(rel_id, rowid)] = weight
+
+    def drop_evidence(self, rows: Sequence[tuple[int, int, float]]) -> None:
+        """Delete evidence rows (relation, memory, weight) now, taking their weight off."""
+        self.conn.executemany("DELETE FROM relation_evidence WHERE relation_id = ? AND memory_rowid = ?",
+                              [(rel, rowid) for rel, rowid, _ in rows])
+        self.conn.executemany("UPDATE relations SET weight = weight - ? WHERE id = ?",
+                              [(weight, rel) for rel, _, weight in rows])
+        self.dropped.update(rel for rel, _, _ in rows)
 
     def flush(self) -> None:
-        """Write the queued rows, then bring the touched relations' weights up to date."""
+        """Write the queued rows and the weight changes; relations left without evidence go."""
         c = self.conn
         c.executemany("INSERT OR IGNORE INTO entity_aliases(alias, entity_id) VALUES (?, ?)", self.aliases)
         c.executemany("INSERT OR REPLACE INTO memory_entities(memory_rowid, entity_id, confidence, source)"
                       " VALUES (?, ?, ?, ?)", self.mentions)
+        deltas: dict[int, float] = {}
+        for (rel, _), weight in self.evidence.items():
+            deltas[rel] = deltas.get(rel, 0.0) + weight
+        for rel, old in self._replaced():
+            deltas[rel] -= old
         c.executemany("INSERT OR REPLACE INTO relation_evidence(relation_id, memory_rowid, weight)"
-                      " VALUES (?, ?, ?)", self.evidence)
-        _reweigh(c, self.touched, prune=self.pruning)
-        self.aliases, self.mentions, self.evidence, self.touched, self.pruning = [], [], [], set(), False
+                      " VALUES (?, ?, ?)", [(rel, rowid, w) for (rel, rowid), w in self.evidence.items()])
+        c.executemany("UPDATE relations SET weight = weight + ? WHERE id = ?", [(d, r) for r, d in deltas.items()])
+        c.executemany("DELETE FROM relations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM relation_evidence"
+                      " WHERE relation_id = ?1)", [(r,) for r in self.dropped])
+        self.aliases, self.mentions, self.evidence, self.dropped = [], [], {}, set()
 
-
-def _reweigh(conn: Connection, rel_ids: Iterable[int], *, prune: bool = True) -> None:
-    """Weights = sum of evidence; a relation left without evidence goes (``prune``)."""
-    ids = [(r,) for r in rel_ids]
-    conn.executemany("UPDATE relations SET weight = (SELECT coalesce(sum(weight), 0) FROM"
-                     " relation_evidence WHERE relation_id = ?1) WHERE id = ?1", ids)
-    if prune:
-            conn.executemany("DELETE FROM relations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
-                         " relation_evidence WHERE relation_id = ?1)", ids)
+    def _replaced(self) -> list[tuple[int, float]]:
+        """(relation, weight) of stored evidence the queued rows replace (a re-indexed memory)."""
+        rowids = sorted({rowid for _, rowid in self.evidence})
+        out: list[tuple[int, float]] = []
+        for i in range(0, len(rowids), _CHUNK):
+            chunk = rowids[i:i + _CHUNK]
+            for rel, rowid, weight in self.conn.execute(
+                    "SELECT relation_id, memory_rowid, weight FROM relation_evidence WHERE memory_rowid IN"
+                    f" ({','.join('?' * len(chunk))})", chunk):
+                if (rel, rowid) in self.evidence:
+                    out.append((int(rel), float(weight)))
+        return out
 
 
 def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] = ()) -> int:
@@ -188,16 +208,14 @@ def _in_domain(email: str, domain: str) -> bool:
 
 def unindex_memory(conn: Connection, rowid: int) -> None:
     """Remove a memory's mentions and evidence; relations and entities left without any go too."""
-    rel_ids = {int(r[0]) for r in conn.execute(
-        "SELECT relation_id FROM relation_evidence WHERE memory_rowid = ?", (rowid,))}
+    w = _Writer(conn)
+    w.drop_evidence(conn.execute("SELECT relation_id, memory_rowid, weight FROM relation_evidence"
+                                 " WHERE memory_rowid = ?", (rowid,)).fetchall())
     entity_ids = [int(r[0]) for r in conn.execute(
         "SELECT entity_id FROM memory_entities WHERE memory_rowid = ?", (rowid,))]
-    conn.execute("DELETE FROM relation_evidence WHERE memory_rowid = ?", (rowid,))
     conn.execute("DELETE FROM memory_entities WHERE memory_rowid = ?", (rowid,))
-    _reweigh(conn, rel_ids)
-    incoming = [s for s in _link_sources(conn, rowid) if s != rowid]
-    if incoming:  # their link relations named this memory's entities
-        _refresh_links(_Writer(conn), incoming)
+    # Links into this memory related their sources' entities to its entities: recompute them.
+    _refresh_links(w, [s for s in _link_sources(conn, rowid) if s != rowid])
     conn.executemany("DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
                      " memory_entities WHERE entity_id = ?1)", [(e,) for e in entity_ids])
 
@@ -220,13 +238,10 @@ def _link_sources(conn: Connection, rowid: int) -> list[int]:
 def _refresh_links(w: _Writer, sources: Iterable[int]) -> None:
     conn = w.conn
     for src in sources:
-        old = {int(r[0]) for r in conn.execute(
-            "SELECT e.relation_id FROM relation_evidence e JOIN relations r ON r.id = e.relation_id"
-            " WHERE e.memory_rowid = ? AND r.type LIKE 'linked!_%' ESCAPE '!'", (src,))}
-        conn.executemany("DELETE FROM relation_evidence WHERE relation_id = ? AND memory_rowid = ?",
-                         [(r, src) for r in old])
-        w.touched |= old
-        w.pruning = True
+        w.drop_evidence(conn.execute(
+            "SELECT e.relation_id, e.memory_rowid, e.weight FROM relation_evidence e JOIN relations r"
+            " ON r.id = e.relation_id WHERE e.memory_rowid = ? AND r.type LIKE 'linked!_%' ESCAPE '!'",
+            (src,)).fetchall())
         mine = _top_entities(conn, src)
         for dst, link_type in conn.execute(
                 "SELECT target_rowid, type FROM memory_links WHERE source_rowid = ?", (src,)).fetchall():

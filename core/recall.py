@@ -17,7 +17,7 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
     if mode not in SEARCH_MODES:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(SEARCH_MODES)}.")
     notices: list[str] = []
-    depth = max(100, (offset + limit) * 3)
+    depth = max(60, (offset + limit) * 3)
     text, vector, graph_ids, used = _retrieve(svc, query, mode, filters, depth, notices)
     merged = search.fuse(text, vector, graph_ids)
     if mode == "hybrid":
@@ -27,7 +27,8 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
         fused = _with_recency(svc, fused, recency)
     window = fused[offset:offset + limit]
     memories = svc.store.get_many([c.rowid for c in window])
-    hits = [_hit(svc, memories[c.rowid], c, query) for c in window if c.rowid in memories]
+    texts = search.snippets(svc.store, [c.rowid for c in window if "text" in c.ranks], query)
+    hits = [_hit(memories[c.rowid], c, query, texts.get(c.rowid)) for c in window if c.rowid in memories]
     related = _related(svc, query, [c.rowid for c in window]) if include_related else []
     next_offset = offset + limit if len(fused) > offset + limit else None
     return SearchResult(hits, used, mode, notices, next_offset, related)
@@ -64,7 +65,7 @@ def _with_recency(svc: MemoryService, fused: list[search.Candidate], weight: flo
     return sorted(fused, key=lambda c: c.score, reverse=True)
 
 
-def _hit(svc: MemoryService, m: Memory, cand: search.Candidate, query: str) -> Hit:
+def _hit(m: Memory, cand: search.Candidate, query: str, snippet: str | None) -> Hit:
     matched = tuple(name for name in ("text", "vector", "graph", "context") if name in cand.ranks)
     reasons = []
     if "text" in cand.ranks:
@@ -76,8 +77,8 @@ def _hit(svc: MemoryService, m: Memory, cand: search.Candidate, query: str) -> H
         reasons.append("shares entities with the query")
     if "context" in cand.ranks:
         reasons.append("captured next to a matching memory")
-    snippet = search.snippet(svc.store, cand.rowid, query if "text" in cand.ranks else "", m.content)
-    return Hit(m, round(cand.score, 6), matched, snippet, "; ".join(reasons), cand.similarity)
+    return Hit(m, round(cand.score, 6), matched, snippet or search.opening(m.content), "; ".join(reasons),
+               cand.similarity)
 
 
 def _related(svc: MemoryService, query: str, rowids: list[int]) -> list[EntitySummary]:

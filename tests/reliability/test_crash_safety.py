@@ -68,7 +68,7 @@ def test_killed_devmem_import_resumes_without_duplicates(tmp_path, text_env, fig
         proc = subprocess.Popen([DEVMEM, "import", str(records)], env=text_env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for_rows(Path(text_env["DEVMEM_DB"]), seen[-1] if seen else 0, proc)
-        time.sleep(rng.uniform(0.0, 0.8))
+        time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is not None:
             break  # it finished first
         os.kill(proc.pid, signal.SIGKILL)
@@ -77,7 +77,7 @@ def test_killed_devmem_import_resumes_without_duplicates(tmp_path, text_env, fig
             assert store_problems(svc) == []
             assert {m.id for m in _all(svc)} <= ids  # nothing but the records
             seen.append(svc.store.count())
-    assert len(seen) >= 3, seen
+    assert len(seen) >= 3, seen  # at least three kills landed before the import finished
 
     done = cli(text_env, "import", str(records), timeout=300)
     assert done.returncode == 0, done.stderr
