@@ -214,6 +214,9 @@ def explain(exc: BaseException, path: str) -> StoreError:
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return StoreError(f"The database {path} is damaged ({exc}).",
                           hint="Run `devmem doctor` for recovery steps (restore a `devmem backup`, or `devmem export` what can be read).")
+    if isinstance(exc, NotADirectoryError | FileExistsError) or "not a directory" in text:
+        return StoreError(f"Cannot create the database {path}: part of its folder path is a file.",
+                          hint="Point --db / DEVMEM_DB at a path inside a folder.")
     if "unable to open" in text:
         return StoreError(f"Cannot open the database {path} ({exc}).",
                           hint="Check that the folder exists and is writable, or set --db / DEVMEM_DB.")

@@ -21,7 +21,9 @@ def where(f: SearchFilters | None) -> tuple[str, list[Any]]:
     _in(parts, args, "m.kind", f.kinds)
     _in(parts, args, "m.visibility", f.visibility)
     if f.project:
-        parts.append("m.project = ?")
+        # memories with no project (general notes, decisions that apply everywhere) belong
+        # to every project's scope
+        parts.append("(m.project = ? OR m.project IS NULL)")
         args.append(f.project)
     if f.source:
         parts.append("(m.source = ? OR m.source LIKE ?)")

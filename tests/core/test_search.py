@@ -76,6 +76,12 @@ def test_filters(svc: MemoryService, filled: dict[str, str]) -> None:
     assert ids(source="assistant") == set()
 
 
+def test_project_scope_includes_project_less_memories(svc: MemoryService, filled: dict[str, str]) -> None:
+    general = svc.remember(MemoryInput("Always run the linters before pushing")).memory.id
+    scoped = {m.id for m in svc.list(SearchFilters(project="beta"), limit=50).memories}
+    assert scoped == {filled["note"], filled["snippet"], general}
+
+
 def test_vector_filters_apply(svc: MemoryService, filled: dict[str, str]) -> None:
     hits = svc.recall("restart pods", mode="vector", filters=SearchFilters(project="alpha")).hits
     assert hits and all(h.memory.project == "alpha" for h in hits)

@@ -93,9 +93,7 @@ def nested(depth: int) -> dict[str, Any]:
 def core_svc(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[MemoryService]:
     svc = MemoryService.open(tmp_path_factory.mktemp("bad-input") / "memories.db", embedder)
     yield svc
-    problems = store_problems(svc)
     svc.close()
-    assert problems == []
 
 
 def counts(svc: MemoryService) -> tuple[int, ...]:
@@ -412,6 +410,11 @@ async def test_the_lsp_answers_wrong_typed_params_with_an_error(tmp_path, model_
     finally:
         await lsp.shutdown()
     assert unanswered == [], f"requests never answered: {unanswered}"
+
+
+def test_the_fuzzed_store_is_consistent(core_svc):
+    """After every core and MCP case above: integrity, indexes and no orphans."""
+    assert store_problems(core_svc) == []
 
 
 def test_report_inputs_tried(figures):

@@ -3,8 +3,8 @@
 Fifty kills with a model load each would take minutes, so 45 of the 50 runs are text-only
 (``DEVMEM_EMBEDDINGS=0``: the same transactions without the vector rows) and 5 load the
 real model and write vectors. ``bench/stress.py --kills 50`` does all 50 with the model.
-Roughly one kill in five lands during start-up (open, migration, model load) instead of
-during the writes, on purpose.
+Seven kills in ten land while the import writes; the others, on purpose, during start-up
+(open, migration, model load) or the first batch (see kills.py).
 """
 
 from __future__ import annotations

@@ -187,7 +187,8 @@ def test_a_full_disk_refuses_the_write_and_keeps_every_acknowledged_one(tmp_path
         else:
             raise AssertionError("the CLI never hit the full disk")
     figures["disk: full tmpfs"] = (f"{len(acked)} writes acknowledged, then a clear 'disk is full' "
-                                   f"error; all kept; writes resume once space is freed")
+                                   f"error; all kept; writes resume once space is freed; the CLI "
+                                   f"stored {acked_cli} then refused with one clear line")
 
 
 def test_a_size_limited_file_refuses_the_write_cleanly(tmp_path):

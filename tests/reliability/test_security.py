@@ -108,8 +108,6 @@ def _loopback_hex(addr: str) -> bool:
 
 
 def test_http_needs_the_token_checks_origin_and_binds_to_loopback(tmp_path, model_cache, figures):
-    from tests.reliability.helpers import DEVMEM  # noqa: F401  (the same venv's scripts)
-
     env = server_env(tmp_path / "memories.db", model_cache, embeddings=False, DEVMEM_MCP_TOKEN=TOKEN)
     port = _free_port()
     proc = subprocess.Popen([DEVMEM_MCP, "--http", "--port", str(port)], env=env,
