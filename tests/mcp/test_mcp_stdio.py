@@ -233,7 +233,7 @@ async def test_an_unusable_store_does_not_stop_start_up_and_is_reported_per_call
         assert len((await s.list_tools()).tools) == len(TOOLS)
         for _ in range(2):  # reported each time, with what to do; the server keeps serving
             failed = await call_error(s, "recall", query="anything")
-            assert "error (store_error)" in failed and str(blocker) in failed and "devmem doctor" in failed
+            assert "error (store_error)" in failed and str(blocker) in failed and "DEVMEM_DB" in failed
         assert "record_decision" in {p.name for p in (await s.list_prompts()).prompts}
 
 
