@@ -3,8 +3,8 @@
 Entities (technologies, people, projects, repositories, files, symbols, issues, hosts,
 organisations, meetings) and weighted relations are extracted from every memory without an
 LLM (``core.extract``) and written by ``core.graph_index`` — re-exported here, so callers
-use this module alone: ``graph.index_memory`` on write, ``graph.rebuild`` for the whole
-store, ``graph.show`` / ``graph.path`` / ``graph.graph_candidates`` to read.
+use this module alone: ``index_memory`` / ``reindex_memory`` / ``unindex_memory`` on writes,
+``rebuild`` for the whole store, ``show`` / ``path`` / ``graph_candidates`` to read.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from core.graph_index import RebuildResult as RebuildResult
 from core.graph_index import index_memory as index_memory
 from core.graph_index import link_relation as link_relation
 from core.graph_index import rebuild as rebuild
+from core.graph_index import reindex_memory as reindex_memory
 from core.graph_index import unindex_memory as unindex_memory
 from core.models import EntitySummary, SearchFilters
 from core.search import STOPWORDS

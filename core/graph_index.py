@@ -206,8 +206,18 @@ def _in_domain(email: str, domain: str) -> bool:
     return "@" in email and (host == domain or host.endswith("." + domain))
 
 
-def unindex_memory(conn: Connection, rowid: int) -> None:
-    """Remove a memory's mentions and evidence; relations and entities left without any go too."""
+def reindex_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] | None = None) -> int:
+    """Replace a changed memory's graph. ``refs=None`` keeps the connector entities it had
+    (an edit of an imported commit keeps its author); a connector's update passes its own."""
+    kept = unindex_memory(conn, rowid)
+    return index_memory(conn, rowid, m, kept if refs is None else refs)
+
+
+def unindex_memory(conn: Connection, rowid: int) -> list[EntityRef]:
+    """Remove a memory's mentions and evidence; relations and entities left without any go too.
+
+    Returns the connector entities it had (they are stored nowhere else)."""
+    refs = [_ref(r) for r in _connector_refs(conn, [rowid]).get(str(rowid), [])]
     w = _Writer(conn)
     w.drop_evidence(conn.execute("SELECT relation_id, memory_rowid, weight FROM relation_evidence"
                                  " WHERE memory_rowid = ?", (rowid,)).fetchall())
@@ -218,6 +228,7 @@ def unindex_memory(conn: Connection, rowid: int) -> None:
     _refresh_links(w, [s for s in _link_sources(conn, rowid) if s != rowid])
     conn.executemany("DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
                      " memory_entities WHERE entity_id = ?1)", [(e,) for e in entity_ids])
+    return refs
 
 
 def link_relation(conn: Connection, src_rowid: int, dst_rowid: int, link_type: str) -> None:

@@ -401,7 +401,7 @@ class MemoryService:
         """Memories matching ``filters``, newest first (``order``: updated, created, event)."""
         from core import listing
 
-        return listing.page(self.store, filters, validate.limit(limit, self.limits),
+        return listing.page(self.store, validate.filters(filters), validate.limit(limit, self.limits),
                             validate.offset(offset), order)
 
     def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
@@ -412,7 +412,7 @@ class MemoryService:
 
         return recall.run(self, validate.query(query, self.limits), mode,
                           validate.limit(limit, self.limits), validate.offset(offset),
-                          filters, include_related, recency)
+                          validate.filters(filters), include_related, validate.weight(recency, "recency"))
 
     def context_for_file(self, path: str, *, symbol: str | None = None, line: int | None = None,
                          project: str | None = None, limit: int = 10) -> builtins.list[Hit]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ContentTooLarge, InvalidInput
-from core.models import LINK_TYPES, VISIBILITIES
+from core.models import LINK_TYPES, VISIBILITIES, SearchFilters
 
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -135,10 +135,38 @@ def limit(value: int, limits: Limits, name: str = "limit") -> int:
     return min(value, limits.max_limit)
 
 
+def weight(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise InvalidInput(f"{name} must be a number from 0 to 100.")
+    return float(value)
+
+
+MAX_OFFSET = 10_000_000
+
+
 def offset(value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidInput("offset must be a whole number ≥ 0.")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be a whole number from 0 to {MAX_OFFSET:,}.")
     return value
+
+
+def filters(f: SearchFilters | None) -> SearchFilters | None:
+    """Every text in a filter must be storable text (no NUL, no lone surrogate)."""
+    if f is None:
+        return None
+    for name in ("project", "source", "since", "until", "path"):
+        value = getattr(f, name)
+        if value is not None:
+            text(value, f"filter {name}", required=False)
+    for name in ("kinds", "tags", "visibility"):
+        values = getattr(f, name)
+        if not isinstance(values, list | tuple):
+            raise InvalidInput(f"filter {name} must be a list of words.")
+        for value in values:
+            text(value, f"filter {name}", required=False)
+    if f.tags_mode not in ("any", "all"):
+        raise InvalidInput("tags_mode must be 'any' or 'all'.")
+    return f
 
 
 def query(value: Any, limits: Limits) -> str:
