@@ -36,6 +36,8 @@ def graph_options(
                  f"(or use `devmem graph html {html}`).", 2)
         return
     if html is None:
+        if entity is not None:
+            fail("--entity goes with --html FILE (or use `devmem graph show ENTITY`).", 2)
         console.print(ctx.get_help())
         raise typer.Exit()
     _write_html(html, entity, depth, max_nodes)

@@ -231,8 +231,7 @@ def doctor(
     json_out: JsonOpt = False,
 ) -> None:
     """Check the model, sqlite-vec and the database, and say what to do about problems."""
-    with errors():
-        report = maintenance.doctor(service(), check=check)
+    report = _doctor_report(check)
     if json_out:
         print_json(report)
     else:
@@ -241,6 +240,28 @@ def doctor(
             console.print(f"{mark} {c.name}: {c.detail}" + (f"\n    [yellow]→ {c.fix}[/]" if not c.ok and c.fix else ""))
         console.print("[green]All good.[/]" if report.ok else "[red]Some checks failed; see the → lines.[/]")
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _doctor_report(check: bool) -> maintenance.DoctorReport:
+    """Doctor must work on the stores it is meant to diagnose: one that will not open
+    becomes a failed check with the recovery steps, not an error pointing back here."""
+    import os
+
+    from core.config import Settings, build_service
+    from core.errors import DevMemError, StoreError
+
+    settings = Settings.from_env(dict(os.environ), common.STATE.db)
+    try:
+        svc = build_service(settings)
+        common.STATE.service = svc
+        with errors():
+            return maintenance.doctor(svc, check=check)
+    except StoreError as exc:
+        failed = maintenance.Check("database", False, f"{settings.db_path}: {exc.message}",
+                                   maintenance.RECOVERY)
+        return maintenance.DoctorReport([failed])
+    except DevMemError as exc:
+        common.fail(exc)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from sqlite3 import Connection as Connection  # sqlean's Connection has the same API
 else:
     Connection = sqlite3.Connection
+SqliteError = sqlite3.Error  # what callers outside this module catch
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
@@ -174,8 +176,9 @@ def connect(path: Path | str, *, readonly: bool = False) -> Connection:
     """Open the database with sqlite-vec loaded, WAL, a busy timeout and foreign keys on."""
     path_str = str(path)
     try:
-        if path_str != ":memory:" and not readonly:
-            Path(path_str).parent.mkdir(parents=True, exist_ok=True)
+        fresh = path_str != ":memory:" and not readonly and not Path(path_str).exists()
+        if fresh:
+            Path(path_str).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         uri = f"file:{path_str}?mode=ro" if readonly else path_str
         conn: Connection = sqlite3.connect(
             uri, uri=readonly, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
@@ -185,6 +188,8 @@ def connect(path: Path | str, *, readonly: bool = False) -> Connection:
         sqlite_vec.load(conn)
         conn.enable_load_extension(False)
         _configure(conn, readonly=readonly)
+        if fresh:  # memories are private: owner-only, like an SSH key
+            os.chmod(path_str, 0o600)
     except (sqlite3.Error, OSError) as exc:
         raise explain(exc, path_str) from exc
     return conn
@@ -243,24 +248,52 @@ def retry_locked(fn: Callable[[], Any], attempts: int = 20) -> Any:
 
 @contextlib.contextmanager
 def write_transaction(conn: Connection, lock: threading.RLock) -> Iterator[Connection]:
-    """One short IMMEDIATE transaction: everything inside commits together or not at all."""
+    """One short IMMEDIATE transaction: everything inside commits together or not at all.
+
+    SQLite errors (disk full, read-only file, damage) leave as a StoreError that says what
+    to do; after a failed statement or COMMIT nothing of the transaction is kept."""
     with lock:
-        retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            retry_locked(lambda: conn.execute("COMMIT"))
+            retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+            try:
+                yield conn
+                retry_locked(lambda: conn.execute("COMMIT"))
+            except BaseException:
+                if conn.in_transaction:  # SQLITE_FULL may already have ended it
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise explain(exc, db_path(conn)) from exc
+
+
+def db_path(conn: Connection) -> str:
+    try:
+        row = conn.execute("PRAGMA database_list").fetchone()
+    except sqlite3.Error:
+        return "the database"
+    return str(row[2]) if row and row[2] else "the database"
+
+
+def _schema_version(conn: Connection) -> int:
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def migrate(conn: Connection, lock: threading.RLock, path: str) -> int:
-    """Bring the schema up to SCHEMA_VERSION; refuse a database from a newer DevMemory."""
+    """Bring the schema up to SCHEMA_VERSION; refuse a database from a newer DevMemory.
+
+    A current database is only read (so read-only stores open and readers never write)."""
+    try:
+        if _schema_version(conn) == SCHEMA_VERSION:
+            return SCHEMA_VERSION
+    except sqlite3.Error as exc:
+        raise explain(exc, path) from exc
     with write_transaction(conn, lock):
         conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        current = int(row[0]) if row else 0
+        current = _schema_version(conn)
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"The database {path} has schema version {current}, newer than this DevMemory "

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from core.service import MemoryService
 
 REINDEX_BATCH = 64
+RECOVERY = ("Keep the damaged file; restore a backup (`cp BACKUP.db DB`), or rebuild from what still "
+            "reads: `devmem --db DAMAGED.db export dump.jsonl && devmem --db NEW.db import dump.jsonl`. "
+            "`devmem backup FILE` makes backups while the store is in use.")
 
 
 def stats(svc: MemoryService) -> dict[str, Any]:
@@ -66,7 +69,9 @@ def consistency(svc: MemoryService) -> list[Check]:
     conn = svc.store.conn()
     integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
     checks = [Check("SQLite integrity", integrity == "ok", integrity,
-                    "Restore from a backup (`devmem backup` makes one) or `devmem export` what reads.")]
+                    RECOVERY)]
+    if integrity != "ok":  # counting rows of a damaged file may itself fail
+        return checks
     memories = svc.store.count()
     fts = int(conn.execute("SELECT count(*) FROM memory_fts").fetchone()[0])
     orphans_fts = int(conn.execute(
@@ -113,6 +118,8 @@ def _sqlite_vec_check(svc: MemoryService) -> Check:
 
 
 def _model_check(svc: MemoryService, wait: float) -> Check:
+    if svc.embedder.identity == "none":  # switched off on purpose: not a fault
+        return Check("embedding model", True, f"off ({svc.embedder.failure()}); text and graph search only")
     if svc.embedder.wait(wait) and svc.vectors_usable():
         probe = svc.embedder.embed_query("doctor probe")
         return Check("embedding model", True, f"{svc.embedder.identity} ({len(probe)} dims), offline")

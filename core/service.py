@@ -8,16 +8,17 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
-from core import graph, sync_state, validate
+from core import db, graph, sync_state, validate
 from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.ids import new_id
@@ -466,3 +467,27 @@ def _same(a: Memory, b: Memory) -> bool:
     return (a.content, a.title, a.kind, a.tags, a.project, a.anchor, a.visibility, a.event_at,
             a.metadata) == (b.content, b.title, b.kind, b.tags, b.project, b.anchor, b.visibility,
                             b.event_at, b.metadata)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _sqlite_errors_explained(fn: Callable[Concatenate[MemoryService, _P], _R]) -> Callable[Concatenate[MemoryService, _P], _R]:
+    """Reads can fail too (a damaged page, a vanished file): say so as a StoreError."""
+
+    @functools.wraps(fn)
+    def wrapper(self: MemoryService, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(self, *args, **kwargs)
+        except db.SqliteError as exc:
+            raise db.explain(exc, self.store.path) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+for _name in ("remember", "remember_many", "update", "accept_pending", "forget", "forget_external",
+              "link", "unlink", "relocate_anchor", "sync_batch", "classify", "external_ids",
+              "find_external", "get_cursor", "set_cursor", "clear_cursor", "get", "versions",
+              "links", "list", "recall", "context_for_file", "stats", "embed_rowids"):
+    setattr(MemoryService, _name, _sqlite_errors_explained(getattr(MemoryService, _name)))

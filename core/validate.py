@@ -32,7 +32,7 @@ def text(value: Any, name: str, *, required: bool = True) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text, not {type(value).__name__}.")
     if required and not value.strip():
-        raise InvalidInput(f"{name} is empty.", hint=f"Give some {name} to store.")
+        raise InvalidInput(f"{name} is empty.", hint=f"Give a non-empty {name}.")
     if "\x00" in value:
         raise InvalidInput(f"{name} contains a NUL byte (\\x00).",
                            hint="Strip binary data; DevMemory stores text.")

@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     backend = Backend(open_service)
     server = build_server(backend, docs_dir=settings.cache_dir / "memories",
                           db_pinned=args.db is not None, poll_interval=args.poll)
+    from core.logs import install_redaction
+
+    install_redaction()
     log = logging.getLogger("lsp_server")
     try:
         if args.tcp:

@@ -75,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lazy = LazyService(lambda: open_service(env, args.db))
     mcp = build_server(lazy, args.project, detect_project=detect_project, log_level=args.log_level)
+    from core.logs import install_redaction
+
+    install_redaction()  # after build_server: the SDK adds its own handler there
     try:
         if args.http:
             from mcp_server.http import serve

@@ -106,6 +106,26 @@ def test_connector_entities_relate_people_to_the_subjects(svc: MemoryService) ->
     assert ("Acme", "member_of", "out") in rels
 
 
+def test_reindex_keeps_connector_entities_unless_given_new_ones(svc: MemoryService) -> None:
+    mid = svc.remember(MemoryInput(
+        "Fix retry in the upload handler", kind="commit", source="git", external_id="c2",
+        metadata={"files": ["src/upload.py"]},
+        entities=[EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")])).memory.id
+    rowid, memory = svc.store.get(mid) or (0, None)
+    assert memory is not None
+
+    def authored() -> set[str]:
+        ada = graph.find_entities(svc.store, "ada@acme.io")
+        return {n.entity.display for n in graph.neighbours(svc.store, ada[0]) if n.relation == "authored"} if ada else set()
+
+    with svc.store.write() as conn:
+        graph.reindex_memory(conn, rowid, memory)  # an edit: no new connector entities
+    assert authored() == {"src/upload.py"}
+    with svc.store.write() as conn:
+        graph.reindex_memory(conn, rowid, memory, [])  # the connector now names nobody
+    assert authored() == set()
+
+
 # ---- links -----------------------------------------------------------------------------
 def test_links_relate_the_linked_memories_entities_and_follow_changes(svc: MemoryService) -> None:
     decision = add(svc, "Decision: sessions live in Redis", kind="decision")

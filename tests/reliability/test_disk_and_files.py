@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,12 +33,13 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def one_clear_line(run: subprocess.CompletedProcess[str], *words: str) -> str:
-    """A failed command's message: non-zero exit, no traceback, and the expected words."""
+def one_clear_line(run: subprocess.CompletedProcess[str], *words: str, doctor: bool = False) -> str:
+    """A failed command's message: non-zero exit, no traceback, the expected words, and an
+    ``error:`` line (`devmem doctor` prints its checks instead)."""
     text = run.stderr + run.stdout
     assert run.returncode != 0, text
     assert "Traceback" not in text, text[-2000:]
-    assert "error:" in text, text
+    assert doctor or "error:" in text, text
     for word in words:
         assert word in text.lower(), (word, text)
     return text
@@ -59,41 +61,51 @@ def _can_setpriv() -> bool:
 
 
 def _readonly_runner(db: Path) -> tuple[str, list[str]]:
-    """How to run the CLI so that ``db`` and its folder are read-only to it."""
+    """How to run the CLI so that ``db`` and its folder are readable but not writable to it."""
     if _can_setpriv():
         db.parent.chmod(0o755)
-        db.chmod(0o644)  # owned by root: read-only to nobody
-        return "as nobody (setpriv)", ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        db.chmod(0o644)  # owned by root: readable, not writable, to nobody
+        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        assert subprocess.run([*prefix, "test", "-r", str(db)], check=False).returncode == 0
+        assert subprocess.run([*prefix, "test", "-w", str(db)], check=False).returncode != 0
+        return "as nobody (setpriv)", prefix
     db.chmod(0o444)
     db.parent.chmod(0o555)
     return "chmod 0444/0555", []
 
 
-def test_a_read_only_store_gives_a_clear_error_and_is_left_unchanged(tmp_path, text_env, figures):
-    db = make_store(text_env)
-    before = sha(db)
-    how, prefix = _readonly_runner(db)
-    cache = tmp_path / "nobody-cache"
-    cache.mkdir(mode=0o777)
+def test_a_read_only_store_gives_a_clear_error_and_is_left_unchanged(text_env, figures):
+    # Outside pytest's tmp tree: its 0700 folders would stop `nobody` before the file does.
+    shared = Path(tempfile.mkdtemp(prefix="devmem-readonly-"))
+    shared.chmod(0o755)
+    cache = shared / "cache"
+    cache.mkdir()
     cache.chmod(0o777)
-    env = {**text_env, "DEVMEM_CACHE_DIR": str(cache), "HOME": str(cache)}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*prefix, DEVMEM, *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
-
+    env = {**text_env, "DEVMEM_DB": str(shared / "store" / "memories.db"),
+           "DEVMEM_CACHE_DIR": str(cache), "HOME": str(cache)}
     try:
-        one_clear_line(run("add", "this cannot be written"), "read-only")
-        for read in (run("list"), run("search", "deploy key"), run("export", "-")):
-            if read.returncode != 0:  # reading may be refused, but clearly
-                one_clear_line(read, "read-only")
-        one_clear_line(run("doctor"), "read-only")
+        db = make_store(env)
+        before = sha(db)
+        how, prefix = _readonly_runner(db)
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*prefix, DEVMEM, *args], env=env, capture_output=True, text=True,
+                                  timeout=120, check=False)
+
+        try:
+            one_clear_line(run("add", "this cannot be written"), "read-only")
+            for read in (run("list"), run("search", "deploy key"), run("export", "-")):
+                if read.returncode != 0:  # reading may be refused, but clearly
+                    one_clear_line(read, "read-only")
+            one_clear_line(run("doctor"), "read-only", doctor=True)
+        finally:
+            db.parent.chmod(0o755)
+            db.chmod(0o644)
+        assert sha(db) == before
+        with opened(db) as svc:
+            assert svc.store.count() == 3 and store_problems(svc) == []
     finally:
-        db.parent.chmod(0o755)
-        db.chmod(0o644)
-    assert sha(db) == before
-    with opened(db) as svc:
-        assert svc.store.count() == 3 and store_problems(svc) == []
+        shutil.rmtree(shared, ignore_errors=True)
     figures["disk: read-only store"] = f"write refused with a clear error, file unchanged ({how})"
 
 
@@ -223,8 +235,7 @@ def test_a_damaged_file_is_reported_not_replaced_and_doctor_explains_recovery(tm
 
     for args in (["add", "another"], ["list"], ["search", "deploy"], ["export", "-"]):
         one_clear_line(cli(text_env, *args), "damaged")
-    doctor = cli(text_env, "doctor")
-    text = one_clear_line(doctor)
+    text = one_clear_line(cli(text_env, "doctor"), "damaged", doctor=True)
     assert sha(db) == before  # nothing was "repaired" away or recreated
     # The recovery is explained here, not deferred to... `devmem doctor` itself.
     assert "run `devmem doctor`" not in text.lower(), text
