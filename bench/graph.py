@@ -145,7 +145,15 @@ def queries(svc: MemoryService, pools: Pools, rng: random.Random, n: int) -> dic
 
 
 def writes(svc: MemoryService, pools: Pools, rng: random.Random, n: int = 50) -> dict[str, Any]:
-    """One remember (graph indexed in its transaction) and one forget, n times each."""
+    """The graph's share of a write (``reindex_memory`` of a stored memory in its own
+    transaction), then whole ``remember`` and ``forget`` calls, n times each."""
+    stored = svc.store.get_many(rng.sample(range(1, svc.store.count()), n))
+    items = iter(list(stored.items()) * 2)
+
+    def reindex() -> None:
+        rowid, m = next(items)
+        with svc.store.write() as conn:
+            graph.reindex_memory(conn, rowid, m)
     fresh = [memory(10_000_000 + i, rng, pools) for i in range(n)]
     ids: list[str] = []
     it = iter(fresh)
@@ -154,7 +162,7 @@ def writes(svc: MemoryService, pools: Pools, rng: random.Random, n: int = 50) ->
     forget = timed(lambda: svc.forget(next(gone)), len(ids) - 20)
     for rest in gone:
         svc.forget(rest)
-    return {"remember": add, "forget": forget}
+    return {"graph_reindex_one": timed(reindex, len(stored) - 20), "remember": add, "forget": forget}
 
 
 def main() -> None:

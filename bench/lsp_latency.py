@@ -14,7 +14,8 @@ The server is then driven over stdio by a small JSON-RPC client, as an editor wo
 the files, wait until the model is loaded (a `devmem.search` without a "loading" notice),
 warm up, then time (client-side, request written → answer read):
 
-* hover on random identifiers, strings and comments of the files;
+* hover on random identifiers, strings and comments of the files, each asking a query not
+  asked before (the server caches answers until the store changes; none is reused here);
 * code actions on random selections (1–6 lines), with a foreign diagnostic half the time;
 * for comparison, ``MemoryService.recall`` alone (in-process, no LSP) on the hovers' queries;
 * code lenses for a whole file after an edit (a new document version each time: the
@@ -230,14 +231,30 @@ async def timed(coro: Any) -> tuple[float, Any]:
 
 
 def hover_points(rng: random.Random, texts: dict[str, list[str]], n: int) -> list[tuple[str, int, int]]:
-    points = []
-    for _ in range(n):
+    """Up to ``n`` cursor positions on identifiers, strings or comments whose hover query
+    was not asked before (so no answer comes from the server's cache)."""
+    from lsp_server.hover import query_text
+    from lsp_server.symbols import enclosing, symbols_of
+    from lsp_server.targets import target_at
+
+    tables = {stem: symbols_of("\n".join(lines), f"{stem}.py") for stem, lines in texts.items()}
+    points, seen = [], set()
+    for _ in range(n * 20):
         stem = rng.choice(FILES)
         lines = texts[stem]
         line = rng.randrange(len(lines))
         words = [m.start() for m in re.finditer(r"[A-Za-z_]\w{2,}", lines[line])]
-        if words:
-            points.append((stem, line, rng.choice(words) + 1))
+        if not words:
+            continue
+        col = rng.choice(words) + 1
+        target = target_at(lines[line], col, f"{stem}.py")
+        symbol = enclosing(tables[stem], line + 1)
+        query = target and query_text(target, symbol.qualname if symbol else None)
+        if query and query not in seen:
+            seen.add(query)
+            points.append((stem, line, col))
+            if len(points) == n:
+                break
     return points
 
 
@@ -284,11 +301,12 @@ async def drive(db: Path, repo: Path, cache: Path, requests: int) -> dict[str, A
                                           "end": {"line": 0, "character": 0}}, "text": ""}]})
         return await client.request("textDocument/codeLens", {"textDocument": {"uri": uri[stem]}})
 
-    for stem, line, col in hover_points(rng, texts, 30):  # warm-up
+    points = hover_points(rng, texts, requests + 30)
+    for stem, line, col in points[:30]:  # warm-up (other queries than the timed ones)
         await hover(stem, line, col)
         await lens(stem)
     hovers, shown = [], 0
-    for stem, line, col in hover_points(rng, texts, requests):
+    for stem, line, col in points[30:]:
         ms, result = await timed(hover(stem, line, col))
         hovers.append(ms)
         shown += result is not None
@@ -337,9 +355,10 @@ def core_recall(db: Path, repo: Path, cache: Path, n: int) -> dict[str, float]:
         symbol = enclosing(symbols_of(texts[stem], f"{stem}.py"), line + 1)
         if target is not None:
             queries.append(query_text(target, symbol.qualname if symbol else None))
-    svc.recall("warm up", limit=SEARCH_DEPTH)
+    for q in queries[:30]:  # warm the connection's page cache, as the server's is
+        svc.recall(f"{q} warm", limit=SEARCH_DEPTH)
     times = []
-    for q in dict.fromkeys(queries):
+    for q in queries:
         started = time.perf_counter()
         svc.recall(q, limit=SEARCH_DEPTH)
         times.append((time.perf_counter() - started) * 1000)

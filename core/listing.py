@@ -39,7 +39,7 @@ def anchored(store: Store, path: str, project: str | None, limit: int = 200) -> 
     """Memories anchored to ``path`` (any suffix match), newest first."""
     suffixes = path_suffixes(path)
     marks = ",".join("?" * len(suffixes))
-    sql = f"SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.anchor_path IN ({marks})"
+    sql = f"SELECT {MEMORY_COLUMNS} FROM memories m INDEXED BY memories_anchor WHERE m.anchor_path IN ({marks})"
     args: list[object] = list(suffixes)
     if project:
         sql += " AND (m.project = ? OR m.project IS NULL)"

@@ -33,26 +33,30 @@ class Placed:
         return self.where is not None and self.where.contains(line)
 
 
+def anchored(svc: MemoryService, path: str, project: str | None) -> list[Memory]:
+    """The memories anchored to the file at ``path`` (worker thread). They change only
+    with the store, so callers cache them per store epoch, not per document version."""
+    hits = svc.context_for_file(path, project=project, limit=MAX_ANCHORED)
+    return [h.memory for h in hits if h.memory.anchor is not None]
+
+
 class Placements:
     """Cache of ``locate`` results per (uri, version, memory, anchor)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, int, str, CodeAnchor], Located | None] = {}
 
-    def place(self, svc: MemoryService, info: DocInfo) -> list[Placed]:
-        """Every memory anchored to this document, placed (blocking: run in a worker)."""
-        if info.path is None:
-            return []
-        hits = svc.context_for_file(info.path, project=info.project, limit=MAX_ANCHORED)
+    def place(self, info: DocInfo, memories: Sequence[Memory]) -> list[Placed]:
+        """``memories`` (anchored to this document) placed on its text (CPU only: run it
+        in a worker for big files)."""
         symbol_spans = spans(info.symbols)
         out: list[Placed] = []
-        for hit in hits:
-            anchor = hit.memory.anchor
-            if anchor is None:
+        for m in memories:
+            if m.anchor is None:
                 continue
-            where = self._locate(info, hit.memory.id, anchor, symbol_spans)
+            where = self._locate(info, m.id, m.anchor, symbol_spans)
             symbol = info.enclosing(where.start_line, where.end_line) if where else None
-            out.append(Placed(hit.memory, where, symbol))
+            out.append(Placed(m, where, symbol))
         return out
 
     def _locate(self, info: DocInfo, memory_id: str, anchor: CodeAnchor,

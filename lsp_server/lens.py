@@ -9,6 +9,7 @@ through MCP, a commit that touched it). The lens runs ``devmem.memoriesForFile``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,8 +63,10 @@ async def code_lenses(ls: DevMemServer, uri: str) -> list[types.CodeLens]:
     if info is None or not info.symbols:
         return []
     epoch = await ls.watcher.current()
-    placed = await ls.placed(info, epoch)
-    related = await _related(ls, _names(info.symbols), info.project, placed, epoch)
+    # Anchored memories and name lookups are independent: run them side by side.
+    placed, by_name = await asyncio.gather(ls.placed(info, epoch),
+                                           _related(ls, _names(info.symbols), info.project, epoch))
+    related = _without_anchored(by_name, placed)
     lenses = []
     for symbol in info.symbols:
         count = len(for_symbol(placed, related, symbol))
@@ -134,9 +137,9 @@ def _symbol_entities(svc: MemoryService, name: str) -> list[int]:
 
 
 async def _related(ls: DevMemServer, names: frozenset[str], project: str | None,
-                   placed: list[Placed], epoch: int) -> dict[str, list[Memory]]:
+                   epoch: int) -> dict[str, list[Memory]]:
     """``related_by_name`` with a cache per (name, project): after an edit only new names
-    are looked up. Anchored memories are left out here (they are counted as anchored)."""
+    are looked up."""
     out: dict[str, list[Memory]] = {}
     missing = []
     for name in names:
@@ -150,16 +153,21 @@ async def _related(ls: DevMemServer, names: frozenset[str], project: str | None,
         for name in missing:
             out[name] = found.get(name, [])
             ls.related_cache.put(epoch, (name, project), out[name])
+    return out
+
+
+def _without_anchored(by_name: dict[str, list[Memory]], placed: list[Placed]) -> dict[str, list[Memory]]:
+    """Related memories minus the anchored ones (those are counted as anchored)."""
     anchored = {p.memory.id for p in placed}
-    return {name: [m for m in ms if m.id not in anchored] for name, ms in out.items() if ms}
+    return {name: [m for m in ms if m.id not in anchored] for name, ms in by_name.items() if ms}
 
 
 async def symbol_memories(ls: DevMemServer, info: DocInfo, symbol: Symbol) -> list[SymbolMemory]:
     """What the lens above ``symbol`` counts (and ``devmem.memoriesForFile`` lists)."""
     epoch = await ls.watcher.current()
-    placed = await ls.placed(info, epoch)
-    related = await _related(ls, _names([symbol]), info.project, placed, epoch)
-    return for_symbol(placed, related, symbol)
+    placed, by_name = await asyncio.gather(ls.placed(info, epoch),
+                                           _related(ls, _names([symbol]), info.project, epoch))
+    return for_symbol(placed, _without_anchored(by_name, placed), symbol)
 
 
 async def persist_moves(ls: DevMemServer, uri: str) -> None:

@@ -20,7 +20,16 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from core.models import Hit, Memory
-from lsp_server import __version__, actions, commands, diagnostics, hover, lens, workspace_symbols
+from lsp_server import (
+    __version__,
+    actions,
+    anchoring,
+    commands,
+    diagnostics,
+    hover,
+    lens,
+    workspace_symbols,
+)
 from lsp_server.anchoring import Placed, Placements
 from lsp_server.backend import Backend
 from lsp_server.cache import EpochCache
@@ -30,6 +39,7 @@ from lsp_server.documents import DocInfo, Documents
 from lsp_server.watch import ChangeWatcher
 
 log = logging.getLogger(__name__)
+
 
 class DevMemProtocol(LanguageServerProtocol):
     """pygls' protocol, keeping `workspace/executeCommand`'s ``workDoneToken`` for commands."""
@@ -65,6 +75,7 @@ class DevMemServer(LanguageServer):
         self.documents = Documents(lambda: self.config.project)
         self.placements = Placements()
         self.placed_cache: EpochCache[list[Placed]] = EpochCache(64)
+        self.anchored_cache: EpochCache[list[Memory]] = EpochCache(256)
         self.hover_cache: EpochCache[tuple[list[Hit], str | None]] = EpochCache(512)
         self.related_cache: EpochCache[list[Memory]] = EpochCache(4096)
         self.watcher = ChangeWatcher(self, poll_interval)
@@ -90,11 +101,18 @@ class DevMemServer(LanguageServer):
     async def placed(self, info: DocInfo, epoch: int | None = None) -> list[Placed]:
         """The memories anchored to this document, placed on its current text (cached per
         document version and store epoch)."""
+        if info.path is None:
+            return []
         epoch = await self.watcher.current() if epoch is None else epoch
         key = (info.uri, info.version)
         found = self.placed_cache.get(epoch, key) if info.version is not None else None
         if found is None:
-            found = await self.backend.run(self.placements.place, info)
+            # The store is asked once per store epoch; each new version is only re-placed.
+            memories = self.anchored_cache.get(epoch, (info.path, info.project))
+            if memories is None:
+                memories = await self.backend.run(anchoring.anchored, info.path, info.project)
+                self.anchored_cache.put(epoch, (info.path, info.project), memories)
+            found = await self.backend.offload(self.placements.place, info, memories)
             if info.version is not None:
                 self.placed_cache.put(epoch, key, found)
         return found
