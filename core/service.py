@@ -188,8 +188,7 @@ class MemoryService:
             vector = self._stored_vector(rowid)
         self.store.replace(conn, rowid, new, vector, self.embedder.identity)
         self.store.add_version(conn, rowid, new, new.source, version=new.version)
-        graph.unindex_memory(conn, rowid)
-        graph.index_memory(conn, rowid, new, inp.entities)
+        graph.reindex_memory(conn, rowid, new, inp.entities)
         self._add_links(conn, rowid, inp.links, new.updated_at)
         return WriteResult(new, "updated", notes)
 
@@ -219,8 +218,7 @@ class MemoryService:
         with self.store.write() as conn:
             self.store.replace(conn, rowid, new, vector, self.embedder.identity)
             self.store.add_version(conn, rowid, new, source, version=new.version)
-            graph.unindex_memory(conn, rowid)
-            graph.index_memory(conn, rowid, new)
+            graph.reindex_memory(conn, rowid, new)  # keeps connector entities (a commit's author)
         return WriteResult(new, "updated", notes, message=f"Now at version {new.version}.")
 
     def _patched(self, old: Memory, patch: MemoryPatch, source: str) -> tuple[Memory, tuple[RedactionNote, ...]]:

@@ -81,8 +81,10 @@ class Store:
         return out
 
     def find_by_hash(self, content_hash: str, project: str | None) -> tuple[int, Memory] | None:
+        # "+project" keeps SQLite on the hash index: it otherwise picks the project index,
+        # 47 ms instead of 0.1 ms per write at 100k memories.
         row = self.conn().execute(
-            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE content_hash = ? AND project IS ? LIMIT 1",
+            f"SELECT {MEMORY_COLUMNS} FROM memories WHERE content_hash = ? AND +project IS ? LIMIT 1",
             (content_hash, project)).fetchone()
         return None if row is None else (row[0], row_to_memory(row))
 
