@@ -53,15 +53,23 @@ class BitIndex:
         self._alive = np.zeros(0, dtype=bool)
         self._pos: dict[int, int] = {}
 
-    def search(self, store: Store, query: np.ndarray, k: int) -> list[int]:
-        """Rowids of the ``k`` codes nearest to ``query`` by Hamming distance."""
+    def search(self, store: Store, query: np.ndarray, k: int,
+               allowed: npt.NDArray[np.int64] | None = None) -> list[int]:
+        """Rowids of the ``k`` codes nearest to ``query`` by Hamming distance (only among
+        ``allowed`` rowids when given: a filter applied before ranking, not after)."""
         with self._lock:
             self._refresh(store)
             if not self._pos:
                 return []
             q = _matrix([codes_of(query)])[0]
             dist = np.bitwise_count(self._codes ^ q).sum(axis=1, dtype=np.int32)
-            dist[~self._alive] = np.iinfo(np.int32).max
+            excluded = ~self._alive
+            if allowed is not None:
+                excluded |= ~np.isin(self._rowids, allowed)
+                k = min(k, int((~excluded).sum()))
+                if k == 0:
+                    return []
+            dist[excluded] = np.iinfo(np.int32).max
             k = min(k, len(self._pos))
             top = np.argpartition(dist, k - 1)[:k]
             top = top[np.argsort(dist[top], kind="stable")]

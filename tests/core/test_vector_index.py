@@ -49,3 +49,22 @@ def test_index_sees_other_processes_writes_and_deletes(db_path: Path, embedder: 
 
     assert maintenance.reindex(writer) == 1
     assert reader.recall("vacuum", mode="vector").hits[0].memory.id == first
+
+
+def test_a_selective_filter_still_gets_its_nearest_neighbours(svc: MemoryService, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.models import SearchFilters
+
+    rng = np.random.default_rng(3)
+    query = _unit(rng, 1)[0]
+    noise = _unit(rng, 2000)
+    vectors = [(query + (0.2 + i / 400) * n) for i, n in enumerate(noise)]
+    vectors = [v / np.linalg.norm(v) for v in vectors]
+    # 1 memory in 20 belongs to "rare"; the nearest ones overall belong to "common"
+    inputs = [MemoryInput(f"memory {i}", project="rare" if i % 20 == 19 else "common") for i in range(2000)]
+    svc.remember_many(inputs, vectors=vectors)
+    rare = SearchFilters(project="rare")
+    exact = [r for r, _ in search._exact(svc.store, query, rare, 10)]
+    monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 0)
+    approx = [r for r, _ in search.vector_search(svc.store, query, rare, 10)]
+    assert approx == exact and len(approx) == 10
+    assert {m.project for m in svc.store.get_many(approx).values()} == {"rare"}
