@@ -59,7 +59,12 @@ def fts_query(text: str) -> str | None:
     terms = words(text)
     if not terms:
         return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return " OR ".join(_quoted(t) for t in terms)
+
+
+def _quoted(term: str) -> str:
+    """One FTS5 string token: any text, operators and quotes included, matched literally."""
+    return '"' + term.replace('"', '""') + '"'
 
 
 def text_search(store: Store, query: str, filters: SearchFilters | None,
@@ -68,7 +73,7 @@ def text_search(store: Store, query: str, filters: SearchFilters | None,
     terms = _selective_terms(store, words(query))
     if not terms:
         return []
-    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    match = " OR ".join(_quoted(t) for t in terms)
     if flt.is_empty(filters):  # no join: FTS5 sorts its own matches
         rows = store.conn().execute(
             "SELECT rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts"
@@ -93,7 +98,7 @@ def _selective_terms(store: Store, terms: list[str]) -> list[str]:
     if top is None or int(top) < COMMON_TERM_MIN_STORE:
         return terms
     df = {t: int(store.conn().execute("SELECT count(*) FROM memory_fts WHERE memory_fts MATCH ?",
-                                      ('"' + t.replace('"', '""') + '"',)).fetchone()[0]) for t in terms}
+                                      (_quoted(t),)).fetchone()[0]) for t in terms}
     kept = [t for t in terms if df[t] <= COMMON_TERM_SHARE * int(top)]
     return kept or [min(terms, key=lambda t: df[t])]
 

@@ -138,6 +138,17 @@ class MemoryService:
 
         ``vectors`` (one per input, from the store's model) skips embedding: for bulk
         loads that already have them."""
+        prepared, vec_of = self._prepare_batch(inputs, vectors)
+        results: list[WriteResult] = []
+        with self.store.write() as conn:
+            for i, (m, notes) in enumerate(prepared):
+                results.append(self._write_one(conn, inputs[i], m, notes, vec_of.get(i)))
+        return results
+
+    def _prepare_batch(self, inputs: Sequence[MemoryInput], vectors: Sequence[np.ndarray] | None = None
+                       ) -> tuple[list[tuple[Memory, tuple[RedactionNote, ...]]], dict[int, np.ndarray | None]]:
+        """Validate and redact every input, and embed (outside the write lock) only those not
+        already stored; returns the prepared memories and input index → vector."""
         prepared = [self.prepare(i) for i in inputs]
         fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not self._known(inputs[i], m)]
         chosen: list[np.ndarray | None]
@@ -145,12 +156,7 @@ class MemoryService:
             chosen = [vectors[i] for i, _ in fresh]
         else:
             chosen = self._embed([m for _, m in fresh]) if fresh else []
-        vec_of = {i: v for (i, _), v in zip(fresh, chosen, strict=True)}
-        results: list[WriteResult] = []
-        with self.store.write() as conn:
-            for i, (m, notes) in enumerate(prepared):
-                results.append(self._write_one(conn, inputs[i], m, notes, vec_of.get(i)))
-        return results
+        return prepared, {i: v for (i, _), v in zip(fresh, chosen, strict=True)}
 
     def _known(self, inp: MemoryInput, m: Memory) -> bool:
         if inp.external_id:
@@ -333,10 +339,7 @@ class MemoryService:
         for inp in inputs:
             if not inp.external_id:
                 raise InvalidInput("sync_batch needs an external_id on every input.")
-        prepared = [self.prepare(i) for i in inputs]
-        fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not self._known(inputs[i], m)]
-        vectors = self._embed([m for _, m in fresh]) if fresh else []
-        vec_of = {i: v for (i, _), v in zip(fresh, vectors, strict=True)}
+        prepared, vec_of = self._prepare_batch(inputs)
         out: list[WriteResult | Memory] = []
         with self.store.write() as conn:
             for i, (m, notes) in enumerate(prepared):
