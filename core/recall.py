@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from core import graph, listing, search
+import numpy as np
+
+from core import graph, listing, search, speakers, timeexpr
 from core.errors import EmbeddingUnavailable, InvalidInput
 from core.models import SEARCH_MODES, EntitySummary, Hit, Memory, SearchFilters, SearchResult
 
@@ -18,32 +21,45 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(SEARCH_MODES)}.")
     notices: list[str] = []
     depth = max(60, (offset + limit) * 3)
-    text, vector, graph_ids, used = _retrieve(svc, query, mode, filters, depth, notices)
+    when = timeexpr.parse(query) if mode != "graph" else None
+    words = when.rest if when is not None and search.words(when.rest) else query
+    text, vector, graph_ids, used, qvec = _retrieve(svc, words, mode, filters, depth, notices)
+    window: set[int] = set()
+    if when is not None:
+        text, vector, window = _within(svc, words, filters, when, depth, qvec, text, vector)
     merged = search.fuse(text, vector, graph_ids)
+    _favour(merged, window)
+    _favour_speakers(svc, merged, query)
     if mode == "hybrid":
         search.expand_context(svc.store, merged, filters)
     fused = sorted(merged.values(), key=lambda c: c.score, reverse=True)
     if recency > 0:
         fused = _with_recency(svc, fused, recency)
-    window = fused[offset:offset + limit]
-    memories = svc.store.get_many([c.rowid for c in window])
-    texts = search.snippets(svc.store, [c.rowid for c in window if "text" in c.ranks], query)
-    hits = [_hit(memories[c.rowid], c, query, texts.get(c.rowid)) for c in window if c.rowid in memories]
-    related = _related(svc, query, [c.rowid for c in window]) if include_related else []
+    page = fused[offset:offset + limit]
+    memories = svc.store.get_many([c.rowid for c in page])
+    texts = search.snippets(svc.store, [c.rowid for c in page if "text" in c.ranks], query)
+    hits = [_hit(memories[c.rowid], c, query, texts.get(c.rowid)) for c in page if c.rowid in memories]
+    related = _related(svc, query, [c.rowid for c in page]) if include_related else []
     next_offset = offset + limit if len(fused) > offset + limit else None
     return SearchResult(hits, used, mode, notices, next_offset, related)
 
 
+Ranked = list[tuple[int, float]]
+SPEAKER_SEEDS = 60  # candidates checked for a speaker the query names
+
+
 def _retrieve(svc: MemoryService, query: str, mode: str, filters: SearchFilters | None, depth: int,
-              notices: list[str]) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[int], str]:
+              notices: list[str]) -> tuple[Ranked, Ranked, list[int], str, np.ndarray | None]:
     want_vector = mode in ("hybrid", "vector")
     use_vector = want_vector and svc.vectors_usable()
     if want_vector and not use_vector:
         notices.append(svc.vector_notice() or "Vector search is unavailable.")
-    vector: list[tuple[int, float]] = []
+    vector: Ranked = []
+    qvec = None
     if use_vector:
         try:
-            vector = search.vector_search(svc.store, svc.embedder.embed_query(query), filters, depth)
+            qvec = svc.embedder.embed_query(query)
+            vector = search.vector_search(svc.store, qvec, filters, depth)
         except EmbeddingUnavailable as exc:
             notices.append(str(exc))
             use_vector = False
@@ -51,7 +67,42 @@ def _retrieve(svc: MemoryService, query: str, mode: str, filters: SearchFilters 
         if mode in ("hybrid", "text") or (mode == "vector" and not use_vector) else []
     graph_ids = graph.graph_candidates(svc.store, query, filters, depth) if mode in ("graph", "hybrid") else []
     used = mode if (use_vector or mode in ("text", "graph")) else "text"
-    return text, vector, graph_ids, used
+    return text, vector, graph_ids, used, qvec
+
+
+def _within(svc: MemoryService, query: str, filters: SearchFilters | None,
+            when: timeexpr.TimeQuery, depth: int, qvec: np.ndarray | None, text: Ranked,
+            vector: Ranked) -> tuple[Ranked, Ranked, set[int]]:
+    """Search again inside the time window the query names; the window's best matches join
+    the candidates (a day's conversation is rarely in the top of a whole store otherwise)."""
+    narrowed = _narrow(filters, when)
+    in_text = search.text_search(svc.store, query, narrowed, depth) if text else []
+    in_vector = search.vector_search(svc.store, qvec, narrowed, depth) if qvec is not None else []
+    window = {rowid for rowid, _ in in_text} | {rowid for rowid, _ in in_vector}
+    return _union(text, in_text), _union(vector, in_vector), window
+
+
+def _narrow(filters: SearchFilters | None, when: timeexpr.TimeQuery) -> SearchFilters:
+    base = filters or SearchFilters()
+    since = max(s for s in (base.since, when.since) if s) if base.since or when.since else None
+    until = min(u for u in (base.until, when.until) if u) if base.until or when.until else None
+    return replace(base, since=since, until=until)
+
+
+def _union(first: Ranked, second: Ranked) -> Ranked:
+    best = dict(second)
+    best.update(first)  # same memory, same score: both lists scored it the same way
+    return sorted(best.items(), key=lambda item: item[1], reverse=True)
+
+
+def _favour(merged: dict[int, search.Candidate], window: set[int]) -> None:
+    """Memories inside the query's time window rank above the ones outside it."""
+    if not window or not merged:
+        return
+    top = max(c.score for c in merged.values())
+    for rowid in window & merged.keys():
+        merged[rowid].score += search.TIME_WEIGHT * top
+        merged[rowid].ranks.setdefault("time", 1)
 
 
 def _with_recency(svc: MemoryService, fused: list[search.Candidate], weight: float) -> list[search.Candidate]:
@@ -63,6 +114,17 @@ def _with_recency(svc: MemoryService, fused: list[search.Candidate], weight: flo
     for rank, cand in enumerate(by_time):
         cand.score += weight * top / (1 + rank)
     return sorted(fused, key=lambda c: c.score, reverse=True)
+
+
+def _favour_speakers(svc: MemoryService, merged: dict[int, search.Candidate], query: str) -> None:
+    """Memories said or written by a person the query names rank above ones about them."""
+    names = speakers.names_in(query)
+    if not names or not merged:
+        return
+    top = sorted(merged.values(), key=lambda c: c.score, reverse=True)[:SPEAKER_SEEDS]
+    for rowid in speakers.spoken_by(svc.store, (c.rowid for c in top), names):
+        merged[rowid].score += search.SPEAKER_WEIGHT
+        merged[rowid].ranks.setdefault("speaker", 1)
 
 
 def _hit(m: Memory, cand: search.Candidate, query: str, snippet: str | None) -> Hit:
@@ -77,6 +139,10 @@ def _hit(m: Memory, cand: search.Candidate, query: str, snippet: str | None) -> 
         reasons.append("shares entities with the query")
     if "context" in cand.ranks:
         reasons.append("captured next to a matching memory")
+    if "speaker" in cand.ranks:
+        reasons.append("said by a person the query names")
+    if "time" in cand.ranks:
+        reasons.append("from the time the query names")
     return Hit(m, round(cand.score, 6), matched, snippet or search.opening(m.content), "; ".join(reasons),
                cand.similarity)
 

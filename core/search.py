@@ -18,6 +18,10 @@ from core.store import Store
 
 TEXT_WEIGHT = 0.5
 GRAPH_WEIGHT = 0.1
+RELATIVE_VECTOR = True
+MIN_SPREAD = 0.15
+SPEAKER_WEIGHT = 0.2  # added to memories said or written by a person the query names
+TIME_WEIGHT = 0.3  # share of the top score added to memories inside a time window the query names
 CONTEXT_WEIGHT = 0.3
 CONTEXT_SPAN = 2
 COMMON_TERM_SHARE = 0.1
@@ -191,11 +195,14 @@ def fuse(text: Sequence[tuple[int, float]], vector: Sequence[tuple[int, float]],
         cand = merged.setdefault(rowid, Candidate(rowid))
         cand.ranks["text"] = rank
         cand.score += (text_weight if vector else 1.0) * score / top_text
+    high = max((s for _, s in vector), default=0.0)
+    low = min(min((s for _, s in vector), default=0.0), high - MIN_SPREAD)
+    spread = high - low
     for rank, (rowid, sim) in enumerate(vector, start=1):
         cand = merged.setdefault(rowid, Candidate(rowid))
         cand.ranks["vector"] = rank
         cand.similarity = sim
-        cand.score += vec_weight * max(sim, 0.0)
+        cand.score += vec_weight * ((sim - low) / spread if RELATIVE_VECTOR and spread > 1e-6 else max(sim, 0.0))
     for rank, rowid in enumerate(graph, start=1):
         cand = merged.setdefault(rowid, Candidate(rowid))
         cand.ranks["graph"] = rank
