@@ -29,9 +29,9 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
         text, vector, window = _within(svc, words, filters, when, depth, qvec, text, vector)
     merged = search.fuse(text, vector, graph_ids)
     _favour(merged, window)
-    _favour_speakers(svc, merged, query)
     if mode == "hybrid":
         search.expand_context(svc.store, merged, filters)
+    _favour_speakers(svc, merged, query)  # after: the reply next to a hit may be theirs
     fused = sorted(merged.values(), key=lambda c: c.score, reverse=True)
     if recency > 0:
         fused = _with_recency(svc, fused, recency)

@@ -24,6 +24,7 @@ SPEAKER_WEIGHT = 0.2  # added to memories said or written by a person the query 
 TIME_WEIGHT = 0.3  # share of the top score added to memories inside a time window the query names
 CONTEXT_WEIGHT = 0.3
 CONTEXT_SPAN = 2
+ANSWER_WEIGHT = 0.2  # extra share for the memory right after a question (its answer)
 COMMON_TERM_SHARE = 0.1
 COMMON_TERM_MIN_STORE = 5_000
 EXACT_VECTOR_LIMIT = 2_000  # below this many candidates, exact cosine beats binary KNN
@@ -222,16 +223,19 @@ def expand_context(store: Store, merged: dict[int, Candidate], filters: SearchFi
     wanted = sorted({c.rowid + d for c in top for d in range(-span, span + 1)})
     marks = ",".join("?" * len(wanted))
     where, args = flt.where(filters)
-    info = {int(r[0]): (r[1], r[2], r[3] or r[4]) for r in store.conn().execute(
-        "SELECT m.rowid, m.source, m.project, m.event_at, m.created_at FROM memories m"
-        f" WHERE m.rowid IN ({marks}) AND {where}", [*wanted, *args])}
+    rows = store.conn().execute(
+        "SELECT m.rowid, m.source, m.project, m.event_at, m.created_at, instr(m.content, '?') FROM memories m"
+        f" WHERE m.rowid IN ({marks}) AND {where}", [*wanted, *args]).fetchall()
+    info = {int(r[0]): (r[1], r[2], r[3] or r[4]) for r in rows}
+    asks = {int(r[0]) for r in rows if r[5]}
     for cand in top:
         group = info.get(cand.rowid)
         for d in (d for d in range(-span, span + 1) if d):
             if group is not None and info.get(cand.rowid + d) == group:
                 near = merged.setdefault(cand.rowid + d, Candidate(cand.rowid + d))
                 near.ranks.setdefault("context", abs(d))
-                near.score += weight * cand.score / abs(d)
+                share = weight + (ANSWER_WEIGHT if d == 1 and cand.rowid in asks else 0.0)
+                near.score += share * cand.score / abs(d)
 
 
 def snippets(store: Store, rowids: Sequence[int], query: str) -> dict[int, str]:
