@@ -1,6 +1,7 @@
 """Scale benchmark: ingest rate, database size and search latency at 10k / 100k / 1M memories.
 
     python bench/scale.py --sizes 10000,100000 [--generated-above 20000] [--queries 200] [--json]
+                          [--dir DIR]   # keep the stores in DIR; a later run reuses them
 
 Texts are synthetic but realistic developer memories (decisions, fixes, commits, meeting
 notes) built from templates and a vocabulary. Up to ``--generated-above`` memories are
@@ -12,6 +13,7 @@ cores — the output says which. Search latency includes the query embedding.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -86,17 +88,20 @@ def run_size(size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bo
     rng = random.Random(size)
     svc = MemoryService.open(workdir / f"scale-{size}.db", embedder)
     inputs = synth(rng, size)
-    bases = embedder.embed_documents([i.content for i in inputs[:2000]]) if generate else None
+    reused = svc.store.count() == size  # a kept store (--dir) from an earlier run
+    bases = embedder.embed_documents([i.content for i in inputs[:2000]]) if generate and not reused else None
     nprng = np.random.default_rng(size)
     start = time.perf_counter()
     batch = 512 if generate else 128
-    for i in range(0, size, batch):
+    for i in range(0, 0 if reused else size, batch):
         chunk = inputs[i:i + batch]
         vecs = generated_vectors(embedder, chunk, nprng, bases) if bases is not None else None
         svc.remember_many(chunk, vectors=vecs)
         if (i // batch) % 20 == 0:
             print(f"  … {i + len(chunk):,}/{size:,}", file=sys.stderr, flush=True)
     ingest_s = time.perf_counter() - start
+    if svc.store.count() != size:
+        sys.exit(f"{workdir / f'scale-{size}.db'} holds {svc.store.count():,} memories, not {size:,}: remove it")
     svc.store.conn().execute("PRAGMA optimize")
     db_bytes = sum(p.stat().st_size for p in workdir.glob(f"scale-{size}.db*"))
     qs = queries(rng, n_queries)
@@ -112,7 +117,7 @@ def run_size(size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bo
         modes[mode] = {"p50_ms": round(statistics.median(lat), 2), "p95_ms": round(pct(lat, 95), 2)}
     svc.close()
     return {"memories": size, "vectors": "generated" if generate else "embedded",
-            "ingest_per_s": round(size / ingest_s, 1), "db_mb": round(db_bytes / 1e6, 1), "search": modes}
+            "ingest_per_s": None if reused else round(size / ingest_s, 1), "db_mb": round(db_bytes / 1e6, 1), "search": modes}
 
 
 def main() -> None:
@@ -121,19 +126,22 @@ def main() -> None:
     parser.add_argument("--generated-above", type=int, default=20000,
                         help="sizes above this use generated vectors instead of embedding every text")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--dir", default=None, help="where to build the stores (default: a temp dir)")
+    parser.add_argument("--dir", default=None,
+                        help="keep the stores here and reuse them on the next run (default: a temp dir)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     embedder = FastEmbedEmbedder(Path(tempfile.gettempdir()) / "devmem-bench-cache").start()
     if not embedder.wait(120):
         sys.exit(f"embedding model unavailable: {embedder.failure()}")
     results = []
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+    with contextlib.ExitStack() as stack:
+        workdir = Path(args.dir) if args.dir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        workdir.mkdir(parents=True, exist_ok=True)
         for size in (int(s) for s in args.sizes.split(",")):
-            results.append(run_size(size, embedder, Path(tmp), size > args.generated_above, args.queries))
+            results.append(run_size(size, embedder, workdir, size > args.generated_above, args.queries))
             r = results[-1]
             if not args.json:
-                print(f"{r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s']}/s, "
+                print(f"{r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s'] or 'reused store, not measured'}/s, "
                       f"db {r['db_mb']} MB; " + "; ".join(
                           f"{m} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms" for m, v in r["search"].items()),
                       flush=True)

@@ -74,11 +74,23 @@ def _quoted(term: str) -> str:
 
 def text_search(store: Store, query: str, filters: SearchFilters | None,
                 k: int) -> list[tuple[int, float]]:
-    """(rowid, bm25 relevance ≥ 0) best first; an explicit title weighs twice the content."""
-    terms = _selective_terms(store, words(query))
+    """(rowid, bm25 relevance ≥ 0) best first; an explicit title weighs twice the content.
+
+    In a large store, memories holding every word are looked for first: when at least
+    ``k`` do, their best are the best of the full OR query too (in practice), and finding
+    them skips scoring the tens of thousands of memories that hold only common words."""
+    terms = words(query)
     if not terms:
         return []
-    match = " OR ".join(_quoted(t) for t in terms)
+    if len(terms) >= 2 and _large(store):
+        every = _bm25(store, " AND ".join(_quoted(t) for t in terms), filters, k)
+        if len(every) >= k:
+            return every
+        terms = _selective_terms(store, terms)
+    return _bm25(store, " OR ".join(_quoted(t) for t in terms), filters, k)
+
+
+def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> list[tuple[int, float]]:
     if flt.is_empty(filters):  # no join: FTS5 sorts its own matches
         rows = store.conn().execute(
             "SELECT rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts"
@@ -92,19 +104,20 @@ def text_search(store: Store, query: str, filters: SearchFilters | None,
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
+def _large(store: Store) -> bool:
+    top = store.conn().execute("SELECT max(rowid) FROM memories").fetchone()[0]
+    return top is not None and int(top) >= COMMON_TERM_MIN_STORE
+
+
 def _selective_terms(store: Store, terms: list[str]) -> list[str]:
     """Drop words found in more than COMMON_TERM_SHARE of a large store's memories.
 
     Their bm25 weight is near zero, but scoring every memory that holds them is most of a
     query's cost (a 2x speed-up at 50k memories); the rarest word always stays."""
-    if len(terms) < 2:
-        return terms
-    top = store.conn().execute("SELECT max(rowid) FROM memories").fetchone()[0]
-    if top is None or int(top) < COMMON_TERM_MIN_STORE:
-        return terms
+    top = int(store.conn().execute("SELECT max(rowid) FROM memories").fetchone()[0])
     df = {t: int(store.conn().execute("SELECT count(*) FROM memory_fts WHERE memory_fts MATCH ?",
                                       (_quoted(t),)).fetchone()[0]) for t in terms}
-    kept = [t for t in terms if df[t] <= COMMON_TERM_SHARE * int(top)]
+    kept = [t for t in terms if df[t] <= COMMON_TERM_SHARE * top]
     return kept or [min(terms, key=lambda t: df[t])]
 
 

@@ -128,3 +128,23 @@ def test_recency_prefers_newer_among_equals(svc: MemoryService) -> None:
     new = svc.remember(MemoryInput("deploy checklist v2", event_at="2026-01-01")).memory.id
     hits = svc.recall("deploy checklist", mode="text", recency=2.0).hits
     assert [h.memory.id for h in hits] == [new, old]
+
+
+def test_large_store_text_search_matches_the_full_or_query(svc: MemoryService, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The large-store shortcuts (every-word matches first, common words dropped) return what
+    the plain OR query returns when enough memories hold every word, and fall back to it when
+    too few do."""
+    from core import search
+
+    texts = [f"cache {'invalidation' if i % 2 else 'warmup'} note {i} for the billing service" for i in range(40)]
+    texts += [f"unrelated memory {i} about the {'deploy' if i < 5 else 'release'} pipeline" for i in range(40)]
+    svc.remember_many([MemoryInput(t) for t in texts])
+    plain = search.text_search(svc.store, "cache invalidation", None, 10)
+    monkeypatch.setattr(search, "COMMON_TERM_MIN_STORE", 10)
+    fast = search.text_search(svc.store, "cache invalidation", None, 10)
+    assert [r for r, _ in fast] == [r for r, _ in plain]
+    # no memory holds "cache", "deploy" and "billing": the OR query answers, without the
+    # words found in more than 10% of the store, so the five "deploy" memories only
+    few = search.text_search(svc.store, "cache deploy billing", None, 10)
+    found = svc.store.get_many([r for r, _ in few])
+    assert len(few) == 5 and all("deploy" in m.content for m in found.values())
