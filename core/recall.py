@@ -37,8 +37,7 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
         fused = _with_recency(svc, fused, recency)
     page = fused[offset:offset + limit]
     memories = svc.store.get_many([c.rowid for c in page])
-    texts = search.snippets(svc.store, [c.rowid for c in page if "text" in c.ranks], query)
-    hits = [_hit(memories[c.rowid], c, query, texts.get(c.rowid)) for c in page if c.rowid in memories]
+    hits = [_hit(memories[c.rowid], c, query) for c in page if c.rowid in memories]
     related = _related(svc, query, [c.rowid for c in page]) if include_related else []
     next_offset = offset + limit if len(fused) > offset + limit else None
     return SearchResult(hits, used, mode, notices, next_offset, related)
@@ -127,7 +126,7 @@ def _favour_speakers(svc: MemoryService, merged: dict[int, search.Candidate], qu
         merged[rowid].ranks.setdefault("speaker", 1)
 
 
-def _hit(m: Memory, cand: search.Candidate, query: str, snippet: str | None) -> Hit:
+def _hit(m: Memory, cand: search.Candidate, query: str) -> Hit:
     matched = tuple(name for name in ("text", "vector", "graph", "context") if name in cand.ranks)
     reasons = []
     if "text" in cand.ranks:
@@ -143,6 +142,7 @@ def _hit(m: Memory, cand: search.Candidate, query: str, snippet: str | None) -> 
         reasons.append("said by a person the query names")
     if "time" in cand.ranks:
         reasons.append("from the time the query names")
+    snippet = search.snippet(m.content, query) if "text" in cand.ranks else None
     return Hit(m, round(cand.score, 6), matched, snippet or search.opening(m.content), "; ".join(reasons),
                cand.similarity)
 

@@ -25,6 +25,8 @@ TIME_WEIGHT = 0.3  # share of the top score added to memories inside a time wind
 CONTEXT_WEIGHT = 0.3
 CONTEXT_SPAN = 2
 ANSWER_WEIGHT = 0.2  # extra share for the memory right after a question (its answer)
+SNIPPET_WORDS = 24
+SNIPPET_SCAN = 20_000  # characters of a memory searched for a snippet (bounds the cost)
 COMMON_TERM_SHARE = 0.1
 COMMON_TERM_MIN_STORE = 5_000
 EXACT_VECTOR_LIMIT = 2_000  # below this many candidates, exact cosine beats binary KNN
@@ -251,16 +253,51 @@ def expand_context(store: Store, merged: dict[int, Candidate], filters: SearchFi
                 near.score += share * cand.score / abs(d)
 
 
-def snippets(store: Store, rowids: Sequence[int], query: str) -> dict[int, str]:
-    """The best-matching fragment (FTS5 snippet) of each memory for ``query``, in one query."""
-    match = fts_query(query)
-    if not match or not rowids:
-        return {}
-    marks = ",".join("?" * len(rowids))
-    rows = store.conn().execute(
-        "SELECT rowid, snippet(memory_fts, 1, '**', '**', '…', 24) FROM memory_fts"
-        f" WHERE memory_fts MATCH ? AND rowid IN ({marks})", [match, *rowids])
-    return {int(r[0]): str(r[1]) for r in rows if r[1] and "**" in r[1]}
+def snippet(text: str, query: str, width: int = SNIPPET_WORDS) -> str | None:
+    """The ``width``-word stretch of ``text`` holding the most of the query's words, with
+    them in **bold** (None when no query word occurs). Words match by their stem-like
+    prefix, as the porter stemmer lets "timeouts" match "timeout"."""
+    stems = _stems(query)
+    tokens = list(_WORD.finditer(text, 0, SNIPPET_SCAN))
+    marked = [i for i, t in enumerate(tokens) if _hits(t.group().lower(), stems)]
+    if not marked:
+        return None
+    best = _densest(marked, [tokens[i].group().lower() for i in marked], width)
+    start = max(0, min(best - 3, len(tokens) - width))  # a few words of lead-in
+    end = min(len(tokens), start + width)
+    out, pos = [], tokens[start].start()
+    for i in (i for i in marked if start <= i < end):
+        out += [text[pos:tokens[i].start()], "**", tokens[i].group(), "**"]
+        pos = tokens[i].end()
+    out.append(text[pos:] if end == len(tokens) and len(text) <= SNIPPET_SCAN else text[pos:tokens[end - 1].end()])
+    body = " ".join("".join(out).split())
+    more = end < len(tokens) or len(text) > SNIPPET_SCAN
+    return ("…" if start > 0 else "") + body + ("…" if more else "")
+
+
+def _densest(marked: list[int], names: list[str], width: int) -> int:
+    """The marked position starting the ``width``-token window with the most distinct words
+    (a sliding window: linear in the number of marks)."""
+    counts: dict[str, int] = {}
+    best, best_n, right = marked[0], 0, 0
+    for left, first in enumerate(marked):
+        while right < len(marked) and marked[right] < first + width:
+            counts[names[right]] = counts.get(names[right], 0) + 1
+            right += 1
+        if len(counts) > best_n:
+            best, best_n = first, len(counts)
+        counts[names[left]] -= 1
+        if not counts[names[left]]:
+            del counts[names[left]]
+    return best
+
+
+def _stems(query: str) -> list[str]:
+    return [w if len(w) <= 4 else w[: max(4, len(w) - 2)] for w in words(query)]
+
+
+def _hits(token: str, stems: list[str]) -> bool:
+    return any(token == s or (len(s) >= 4 and token.startswith(s)) for s in stems)
 
 
 def opening(text: str, width: int = 200) -> str:

@@ -3,7 +3,9 @@ changed it (the real `devmem-lsp` over stdio, driven as VS Code drives it)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +22,7 @@ from core.embeddings import FastEmbedEmbedder
 from core.service import MemoryService
 
 WORK = Path(tempfile.mkdtemp(prefix="devmem-git-hover-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # module-level: removed at exit
 CONFIG = ClientServerConfig(
     server_command=[str(Path(sys.executable).with_name("devmem-lsp")), "--poll", "0.3"],
     server_env={**os.environ, "DEVMEM_DB": str(WORK / "unused.db"), "HF_HUB_OFFLINE": "1",

@@ -4,7 +4,9 @@ helpers to drive it as an editor would."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +18,7 @@ from pygls.uris import from_fs_path
 
 SERVER = str(Path(sys.executable).with_name("devmem-lsp"))
 TMP = Path(tempfile.mkdtemp(prefix="devmem-lsp-tests-"))
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)  # module-level: removed at exit
 SERVER_ENV = {
     **os.environ,
     "DEVMEM_DB": str(TMP / "default.db"),  # never the user's store, even if a test forgets
