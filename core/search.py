@@ -16,7 +16,7 @@ from core import filters as flt
 from core.models import SearchFilters
 from core.store import Store
 
-TEXT_WEIGHT = 0.5
+TEXT_WEIGHT = 0.6
 GRAPH_WEIGHT = 0.1
 RELATIVE_VECTOR = True
 MIN_SPREAD = 0.15
@@ -197,11 +197,14 @@ def _rank_by_cosine(rows: Sequence[tuple[int, bytes]], qvec: np.ndarray,
 def fuse(text: Sequence[tuple[int, float]], vector: Sequence[tuple[int, float]],
          graph: Sequence[int], *, text_weight: float | None = None,
          graph_weight: float | None = None) -> dict[int, Candidate]:
-    """Score fusion: text_weight · bm25/max(bm25) + (1 − text_weight) · cosine + graph bonus.
+    """Score fusion: text_weight · bm25/max(bm25) + (1 − text_weight) · relative cosine + graph.
 
     Scores rather than ranks: on LoCoMo's development split this beat reciprocal-rank
     fusion by ~7 points of recall@10, because a strong match in one retriever is not
-    diluted by weak ranks in the other (bench/locomo.py measures it)."""
+    diluted by weak ranks in the other (bench/locomo.py measures it). Cosines are placed
+    between the candidates' lowest and highest (a spread of at least MIN_SPREAD), as MiniLM
+    similarities crowd a narrow band; text weighs more, so the one memory holding a rare
+    word (an error code, an id) outranks every memory that only resembles the query."""
     text_weight = TEXT_WEIGHT if text_weight is None else text_weight
     graph_weight = GRAPH_WEIGHT if graph_weight is None else graph_weight
     merged: dict[int, Candidate] = {}
@@ -243,14 +246,22 @@ def expand_context(store: Store, merged: dict[int, Candidate], filters: SearchFi
         f" WHERE m.rowid IN ({marks}) AND {where}", [*wanted, *args]).fetchall()
     info = {int(r[0]): (r[1], r[2], r[3] or r[4]) for r in rows}
     asks = {int(r[0]) for r in rows if r[5]}
+    bonus: dict[int, float] = {}
+    lifter: dict[int, float] = {}  # the best score among the hits that lift a memory
     for cand in top:
         group = info.get(cand.rowid)
         for d in (d for d in range(-span, span + 1) if d):
             if group is not None and info.get(cand.rowid + d) == group:
-                near = merged.setdefault(cand.rowid + d, Candidate(cand.rowid + d))
-                near.ranks.setdefault("context", abs(d))
                 share = weight + (ANSWER_WEIGHT if d == 1 and cand.rowid in asks else 0.0)
-                near.score += share * cand.score / abs(d)
+                near = cand.rowid + d
+                bonus[near] = bonus.get(near, 0.0) + share * cand.score / abs(d)
+                lifter[near] = max(lifter.get(near, 0.0), cand.score)
+                merged.setdefault(near, Candidate(near)).ranks.setdefault("context", abs(d))
+    # A memory lifted by its neighbours stays below the best of them: a run of look-alikes
+    # must not lift each other above the one memory that really matched.
+    for rowid, extra in bonus.items():
+        cand = merged[rowid]
+        cand.score = max(cand.score, min(cand.score + extra, lifter[rowid] * (1 - 1e-6)))
 
 
 def snippet(text: str, query: str, width: int = SNIPPET_WORDS) -> str | None:

@@ -7,6 +7,7 @@ Logs go to stderr; on stdio, stdout carries the protocol and nothing else.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("devmem.mcp")
 DEFAULT_PORT = 8765
 TOKEN_ENV = "DEVMEM_MCP_TOKEN"
+MODEL_WAIT_S = 600.0
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -57,27 +59,71 @@ def detect_project(path: Path | None) -> str | None:
     return git_project(path or Path.cwd())
 
 
+class LazyRedaction(logging.Filter):
+    """core's RedactingFilter, loaded when the first record reaches the handler.
+
+    Importing it (compiling its patterns) costs ~12 ms, and start-up logs nothing at the
+    default level; the store's warm-up imports it soon after anyway.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._filter: logging.Filter | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._filter is None:
+            from core.redact import RedactingFilter
+
+            self._filter = RedactingFilter()
+        return bool(self._filter.filter(record))
+
+
+def redact_log_handlers() -> None:
+    """Every log handler configured so far scrubs secrets (as core.logs.install_redaction does,
+    with the filter loaded lazily); call it after the SDK may have added handlers."""
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(lg, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, LazyRedaction) for f in handler.filters):
+                handler.addFilter(LazyRedaction())
+
+
+def _freeze_when_model_ready(service: MemoryService) -> None:
+    """On the warm-up thread: once the model is loaded, exempt everything that lives as long
+    as the process (SDK, core, model) from garbage collection, so that a full collection —
+    ~100 ms with all of it tracked — never stalls a tool call."""
+    service.embedder.wait(MODEL_WAIT_S)
+    gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
-    logging.basicConfig(stream=sys.stderr, level=args.log_level,
-                        format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s")
-    env = dict(os.environ)
-    token = env.get(TOKEN_ENV) or None
-    from mcp_server.http import is_loopback
+    # Importing the SDK builds ~600 pydantic models and no garbage worth collecting: the
+    # collector would spend ~40 ms of the start-up on it. Back on (frozen) before serving.
+    gc.disable()
+    try:
+        args = parse(argv)
+        logging.basicConfig(stream=sys.stderr, level=args.log_level,
+                            format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s")
+        env = dict(os.environ)
+        token = env.get(TOKEN_ENV) or None
+        if args.http:
+            from mcp_server.http import is_loopback
 
-    if args.http and not is_loopback(args.host) and not token:
-        print(f"devmem-mcp: refusing to serve {args.host} without a token: set {TOKEN_ENV} "
-              "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1.",
-              file=sys.stderr)
-        return 2
-    from mcp_server.runtime import LazyService
-    from mcp_server.server import build_server
+            if not is_loopback(args.host) and not token:
+                print(f"devmem-mcp: refusing to serve {args.host} without a token: set {TOKEN_ENV} "
+                      "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1.",
+                      file=sys.stderr)
+                return 2
+        from mcp_server.runtime import LazyService
+        from mcp_server.server import build_server
 
-    lazy = LazyService(lambda: open_service(env, args.db))
-    mcp = build_server(lazy, args.project, detect_project=detect_project, log_level=args.log_level)
-    from core.logs import install_redaction
-
-    install_redaction()  # after build_server: the SDK adds its own handler there
+        lazy = LazyService(lambda: open_service(env, args.db), on_warm=_freeze_when_model_ready)
+        mcp = build_server(lazy, args.project, detect_project=detect_project, log_level=args.log_level)
+        redact_log_handlers()  # after build_server: the SDK may add its own handler there
+        gc.freeze()
+    finally:
+        gc.enable()
     try:
         if args.http:
             from mcp_server.http import serve

@@ -10,11 +10,11 @@ from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
 from core.errors import DevMemError
-from core.models import Hit, SearchFilters, SearchResult
 from mcp_server.runtime import Runtime, error_text
 from mcp_server.schemas import cut
 
 if TYPE_CHECKING:
+    from core.models import Hit, SearchResult
     from core.service import MemoryService
 
 TASK_HITS = 8
@@ -82,6 +82,8 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         project = await rt.scope.current(ctx)
 
         def gather(svc: MemoryService) -> str:
+            from core.models import SearchFilters
+
             result = svc.recall(task, limit=TASK_HITS, filters=SearchFilters(project=project)
                                 if project else None)
             file_hits = svc.context_for_file(path, project=project, limit=FILE_HITS) if path else []

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from core.errors import DevMemError, NotFound
-from core.models import Memory
 from mcp_server.runtime import Runtime, error_text
 from mcp_server.schemas import memory_brief
+
+if TYPE_CHECKING:
+    from core.models import Memory
 
 T = TypeVar("T")
 RECENT = 20

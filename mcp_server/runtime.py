@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -51,8 +52,10 @@ def guard() -> Iterator[None]:
 class LazyService:
     """The MemoryService, built on first need or by :meth:`warm_up` in the background."""
 
-    def __init__(self, factory: Callable[[], MemoryService]) -> None:
+    def __init__(self, factory: Callable[[], MemoryService],
+                 on_warm: Callable[[MemoryService], None] | None = None) -> None:
         self._factory = factory
+        self._on_warm = on_warm  # run on the warm-up thread once the service is built
         self._service: MemoryService | None = None
         self._lock = threading.Lock()
         self._warming = False
@@ -70,19 +73,28 @@ class LazyService:
                 self._service = self._factory()
             return self._service
 
-    def warm_up(self) -> None:
-        """Build the service on a daemon thread (once), so the first tool call finds it ready."""
+    def warm_up(self, delay: float = 0.0) -> None:
+        """Build the service on a daemon thread (once), after ``delay`` seconds, so that the
+        first tool call finds it ready."""
         with self._lock:
             if self._warming or self._service is not None:
                 return
             self._warming = True
-        threading.Thread(target=self._warm, name="devmem-mcp-warmup", daemon=True).start()
+        threading.Thread(target=self._warm, args=(delay,), name="devmem-mcp-warmup", daemon=True).start()
 
-    def _warm(self) -> None:
+    def _warm(self, delay: float) -> None:
+        if delay > 0:
+            time.sleep(delay)
         try:
-            self.get()
+            service = self.get()
         except Exception as exc:  # reported again, with its hint, by the first tool that needs it
             log.warning("could not open the store yet: %s", exc)
+            return
+        if self._on_warm is not None:
+            try:
+                self._on_warm(service)
+            except Exception:  # a hook never takes the server down
+                log.exception("the warm-up hook failed")
 
     def close(self) -> None:
         with self._lock:

@@ -6,21 +6,22 @@ each tool's output schema and its ``structuredContent``. Nothing here touches th
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import (
-    CodeAnchor,
-    EntitySummary,
-    Hit,
-    Link,
-    Memory,
-    RedactionNote,
-    SearchFilters,
-    Version,
-    WriteResult,
-)
+if TYPE_CHECKING:  # core's models are built lazily: the store's warm-up imports them, start-up need not
+    from core.models import (
+        CodeAnchor,
+        EntitySummary,
+        Hit,
+        Link,
+        Memory,
+        RedactionNote,
+        SearchFilters,
+        Version,
+        WriteResult,
+    )
 
 SNIPPET_CHARS = 300
 SUMMARY_CHARS = 160
@@ -45,6 +46,8 @@ class AnchorIn(_Model):
     commit: str | None = Field(default=None, description="Commit sha the lines refer to, if known.")
 
     def to_core(self) -> CodeAnchor:
+        from core.models import CodeAnchor
+
         return CodeAnchor(path=self.path, start_line=self.start_line, end_line=self.end_line,
                           symbol=self.symbol, commit=self.commit)
 
@@ -62,6 +65,8 @@ class FiltersIn(_Model):
     path: str | None = Field(default=None, description="Anchored to this file, or under this folder if it ends with '/'.")
 
     def to_core(self, project: str | None) -> SearchFilters:
+        from core.models import SearchFilters
+
         return SearchFilters(kinds=list(self.kinds), tags=list(self.tags), tags_mode=self.tags_mode,
                              project=project, source=self.source, visibility=list(self.visibility),
                              since=self.since, until=self.until, path=self.path)

@@ -34,9 +34,12 @@ DevMemory is the user's long-term developer memory, shared by their assistants a
 Searches and writes default to the current project; pass project="*" to search every project.
 """
 
-# Methods after which a stdio client is up and the store can be opened without slowing start-up.
+# Methods after which a stdio client is up and the store can be opened without slowing start-up,
+# _WARM_DELAY_S later: the warm-up's imports hold the GIL for long stretches and would delay
+# writing this answer and the rest of the client's start-up burst (tools/list +2-3 ms).
 _WARM_AFTER = frozenset({"tools/list", "tools/call", "resources/list", "resources/read",
                          "prompts/list", "prompts/get"})
+_WARM_DELAY_S = 0.05
 
 
 def build_server(service: MemoryService | LazyService, project: str | None = None, *,
@@ -73,5 +76,5 @@ class _WarmUp:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
         result = await call_next(ctx)
         if ctx.method in _WARM_AFTER:
-            self._lazy.warm_up()
+            self._lazy.warm_up(_WARM_DELAY_S)  # a tool call before then opens the store itself
         return result

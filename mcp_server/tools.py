@@ -14,7 +14,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from core.models import MemoryInput, MemoryPatch, SearchResult, WriteResult
 from mcp_server import paging
 from mcp_server.runtime import Runtime, guard
 from mcp_server.schemas import (
@@ -37,6 +36,7 @@ from mcp_server.schemas import (
 )
 
 if TYPE_CHECKING:
+    from core.models import SearchResult, WriteResult
     from core.service import MemoryService
 
 ASSISTANT = "assistant"
@@ -105,6 +105,8 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         processes share memories.db; without it writers failed with 'database is locked'.",
         kind="decision", tags=["sqlite"], anchor={"path": "core/db.py", "symbol": "connect"})
         """
+        from core.models import MemoryInput
+
         scope = await rt.scope.resolve(ctx, project)
         inp = MemoryInput(content=content, title=title, kind=kind, tags=list(tags or []), project=scope,
                           anchor=anchor.to_core() if anchor else None, source=ASSISTANT,
@@ -186,6 +188,8 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
 
         Example: update_memory(id="01JAB3K4Z9X7Q2R5T8V0W1Y3C6", tags=["sqlite", "wal"])
         """
+        from core.models import MemoryPatch
+
         patch = MemoryPatch(content=content, title=title, kind=kind, tags=tags,
                             anchor=anchor.to_core() if anchor else None, visibility=visibility)
         result = await rt.run(lambda svc: svc.update(id, patch, source=ASSISTANT))

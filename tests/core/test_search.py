@@ -148,3 +148,18 @@ def test_large_store_text_search_matches_the_full_or_query(svc: MemoryService, m
     few = search.text_search(svc.store, "cache deploy billing", None, 10)
     found = svc.store.get_many([r for r, _ in few])
     assert len(few) == 5 and all("deploy" in m.content for m in found.values())
+
+
+def test_the_memory_holding_a_rare_word_beats_its_look_alikes(svc: MemoryService) -> None:
+    """150 near-identical notes captured together, each with its own marker: a hybrid search
+    for a marker puts its note first (look-alikes and their neighbours never overtake it)."""
+    import uuid
+
+    markers = {}
+    for n in range(150):
+        marker = f"m{uuid.uuid4().hex[:12]}"
+        stored = svc.remember(MemoryInput(f"Worker {n % 3} note {n}, marker {marker}.", project="shared"))
+        markers[stored.memory.id] = marker
+    for memory_id, marker in list(markers.items())[::5]:
+        hits = svc.recall(marker, limit=3, filters=SearchFilters(project="shared")).hits
+        assert hits[0].memory.id == memory_id, (marker, [(h.memory.content, h.score, h.why) for h in hits])

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from core.errors import InvalidInput
 from core.models import Hit, Memory, Provenance, SearchResult
 from mcp_server import paging
+from mcp_server.__main__ import LazyRedaction
 from mcp_server.http import is_loopback, origin_allowed
 from mcp_server.prompts import decision_text
 from mcp_server.schemas import HitOut
 from mcp_server.tools import _recall_out, structured
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "ghp_" + "Zq7Xw2Kp9Lm4Nv8Rt1Ys6Bd3Fh5Jc0Ga2Euab"  # 36 chars: a GitHub token
 
 
 def test_a_cursor_round_trips_and_refuses_another_query() -> None:
@@ -74,3 +85,33 @@ def test_a_long_result_page_is_capped_near_20_kb_with_a_cursor_for_the_rest() ->
     assert any("next_cursor" in n for n in out.notices)
     wire = structured(out).model_dump_json(by_alias=True)
     assert len(wire.encode()) <= 21_000, len(wire)
+
+
+# Start-up answers initialize and tools/list before the store opens: none of these may load by then.
+HEAVY = ("numpy", "fastembed", "onnxruntime", "sqlite_vec", "sqlean", "core.service", "core.store",
+         "core.search", "core.graph", "core.embeddings", "core.config", "core.redact", "core.models")
+START_UP = """
+import sys
+from mcp_server.__main__ import redact_log_handlers
+from mcp_server.runtime import LazyService
+from mcp_server.server import build_server
+
+build_server(LazyService(lambda: None), "demo")
+redact_log_handlers()
+print(",".join(sorted(name for name in sys.modules if name in set(sys.argv[1:]))))
+"""
+
+
+def test_start_up_loads_neither_the_store_nor_the_model() -> None:
+    out = subprocess.run([sys.executable, "-c", START_UP, *HEAVY], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
+
+
+def test_log_records_are_redacted_by_the_lazily_loaded_filter() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(LazyRedaction())
+    record = logging.LogRecord("devmem.test", logging.WARNING, __file__, 1, "pushing with %s", (SECRET,), None)
+    handler.handle(record)
+    assert SECRET not in stream.getvalue() and "REDACTED" in stream.getvalue(), stream.getvalue()
