@@ -32,6 +32,7 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
     if mode == "hybrid":
         search.expand_context(svc.store, merged, filters)
     _favour_speakers(svc, merged, query)  # after: the reply next to a hit may be theirs
+    _disfavour_questions(svc, merged, query)  # after: a question still lifts its answer
     fused = sorted(merged.values(), key=lambda c: c.score, reverse=True)
     if recency > 0:
         fused = _with_recency(svc, fused, recency)
@@ -44,7 +45,7 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
 
 
 Ranked = list[tuple[int, float]]
-SPEAKER_SEEDS = 60  # candidates checked for a speaker the query names
+SPEAKER_SEEDS = 60  # candidates checked for a speaker the query names or a question mark
 
 
 def _retrieve(svc: MemoryService, query: str, mode: str, filters: SearchFilters | None, depth: int,
@@ -124,6 +125,19 @@ def _favour_speakers(svc: MemoryService, merged: dict[int, search.Candidate], qu
     for rowid in speakers.spoken_by(svc.store, (c.rowid for c in top), names):
         merged[rowid].score += search.SPEAKER_WEIGHT
         merged[rowid].ranks.setdefault("speaker", 1)
+
+
+def _disfavour_questions(svc: MemoryService, merged: dict[int, search.Candidate], query: str) -> None:
+    """When the query asks something, memories that only ask something themselves (end in a
+    question mark) rank a little lower: the answer is more often the reply to them."""
+    if not merged or not search.asks(query):
+        return
+    top = sorted(merged.values(), key=lambda c: c.score, reverse=True)[:SPEAKER_SEEDS]
+    marks = ",".join("?" * len(top))
+    for (rowid,) in svc.store.conn().execute(
+            f"SELECT rowid FROM memories WHERE rowid IN ({marks}) AND rtrim(content) LIKE '%?'",
+            [c.rowid for c in top]):
+        merged[int(rowid)].score *= 1 - search.QUESTION_PENALTY
 
 
 def _hit(m: Memory, cand: search.Candidate, query: str) -> Hit:

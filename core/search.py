@@ -21,6 +21,7 @@ GRAPH_WEIGHT = 0.1
 RELATIVE_VECTOR = True
 MIN_SPREAD = 0.15
 SPEAKER_WEIGHT = 0.2  # added to memories said or written by a person the query names
+QUESTION_PENALTY = 0.3  # share taken from memories that are only a question, for a question
 TIME_WEIGHT = 0.3  # share of the top score added to memories inside a time window the query names
 CONTEXT_WEIGHT = 0.3
 CONTEXT_SPAN = 2
@@ -52,6 +53,16 @@ class Candidate:
     ranks: dict[str, int] = field(default_factory=dict)
     similarity: float | None = None
     score: float = 0.0
+
+
+QUESTION_WORDS = frozenset("what why how when where who whom whose which did does do is are was were can "
+                           "could should would will has have".split())
+
+
+def asks(query: str) -> bool:
+    """True when the query is a question ("why is numpy pinned", "what did Ana say?")."""
+    first = _WORD.search(query)
+    return "?" in query or (first is not None and first.group().lower() in QUESTION_WORDS)
 
 
 def words(text: str) -> list[str]:

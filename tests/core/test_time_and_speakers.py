@@ -97,3 +97,14 @@ def test_notes_are_not_read_as_speakers(svc: MemoryService) -> None:
     svc.remember(MemoryInput("Decision: the cache key includes the tenant id.", kind="decision"))
     hit = svc.recall("which decision about the cache key", limit=1).hits[0]
     assert "said by" not in hit.why
+
+
+def test_a_question_query_prefers_the_answer_to_the_same_question(svc: MemoryService) -> None:
+    asked = svc.remember(MemoryInput("Ana: why is numpy pinned below 2.0?", kind="chat", source="chat",
+                                     event_at="2025-05-02T10:00:00Z")).memory.id
+    answer = svc.remember(MemoryInput("Ben: the onnx wheels we ship were built against numpy 1.x, so 2.0 breaks them.",
+                                      kind="chat", source="chat", event_at="2025-05-02T10:00:00Z")).memory.id
+    question = [h.memory.id for h in svc.recall("why is numpy pinned below 2.0?", limit=2).hits]
+    assert question == [answer, asked]
+    # not a question: the memory that says it best comes first
+    assert [h.memory.id for h in svc.recall("numpy pinned below 2.0", limit=2).hits][0] == asked
