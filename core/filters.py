@@ -12,21 +12,27 @@ def is_empty(f: SearchFilters | None) -> bool:
                              or f.since or f.until or f.path)
 
 
-def where(f: SearchFilters | None) -> tuple[str, list[Any]]:
-    """A ``WHERE`` fragment (without the keyword; ``1`` when empty) and its parameters."""
+def where(f: SearchFilters | None, *, indexed: bool = True) -> tuple[str, list[Any]]:
+    """A ``WHERE`` fragment (without the keyword; ``1`` when empty) and its parameters.
+
+    ``indexed=False`` is for queries that reach ``m`` by rowid from another table (a list
+    of candidates, an FTS or graph match): the columns are written ``+m.col`` so SQLite
+    checks each candidate's row instead of scanning a project's whole index for them
+    (without it, 600 vector candidates in a one-project 10k store cost a 10k-entry scan)."""
     if f is None:
         return "1", []
+    m = "m." if indexed else "+m."
     parts: list[str] = []
     args: list[Any] = []
-    _in(parts, args, "m.kind", f.kinds)
-    _in(parts, args, "m.visibility", f.visibility)
+    _in(parts, args, f"{m}kind", f.kinds)
+    _in(parts, args, f"{m}visibility", f.visibility)
     if f.project:
         # memories with no project (general notes, decisions that apply everywhere) belong
         # to every project's scope
-        parts.append("(m.project = ? OR m.project IS NULL)")
+        parts.append(f"({m}project = ? OR {m}project IS NULL)")
         args.append(f.project)
     if f.source:
-        parts.append("(m.source = ? OR m.source LIKE ?)")
+        parts.append(f"({m}source = ? OR {m}source LIKE ?)")
         args += [f.source, f.source + ":%"]
     if f.since:
         parts.append("coalesce(m.event_at, m.created_at) >= ?")
@@ -35,7 +41,7 @@ def where(f: SearchFilters | None) -> tuple[str, list[Any]]:
         parts.append("coalesce(m.event_at, m.created_at) <= ?")
         args.append(f.until)
     if f.path:
-        _path(parts, args, f.path)
+        _path(parts, args, f.path, m)
     if f.tags:
         _tags(parts, args, f.tags, f.tags_mode)
     return (" AND ".join(parts) or "1"), args
@@ -47,12 +53,12 @@ def _in(parts: list[str], args: list[Any], column: str, values: list[str]) -> No
         args.extend(values)
 
 
-def _path(parts: list[str], args: list[Any], path: str) -> None:
+def _path(parts: list[str], args: list[Any], path: str, m: str) -> None:
     if path.endswith("/"):
-        parts.append("m.anchor_path LIKE ? ESCAPE '\\'")
+        parts.append(f"{m}anchor_path LIKE ? ESCAPE '\\'")
         args.append(path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     else:
-        parts.append("m.anchor_path = ?")
+        parts.append(f"{m}anchor_path = ?")
         args.append(path)
 
 

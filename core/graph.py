@@ -242,7 +242,7 @@ def memory_rowids_for(store: Store, entity_ids: Sequence[int], filters: SearchFi
     """Memories mentioning any of the entities, most entities and latest first."""
     if not entity_ids:
         return []
-    where, args = flt.where(filters)
+    where, args = flt.where(filters, indexed=False)
     marks = ",".join("?" * len(entity_ids))
     rows = store.conn().execute(
         f"SELECT me.memory_rowid FROM memory_entities me JOIN memories m ON m.rowid = me.memory_rowid"
@@ -276,7 +276,7 @@ def graph_candidates(store: Store, query: str, filters: SearchFilters | None, k:
 
 def _add_mentions(store: Store, entity_id: int, factor: float, filters: SearchFilters | None, k: int,
                   scores: dict[int, float]) -> None:
-    where, args = flt.where(filters)
+    where, args = flt.where(filters, indexed=False)
     rows = store.conn().execute(
         "SELECT me.memory_rowid, me.confidence FROM memory_entities me JOIN memories m"
         f" ON m.rowid = me.memory_rowid WHERE me.entity_id = ? AND {where} ORDER BY me.rowid DESC LIMIT ?",

@@ -6,8 +6,9 @@ operators, quotes, ``*`` and ``:`` are searched for as text and never raise.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,7 @@ COMMON_TERM_SHARE = 0.1
 COMMON_TERM_MIN_STORE = 5_000
 EXACT_VECTOR_LIMIT = 2_000  # below this many candidates, exact cosine beats binary KNN
 BINARY_OVERSAMPLE = 150
+BROAD_FILTER_FACTOR = 4  # a filter passing ≥ 1/4 of the store takes a 4x larger Hamming sample
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset("""
@@ -109,7 +111,7 @@ def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> li
             "SELECT rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts"
             " WHERE memory_fts MATCH ? ORDER BY s DESC LIMIT ?", (match, k))
     else:
-        where, args = flt.where(filters)
+        where, args = flt.where(filters, indexed=False)
         rows = store.conn().execute(
             "SELECT f.rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts f"
             f" JOIN memories m ON m.rowid = f.rowid WHERE memory_fts MATCH ? AND {where}"
@@ -140,9 +142,21 @@ def vector_search(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
 
     Filters restrict the Hamming ranking itself, so a selective filter still gets its own
     nearest neighbours."""
+    held = store.bit_index.exact(store, qvec, k, lambda: _passing(store, filters))
+    if held is not None:  # a small store: its float vectors are in memory, search is exact
+        return held
     if _at_most(store, filters, EXACT_VECTOR_LIMIT):
         return _exact(store, qvec, filters, k)
     return _binary_knn(store, qvec, filters, k, max(BINARY_OVERSAMPLE, 2 * k))
+
+
+def _passing(store: Store, filters: SearchFilters | None) -> np.ndarray | None:
+    """The rowids that pass ``filters`` (None: no filter, every memory passes)."""
+    if flt.is_empty(filters):
+        return None
+    where, args = flt.where(filters)
+    rows = store.conn().execute(f"SELECT m.rowid FROM memories m WHERE {where}", args).fetchall()
+    return np.asarray(rows, dtype=np.int64).reshape(-1)
 
 
 def _at_most(store: Store, filters: SearchFilters | None, n: int) -> bool:
@@ -159,10 +173,13 @@ def _at_most(store: Store, filters: SearchFilters | None, n: int) -> bool:
 
 def _exact(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
            k: int) -> list[tuple[int, float]]:
-    where, args = flt.where(filters)
-    rows = store.conn().execute(
-        "SELECT v.rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
-        f" WHERE {where}", args).fetchall()
+    if flt.is_empty(filters):  # no join: reading each memory's row too costs twice the scan
+        rows = store.conn().execute("SELECT rowid, vector FROM memory_vectors").fetchall()
+    else:
+        where, args = flt.where(filters)
+        rows = store.conn().execute(
+            "SELECT v.rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
+            f" WHERE {where}", args).fetchall()
     return _rank_by_cosine(rows, qvec, k)
 
 
@@ -170,25 +187,35 @@ def _binary_knn(store: Store, qvec: np.ndarray, filters: SearchFilters | None, k
                 oversample: int) -> list[tuple[int, float]]:
     # Hamming distance on 1-bit codes ranks coarsely; rescoring a few hundred candidates
     # with the float vectors restores recall@10 ≈ 0.97 at a fraction of an exact scan's cost.
-    allowed = None
-    if not flt.is_empty(filters):
-        top = int(store.conn().execute("SELECT coalesce(max(rowid), 0) FROM memory_vectors").fetchone()[0])
-        if _at_most(store, filters, top // 4):
-            # a selective filter restricts the ranking itself, so it still gets k neighbours
-            where, args = flt.where(filters)
-            rows = store.conn().execute(f"SELECT m.rowid FROM memories m WHERE {where}", args).fetchall()
-            allowed = np.asarray(rows, dtype=np.int64).reshape(-1)
-        else:  # a broad one (≥ 1/4 of the store) passes enough of a 4x larger sample
-            oversample *= 4
-    ids = store.bit_index.search(store, qvec, oversample, allowed)
+    if flt.is_empty(filters):
+        return _rank_by_cosine(_vectors_of(store, store.bit_index.search(store, qvec, oversample), None),
+                               qvec, k)
+    # With a filter, the Hamming ranking's head shows how much of the store passes it:
+    # nearly all (a project's scope) needs no more candidates than no filter; a broad one
+    # (≥ 1/4) passes enough of a 4x larger sample; a selective one restricts the ranking
+    # itself, so it still gets its own nearest neighbours.
+    ranked = store.bit_index.search(store, qvec, BROAD_FILTER_FACTOR * oversample)
+    rows = _vectors_of(store, ranked[:oversample], filters)
+    if len(rows) >= oversample * (1 - 1 / BROAD_FILTER_FACTOR) or len(ranked) <= oversample:
+        return _rank_by_cosine(rows, qvec, k)
+    if len(rows) >= oversample / BROAD_FILTER_FACTOR:
+        return _rank_by_cosine(rows + _vectors_of(store, ranked[oversample:], filters), qvec, k)
+    ids = store.bit_index.search(store, qvec, oversample, _passing(store, filters))
+    return _rank_by_cosine(_vectors_of(store, ids, filters), qvec, k)
+
+
+def _vectors_of(store: Store, ids: Sequence[int], filters: SearchFilters | None) -> list[tuple[int, bytes]]:
+    """(rowid, float vector) of the ``ids`` that pass ``filters``."""
     if not ids:
         return []
-    where, args = flt.where(filters)
     marks = ",".join("?" * len(ids))
-    rows = store.conn().execute(
+    if flt.is_empty(filters):
+        return store.conn().execute(
+            f"SELECT rowid, vector FROM memory_vectors WHERE rowid IN ({marks})", list(ids)).fetchall()
+    where, args = flt.where(filters, indexed=False)
+    return store.conn().execute(
         "SELECT v.rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
         f" WHERE v.rowid IN ({marks}) AND {where}", [*ids, *args]).fetchall()
-    return _rank_by_cosine(rows, qvec, k)
 
 
 def _rank_by_cosine(rows: Sequence[tuple[int, bytes]], qvec: np.ndarray,
@@ -251,7 +278,7 @@ def expand_context(store: Store, merged: dict[int, Candidate], filters: SearchFi
         return
     wanted = sorted({c.rowid + d for c in top for d in range(-span, span + 1)})
     marks = ",".join("?" * len(wanted))
-    where, args = flt.where(filters)
+    where, args = flt.where(filters, indexed=False)
     rows = store.conn().execute(
         "SELECT m.rowid, m.source, m.project, m.event_at, m.created_at, instr(m.content, '?') FROM memories m"
         f" WHERE m.rowid IN ({marks}) AND {where}", [*wanted, *args]).fetchall()
@@ -279,9 +306,11 @@ def snippet(text: str, query: str, width: int = SNIPPET_WORDS) -> str | None:
     """The ``width``-word stretch of ``text`` holding the most of the query's words, with
     them in **bold** (None when no query word occurs). Words match by their stem-like
     prefix, as the porter stemmer lets "timeouts" match "timeout"."""
-    stems = _stems(query)
+    hits = _stem_matcher(query)
+    if hits is None:
+        return None
     tokens = list(_WORD.finditer(text, 0, SNIPPET_SCAN))
-    marked = [i for i, t in enumerate(tokens) if _hits(t.group().lower(), stems)]
+    marked = [i for i, t in enumerate(tokens) if hits(t.group().lower())]
     if not marked:
         return None
     best = _densest(marked, [tokens[i].group().lower() for i in marked], width)
@@ -318,8 +347,20 @@ def _stems(query: str) -> list[str]:
     return [w if len(w) <= 4 else w[: max(4, len(w) - 2)] for w in words(query)]
 
 
-def _hits(token: str, stems: list[str]) -> bool:
-    return any(token == s or (len(s) >= 4 and token.startswith(s)) for s in stems)
+@functools.lru_cache(maxsize=64)
+def _stem_matcher(query: str) -> Callable[[str], bool] | None:
+    """A test for "this (lowercased) token is one of the query's words": equal to a short
+    stem or starting with a longer one (set lookups, one per distinct stem length)."""
+    stems = _stems(query)
+    if not stems:
+        return None
+    exact = frozenset(stems)
+    prefixes = frozenset(s for s in stems if len(s) >= 4)
+    lengths = sorted({len(s) for s in prefixes})
+
+    def hits(token: str) -> bool:
+        return token in exact or any(token[:n] in prefixes for n in lengths if len(token) > n)
+    return hits
 
 
 def opening(text: str, width: int = 200) -> str:

@@ -8,6 +8,7 @@ line, from its ``Name: text`` opening.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -39,7 +40,8 @@ def spoken_by(store: Store, rowids: Iterable[int], query_words: set[str]) -> set
     return {int(r[0]) for r in rows if _names(r[1], r[2], r[3]) & query_words}
 
 
-def _names(kind: str, opening: str, metadata: str | None) -> set[str]:
+@functools.lru_cache(maxsize=8192)  # the same memories come up query after query
+def _names(kind: str, opening: str, metadata: str | None) -> frozenset[str]:
     found: set[str] = set()
     if metadata and any(k in metadata for k in SPEAKER_KEYS):
         meta = _loads(metadata)
@@ -51,7 +53,7 @@ def _names(kind: str, opening: str, metadata: str | None) -> set[str]:
         line = _CHAT_LINE.match(opening)
         if line:
             found |= _parts(line.group(1))
-    return found
+    return frozenset(found)
 
 
 def _parts(name: str | None) -> set[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from core import search
+from core import search, vector_index
 from core.embeddings import FastEmbedEmbedder
 from core.models import MemoryInput
 from core.service import MemoryService
@@ -28,15 +29,20 @@ def test_binary_knn_matches_exact_search(svc: MemoryService, monkeypatch) -> Non
     svc.remember_many([MemoryInput(f"memory number {i}") for i in order], vectors=[vectors[i] for i in order])
     exact = [r for r, _ in search._exact(svc.store, query, None, 10)]
     monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 100)
+    monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)  # the path of a large store
+    svc.store.bit_index = vector_index.BitIndex()
     approx = [r for r, _ in search.vector_search(svc.store, query, None, 10)]
     assert approx == exact
     stored = svc.store.get_many(approx)
     assert stored[approx[0]].content == "memory number 0"
 
 
+@pytest.mark.parametrize("floats_held", [True, False], ids=["small store", "large store"])
 def test_index_sees_other_processes_writes_and_deletes(db_path: Path, embedder: FastEmbedEmbedder,
-                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+                                                      monkeypatch, floats_held: bool) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 0)
+    if not floats_held:
+        monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)
     reader = MemoryService.open(db_path, embedder)
     writer = MemoryService.open(db_path, embedder)  # another connection, another index
     first = writer.remember(MemoryInput("Postgres vacuum runs nightly at 02:00")).memory.id
@@ -64,7 +70,75 @@ def test_a_selective_filter_still_gets_its_nearest_neighbours(svc: MemoryService
     svc.remember_many(inputs, vectors=vectors)
     rare = SearchFilters(project="rare")
     exact = [r for r, _ in search._exact(svc.store, query, rare, 10)]
+    assert [r for r, _ in search.vector_search(svc.store, query, rare, 10)] == exact  # held in memory
     monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 0)
+    monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)
+    svc.store.bit_index = vector_index.BitIndex()
     approx = [r for r, _ in search.vector_search(svc.store, query, rare, 10)]
     assert approx == exact and len(approx) == 10
     assert {m.project for m in svc.store.get_many(approx).values()} == {"rare"}
+
+
+def test_broad_and_scope_wide_filters_rank_like_exact_search(svc: MemoryService, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.models import SearchFilters
+
+    rng = np.random.default_rng(5)
+    query = _unit(rng, 1)[0]
+    noise = _unit(rng, 2400)
+    vectors = [(query + (0.2 + i / 500) * n) for i, n in enumerate(noise)]
+    vectors = [v / np.linalg.norm(v) for v in vectors]
+    # "web" holds 1 memory in 3 (a broad filter); memories with no project are in every scope
+    inputs = [MemoryInput(f"memory {i}", project="web" if i % 3 == 0 else ("api" if i % 3 == 1 else None))
+              for i in range(2400)]
+    svc.remember_many(inputs, vectors=vectors)
+    for scope in (SearchFilters(project="web"), SearchFilters(project="api")):
+        exact = [r for r, _ in search._exact(svc.store, query, scope, 10)]
+        monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 0)
+        monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)
+        svc.store.bit_index = vector_index.BitIndex()
+        approx = [r for r, _ in search.vector_search(svc.store, query, scope, 10)]
+        monkeypatch.undo()
+        assert approx == exact and len(approx) == 10
+        assert {m.project for m in svc.store.get_many(approx).values()} <= {scope.project, None}
+
+
+def test_candidate_lookups_check_rows_by_rowid_not_a_project_index(svc: MemoryService) -> None:
+    """A filter on memories reached by rowid must not turn into a scan of the project index
+    (the plan SQLite picks without it costs a whole project's entries per search)."""
+    from core import filters as flt
+    from core.models import SearchFilters
+
+    where, args = flt.where(SearchFilters(project="web", kinds=["decision"]), indexed=False)
+    candidates = list(range(1, 601))  # as many as a filtered vector search rescores
+    plan = svc.store.conn().execute(
+        "EXPLAIN QUERY PLAN SELECT v.rowid FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
+        f" WHERE v.rowid IN ({','.join('?' * len(candidates))}) AND {where}", [*candidates, *args]).fetchall()
+    details = " | ".join(str(row[-1]) for row in plan)
+    assert "memories_project" not in details and "memories_kind" not in details, details
+
+
+def test_held_vectors_follow_writes_and_give_way_when_the_store_outgrows_them(
+        db_path: Path, embedder: FastEmbedEmbedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A small store's float vectors are held in memory; an update, a delete and growth past
+    the cap (seen through the change log) keep every answer equal to exact search in SQLite."""
+    monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 60)
+    rng = np.random.default_rng(11)
+    reader = MemoryService.open(db_path, embedder)
+    writer = MemoryService.open(db_path, embedder)
+    vectors = _unit(rng, 100)
+    ids = [o.memory.id for o in writer.remember_many([MemoryInput(f"note {i}") for i in range(50)],
+                                                      vectors=vectors[:50])]
+    query = vectors[7]
+
+    def both() -> tuple[list[int], list[int]]:
+        return ([r for r, _ in search.vector_search(reader.store, query, None, 5)],
+                [r for r, _ in search._exact(reader.store, query, None, 5)])
+
+    held, exact = both()
+    assert held == exact and reader.store.bit_index._floats is not None
+    writer.forget(ids[7])  # the nearest one goes
+    held, exact = both()
+    assert held == exact and reader.store.get_many(held[:1])[held[0]].content != "note 7"
+    writer.remember_many([MemoryInput(f"more {i}") for i in range(50)], vectors=vectors[50:])
+    held, exact = both()  # 99 vectors now: past the cap, rescoring reads SQLite
+    assert held == exact and reader.store.bit_index._floats is None
