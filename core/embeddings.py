@@ -121,6 +121,7 @@ class FastEmbedEmbedder:
         self._start_lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._query_cache: OrderedDict[str, Vector] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def start(self) -> FastEmbedEmbedder:
         """Begin loading in the background (idempotent)."""
@@ -188,16 +189,18 @@ class FastEmbedEmbedder:
         return _normalise(matrix)
 
     def embed_query(self, text: str) -> Vector:
-        cached = self._query_cache.get(text)
+        with self._cache_lock:
+            cached = self._query_cache.get(text)
         if cached is not None:
             return cached
         model = self._require()
         with self._run_lock:
             row = next(iter(model.query_embed([text])))
         vec: Vector = _normalise(np.asarray([row], dtype=np.float32))[0]
-        self._query_cache[text] = vec
-        while len(self._query_cache) > 256:
-            self._query_cache.popitem(last=False)
+        with self._cache_lock:
+            self._query_cache[text] = vec
+            while len(self._query_cache) > 256:
+                self._query_cache.popitem(last=False)
         return vec
 
 

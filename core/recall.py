@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -56,37 +54,20 @@ def _retrieve(svc: MemoryService, query: str, mode: str, filters: SearchFilters 
     use_vector = want_vector and svc.vectors_usable()
     if want_vector and not use_vector:
         notices.append(svc.vector_notice() or "Vector search is unavailable.")
-    # The query's embedding (a few ms in onnxruntime, which releases the GIL) is computed
-    # on another thread while this one runs the text and graph searches (SQLite releases it too).
-    pending = _embedding_pool().submit(svc.embedder.embed_query, query) if use_vector else None
-    text = search.text_search(svc.store, query, filters, depth) \
-        if mode in ("hybrid", "text") or (mode == "vector" and not use_vector) else []
-    graph_ids = graph.graph_candidates(svc.store, query, filters, depth) if mode in ("graph", "hybrid") else []
     vector: Ranked = []
     qvec = None
-    if pending is not None:
+    if use_vector:
         try:
-            qvec = pending.result()
+            qvec = svc.embedder.embed_query(query)
             vector = search.vector_search(svc.store, qvec, filters, depth)
         except EmbeddingUnavailable as exc:
             notices.append(str(exc))
             use_vector = False
-            if mode == "vector":
-                text = search.text_search(svc.store, query, filters, depth)
+    text = search.text_search(svc.store, query, filters, depth) \
+        if mode in ("hybrid", "text") or (mode == "vector" and not use_vector) else []
+    graph_ids = graph.graph_candidates(svc.store, query, filters, depth) if mode in ("graph", "hybrid") else []
     used = mode if (use_vector or mode in ("text", "graph")) else "text"
     return text, vector, graph_ids, used, qvec
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _embedding_pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="devmem-query-embed")
-        return _POOL
 
 
 def _within(svc: MemoryService, query: str, filters: SearchFilters | None,

@@ -284,17 +284,25 @@ def expand_context(store: Store, merged: dict[int, Candidate], filters: SearchFi
         f" WHERE m.rowid IN ({marks}) AND {where}", [*wanted, *args]).fetchall()
     info = {int(r[0]): (r[1], r[2], r[3] or r[4]) for r in rows}
     asks = {int(r[0]) for r in rows if r[5]}
+    offsets = [d for d in range(-span, span + 1) if d]
     bonus: dict[int, float] = {}
     lifter: dict[int, float] = {}  # the best score among the hits that lift a memory
     for cand in top:
         group = info.get(cand.rowid)
-        for d in (d for d in range(-span, span + 1) if d):
-            if group is not None and info.get(cand.rowid + d) == group:
-                share = weight + (ANSWER_WEIGHT if d == 1 and cand.rowid in asks else 0.0)
-                near = cand.rowid + d
-                bonus[near] = bonus.get(near, 0.0) + share * cand.score / abs(d)
-                lifter[near] = max(lifter.get(near, 0.0), cand.score)
-                merged.setdefault(near, Candidate(near)).ranks.setdefault("context", abs(d))
+        if group is None:
+            continue
+        answered = ANSWER_WEIGHT if cand.rowid in asks else 0.0
+        for d in offsets:
+            near = cand.rowid + d
+            if info.get(near) != group:
+                continue
+            share = weight + answered if d == 1 else weight
+            bonus[near] = bonus.get(near, 0.0) + share * cand.score / abs(d)
+            lifter[near] = max(lifter.get(near, 0.0), cand.score)
+            found = merged.get(near)
+            if found is None:
+                merged[near] = found = Candidate(near)
+            found.ranks.setdefault("context", abs(d))
     # A memory lifted by its neighbours stays below the best of them: a run of look-alikes
     # must not lift each other above the one memory that really matched.
     for rowid, extra in bonus.items():
