@@ -188,6 +188,11 @@ class FastEmbedEmbedder:
         matrix[order] = np.asarray(rows, dtype=np.float32)
         return _normalise(matrix)
 
+    def forget_queries(self) -> None:
+        """Empty the recent-query cache (benchmarks time the embedding of every query)."""
+        with self._cache_lock:
+            self._query_cache.clear()
+
     def embed_query(self, text: str) -> Vector:
         with self._cache_lock:
             cached = self._query_cache.get(text)

@@ -16,6 +16,7 @@ import numpy as np
 from core import filters as flt
 from core.models import SearchFilters
 from core.store import Store
+from core.vector_index import cosines
 
 TEXT_WEIGHT = 0.6
 GRAPH_WEIGHT = 0.1
@@ -31,6 +32,7 @@ SNIPPET_WORDS = 24
 SNIPPET_SCAN = 20_000  # characters of a memory searched for a snippet (bounds the cost)
 COMMON_TERM_SHARE = 0.1
 COMMON_TERM_MIN_STORE = 5_000
+TEXT_SCORE_CAP = 2_000  # in a large store, a match set past this is scored from its newest end
 EXACT_VECTOR_LIMIT = 2_000  # below this many candidates, exact cosine beats binary KNN
 BINARY_OVERSAMPLE = 150
 BROAD_FILTER_FACTOR = 4  # a filter passing ≥ 1/4 of the store takes a 4x larger Hamming sample
@@ -106,16 +108,32 @@ def text_search(store: Store, query: str, filters: SearchFilters | None,
 
 
 def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> list[tuple[int, float]]:
-    if flt.is_empty(filters):  # no join: FTS5 sorts its own matches
-        rows = store.conn().execute(
-            "SELECT rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts"
-            " WHERE memory_fts MATCH ? ORDER BY s DESC LIMIT ?", (match, k))
+    """The ``k`` best bm25 matches. In a large store only the newest TEXT_SCORE_CAP matches
+    are scored (a common word can match tens of thousands of memories, and scoring is most
+    of a query's cost), unless that leaves fewer than ``k`` that pass the filters."""
+    large = _large(store)
+    rows = _bm25_of(store, match, filters, k, TEXT_SCORE_CAP if large else None)
+    if large and len(rows) < k:
+        rows = _bm25_of(store, match, filters, k, None)
+    return rows
+
+
+def _bm25_of(store: Store, match: str, filters: SearchFilters | None, k: int,
+             newest: int | None) -> list[tuple[int, float]]:
+    # FTS5 walks its doclists newest first for ORDER BY rowid DESC, so the inner LIMIT
+    # bounds the work; bm25() is only computed for the rows the inner query returns.
+    # Equal scores: the newer memory first.
+    matches = ("SELECT rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts"
+               " WHERE memory_fts MATCH ?" + (" ORDER BY rowid DESC LIMIT ?" if newest is not None else ""))
+    bound = [match] + ([newest] if newest is not None else [])
+    if flt.is_empty(filters):
+        rows = store.conn().execute(f"SELECT rowid, s FROM ({matches}) ORDER BY s DESC, rowid DESC LIMIT ?",
+                                    [*bound, k])
     else:
         where, args = flt.where(filters, indexed=False)
         rows = store.conn().execute(
-            "SELECT f.rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts f"
-            f" JOIN memories m ON m.rowid = f.rowid WHERE memory_fts MATCH ? AND {where}"
-            " ORDER BY s DESC LIMIT ?", [match, *args, k])
+            f"SELECT f.rowid, f.s FROM ({matches}) f JOIN memories m ON m.rowid = f.rowid"
+            f" WHERE {where} ORDER BY f.s DESC, f.rowid DESC LIMIT ?", [*bound, *args, k])
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
@@ -128,12 +146,22 @@ def _selective_terms(store: Store, terms: list[str]) -> list[str]:
     """Drop words found in more than COMMON_TERM_SHARE of a large store's memories.
 
     Their bm25 weight is near zero, but scoring every memory that holds them is most of a
-    query's cost (a 2x speed-up at 50k memories); the rarest word always stays."""
+    query's cost (a 2x speed-up at 50k memories); the rarest word always stays. Counting
+    stops past the share, so a word in half a million memories costs no more than a rare one."""
     top = int(store.conn().execute("SELECT max(rowid) FROM memories").fetchone()[0])
-    df = {t: int(store.conn().execute("SELECT count(*) FROM memory_fts WHERE memory_fts MATCH ?",
-                                      (_quoted(t),)).fetchone()[0]) for t in terms}
-    kept = [t for t in terms if df[t] <= COMMON_TERM_SHARE * top]
-    return kept or [min(terms, key=lambda t: df[t])]
+    share = int(COMMON_TERM_SHARE * top)
+    df = {t: _count_matches(store, _quoted(t), share + 1) for t in terms}
+    kept = [t for t in terms if df[t] <= share]
+    if kept:
+        return kept
+    return [min(terms, key=lambda t: _count_matches(store, _quoted(t), None))]
+
+
+def _count_matches(store: Store, match: str, at_most: int | None) -> int:
+    row = store.conn().execute(
+        "SELECT count(*) FROM (SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
+        (match, -1 if at_most is None else at_most)).fetchone()
+    return int(row[0])
 
 
 def vector_search(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
@@ -227,7 +255,7 @@ def _rank_by_cosine(rows: Sequence[tuple[int, bytes]], qvec: np.ndarray,
     if not valid:
         return []
     matrix = np.frombuffer(b"".join(v[1] for v in valid), dtype=np.float32).reshape(-1, dim)
-    sims = matrix @ np.asarray(qvec, dtype=np.float32)
+    sims = cosines(matrix, qvec)
     top = np.argsort(-sims)[:k]
     return [(int(valid[i][0]), float(sims[i])) for i in top]
 

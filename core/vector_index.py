@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -75,18 +75,20 @@ class BitIndex:
                 return []
             n = self._n
             q = _matrix([codes_of(query)])[0]
-            dist = np.bitwise_count(self._codes[:n] ^ q).sum(axis=1, dtype=np.int32)
+            # one contiguous column of codes at a time (they are stored column-major):
+            # 8x faster than a row-wise popcount sum at 100k codes
+            dist = np.bitwise_count(self._codes[:n, 0] ^ q[0]).astype(np.uint16)
+            for j in range(1, len(q)):
+                dist += np.bitwise_count(self._codes[:n, j] ^ q[j])
             excluded = ~self._alive[:n]
             if allowed is not None:
                 excluded |= ~np.isin(self._rowids[:n], allowed)
-                k = min(k, int((~excluded).sum()))
-                if k == 0:
-                    return []
-            dist[excluded] = np.iinfo(np.int32).max
-            k = min(k, len(self._pos))
-            top = np.argpartition(dist, k - 1)[:k]
-            top = top[np.argsort(dist[top], kind="stable")]
-            return [int(r) for r in self._rowids[top]]
+            worst = 64 * len(q) + 1  # above any real distance
+            dist[excluded] = worst
+            k = min(k, n - int(excluded.sum()))
+            if k <= 0:
+                return []
+            return [int(r) for r in self._rowids[_smallest(dist, k, worst)]]
 
     def exact(self, store: Store, query: np.ndarray, k: int,
               passing: Callable[[], npt.NDArray[np.int64] | None] = lambda: None,
@@ -103,14 +105,15 @@ class BitIndex:
             allowed = passing()
             if allowed is not None:
                 keep &= np.isin(self._rowids[:n], allowed)
-            idx = np.flatnonzero(keep)
-            if not len(idx):
+            k = min(k, int(keep.sum()))
+            if k <= 0:
                 return []
-            sims = self._floats[idx] @ np.asarray(query, dtype=np.float32)
-            k = min(k, len(idx))
+            # every row in place (a gather of the kept rows would copy the whole matrix)
+            sims = cosines(self._floats[:n], query)
+            sims[~keep] = -np.inf
             top = np.argpartition(-sims, k - 1)[:k]
             top = top[np.argsort(-sims[top], kind="stable")]
-            return [(int(self._rowids[idx[i]]), float(sims[i])) for i in top]
+            return [(int(self._rowids[i]), float(sims[i])) for i in top]
 
     def _refresh(self, store: Store) -> None:
         conn = store.conn()
@@ -133,7 +136,7 @@ class BitIndex:
                             "SELECT rowid, bits FROM memory_bits ORDER BY rowid").fetchall()
         self._n = len(rows)
         self._rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        self._codes = _matrix([r[1] for r in rows])
+        self._codes = np.asfortranarray(_matrix([r[1] for r in rows]))
         if with_floats:
             dim = len(rows[-1][2] or b"") // 4 if rows else 0  # the newest vectors' model
             self._floats, self._float_ok = _floats([r[2] for r in rows], dim)
@@ -181,7 +184,7 @@ class BitIndex:
 
     def _compact(self) -> None:
         keep = self._alive[:self._n]
-        self._rowids, self._codes = self._rowids[:self._n][keep], self._codes[:self._n][keep]
+        self._rowids, self._codes = self._rowids[:self._n][keep], np.asfortranarray(self._codes[:self._n][keep])
         if self._floats is not None:
             self._floats = self._floats[:self._n][keep]
         self._float_ok = self._float_ok[:self._n][keep]
@@ -193,8 +196,8 @@ class BitIndex:
         base, need = self._n, self._n + len(rows)
         added = _matrix([r[0] for r in rows])
         if base == 0 or self._codes.shape[1] != added.shape[1]:
-            self._codes = np.zeros((0, added.shape[1]), dtype=np.uint64)
-        self._codes = _room(self._codes, base, need)
+            self._codes = np.zeros((0, added.shape[1]), dtype=np.uint64, order="F")
+        self._codes = _room(self._codes, base, need, order="F")
         self._codes[base:need] = added
         self._rowids = _room(self._rowids, base, need)
         self._rowids[base:need] = rowids
@@ -216,11 +219,30 @@ class BitIndex:
         self._n = need
 
 
-def _room(array: npt.NDArray[Any], used: int, need: int) -> npt.NDArray[Any]:
+def cosines(matrix: npt.NDArray[np.float32], query: np.ndarray) -> npt.NDArray[np.float32]:
+    """``matrix @ query`` for unit vectors, without BLAS: OpenBLAS splits even a 150-row
+    product across threads, which then wait on the cores onnxruntime's threads still spin
+    on after embedding the query (a 10k-row product measured 15 ms that way, 0.7 ms here)."""
+    sims: npt.NDArray[np.float32] = np.einsum("ij,j->i", matrix, np.asarray(query, dtype=np.float32))
+    return sims
+
+
+def _smallest(dist: npt.NDArray[np.uint16], k: int, worst: int) -> npt.NDArray[np.intp]:
+    """Positions of the ``k`` smallest distances, nearest first (ties by position).
+
+    Distances are small integers, so a histogram finds the cut-off distance and only the
+    few positions at or under it are sorted (5x faster than argpartition at 100k)."""
+    counts = np.cumsum(np.bincount(dist, minlength=worst + 1))
+    cut = int(np.searchsorted(counts, k))
+    near = np.flatnonzero(dist <= cut)
+    return near[np.argsort(dist[near], kind="stable")][:k]
+
+
+def _room(array: npt.NDArray[Any], used: int, need: int, order: Literal["C", "F"] = "C") -> npt.NDArray[Any]:
     """``array`` with room for ``need`` rows, its first ``used`` kept (capacity doubles)."""
     if len(array) >= need:
         return array
-    grown = np.zeros((max(need, 2 * len(array), 64), *array.shape[1:]), dtype=array.dtype)
+    grown = np.zeros((max(need, 2 * len(array), 64), *array.shape[1:]), dtype=array.dtype, order=order)
     grown[:used] = array[:used]
     return grown
 

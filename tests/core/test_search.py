@@ -150,6 +150,26 @@ def test_large_store_text_search_matches_the_full_or_query(svc: MemoryService, m
     assert len(few) == 5 and all("deploy" in m.content for m in found.values())
 
 
+def test_a_common_word_in_a_large_store_scores_its_newest_matches(svc: MemoryService, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past TEXT_SCORE_CAP matches only the newest are scored; a filter that none of them
+    pass still finds the older matching memories."""
+    from core import search
+
+    old = [f"deploy {i}" for i in range(10)]  # short: the best bm25 of all
+    new = [f"deploy note {i} about the release train and its checklist" for i in range(20)]
+    svc.remember_many([MemoryInput(t, project="legacy") for t in old] + [MemoryInput(t, project="web") for t in new])
+    monkeypatch.setattr(search, "COMMON_TERM_MIN_STORE", 10)
+    monkeypatch.setattr(search, "TEXT_SCORE_CAP", 20)
+    capped = svc.store.get_many([r for r, _ in search.text_search(svc.store, "deploy", None, 5)])
+    assert len(capped) == 5 and all(m.project == "web" for m in capped.values())
+    monkeypatch.setattr(search, "TEXT_SCORE_CAP", 100)
+    full = svc.store.get_many([r for r, _ in search.text_search(svc.store, "deploy", None, 5)])
+    assert all(m.project == "legacy" for m in full.values())
+    monkeypatch.setattr(search, "TEXT_SCORE_CAP", 20)
+    scoped = search.text_search(svc.store, "deploy", SearchFilters(project="legacy"), 5)
+    assert len(scoped) == 5 and all(m.project == "legacy" for m in svc.store.get_many([r for r, _ in scoped]).values())
+
+
 def test_the_memory_holding_a_rare_word_beats_its_look_alikes(svc: MemoryService) -> None:
     """150 near-identical notes captured together, each with its own marker: a hybrid search
     for a marker puts its note first (look-alikes and their neighbours never overtake it)."""
