@@ -32,7 +32,7 @@ SNIPPET_WORDS = 24
 SNIPPET_SCAN = 20_000  # characters of a memory searched for a snippet (bounds the cost)
 COMMON_TERM_SHARE = 0.1
 COMMON_TERM_MIN_STORE = 5_000
-TEXT_SCORE_CAP = 2_000  # in a large store, a match set past this is scored from its newest end
+TEXT_SCORE_CAP = 1_000  # in a large store, a match set past this is scored from its newest end
 EXACT_VECTOR_LIMIT = 2_000  # below this many candidates, exact cosine beats binary KNN
 BINARY_OVERSAMPLE = 150
 BROAD_FILTER_FACTOR = 4  # a filter passing ≥ 1/4 of the store takes a 4x larger Hamming sample
@@ -103,8 +103,17 @@ def text_search(store: Store, query: str, filters: SearchFilters | None,
         every = _bm25(store, " AND ".join(_quoted(t) for t in terms), filters, k)
         if len(every) >= k:
             return every
-        terms = _selective_terms(store, terms)
+        # the few holding every word stay in, however old (the OR query may score only its newest)
+        return _union(every, _bm25(store, " OR ".join(_quoted(t) for t in _selective_terms(store, terms)),
+                                   filters, k))[:k]
     return _bm25(store, " OR ".join(_quoted(t) for t in terms), filters, k)
+
+
+def _union(first: list[tuple[int, float]], second: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    best = dict(second)
+    for rowid, score in first:
+        best[rowid] = max(score, best.get(rowid, score))
+    return sorted(best.items(), key=lambda item: (-item[1], -item[0]))
 
 
 def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> list[tuple[int, float]]:
@@ -113,9 +122,16 @@ def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> li
     of a query's cost), unless that leaves fewer than ``k`` that pass the filters."""
     large = _large(store)
     rows = _bm25_of(store, match, filters, k, TEXT_SCORE_CAP if large else None)
-    if large and len(rows) < k:
+    # Without a filter, fewer than k rows means fewer than k matches: nothing was cut.
+    if large and len(rows) < k and not flt.is_empty(filters) and _matches_more_than(store, match, TEXT_SCORE_CAP):
         rows = _bm25_of(store, match, filters, k, None)
     return rows
+
+
+def _matches_more_than(store: Store, match: str, n: int) -> bool:
+    return store.conn().execute(
+        "SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (match, n)).fetchone() is not None
 
 
 def _bm25_of(store: Store, match: str, filters: SearchFilters | None, k: int,
@@ -170,12 +186,34 @@ def vector_search(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
 
     Filters restrict the Hamming ranking itself, so a selective filter still gets its own
     nearest neighbours."""
-    held = store.bit_index.exact(store, qvec, k, lambda: _passing(store, filters))
+    held = _held_exact(store, qvec, filters, k)
     if held is not None:  # a small store: its float vectors are in memory, search is exact
         return held
     if _at_most(store, filters, EXACT_VECTOR_LIMIT):
         return _exact(store, qvec, filters, k)
     return _binary_knn(store, qvec, filters, k, max(BINARY_OVERSAMPLE, 2 * k))
+
+
+def _held_exact(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
+                k: int) -> list[tuple[int, float]] | None:
+    """Exact search over the vectors held in memory (None when the store is too large).
+
+    With a filter, the best few of all are checked against it first: a project's scope
+    passes nearly all of them, and listing every memory in scope costs more than the search."""
+    if flt.is_empty(filters):
+        return store.bit_index.exact(store, qvec, k)
+    best = store.bit_index.exact(store, qvec, BROAD_FILTER_FACTOR * k)
+    if best is None:
+        return None
+    where, args = flt.where(filters, indexed=False)
+    marks = ",".join("?" * len(best))
+    ok = {int(r[0]) for r in store.conn().execute(
+        f"SELECT m.rowid FROM memories m WHERE m.rowid IN ({marks}) AND {where}",
+        [*(r for r, _ in best), *args])} if best else set()
+    hits = [(r, sim) for r, sim in best if r in ok][:k]
+    if len(hits) >= k or len(best) < BROAD_FILTER_FACTOR * k:
+        return hits
+    return store.bit_index.exact(store, qvec, k, lambda: _passing(store, filters))
 
 
 def _passing(store: Store, filters: SearchFilters | None) -> np.ndarray | None:
@@ -184,7 +222,7 @@ def _passing(store: Store, filters: SearchFilters | None) -> np.ndarray | None:
         return None
     where, args = flt.where(filters)
     rows = store.conn().execute(f"SELECT m.rowid FROM memories m WHERE {where}", args).fetchall()
-    return np.asarray(rows, dtype=np.int64).reshape(-1)
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
 def _at_most(store: Store, filters: SearchFilters | None, n: int) -> bool:
