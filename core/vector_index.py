@@ -127,7 +127,10 @@ class BitIndex:
         changed = [int(r[0]) for r in conn.execute(
             "SELECT DISTINCT rowid FROM vector_changes WHERE seq > ?", (self._seq,))]
         self._apply(conn, changed)
-        self._seq = -1 if self._reload else latest
+        if self._reload:  # vectors of another size (a new model) arrived: start over
+            self._load_all(conn, latest)
+        else:
+            self._seq = latest
 
     def _load_all(self, conn: Connection, latest: int) -> None:
         count = int(conn.execute("SELECT count(*) FROM memory_bits").fetchone()[0])
@@ -154,6 +157,10 @@ class BitIndex:
             marks = ",".join("?" * len(chunk))
             current.update((int(r[0]), (r[1], r[2])) for r in conn.execute(
                 f"{_SELECT_FLOATS} WHERE b.rowid IN ({marks})", chunk))
+        words = self._codes.shape[1]  # uint64 words per code
+        if self._n and any(-(-len(bits) // 8) != words for bits, _ in current.values()):
+            self._reload = True  # codes of another size (a new model): the caller starts over
+            return
         new_rows = [r for r in changed if r in current and r not in self._pos]
         if self._floats is not None and len(self._pos) + len(new_rows) > FLOAT_CACHE_MAX:
             self._floats = None  # grown too large to hold: rescoring reads SQLite from now on
@@ -180,7 +187,7 @@ class BitIndex:
         else:
             self._float_ok[pos] = False
             if blob:
-                self._reload = True  # another model's size: reload in full next time
+                self._reload = True  # another model's size
 
     def _compact(self) -> None:
         keep = self._alive[:self._n]
@@ -195,7 +202,7 @@ class BitIndex:
     def _append(self, rowids: list[int], rows: list[tuple[bytes, bytes | None]]) -> None:
         base, need = self._n, self._n + len(rows)
         added = _matrix([r[0] for r in rows])
-        if base == 0 or self._codes.shape[1] != added.shape[1]:
+        if base == 0:
             self._codes = np.zeros((0, added.shape[1]), dtype=np.uint64, order="F")
         self._codes = _room(self._codes, base, need, order="F")
         self._codes[base:need] = added
@@ -214,7 +221,7 @@ class BitIndex:
             self._floats[base:need] = more
             self._float_ok[base:need] = ok
             if not ok.all() and any(r[1] for r in rows):
-                self._reload = True  # vectors of another size (a new model): reload in full next time
+                self._reload = True  # vectors of another size (a new model)
         self._pos.update((r, base + i) for i, r in enumerate(rowids))
         self._n = need
 

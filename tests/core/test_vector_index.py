@@ -18,13 +18,17 @@ def _unit(rng: np.random.Generator, n: int) -> list[np.ndarray]:
     return list(m / np.linalg.norm(m, axis=1, keepdims=True))
 
 
+def _graded(rng: np.random.Generator, n: int, spread: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A query and ``n`` unit vectors, vector i at a growing distance from it (so the true
+    ranking is 0, 1, 2, …)."""
+    query = _unit(rng, 1)[0]
+    vectors = [(query + (0.2 + i / spread) * noise) for i, noise in enumerate(_unit(rng, n))]
+    return query, [v / np.linalg.norm(v) for v in vectors]
+
+
 def test_binary_knn_matches_exact_search(svc: MemoryService, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(7)
-    query = _unit(rng, 1)[0]
-    # memory i sits at a growing distance from the query, so the true ranking is 0, 1, 2, …
-    noise = _unit(rng, 3000)
-    vectors = [(query + (0.2 + i / 500) * n) for i, n in enumerate(noise)]
-    vectors = [v / np.linalg.norm(v) for v in vectors]
+    query, vectors = _graded(rng, 3000, 500)
     order = rng.permutation(3000)  # stored in random order
     svc.remember_many([MemoryInput(f"memory number {i}") for i in order], vectors=[vectors[i] for i in order])
     exact = [r for r, _ in search._exact(svc.store, query, None, 10)]
@@ -61,10 +65,7 @@ def test_a_selective_filter_still_gets_its_nearest_neighbours(svc: MemoryService
     from core.models import SearchFilters
 
     rng = np.random.default_rng(3)
-    query = _unit(rng, 1)[0]
-    noise = _unit(rng, 2000)
-    vectors = [(query + (0.2 + i / 400) * n) for i, n in enumerate(noise)]
-    vectors = [v / np.linalg.norm(v) for v in vectors]
+    query, vectors = _graded(rng, 2000, 400)
     # 1 memory in 20 belongs to "rare"; the nearest ones overall belong to "common"
     inputs = [MemoryInput(f"memory {i}", project="rare" if i % 20 == 19 else "common") for i in range(2000)]
     svc.remember_many(inputs, vectors=vectors)
@@ -83,10 +84,7 @@ def test_broad_and_scope_wide_filters_rank_like_exact_search(svc: MemoryService,
     from core.models import SearchFilters
 
     rng = np.random.default_rng(5)
-    query = _unit(rng, 1)[0]
-    noise = _unit(rng, 2400)
-    vectors = [(query + (0.2 + i / 500) * n) for i, n in enumerate(noise)]
-    vectors = [v / np.linalg.norm(v) for v in vectors]
+    query, vectors = _graded(rng, 2400, 500)
     # "web" holds 1 memory in 3 (a broad filter); memories with no project are in every scope
     inputs = [MemoryInput(f"memory {i}", project="web" if i % 3 == 0 else ("api" if i % 3 == 1 else None))
               for i in range(2400)]
@@ -142,3 +140,28 @@ def test_held_vectors_follow_writes_and_give_way_when_the_store_outgrows_them(
     writer.remember_many([MemoryInput(f"more {i}") for i in range(50)], vectors=vectors[50:])
     held, exact = both()  # 99 vectors now: past the cap, rescoring reads SQLite
     assert held == exact and reader.store.bit_index._floats is None
+
+
+@pytest.mark.parametrize("floats_held", [True, False], ids=["small store", "large store"])
+def test_vectors_of_another_size_rebuild_the_index(db_path: Path, embedder: FastEmbedEmbedder,
+                                                   monkeypatch, floats_held: bool) -> None:  # type: ignore[no-untyped-def]
+    """A model of another size replaces every vector (what a reindex after a model change
+    writes): a reader that saw the old codes starts over and searches the new ones."""
+    if not floats_held:
+        monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)
+    rng = np.random.default_rng(13)
+    reader = MemoryService.open(db_path, embedder)
+    writer = MemoryService.open(db_path, embedder)
+    rowids = [writer.store.get(o.memory.id)[0] for o in  # type: ignore[index]
+              writer.remember_many([MemoryInput(f"note {i}") for i in range(30)], vectors=_unit(rng, 30))]
+    assert len(reader.store.bit_index.search(reader.store, _unit(rng, 1)[0], 5)) == 5  # 384-dim codes held
+    small = rng.normal(size=(30, 128)).astype(np.float32)
+    small /= np.linalg.norm(small, axis=1, keepdims=True)
+    with writer.store.write() as conn:
+        writer.store.reset_vectors(conn, "test:128-dims", 128)
+        for rowid, vec in zip(rowids, small, strict=True):
+            writer.store.put_vector(conn, rowid, vec, "test:128-dims")
+    nearest = reader.store.bit_index.search(reader.store, small[7], 1)
+    assert nearest == [rowids[7]]
+    if floats_held:
+        assert reader.store.bit_index.exact(reader.store, small[7], 1)[0][0] == rowids[7]  # type: ignore[index]
