@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 else:
     Connection = sqlite3.Connection
 SqliteError = sqlite3.Error  # what callers outside this module catch
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA_V1 = """
@@ -166,9 +166,18 @@ def _v2_binary_codes(conn: Connection) -> None:
                      (rowid, codes_of(np.frombuffer(blob, dtype=np.float32))))
 
 
+def _v3_secure_delete(conn: Connection) -> None:
+    """v3: deleting erases. FTS5 removes a deleted row's terms from its index at once
+    (``secure-delete``, kept in the table's config) and ``optimize`` purges what earlier
+    deletions left behind in old index segments."""
+    conn.execute("INSERT INTO memory_fts(memory_fts, rank) VALUES ('secure-delete', 1)")
+    conn.execute("INSERT INTO memory_fts(memory_fts) VALUES ('optimize')")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: _run_script(conn, _SCHEMA_V1),
     _v2_binary_codes,
+    _v3_secure_delete,
 ]
 
 
@@ -198,6 +207,8 @@ def connect(path: Path | str, *, readonly: bool = False) -> Connection:
 def _configure(conn: Connection, *, readonly: bool) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows are overwritten with zeros, not left in free pages (forget means erased).
+    conn.execute("PRAGMA secure_delete = ON")
     if not readonly:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -264,6 +275,18 @@ def write_transaction(conn: Connection, lock: threading.RLock) -> Iterator[Conne
                 raise
         except sqlite3.Error as exc:
             raise explain(exc, db_path(conn)) from exc
+
+
+def purge_wal(conn: Connection) -> bool:
+    """Copy the WAL into the database and truncate it, so that the page images of deleted
+    rows leave the WAL file too. Best effort: a reader in another process keeps the WAL
+    until the next checkpoint (SQLite's own, at the latest when the last connection closes);
+    returns whether the WAL was emptied."""
+    try:
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except sqlite3.Error:
+        return False
+    return not busy
 
 
 def db_path(conn: Connection) -> str:

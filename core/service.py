@@ -279,6 +279,7 @@ class MemoryService:
         with self.store.write() as conn:
             graph.unindex_memory(conn, rowid)
             self.store.delete(conn, rowid)
+        self.store.purge_deleted()
         return old
 
     def forget_external(self, source: str, external_id: str) -> Memory | None:
@@ -352,6 +353,8 @@ class MemoryService:
                     out.append(found[1])
             if cursor is not None:
                 sync_state.put(conn, *cursor)
+        if deletions:
+            self.store.purge_deleted()
         return out
 
     def classify(self, inp: MemoryInput) -> str:

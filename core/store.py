@@ -57,6 +57,11 @@ class Store:
         with db.write_transaction(self.conn(), self._write_lock) as conn:
             yield conn
 
+    def purge_deleted(self) -> bool:
+        """After deletions: push them out of the WAL too (see ``db.purge_wal``)."""
+        with self._write_lock:
+            return db.purge_wal(self.conn())
+
     def close(self) -> None:
         for conn in self._all_conns:
             with contextlib.suppress(Exception):
