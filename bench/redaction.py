@@ -264,19 +264,28 @@ def report(acc: Accuracy, speeds: dict[str, Speed], mb: float) -> None:
 
 
 def detect_secrets_spans() -> Detector:
-    """detect-secrets (default plugins, in-process, no network) as a span detector."""
-    from detect_secrets.core.scan import scan_line
+    """detect-secrets (default plugins and filters, in-process, no network) as a span
+    detector. Each text is scanned as a file, which is how its entropy limits and
+    false-positive filters apply (``scan_line`` is an ad-hoc mode that flags every word)."""
+    import tempfile
+
+    from detect_secrets import SecretsCollection
     from detect_secrets.settings import default_settings
 
     def spans(text: str) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write(text)
+        found = SecretsCollection()
         with default_settings():
-            for line_start, line in _lines(text):
-                for found in scan_line(line):
-                    value = found.secret_value or ""
-                    at = line.find(value) if value else -1
-                    if at >= 0:
-                        out.append((line_start + at, line_start + at + len(value)))
+            found.scan_file(f.name)
+        Path(f.name).unlink()
+        lines = _lines(text)
+        out: list[tuple[int, int]] = []
+        for _, secret in found:
+            start, line = lines[secret.line_number - 1]
+            at = line.find(secret.secret_value or "\0")
+            if at >= 0:
+                out.append((start + at, start + at + len(secret.secret_value or "")))
         return out
 
     return spans
