@@ -37,7 +37,7 @@ from core.models import (
     Version,
     WriteResult,
 )  # fmt: skip
-from core.redact import redact
+from core.scrub import Scrubber, external_key
 from core.store import Store
 from core.timeutil import now_iso, to_iso
 
@@ -110,23 +110,25 @@ class MemoryService:
 
     # ---- writes ------------------------------------------------------------------------
     def prepare(self, inp: MemoryInput) -> tuple[Memory, tuple[RedactionNote, ...]]:
-        """Validate, apply limits and redact secrets: the Memory that would be stored."""
-        body = validate.content(inp.content, self.limits)
-        red = redact(body)
-        title_red = redact(validate.title(inp.title, red.text, self.limits))
-        notes = _notes([*red.redactions, *title_red.redactions])
-        metadata = _redact_tree(validate.metadata(inp.metadata, self.limits))
+        """Validate, apply limits and redact secrets in every field: the Memory that would be stored."""
+        scrub = Scrubber()
+        content = scrub.text(validate.content(inp.content, self.limits))
+        title = scrub.text(validate.title(inp.title, content, self.limits))
+        metadata = scrub.tree(validate.metadata(inp.metadata, self.limits))
         now = now_iso()
         project = validate.text(inp.project, "project").strip() if inp.project else None
+        project = scrub.optional(project)
+        source = scrub.text(validate.text(inp.source or "user", "source"))
         memory = Memory(
-            id=new_id(), title=title_red.text, content=red.text, kind=validate.kind(inp.kind),
-            tags=validate.tags(inp.tags, self.limits), project=project, anchor=_anchor(inp.anchor),
-            source=validate.text(inp.source or "user", "source"), external_id=inp.external_id,
-            source_url=inp.source_url, provenance=Provenance.for_source(inp.source or "user"),
+            id=new_id(), title=title, content=content, kind=validate.kind(inp.kind),
+            tags=validate.tags(_scrub_tags(scrub, inp.tags), self.limits), project=project,
+            anchor=scrub.anchor(_anchor(inp.anchor)), source=source,
+            external_id=scrub.external_id(inp.external_id), source_url=scrub.optional(inp.source_url),
+            provenance=Provenance.for_source(inp.source or "user"),
             visibility=validate.visibility(inp.visibility), created_at=now, updated_at=now,
             event_at=to_iso(inp.event_at), version=1, metadata=metadata,
-            content_hash=content_hash(red.text, project))
-        return memory, notes
+            content_hash=content_hash(content, project))
+        return memory, scrub.notes()
 
     def remember(self, inp: MemoryInput) -> WriteResult:
         """Store one memory (or report the identical one already stored)."""
@@ -159,16 +161,16 @@ class MemoryService:
         return prepared, {i: v for (i, _), v in zip(fresh, chosen, strict=True)}
 
     def _known(self, inp: MemoryInput, m: Memory) -> bool:
-        if inp.external_id:
-            found = self.store.find_external(m.source, inp.external_id)
+        if m.external_id:
+            found = self.store.find_external(m.source, m.external_id)
             return found is not None and _same_import(found[1], m)
         return self.store.find_by_hash(m.content_hash, m.project) is not None
 
     def _write_one(self, conn: Any, inp: MemoryInput, m: Memory, notes: tuple[RedactionNote, ...],
                    vector: np.ndarray | None) -> WriteResult:
         identity = self.embedder.identity
-        if inp.external_id:
-            found = self.store.find_external(m.source, inp.external_id)
+        if m.external_id:
+            found = self.store.find_external(m.source, m.external_id)
             if found is not None:
                 return self._update_external(conn, found, m, notes, vector, inp)
         else:
@@ -178,7 +180,7 @@ class MemoryService:
                                    message=f"Already stored as {dup[1].id}; nothing new was written.")
         rowid = self.store.insert(conn, m, vector, identity)
         self.store.add_version(conn, rowid, m, m.source, version=1)
-        graph.index_memory(conn, rowid, m, inp.entities)
+        graph.index_memory(conn, rowid, m, Scrubber().entities(inp.entities))
         self._add_links(conn, rowid, inp.links, m.created_at)
         return WriteResult(m, "created", notes)
 
@@ -194,7 +196,7 @@ class MemoryService:
             vector = self._stored_vector(rowid)
         self.store.replace(conn, rowid, new, vector, self.embedder.identity)
         self.store.add_version(conn, rowid, new, new.source, version=new.version)
-        graph.reindex_memory(conn, rowid, new, inp.entities)
+        graph.reindex_memory(conn, rowid, new, Scrubber().entities(inp.entities))
         self._add_links(conn, rowid, inp.links, new.updated_at)
         return WriteResult(new, "updated", notes)
 
@@ -228,25 +230,27 @@ class MemoryService:
         return WriteResult(new, "updated", notes, message=f"Now at version {new.version}.")
 
     def _patched(self, old: Memory, patch: MemoryPatch, source: str) -> tuple[Memory, tuple[RedactionNote, ...]]:
-        body = validate.content(patch.content, self.limits) if patch.content is not None else old.content
-        red = redact(body)
+        scrub = Scrubber()
+        body = scrub.text(validate.content(patch.content, self.limits)) \
+            if patch.content is not None else old.content
         auto_title = old.title == validate.title(None, old.content, self.limits)
         wants_title = patch.title is not None or (auto_title and patch.content is not None)
-        title = redact(validate.title(patch.title, red.text, self.limits)) if wants_title else None
-        project = old.project if patch.project is None else (patch.project.strip() or None)
+        title = scrub.text(validate.title(patch.title, body, self.limits)) if wants_title else old.title
+        project = old.project if patch.project is None else (scrub.text(patch.project.strip()) or None)
         new = replace(
-            old, content=red.text, title=title.text if title else old.title,
+            old, content=body, title=title,
             kind=validate.kind(patch.kind) if patch.kind else old.kind,
-            tags=validate.tags(patch.tags, self.limits) if patch.tags is not None else old.tags,
-            project=project, anchor=_anchor(patch.anchor) if patch.anchor else old.anchor,
+            tags=validate.tags(_scrub_tags(scrub, patch.tags), self.limits)
+            if patch.tags is not None else old.tags,
+            project=project, anchor=scrub.anchor(_anchor(patch.anchor)) if patch.anchor else old.anchor,
             visibility=validate.visibility(patch.visibility) if patch.visibility else old.visibility,
             event_at=to_iso(patch.event_at) if patch.event_at else old.event_at,
-            metadata=_redact_tree(validate.metadata(patch.metadata, self.limits))
+            metadata=scrub.tree(validate.metadata(patch.metadata, self.limits))
             if patch.metadata is not None else old.metadata,
             updated_at=now_iso(), version=old.version + 1,
-            content_hash=content_hash(red.text, project),
+            content_hash=content_hash(body, project),
             provenance=max(old.provenance, Provenance.for_source(source)))
-        return new, _notes([*red.redactions, *(title.redactions if title else ())])
+        return new, scrub.notes()
 
     def _pend(self, rowid: int, old: Memory, new: Memory, notes: tuple[RedactionNote, ...],
               source: str) -> WriteResult:
@@ -283,7 +287,7 @@ class MemoryService:
         return old
 
     def forget_external(self, source: str, external_id: str) -> Memory | None:
-        found = self.store.find_external(source, external_id)
+        found = self.store.find_external(source, external_key(external_id))
         return None if found is None else self.forget(found[1].id)
 
     def link(self, source_id: str, target_id: str, link_type: str = "related") -> Link:
@@ -346,7 +350,7 @@ class MemoryService:
             for i, (m, notes) in enumerate(prepared):
                 out.append(self._write_one(conn, inputs[i], m, notes, vec_of.get(i)))
             for source, external_id in deletions:
-                found = self.store.find_external(source, external_id)
+                found = self.store.find_external(source, external_key(external_id))
                 if found is not None:
                     graph.unindex_memory(conn, found[0])
                     self.store.delete(conn, found[0])
@@ -360,17 +364,24 @@ class MemoryService:
     def classify(self, inp: MemoryInput) -> str:
         """What ``sync_batch`` would do with ``inp`` (for --dry-run): created/updated/unchanged."""
         m, _ = self.prepare(inp)
-        if inp.external_id and self.store.find_external(m.source, inp.external_id) is not None:
+        if m.external_id and self.store.find_external(m.source, m.external_id) is not None:
             return "unchanged" if self._known(inp, m) else "updated"
         return "created"
 
     def external_ids(self, source: str, prefix: str = "") -> dict[str, str]:
-        """external id → content hash of what ``source`` imported (to find deletions)."""
+        """external id → content hash of what ``source`` imported (to find deletions).
+
+        An id that held a secret is listed in its stored form: compare with ``external_key``."""
         return self.store.external_ids(source, prefix)
 
     def find_external(self, source: str, external_id: str) -> Memory | None:
-        found = self.store.find_external(source, external_id)
+        found = self.store.find_external(source, external_key(external_id))
         return None if found is None else found[1]
+
+    @staticmethod
+    def external_key(external_id: str) -> str:
+        """The form in which ``external_id`` is stored and listed (redacted when it holds a secret)."""
+        return external_key(external_id)
 
     def get_cursor(self, connector: str, scope: str) -> str | None:
         return sync_state.get(self.store.conn(), connector, scope)
@@ -440,23 +451,13 @@ def _anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
     return replace(anchor, path=path, end_line=end if end is not None else start)
 
 
-def _notes(redactions: Iterable[Any]) -> tuple[RedactionNote, ...]:
-    counts: dict[str, int] = {}
-    for r in redactions:
-        counts[r.kind] = counts.get(r.kind, 0) + 1
-    return tuple(RedactionNote(k, n) for k, n in sorted(counts.items()))
-
-
-def _redact_tree(value: Any) -> Any:
-    # Metadata holds many short strings (shas, paths, names); no secret format fits in
-    # fewer than 12 characters, so those skip the redactor (it dominated connector imports).
-    if isinstance(value, str):
-        return redact(value).text if len(value) >= 12 else value
-    if isinstance(value, dict):
-        return {k: _redact_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_tree(v) for v in value]
-    return value
+def _scrub_tags(scrub: Scrubber, tags: Any) -> Any:
+    """Tags are redacted before validation lower-cases them (secret formats are case-sensitive)."""
+    if isinstance(tags, str):
+        return scrub.text(tags)
+    if isinstance(tags, list | tuple):
+        return [scrub.text(t) if isinstance(t, str) else t for t in tags]
+    return tags
 
 
 def _same_import(old: Memory, new: Memory) -> bool:

@@ -43,7 +43,8 @@ def test_secrets_are_redacted_before_storage_and_reported(svc: MemoryService) ->
     stored = svc.get(result.memory.id)
     assert token not in stored.content and token not in str(stored.metadata)
     assert "[REDACTED:" in stored.content
-    assert [r.kind for r in result.redactions] and result.redactions[0].count == 1
+    # one in the content, one in the metadata: every field's redactions are reported
+    assert [r.kind for r in result.redactions] and result.redactions[0].count == 2
     raw = svc.store.conn().execute("SELECT group_concat(content) FROM memory_fts").fetchone()[0]
     assert token not in raw
 
