@@ -19,6 +19,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, Workspace
 
 from core.config import git_root
+from lsp_server.files import read_regular_text
 from lsp_server.symbols import Symbol, enclosing, symbols_of
 
 log = logging.getLogger(__name__)
@@ -132,12 +133,7 @@ def _read(uri: str) -> str | None:
     path = to_fs_path(uri)
     if not path:
         return None
-    try:
-        if Path(path).stat().st_size > MAX_FILE_BYTES:
-            return None
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
+    return read_regular_text(path, MAX_FILE_BYTES)  # never a FIFO or a device (issue 21)
 
 
 def _relative(path: str, root: Path | None) -> str:
@@ -173,16 +169,22 @@ def line_range(info: DocInfo, rng: types.Range) -> tuple[int, int]:
     return min(max(start, 1), last), min(max(end, start, 1), last)
 
 
+_UNITS = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2)}
+
+
 def column_of(codec: PositionCodec, line: str, character: int) -> int:
-    """Client code units (UTF-16 for VS Code) → index into the Python string ``line``."""
+    """Client code units (UTF-16 for VS Code) → index into the Python string ``line``.
+
+    Through the codec's byte encoding (C speed): a per-character loop cost ~50 ms on a
+    500 KB line, on every hover."""
     if line.isascii():
         return max(0, min(character, len(line)))
-    units = 0
-    for index, ch in enumerate(line):
-        if units >= character:
-            return index
-        units += codec.client_num_units(ch)
-    return len(line)
+    kind = str(getattr(codec.encoding, "value", codec.encoding)).lower()
+    if kind == "utf-32":
+        return max(0, min(character, len(line)))
+    name, width = _UNITS.get(kind, _UNITS["utf-16"])
+    head = line.encode(name, "surrogatepass")[:max(character, 0) * width]
+    return min(len(head.decode(name, "ignore")), len(line))
 
 
 def character_of(codec: PositionCodec, line: str, column: int) -> int:

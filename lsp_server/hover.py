@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.workspace import PositionCodec
 
 from core import graph, search
 from core.errors import DevMemError
@@ -24,7 +25,7 @@ from core.models import Hit, Memory
 from core.service import MemoryService
 from lsp_server import present
 from lsp_server.anchoring import Placed
-from lsp_server.documents import character_of, column_of
+from lsp_server.documents import DocInfo, character_of, column_of
 from lsp_server.targets import Target, target_at, words_of_identifier
 
 if TYPE_CHECKING:
@@ -63,14 +64,12 @@ async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.H
     info = await ls.doc_info(uri)
     if info is None or not 0 <= position.line < len(info.lines):
         return None
-    codec = ls.workspace.position_codec
-    line = info.lines[position.line]
-    target = target_at(line, column_of(codec, line, position.character), info.filename)
-    if target is None:
+    # Reading the line is CPU work that grows with it: a worker's job, not the event loop's.
+    spot = await ls.backend.offload(cursor_spot, info, ls.workspace.position_codec, position)
+    if spot is None:
         return None
-    symbol = info.enclosing(position.line + 1)
-    query = HoverQuery(target, query_text(target, symbol.qualname if symbol else None),
-                       info.project, ls.config.relevance_floor)
+    target, symbol, rng = spot
+    query = HoverQuery(target, query_text(target, symbol), info.project, ls.config.relevance_floor)
     epoch = await ls.watcher.current()
     # Anchored memories and the search run side by side in worker threads.
     placed, (found, entity) = await asyncio.gather(ls.placed(info, epoch), _related(ls, query, epoch))
@@ -81,12 +80,24 @@ async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.H
     entries += [present.hover_entry(h.memory) for h in found]
     if not entries and entity is None:
         return None
-    rng = types.Range(
-        start=types.Position(line=position.line, character=character_of(codec, line, target.start)),
-        end=types.Position(line=position.line, character=character_of(codec, line, target.end)))
     markdown = present.hover_markdown(entries[:MAX_ENTRIES], entity)
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
                        range=rng)
+
+
+def cursor_spot(info: DocInfo, codec: PositionCodec,
+                position: types.Position) -> tuple[Target, str | None, types.Range] | None:
+    """What the cursor is on, the qualified name of the symbol around it and the target's
+    range in client units (worker thread: bounded, but linear in a long line)."""
+    line = info.lines[position.line]
+    target = target_at(line, column_of(codec, line, position.character), info.filename)
+    if target is None:
+        return None
+    symbol = info.enclosing(position.line + 1)
+    rng = types.Range(
+        start=types.Position(line=position.line, character=character_of(codec, line, target.start)),
+        end=types.Position(line=position.line, character=character_of(codec, line, target.end)))
+    return target, symbol.qualname if symbol else None, rng
 
 
 async def _related(ls: DevMemServer, query: HoverQuery, epoch: int) -> tuple[list[Hit], str | None]:

@@ -1,15 +1,21 @@
 """Functions and classes of a source text, and the one enclosing a line.
 
-Python is parsed with :mod:`ast`; any other language (or Python that does not parse while
-it is being typed) goes through a line heuristic: ``def``/``function``/``fn``/``func``/
-``fun``/``class``/``struct``… headers, whose body ends at the matching closing brace, or,
-without braces, where the indentation returns to the header's level (a closing ``end``
-line included). Pure: text in, symbols out.
+Python is parsed with :mod:`ast`; any other language (Python that does not parse while it
+is being typed, or a Python file too big to parse on the server's clock) goes through a
+line heuristic: ``def``/``function``/``fn``/``func``/``fun``/``class``/``struct``…
+headers, whose body ends at the matching closing brace, or, without braces, where the
+indentation returns to the header's level (a closing ``end`` line included).
+
+Strings and comments are blanked out first by one linear lexer (triple-quoted and
+template strings span lines), so a ``{`` in an f-string or a ``def`` in a docstring never
+opens a block. Every step is linear in the text: a 50k-line file costs one pass, not one
+pass per definition. Pure: text in, symbols out.
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +33,7 @@ class Symbol:
     start_line: int  # first line, decorators included
     def_line: int
     end_line: int
+    overload: bool = False  # a typing.overload stub: the implementation comes after it
 
     def contains(self, start: int, end: int | None = None) -> bool:
         return self.start_line <= start and (end if end is not None else start) <= self.end_line
@@ -37,6 +44,13 @@ class Symbol:
 
 NOT_CODE = frozenset({".md", ".markdown", ".txt", ".rst", ".json", ".yaml", ".yml", ".toml",
                       ".ini", ".cfg", ".csv", ".lock", ".xml", ".html", ".svg"})
+# ast.parse holds the interpreter lock for ~1 ms per KB: above this a parse would stall
+# every other request (hovers on other files waited 1.7–2.5 s behind a 5 MB file), so
+# bigger Python files take the linear heuristic, which yields the lock as it goes.
+AST_MAX_CHARS = 64 * 1024
+MAX_HEADER_CHARS = 1_000  # a longer line (minified code, data) is never a definition
+_HASH_LANGS = (".py", ".pyi", ".rb", ".sh", ".bash", ".zsh", ".pl", ".r", ".ex", ".exs",
+               ".nim", ".jl", ".ps1", ".cr")
 
 
 def symbols_of(text: str, filename: str = "") -> list[Symbol]:
@@ -45,11 +59,13 @@ def symbols_of(text: str, filename: str = "") -> list[Symbol]:
     if any(lower.endswith(ext) for ext in NOT_CODE):
         return []
     if lower.endswith((".py", ".pyi")):
-        try:
-            return _python(ast.parse(text))
-        except (SyntaxError, ValueError, RecursionError):
-            pass  # half-typed code: the heuristic still finds most definitions
-    return _heuristic(text.splitlines())
+        if len(text) <= AST_MAX_CHARS:
+            try:
+                return _python(ast.parse(text))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                pass  # half-typed code: the heuristic still finds most definitions
+        return _python_heuristic(text)
+    return _heuristic(text, lower)
 
 
 def enclosing(symbols: Sequence[Symbol], start: int, end: int | None = None) -> Symbol | None:
@@ -59,7 +75,11 @@ def enclosing(symbols: Sequence[Symbol], start: int, end: int | None = None) -> 
 
 
 def spans(symbols: Iterable[Symbol]) -> list[SymbolSpan]:
-    return [s.span() for s in symbols]
+    """Spans for anchor lookups. ``@overload`` stubs are left out when their implementation
+    is there: a memory about ``parse`` belongs to the code that runs, not the first stub."""
+    table = list(symbols)
+    implemented = {s.qualname for s in table if not s.overload}
+    return [s.span() for s in table if not (s.overload and s.qualname in implemented)]
 
 
 # ---- Python ------------------------------------------------------------------------------
@@ -79,7 +99,8 @@ def _walk(body: Iterable[ast.stmt], prefix: str, in_class: bool, out: list[Symbo
             is_class = isinstance(node, ast.ClassDef)
             kind = "class" if is_class else ("method" if in_class else "function")
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            out.append(Symbol(node.name, qual, kind, first, node.lineno, node.end_lineno or node.lineno))
+            stub = any(_is_overload(d) for d in node.decorator_list)
+            out.append(Symbol(node.name, qual, kind, first, node.lineno, node.end_lineno or node.lineno, stub))
             _walk(node.body, qual, is_class, out)
         elif isinstance(node, ast.If | ast.Try | ast.With | ast.AsyncWith | ast.For | ast.While):
             # Definitions under `if TYPE_CHECKING:` / `try:` belong to the enclosing scope.
@@ -88,6 +109,97 @@ def _walk(body: Iterable[ast.stmt], prefix: str, in_class: bool, out: list[Symbo
                 _walk(child, prefix, in_class, out)
             for handler in getattr(node, "handlers", []):
                 _walk(handler.body, prefix, in_class, out)
+
+
+def _is_overload(decorator: ast.expr) -> bool:
+    return (isinstance(decorator, ast.Name) and decorator.id == "overload") or (
+        isinstance(decorator, ast.Attribute) and decorator.attr == "overload")
+
+
+# ---- lexing: strings and comments out, line structure kept ------------------------------
+_STR = r"(?:[^{q}\\\n]|\\[\s\S])*(?:{q}|$)"  # an unclosed quote ends at the line's end
+_PY_TOKENS = re.compile("|".join([
+    r'#[^\n]*', r'"""[\s\S]*?(?:"""|\Z)', r"'''[\s\S]*?(?:'''|\Z)",
+    '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
+_HASH_TOKENS = re.compile("|".join([r'#[^\n]*', '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
+_C_TOKENS = re.compile("|".join([
+    r'//[^\n]*', r'/\*[\s\S]*?(?:\*/|\Z)', r'`(?:[^`\\]|\\[\s\S])*(?:`|\Z)',
+    '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
+# Rust: a quote is a char literal only when it closes at once; else a lifetime (`&'a str`).
+_RUST_TOKENS = re.compile("|".join([
+    r'//[^\n]*', r'/\*[\s\S]*?(?:\*/|\Z)', '"' + _STR.format(q='"'), r"'(?:\\[^\n]{1,10}?|[^'\\\n])'"]), re.M)
+
+
+@dataclass(frozen=True)
+class Lexed:
+    """A text's lines, the same lines with strings and comments blanked, and the lines that
+    begin inside a multi-line string or comment (never a definition's header)."""
+
+    lines: list[str]
+    code: list[str]
+    inside: frozenset[int]  # 1-based; also lines that continue an open bracket
+
+
+def lex(text: str, tokens: re.Pattern[str]) -> Lexed:
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    inside: set[int] = set()
+
+    def blank(m: re.Match[str]) -> str:
+        newlines = m.group().count("\n")
+        if newlines:
+            first = bisect.bisect_right(starts, m.start())  # 1-based line of the match
+            inside.update(range(first + 1, first + newlines + 1))
+        if m.group().startswith(("#", "//", "/*")):
+            return "\n" * newlines
+        return '""' + '\n""' * newlines  # still code: a docstring's lines belong to its block
+
+    code = tokens.sub(blank, text).splitlines()
+    return Lexed(text.splitlines(), code, frozenset(inside | _continued(code)))
+
+
+def _continued(code: Sequence[str]) -> set[int]:
+    """Lines that begin inside an open bracket (a signature or call over several lines):
+    their indentation says nothing about blocks."""
+    out: set[int] = set()
+    depth = 0
+    for number, line in enumerate(code, start=1):
+        if depth > 0:
+            out.add(number)
+        if any(ch in line for ch in "()[]"):
+            depth = max(0, depth + line.count("(") + line.count("[") - line.count(")") - line.count("]"))
+    return out
+
+
+# ---- Python without ast ------------------------------------------------------------------
+_PY_HEADER = re.compile(r"^([ \t]*)(?:async[ \t]+)?(def|class)[ \t]+([A-Za-z_]\w*)", re.M)
+_OVERLOAD = re.compile(r"@(?:typing\.|t\.)?overload\b")
+
+
+def _python_heuristic(text: str) -> list[Symbol]:
+    lexed = lex(text, _PY_TOKENS)
+    found: list[tuple[str, str, int, int, int, bool]] = []
+    for number, code in enumerate(lexed.code, start=1):
+        match = _PY_HEADER.match(code) if "def" in code or "class" in code else None
+        if match is None or number in lexed.inside:
+            continue
+        kind = "class" if match.group(2) == "class" else "function"
+        first, stub = _decorators(lexed, number)
+        found.append((kind, match.group(3), first, number, _indent_end(lexed, number, False), stub))
+    return _qualify(found)
+
+
+def _decorators(lexed: Lexed, header: int) -> tuple[int, bool]:
+    """First line of the decorators right above ``header`` and whether one is @overload
+    (a decorator's arguments may span lines)."""
+    first, stub, above = header, False, header - 1
+    while above >= 1:
+        line = lexed.code[above - 1].lstrip()
+        if line.startswith("@"):
+            first, stub = above, stub or _OVERLOAD.match(line) is not None
+        elif above not in lexed.inside:
+            break
+        above -= 1
+    return first, stub
 
 
 # ---- other languages ---------------------------------------------------------------------
@@ -114,20 +226,30 @@ _NOT_NAMES = frozenset({"if", "for", "while", "switch", "catch", "return", "else
                         "throw", "case", "goto", "delete"})
 
 
-def _heuristic(lines: Sequence[str]) -> list[Symbol]:
-    found: list[tuple[str, str, int, int]] = []
-    for number, line in enumerate(lines, start=1):
-        header = _header(line)
+def _tokens_for(lower: str) -> re.Pattern[str]:
+    if lower.endswith(_HASH_LANGS):
+        return _HASH_TOKENS
+    return _RUST_TOKENS if lower.endswith(".rs") else _C_TOKENS
+
+
+def _heuristic(text: str, lower: str) -> list[Symbol]:
+    lexed = lex(text, _tokens_for(lower))
+    closes = _brace_closes(lexed.code)
+    found: list[tuple[str, str, int, int, int, bool]] = []
+    for number, line in enumerate(lexed.lines, start=1):
+        if number in lexed.inside or len(line) > MAX_HEADER_CHARS:
+            continue
+        header = _header(line, lexed.code[number - 1] if number <= len(lexed.code) else "")
         if header is not None:
-            end = _block_end(lines, number)
-            found.append((header[0], header[1], number, end))
+            end = _block_end(lexed, closes, number)
+            found.append((header[0], header[1], number, number, end, False))
     return _qualify(found)
 
 
-def _header(line: str) -> tuple[str, str] | None:
+def _header(line: str, code: str) -> tuple[str, str] | None:
     stripped = line.lstrip()
-    if not stripped or stripped.startswith(("//", "#", "*", "/*", "--")) or stripped.endswith(";"):
-        return None
+    if not code.strip() or stripped.startswith(("*", "--")) or stripped.endswith(";"):
+        return None  # blank, a comment, or a declaration without a body
     for kind, pattern in _PATTERNS:
         match = pattern.match(line)
         # The generic C-like pattern also matches calls and control flow: filter keywords.
@@ -141,64 +263,72 @@ def _plausible_method(stripped: str, name: str) -> bool:
     return name not in _NOT_NAMES and first not in _NOT_NAMES and not stripped.startswith("}")
 
 
-def _block_end(lines: Sequence[str], header: int) -> int:
-    """Last line of the block opened at ``header`` (1-based): braces, else indentation."""
-    opens = "".join(lines[header - 1:header + 1])
-    if "{" in opens:
-        end = _brace_end(lines, header)
-        if end is not None:
-            return end
-    return _indent_end(lines, header)
-
-
-def _brace_end(lines: Sequence[str], header: int) -> int | None:
-    depth, seen = 0, False
-    for number in range(header, len(lines) + 1):
-        for ch in _code_part(lines[number - 1]):
+def _brace_closes(code: Sequence[str]) -> dict[int, int]:
+    """Line (1-based) → line of the brace closing its first ``{``: one pass with a stack."""
+    closes: dict[int, int] = {}
+    stack: list[tuple[int, bool]] = []
+    for number, line in enumerate(code, start=1):
+        if "{" not in line and "}" not in line:
+            continue
+        first = True
+        for ch in re.findall(r"[{}]", line):
             if ch == "{":
-                depth, seen = depth + 1, True
-            elif ch == "}":
-                depth -= 1
-                if seen and depth <= 0:
-                    return number
-    return None
+                stack.append((number, first))
+                first = False
+            elif stack:
+                opened, was_first = stack.pop()
+                if was_first:
+                    closes[opened] = number
+    return closes
 
 
-_STRING = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|`(?:\\.|[^`\\])*`")
+def _block_end(lexed: Lexed, closes: dict[int, int], header: int) -> int:
+    """Last line of the block opened at ``header`` (1-based): braces, else indentation."""
+    for number in (header, header + 1):
+        if number <= len(lexed.code) and "{" in lexed.code[number - 1]:
+            end = closes.get(number)
+            if end is not None:
+                return end
+            break  # an unclosed brace (code being typed): fall back to the indentation
+    return _indent_end(lexed, header, True)
 
 
-def _code_part(line: str) -> str:
-    """The line without string literals and a trailing ``//`` comment (braces in them don't count)."""
-    code = _STRING.sub("", line)
-    cut = code.find("//")
-    return code if cut < 0 else code[:cut]
-
-
-def _indent_end(lines: Sequence[str], header: int) -> int:
-    base = _indent(lines[header - 1])
+def _indent_end(lexed: Lexed, header: int, closing_end: bool) -> int:
+    """Last code line indented deeper than ``header`` (blank, comment-only and in-string
+    lines do not end a block); with ``closing_end``, a dedented ``end`` line closes it."""
+    code = lexed.code
+    base = _indent(code[header - 1])
     end = header
-    for number in range(header + 1, len(lines) + 1):
-        text = lines[number - 1]
+    for number in range(header + 1, len(code) + 1):
+        text = code[number - 1]
         if not text.strip():
             continue
-        if _indent(text) <= base:
-            return number if re.match(r"\s*end\b", text) else end
+        if number not in lexed.inside and _indent(text) <= base:
+            return number if closing_end and re.match(r"\s*end\b", text) else end
         end = number
     return end
 
 
 def _indent(line: str) -> int:
-    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+    width = len(line) - len(line.lstrip())
+    return width if "\t" not in line[:width] else len(line[:width].expandtabs(4))
 
 
-def _qualify(found: list[tuple[str, str, int, int]]) -> list[Symbol]:
+def _qualify(found: list[tuple[str, str, int, int, int, bool]]) -> list[Symbol]:
+    """Qualified names from nesting, in one pass: ``found`` is in line order, so the
+    possible parents are a stack of still-open symbols (innermost last)."""
     out: list[Symbol] = []
-    for kind, name, start, end in found:
-        parent = enclosing([s for s in out if s.start_line < start], start, end)
+    open_: list[Symbol] = []
+    for kind, name, start, def_line, end, stub in found:
+        while open_ and open_[-1].end_line < start:
+            open_.pop()
+        parent = next((s for s in reversed(open_) if s.contains(start, end) and s.start_line < start), None)
         qual = f"{parent.qualname}.{name}" if parent else name
         if kind == "function" and parent is not None and parent.kind == "class":
             kind = "method"
         elif kind == "method" and (parent is None or parent.kind != "class"):
             kind = "function"
-        out.append(Symbol(name, qual, kind, start, start, end))
+        symbol = Symbol(name, qual, kind, start, def_line, end, stub)
+        out.append(symbol)
+        open_.append(symbol)
     return out

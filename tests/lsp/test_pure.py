@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from core.anchors import Located, SymbolSpan, find_window, fingerprint, locate
 from core.models import CodeAnchor
-from lsp_server import present
+from lsp_server import present, symbols
 from lsp_server.config import ServerConfig
-from lsp_server.symbols import enclosing, symbols_of
+from lsp_server.symbols import enclosing, spans, symbols_of
 from lsp_server.targets import target_at, words_of_identifier
 
 PY = '''import os
@@ -180,3 +181,80 @@ def test_memory_documents_use_the_extension_scheme_or_a_file(tmp_path: Path) -> 
 def test_command_links_carry_the_id_as_json() -> None:
     assert present.open_link("01ABC") == "command:devmem.open?%5B%7B%22id%22%3A%20%2201ABC%22%7D%5D"
     assert present.escape("a_b *c* [d]") == "a\\_b \\*c\\* \\[d\\]"
+
+
+# ---- issue 21: parsing and cursor targets under load -----------------------------------------
+def test_a_brace_in_an_f_string_opens_no_block_while_the_file_does_not_parse() -> None:
+    broken = ('class Report:\n    def title(self):\n        return f"Report {self.name}"\n\n'
+              '    def body(self):\n        return "x"\n\n    def footer(self):\n'
+              '        data = {"a": 1}\n        return data\n\ndef half(:\n    pass\n')
+    found = [(s.qualname, s.start_line, s.end_line) for s in symbols_of(broken, "r.py")]
+    assert found == [("Report", 1, 10), ("Report.title", 2, 3), ("Report.body", 5, 6),
+                     ("Report.footer", 8, 10), ("half", 12, 13)]
+
+
+def test_strings_and_comments_hide_headers_and_braces_in_other_languages() -> None:
+    text = ('function f() {\n  const t = `\n  function fake() {\n  `;\n  /* } */\n  return t;\n}\n'
+            "function g() {\n  return '{';\n}\n")
+    assert [(s.qualname, s.end_line) for s in symbols_of(text, "a.js")] == [("f", 7), ("g", 10)]
+
+
+def test_the_python_heuristic_agrees_with_ast_on_decorators_and_continuations() -> None:
+    text = ('@app.route(\n    "/x",\n)\ndef view(\n    a,\n):\n    """Doc\n\ndef not_a_symbol():\n"""\n'
+            '    return call(a,\n  b)\n\n\nclass K:\n    @property\n    def p(self):\n        return 1\n')
+    heuristic = symbols_of(text + "def broken(:\n", "a.py")[:-1]
+    assert heuristic == symbols_of(text, "a.py")
+
+
+def test_the_fallback_parser_is_linear_in_the_number_of_definitions() -> None:
+    # 20k methods in a file that does not parse: the qualification step used to compare
+    # every definition with every earlier one (5k took 1.3 s, 20k ~20 s).
+    text = "class A:\n" + "".join(f"    def m{i}(self):\n        return {i}\n" for i in range(20_000))
+    started = time.perf_counter()
+    found = symbols_of(text + "def broken(:\n", "a.py")
+    assert time.perf_counter() - started < 3.0
+    assert len(found) == 20_002 and found[-2].qualname == "A.m19999" and found[-2].end_line == 40_001
+
+
+def test_big_python_files_are_not_parsed_with_ast(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ast.parse holds the interpreter lock for its whole run (~1 ms per KB): every other
+    # request of the server waits. Past the bound the linear heuristic answers.
+    text = "".join(f"def f{i}(a):\n    return a + {i}\n\n" for i in range(5_000))
+    assert len(text) > symbols.AST_MAX_CHARS
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("ast.parse on a big file")
+
+    monkeypatch.setattr(symbols.ast, "parse", refuse)
+    found = symbols_of(text, "big.py")
+    assert [(s.qualname, s.start_line, s.end_line) for s in found[:2]] == [("f0", 1, 2), ("f1", 4, 5)]
+
+
+def test_memories_about_an_overloaded_function_attach_to_its_implementation() -> None:
+    text = ("from typing import overload\n\n\n@overload\ndef parse(x: int) -> int: ...\n\n\n"
+            "@overload\ndef parse(x: str) -> str: ...\n\n\ndef parse(x):\n    return x\n")
+    for source in (text, text + "def broken(:\n"):
+        table = symbols_of(source, "a.py")
+        where = locate(CodeAnchor("a.py", None, None, "parse"), source.splitlines(), spans(table))
+        assert where == Located(12, 13, "symbol")
+        assert enclosing(table, 13).overload is False  # type: ignore[union-attr]
+
+
+def test_hover_targets_on_a_440_kb_line_take_no_time() -> None:
+    # 40k "#rrggbb" strings: each "#" is a Python comment marker inside a string, and the
+    # old scan compared every marker with every string (31 s per hover).
+    line = "COLOURS = [" + ", ".join(f'"#{i:06x}"' for i in range(40_000)) + "]"
+    assert len(line) > 440_000
+    started = time.perf_counter()
+    middle = target_at(line, len(line) // 2 + 3, "colours.py")
+    escaped = target_at('x = "' + '\\"' * 12_000, 100, "a.js")
+    assert time.perf_counter() - started < 0.5
+    assert middle is not None and middle.kind == "string" and middle.text.startswith("#")
+    assert line[middle.start:middle.end] == f'"{middle.text}"'
+    assert escaped is None or escaped.kind != "comment"
+
+
+def test_target_scan_skips_markers_in_strings_and_unclosed_quotes() -> None:
+    assert target_at('x = "a # b"  # real comment', 20, "a.py") == target_at('x = "a # b"  # real comment', 22, "a.py")
+    found = target_at("it's the parse_config step", 12, "notes.md")
+    assert found is not None and (found.kind, found.text) == ("identifier", "parse_config")
