@@ -19,7 +19,6 @@ from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, Workspace
 
 from core.config import git_root
-from lsp_server.files import read_regular_text
 from lsp_server.symbols import Symbol, enclosing, symbols_of
 
 log = logging.getLogger(__name__)
@@ -133,7 +132,12 @@ def _read(uri: str) -> str | None:
     path = to_fs_path(uri)
     if not path:
         return None
-    return read_regular_text(path, MAX_FILE_BYTES)  # never a FIFO or a device (issue 21)
+    try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            return None
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def _relative(path: str, root: Path | None) -> str:
