@@ -123,7 +123,8 @@ class MemoryService:
             id=new_id(), title=title, content=content, kind=validate.kind(inp.kind),
             tags=validate.tags(_scrub_tags(scrub, inp.tags), self.limits), project=project,
             anchor=scrub.anchor(_anchor(inp.anchor)), source=source,
-            external_id=scrub.external_id(inp.external_id), source_url=scrub.optional(inp.source_url),
+            external_id=scrub.external_id(_optional(inp.external_id, "external id")),
+            source_url=scrub.optional(_optional(inp.source_url, "source URL", validate.URL_CHARS)),
             provenance=Provenance.for_source(inp.source or "user"),
             visibility=validate.visibility(inp.visibility), created_at=now, updated_at=now,
             event_at=to_iso(inp.event_at), version=1, metadata=metadata,
@@ -435,20 +436,28 @@ class MemoryService:
         """Memories anchored to this file / symbol / line first, then ones about it."""
         from core import recall
 
-        return recall.for_file(self, validate.text(path, "path"), symbol, line, project,
-                               validate.limit(limit, self.limits))
+        symbol = validate.text(symbol, "symbol", required=False) if symbol is not None else None
+        project = validate.text(project, "project", required=False) if project is not None else None
+        return recall.for_file(self, validate.text(path, "path"), symbol, validate.line(line, "line"),
+                               project, validate.limit(limit, self.limits))
 
 
 def _anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
     if anchor is None:
         return None
     path = validate.text(anchor.path, "anchor path").strip()
-    start, end = anchor.start_line, anchor.end_line
-    if start is not None and (not isinstance(start, int) or start < 1):
-        raise InvalidInput("anchor start_line must be a line number ≥ 1.")
+    start = validate.line(anchor.start_line, "anchor start_line")
+    end = validate.line(anchor.end_line, "anchor end_line")
     if end is not None and start is not None and end < start:
         end = start
-    return replace(anchor, path=path, end_line=end if end is not None else start)
+    symbol = validate.text(anchor.symbol, "anchor symbol", required=False) if anchor.symbol else None
+    commit = validate.text(anchor.commit, "anchor commit", required=False) if anchor.commit else None
+    return replace(anchor, path=path, start_line=start, end_line=end if end is not None else start,
+                   symbol=symbol, commit=commit)
+
+
+def _optional(value: str | None, name: str, max_chars: int = validate.FIELD_CHARS) -> str | None:
+    return None if value is None else validate.text(value, name, required=False, max_chars=max_chars)
 
 
 def _scrub_tags(scrub: Scrubber, tags: Any) -> Any:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from core import timeexpr
 
 from core.errors import ContentTooLarge, InvalidInput
 from core.models import LINK_TYPES, VISIBILITIES, SearchFilters
+from core.timeutil import to_iso
 
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -27,10 +30,21 @@ class Limits:
     max_limit: int = 200
 
 
-def text(value: Any, name: str, *, required: bool = True) -> str:
-    """A string that encodes as UTF-8 and holds no NUL byte."""
+# Every short text a caller gives (a path, a symbol, an id, a project, a filter) is bounded:
+# no real one comes near, and unbounded ones made path and symbol matching take seconds and
+# gigabytes (an 80 KB path). Content, titles and queries have their own limits.
+FIELD_CHARS = 4_096
+URL_CHARS = 8_192
+MAX_LINE = 10_000_000
+
+
+def text(value: Any, name: str, *, required: bool = True, max_chars: int | None = FIELD_CHARS) -> str:
+    """A string that encodes as UTF-8, holds no NUL byte and is at most ``max_chars`` long."""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text, not {type(value).__name__}.")
+    if max_chars is not None and len(value) > max_chars:
+        raise ContentTooLarge(f"{name} is {len(value):,} characters; the limit is {max_chars:,}.",
+                              hint=f"Give a shorter {name}.")
     if required and not value.strip():
         raise InvalidInput(f"{name} is empty.", hint=f"Give a non-empty {name}.")
     if "\x00" in value:
@@ -45,7 +59,7 @@ def text(value: Any, name: str, *, required: bool = True) -> str:
 
 
 def content(value: Any, limits: Limits) -> str:
-    body = text(value, "content")
+    body = text(value, "content", max_chars=None)
     size = len(body.encode("utf-8"))
     if size > limits.content_bytes:
         raise ContentTooLarge(
@@ -58,7 +72,7 @@ def title(value: str | None, body: str, limits: Limits) -> str:
     if value is None or not value.strip():
         first = next((ln.strip() for ln in body.splitlines() if ln.strip()), "untitled")
         return first if len(first) <= 80 else first[:79] + "…"
-    value = " ".join(text(value, "title").split())
+    value = " ".join(text(value, "title", max_chars=None).split())
     if len(value) > limits.title_chars:
         raise ContentTooLarge(f"title is {len(value)} characters; the limit is {limits.title_chars}.")
     return value
@@ -158,6 +172,7 @@ def filters(f: SearchFilters | None) -> SearchFilters | None:
         value = getattr(f, name)
         if value is not None:
             text(value, f"filter {name}", required=False)
+    f = replace(f, since=_bound_time(f.since, "since"), until=_bound_time(f.until, "until"))
     for name in ("kinds", "tags", "visibility"):
         values = getattr(f, name)
         if not isinstance(values, list | tuple):
@@ -169,5 +184,35 @@ def filters(f: SearchFilters | None) -> SearchFilters | None:
     return f
 
 
+def _bound_time(value: str | None, name: str) -> str | None:
+    """A filter's ``since``/``until``: ISO 8601 (a date or a time), or a relative phrase such
+    as "last week" or "yesterday" (the start of that window for ``since``, its end for
+    ``until``). Anything else is refused: compared as text, it matched everything or nothing."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return to_iso(value)
+    except InvalidInput:
+        pass
+    window = timeexpr.parse(value)
+    bound = None if window is None else (window.since if name == "since" else window.until)
+    # an absolute date is taken out of the words; a relative phrase ("last week") stays in
+    whole = window is not None and window.rest.strip() in ("", " ".join(value.split()))
+    if bound is None or not whole:
+        raise InvalidInput(f"filter {name} {value[:40]!r} is not a date or time.",
+                           hint="Use ISO 8601 (2026-03-01 or 2026-03-01T14:30:00Z) or a phrase "
+                                "such as 'yesterday', 'last week', 'this month'.")
+    return bound
+
+
+def line(value: Any, name: str) -> int | None:
+    """A 1-based line number (None allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LINE:
+        raise InvalidInput(f"{name} must be a line number from 1 to {MAX_LINE:,}.")
+    return value
+
+
 def query(value: Any, limits: Limits) -> str:
-    return text(value, "query")[: limits.query_chars]
+    return text(value, "query", max_chars=None)[: limits.query_chars]

@@ -21,6 +21,7 @@ from core.errors import InvalidInput
 # The hits go out twice (structuredContent and the same JSON as text), so ~9 KB of hits keeps
 # a whole recall answer near 20 KB: a few thousand tokens of an assistant's context at most.
 HITS_BUDGET_BYTES = 9_000
+MAX_CURSOR_CHARS = 256
 
 
 def fingerprint(*parts: Any) -> str:
@@ -38,10 +39,13 @@ def decode(cursor: str | None, fp: str) -> int:
     if not cursor:
         return 0
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:  # ours are ~60 characters; a longer one is not ours
+            raise ValueError(cursor[:20])
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
         offset, owner = int(data["o"]), str(data["q"])
-    except (binascii.Error, ValueError, KeyError, TypeError):
+    # OverflowError: {"o": Infinity}; RecursionError: a deeply nested document
+    except (binascii.Error, ValueError, KeyError, TypeError, OverflowError, RecursionError):
         raise InvalidInput("cursor is not one this server returned.",
                            hint="Pass next_cursor from a recall result unchanged, or omit it.") from None
     if owner != fp or offset < 0:
