@@ -31,8 +31,15 @@ from typing import Any
 
 from connectors.base import SyncContext, SyncReport
 from connectors.common import BATCH_SIZE, apply_checked, clip, dump_cursor, known_ids, load_cursor
-from connectors.markdown_parse import MD_SUFFIXES, SPLIT_CHARS, Note, Section, parse_note
-from connectors.safety import escape_reason, read_text
+from connectors.markdown_parse import (
+    MD_SUFFIXES,
+    SPLIT_CHARS,
+    Note,
+    Section,
+    parse_note,
+    split_anchor,
+)
+from connectors.safety import escape_reason, file_kind_reason, read_text
 from core.errors import ConnectorError
 from core.models import MemoryInput
 
@@ -69,18 +76,27 @@ def scan(root: Path, skip: Callable[[str, str], None]) -> dict[str, Found]:
         for name in sorted(files):
             if name.startswith(".") or not name.lower().endswith(MD_SUFFIXES):
                 continue
-            path = base / name
-            reason = escape_reason(path, root)
-            if reason:
-                skip(_rel(path, root), reason)
-                continue
-            try:
-                st = path.stat()
-            except OSError as exc:
-                skip(_rel(path, root), f"cannot be read ({exc.strerror or exc})")
-                continue
-            found[_rel(path, root)] = Found(_rel(path, root), path, st.st_mtime_ns, st.st_size)
+            note = _note_file(base / name, root, skip)
+            if note is not None:
+                found[note.rel] = note
     return found
+
+
+def _note_file(path: Path, root: Path, skip: Callable[[str, str], None]) -> Found | None:
+    """The note at ``path``, or None (with the reason given to ``skip``) when it is not read."""
+    rel = _rel(path, root)
+    reason = escape_reason(path, root)
+    if reason is None:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            reason = f"cannot be read ({exc.strerror or exc})"
+        else:
+            reason = file_kind_reason(st.st_mode)
+    if reason:
+        skip(rel, reason)
+        return None
+    return Found(rel, path, st.st_mtime_ns, st.st_size)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -88,7 +104,8 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _file_of(external_id: str, prefix: str) -> str:
-    return external_id[len(prefix):].split("#", 1)[0]
+    """The note (vault-relative path) of an external id ``rel`` or ``rel#slug``."""
+    return split_anchor(external_id[len(prefix):])[0]
 
 
 class MarkdownConnector:
@@ -174,7 +191,15 @@ class _Run:
         self.entries[f.rel] = [f.mtime_ns, f.size, digest]
         if entry and entry[2] == digest and old_ids:
             return  # touched, not changed
-        note = parse_note(f.rel, text, self.conn.split_chars)
+        try:
+            note = parse_note(f.rel, text, self.conn.split_chars)
+        except (RecursionError, ValueError, TypeError) as exc:
+            # Parsing is a pure function of this note's text: whatever it trips on is this
+            # note's problem only. Its previous memories stay until it changes again.
+            self.ctx.skip(f.rel, f"could not be parsed ({type(exc).__name__}: {exc}); "
+                                 "its previous version, if any, is kept")
+            self.entries[f.rel] = [f.mtime_ns, f.size, SKIPPED]
+            return
         if replaced:
             note.problems.append("invalid UTF-8 bytes replaced by U+FFFD")
         self.conn.notes += [f"{f.rel}: {p}" for p in note.problems]
@@ -255,7 +280,7 @@ class _Resolver:
 
     def keys(self, target: str) -> Iterator[str]:
         """Candidate keys, best first: the section (``rel#slug``), then the note itself."""
-        name, _, slug = target.partition("#")
+        name, slug = split_anchor(target)
         rel = self._file(name)
         if rel is None:
             return

@@ -24,6 +24,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import frontmatter
+import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from connectors.common import clip
 from core.errors import InvalidInput
@@ -33,6 +35,8 @@ SPLIT_CHARS = 4_000  # notes longer than this are split at headings
 MAX_SECTION_CHARS = 12_000  # a section longer than this is split again at the next level
 HARD_CHUNK_CHARS = 200_000  # a section with no heading left is cut at blank lines above this
 MAX_TAGS = 32
+MAX_FRONT_MATTER_BYTES = 64 * 1024  # the store's metadata limit: more could never be kept
+MAX_FRONT_MATTER_DEPTH = 32
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
@@ -43,6 +47,7 @@ _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 _BAD_FM = re.compile(r"\A---\s*\n.*?\n(---|\.\.\.)\s*(\n|\Z)", re.S)
 MD_SUFFIXES = (".md", ".markdown")
+_SLUG = re.compile(r"[\w-]+")
 ADR_FOLDERS = frozenset({"adr", "adrs", "decisions", "decision-records"})
 
 
@@ -70,6 +75,19 @@ class Note:
     problems: list[str] = field(default_factory=list)
 
 
+def split_anchor(ref: str) -> tuple[str, str]:
+    """(note, slug) of a reference ``note`` or ``note#slug`` (an external id or a link target).
+
+    A file name may itself hold ``#`` (``C# tips.md``, ``Issue #42.md``), so a reference is not
+    cut at its first ``#``: one ending in ``.md`` is a whole note, and a slug (what
+    :func:`slugify` leaves: letters, digits, ``_``, ``-``, never a dot) follows the last ``#``.
+    """
+    if ref.lower().endswith(MD_SUFFIXES):
+        return ref, ""
+    head, sep, slug = ref.rpartition("#")
+    return (head, slug) if sep and head and _SLUG.fullmatch(slug) else (ref, "")
+
+
 def slugify(text: str) -> str:
     """GitHub-style heading anchor: ``Set up (Linux)`` → ``set-up-linux``."""
     slug = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
@@ -89,10 +107,51 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+class _NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]  # (untyped yaml)
+    """PyYAML's safe loader without aliases and with a nesting limit.
+
+    Aliases are refused when they are met, before anything is expanded: a recursive one
+    (``a: &a [*a]``) built a self-containing list that crashed the sync, and an alias bomb of
+    a few hundred bytes expands to hundreds of millions of strings (minutes, gigabytes).
+    Front matter is a handful of fields; it never needs either.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise FrontMatterRefused("it uses a YAML alias (*name), which front matter may not")
+        self._depth += 1
+        if self._depth > MAX_FRONT_MATTER_DEPTH:
+            raise FrontMatterRefused(f"it is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class FrontMatterRefused(ValueError):
+    """Front matter that is valid YAML but not accepted (aliases, deep nesting, size)."""
+
+
+class _FrontMatterHandler(YAMLHandler):
+    def load(self, fm: str, **kwargs: object) -> Any:
+        if len(fm.encode("utf-8", errors="replace")) > MAX_FRONT_MATTER_BYTES:
+            raise FrontMatterRefused(f"it is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB")
+        return yaml.load(fm, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def split_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:
     """(front matter, body, problem). Invalid YAML → ({}, body without the block, reason)."""
+    handler = frontmatter.detect_format(text, frontmatter.handlers)
+    if isinstance(handler, YAMLHandler):
+        handler = _FrontMatterHandler()
     try:
-        post = frontmatter.loads(text)
+        post = frontmatter.loads(text, handler=handler)
+    except FrontMatterRefused as exc:
+        return {}, _BAD_FM.sub("", text, count=1), f"front matter left out: {exc}"
     except Exception as exc:  # yaml raises many error types; all mean "not valid YAML"
         where = str(exc).strip().splitlines()
         stripped = _BAD_FM.sub("", text, count=1)
@@ -141,7 +200,7 @@ def links_in(text: str, rel: str) -> list[str]:
             if name.strip():
                 found.append(name.strip() + (f"#{slugify(heading)}" if heading.strip() else ""))
         for target in _MDLINK.findall(line):
-            resolved = _relative_target(unquote(target), rel)
+            resolved = _relative_target(target, rel)
             if resolved:
                 found.append(resolved)
     return list(dict.fromkeys(found))
@@ -150,7 +209,9 @@ def links_in(text: str, rel: str) -> list[str]:
 def _relative_target(target: str, rel: str) -> str | None:
     if _SCHEME.match(target) or target.startswith("#"):
         return None
-    path, _, anchor = target.partition("#")
+    # A raw '#' starts the fragment; one in a file name is written %23 (C%23%20tips.md).
+    raw_path, _, anchor = target.partition("#")
+    path, anchor = unquote(raw_path), unquote(anchor)
     if not path.lower().endswith(MD_SUFFIXES):
         return None
     joined = posixpath.normpath(posixpath.join(posixpath.dirname(rel), path.lstrip("/")))

@@ -9,7 +9,9 @@ report shows, so one bad file never stops the others.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 BINARY_SNIFF_BYTES = 8_000  # what git looks at to call a file binary
 
@@ -55,20 +57,57 @@ def looks_binary(head: bytes) -> bool:
     return b"\x00" in head[:BINARY_SNIFF_BYTES]
 
 
+def file_kind_reason(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` is not read (None for a regular file).
+
+    Opening a FIFO named ``notes.md`` blocks until a writer comes (a sync hung for ever), and
+    reading a device or socket never ends or fails: only regular files are read.
+    """
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "a special file")
+    return f"not a regular file ({kind}); not read"
+
+
+def open_regular(path: Path, max_bytes: int) -> tuple[BinaryIO | None, str | None]:
+    """(binary file, None) for a regular file within ``max_bytes``, else (None, skip reason).
+
+    The file is opened non-blocking and checked on the open descriptor, so a file swapped for
+    a FIFO after the folder was listed still cannot block the sync.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    try:
+        st = os.fstat(fd)
+        reason = file_kind_reason(st.st_mode) or size_reason(st.st_size, max_bytes)
+    except OSError as exc:
+        reason = f"cannot be read ({exc.strerror or exc})"
+    if reason:
+        os.close(fd)
+        return None, reason
+    return os.fdopen(fd, "rb"), None
+
+
 def read_text(path: Path, max_bytes: int) -> tuple[str | None, str | None, bool]:
     """Read a text file: (text, skip reason, had invalid UTF-8).
 
     Invalid UTF-8 is decoded with U+FFFD replacement characters rather than skipped, so a
     note with one bad byte still gets imported; the third value says it happened.
     """
+    handle, reason = open_regular(path, max_bytes)
+    if handle is None:
+        return None, reason, False
     try:
-        size = path.stat().st_size
-        reason = size_reason(size, max_bytes)
-        if reason:
-            return None, reason, False
-        data = path.read_bytes()
+        with handle:
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror or exc})", False
+    if len(data) > max_bytes:  # it grew since it was measured
+        return None, size_reason(len(data), max_bytes), False
     if looks_binary(data):
         return None, "binary file (contains NUL bytes); not text", False
     try:

@@ -12,7 +12,7 @@ import pytest
 
 from connectors import markdown as md
 from connectors.markdown import MarkdownConnector
-from connectors.markdown_parse import parse_note, slugify
+from connectors.markdown_parse import parse_note, slugify, split_anchor
 from core.errors import ConnectorError
 from core.service import MemoryService
 
@@ -216,3 +216,17 @@ def test_parse_note_sections_and_links() -> None:
     body = "intro\n" + "".join(f"## Part {i}\n" + "x" * 1500 + "\n" for i in range(4))
     parts = parse_note("p.md", body).sections
     assert [s.slug for s in parts] == [None, "part-0", "part-1", "part-2", "part-3"]
+
+
+def test_links_to_notes_with_hash_in_their_file_name_resolve(tmp_path: Path, svc, sync) -> None:
+    root = tmp_path / "vault"
+    write(root, "C# tips.md", "Prefer records for DTOs.\n")
+    write(root, "Issue #42.md", "Rounding twice.\n")
+    write(root, "index.md", "See [tips](C%23%20tips.md) and [issue](Issue%20%2342.md).\n")
+    assert parse_note("index.md", "[t](C%23%20tips.md#Intro)").sections[0].links == ["C# tips.md#intro"]
+    assert split_anchor("C# tips.md") == ("C# tips.md", "")
+    assert split_anchor("F# guide #2.md#part-1") == ("F# guide #2.md", "part-1")
+    sync(MarkdownConnector(root))
+    index = memory(svc, root, "index.md")
+    targets = {svc.get(link.target_id).title for link in svc.links(index.id) if link.source_id == index.id}
+    assert targets == {"C# tips", "Issue #42"}
