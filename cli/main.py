@@ -13,6 +13,7 @@ from cli.common import console, errors, print_json, service
 from cli.render import hits_table, memories_table, memory_detail, write_line
 from core import __version__, maintenance, portability
 from core.config import git_project
+from core.errors import InvalidInput
 from core.models import KINDS, SEARCH_MODES, CodeAnchor, MemoryInput, MemoryPatch, SearchFilters
 
 app = typer.Typer(
@@ -307,15 +308,31 @@ def import_(
 ) -> None:
     """Import memories exported by `devmem export` (already present ids are left alone)."""
     with errors():
+        _check_import_source(src, markdown)
         svc = service()
         if markdown:
             records = portability.read_markdown(Path(src))
             imported, present = portability.import_records(svc, records)
         else:
-            stream = sys.stdin if src == "-" else open(src, encoding="utf-8")
+            try:
+                stream = sys.stdin if src == "-" else open(src, encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {src}: {exc.strerror or exc}.") from None
             with stream:
                 imported, present = portability.import_records(svc, portability.read_jsonl(stream))
     console.print(f"imported {imported}, already present {present}")
+
+
+def _check_import_source(src: str, markdown: bool) -> None:
+    """A folder needs --markdown and --markdown needs a folder: say so before touching the store."""
+    path = Path(src)
+    if markdown and not path.is_dir():
+        raise InvalidInput(f"{src} is not a folder.",
+                           hint="--markdown reads a folder of .md files; for a .jsonl file drop --markdown.")
+    if not markdown and src != "-" and path.is_dir():
+        raise InvalidInput(f"{src} is a folder.",
+                           hint="To import a folder of Markdown files add --markdown: "
+                                f"`devmem import --markdown {src}`; otherwise pass a .jsonl file.")
 
 
 @app.command()
