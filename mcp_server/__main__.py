@@ -108,13 +108,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = dict(os.environ)
         token = env.get(TOKEN_ENV) or None
         if args.http:
-            from mcp_server.http import is_loopback
+            from mcp_server.http import MAKE_TOKEN, is_loopback, token_problem
 
             if not is_loopback(args.host) and not token:
                 print(f"devmem-mcp: refusing to serve {args.host} without a token: set {TOKEN_ENV} "
                       "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1.",
                       file=sys.stderr)
                 return 2
+            if token and (problem := token_problem(token)):
+                if not is_loopback(args.host):
+                    print(f"devmem-mcp: refusing to serve {args.host} with a weak {TOKEN_ENV}: {problem}. "
+                          f"Generate one with: {MAKE_TOKEN}", file=sys.stderr)
+                    return 2
+                log.warning("%s is weak (%s); generate one with: %s", TOKEN_ENV, problem, MAKE_TOKEN)
         from mcp_server.runtime import LazyService
         from mcp_server.server import build_server
 

@@ -34,6 +34,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_TOKEN_CHARS = 32
+MIN_TOKEN_DISTINCT = 12
+MAKE_TOKEN = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` is too weak to guard a server others can reach (None when it is fine).
+
+    32+ characters drawn from a dozen or more different ones: any generated token passes
+    (`secrets.token_urlsafe(32)`, `openssl rand -hex 32`); words, repeats and short strings
+    that a guesser tries first do not."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"it has {len(token)} characters; at least {MIN_TOKEN_CHARS} are needed"
+    if len(set(token)) < MIN_TOKEN_DISTINCT:
+        return f"it uses only {len(set(token))} different characters; a random one uses more"
+    return None
+
+
 def origin_allowed(origin: str, extra: Sequence[str] = ()) -> bool:
     """A loopback http(s) origin (any port), or one listed with ``--allow-origin``."""
     if origin.rstrip("/") in {o.rstrip("/") for o in extra}:
@@ -110,8 +128,11 @@ def serve(mcp: Any, host: str, port: int, token: str | None, allowed_origins: Se
     """Serve until interrupted."""
     import uvicorn
 
+    from core.logs import install_redaction
+
     config = uvicorn.Config(app(mcp, host, token, allowed_origins), host=host, port=port,
                             log_level=log_level.lower(), lifespan="on")
+    install_redaction()  # uvicorn adds its handlers (access log included) in Config()
     log.info("DevMemory MCP server on http://%s:%d%s (token %s)", host, port, PATH,
              "required" if token else "not required")
     uvicorn.Server(config).run()

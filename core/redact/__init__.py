@@ -200,6 +200,10 @@ class RedactingFilter(logging.Filter):
 
 
 def _scrub_message(record: logging.LogRecord) -> None:
+    if isinstance(record.args, tuple) and record.args:
+        # Arguments first, in place: formatters that unpack them (uvicorn's access log takes
+        # client, method, path, version, status) keep working, and a secret in one is gone.
+        record.args = tuple(redact(a).text if isinstance(a, str) else a for a in record.args)
     try:
         message = record.getMessage()
     except (TypeError, ValueError):  # a malformed %-format: scrub the pieces separately

@@ -9,7 +9,7 @@ import httpx
 from mcp.types import TextContent
 from mcp_helpers import SERVER, call, call_error, http_server, http_session
 
-TOKEN = "s3cret-token-for-tests"
+TOKEN = "s3cret-token-for-tests-9f2KqZ7xLm4Pw8Rt"  # strong enough for an off-loopback bind
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                    "clientInfo": {"name": "raw-http", "version": "0"}}}
