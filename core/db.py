@@ -268,6 +268,7 @@ def write_transaction(conn: Connection, lock: threading.RLock) -> Iterator[Conne
             retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield conn
+                bump_changes(conn)
                 retry_locked(lambda: conn.execute("COMMIT"))
             except BaseException:
                 if conn.in_transaction:  # SQLITE_FULL may already have ended it
@@ -326,6 +327,25 @@ def migrate(conn: Connection, lock: threading.RLock, path: str) -> int:
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                      (str(SCHEMA_VERSION),))
     return SCHEMA_VERSION
+
+
+CHANGES_KEY = "changes"
+
+
+def bump_changes(conn: Connection) -> None:
+    """Count one more committed write, in the caller's transaction.
+
+    Readers in other processes (an editor's language server) compare this counter to see
+    that anything changed: a count of rows plus the newest update time missed a delete
+    and an older-dated import within one poll."""
+    conn.execute("INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE"
+                 " SET value = CAST(value AS INTEGER) + 1", (CHANGES_KEY,))
+
+
+def changes(conn: Connection) -> int:
+    """How many write transactions this database has committed (0 for a fresh one)."""
+    value = get_meta(conn, CHANGES_KEY)
+    return int(value) if value is not None else 0
 
 
 def get_meta(conn: Connection, key: str) -> str | None:

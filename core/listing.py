@@ -35,8 +35,9 @@ def path_suffixes(path: str) -> list[str]:
     return list(dict.fromkeys(s for s in suffixes if s))
 
 
-def anchored(store: Store, path: str, project: str | None, limit: int = 200) -> list[tuple[int, Memory]]:
-    """Memories anchored to ``path`` (any suffix match), newest first."""
+def anchored(store: Store, path: str, project: str | None,
+             limit: int | None = 200) -> list[tuple[int, Memory]]:
+    """Memories anchored to ``path`` (any suffix match), newest first (all with ``limit=None``)."""
     suffixes = path_suffixes(path)
     marks = ",".join("?" * len(suffixes))
     sql = f"SELECT {MEMORY_COLUMNS} FROM memories m INDEXED BY memories_anchor WHERE m.anchor_path IN ({marks})"
@@ -44,5 +45,6 @@ def anchored(store: Store, path: str, project: str | None, limit: int = 200) -> 
     if project:
         sql += " AND (m.project = ? OR m.project IS NULL)"
         args.append(project)
-    rows = store.conn().execute(sql + " ORDER BY m.updated_at DESC LIMIT ?", [*args, limit]).fetchall()
+    rows = store.conn().execute(sql + " ORDER BY m.updated_at DESC LIMIT ?",
+                                [*args, -1 if limit is None else limit]).fetchall()
     return [(int(r[0]), row_to_memory(r)) for r in rows]

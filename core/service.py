@@ -441,6 +441,19 @@ class MemoryService:
         return recall.for_file(self, validate.text(path, "path"), symbol, validate.line(line, "line"),
                                project, validate.limit(limit, self.limits))
 
+    def anchored_to(self, path: str, project: str | None = None) -> builtins.list[Memory]:
+        """Every memory anchored to this file, newest first: an editor places them all (a
+        lens above each function counts its own, however many the file has)."""
+        from core import listing
+
+        project = validate.text(project, "project", required=False) if project is not None else None
+        return [m for _, m in listing.anchored(self.store, validate.text(path, "path"), project, None)]
+
+    def change_count(self) -> int:
+        """A counter that moves with every committed write to the store, by any process:
+        compare two readings to know whether anything changed in between."""
+        return db.changes(self.store.conn())
+
 
 def _anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
     if anchor is None:
@@ -503,5 +516,6 @@ def _sqlite_errors_explained(fn: Callable[Concatenate[MemoryService, _P], _R]) -
 for _name in ("remember", "remember_many", "update", "accept_pending", "forget", "forget_external",
               "link", "unlink", "relocate_anchor", "sync_batch", "classify", "external_ids",
               "find_external", "get_cursor", "set_cursor", "clear_cursor", "get", "versions",
-              "links", "list", "recall", "context_for_file", "stats", "embed_rowids"):
+              "links", "list", "recall", "context_for_file", "stats", "embed_rowids", "anchored_to",
+              "change_count"):
     setattr(MemoryService, _name, _sqlite_errors_explained(getattr(MemoryService, _name)))

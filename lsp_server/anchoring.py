@@ -17,7 +17,6 @@ from core.service import MemoryService
 from lsp_server.documents import DocInfo
 from lsp_server.symbols import Symbol, spans
 
-MAX_ANCHORED = 200
 _CACHE_LIMIT = 20_000
 
 
@@ -34,10 +33,10 @@ class Placed:
 
 
 def anchored(svc: MemoryService, path: str, project: str | None) -> list[Memory]:
-    """The memories anchored to the file at ``path`` (worker thread). They change only
-    with the store, so callers cache them per store epoch, not per document version."""
-    hits = svc.context_for_file(path, project=project, limit=MAX_ANCHORED)
-    return [h.memory for h in hits if h.memory.anchor is not None]
+    """Every memory anchored to the file at ``path`` (worker thread): all of them, or the
+    lenses of a file lose counts once one function gathers many. They change only with
+    the store, so callers cache them per store epoch, not per document version."""
+    return [m for m in svc.anchored_to(path, project) if m.anchor is not None]
 
 
 class Placements:
@@ -98,3 +97,13 @@ def for_symbol(placed: Sequence[Placed], symbol: Symbol) -> list[Placed]:
     """The placed memories that belong to ``symbol`` (innermost symbol around them)."""
     return [p for p in placed if p.symbol is not None and p.symbol.qualname == symbol.qualname
             and p.symbol.start_line == symbol.start_line]
+
+
+def by_symbol(placed: Sequence[Placed]) -> dict[tuple[str, int], list[Placed]]:
+    """The placed memories grouped by their symbol's (qualified name, first line): one pass
+    instead of one scan of every placement per symbol."""
+    out: dict[tuple[str, int], list[Placed]] = {}
+    for p in placed:
+        if p.symbol is not None:
+            out.setdefault((p.symbol.qualname, p.symbol.start_line), []).append(p)
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 FOR_FILE_COMMAND = "devmem.memoriesForFile"
 RELATED_PER_SYMBOL = 10  # beyond this a lens says "10+ memories"
+RELATED_CACHE_SIZE = 250_000  # names looked up per store epoch (most map to the shared empty list)
+LENS_CACHE_SIZE = 64  # documents whose lenses are kept for their current version
+_NOTHING: list[Memory] = []  # shared by every name without memories; never mutated
 SYMBOL_ENTITY_TYPES = frozenset({"symbol", "function", "class", "code"})
 
 
@@ -63,13 +66,27 @@ async def code_lenses(ls: DevMemServer, uri: str) -> list[types.CodeLens]:
     if info is None or not info.symbols:
         return []
     epoch = await ls.watcher.current()
+    key = (uri, info.version, info.project)
+    cached = ls.lens_cache.get(epoch, key) if info.version is not None else None
+    if cached is not None:  # the same text and the same store: the same lenses
+        return cached
     # Anchored memories and name lookups are independent: run them side by side.
     placed, by_name = await asyncio.gather(ls.placed(info, epoch),
                                            _related(ls, _names(info.symbols), info.project, epoch))
-    related = _without_anchored(by_name, placed)
+    lenses = await ls.backend.offload(build_lenses, uri, info.symbols, placed,
+                                      _without_anchored(by_name, placed))
+    if info.version is not None:
+        ls.lens_cache.put(epoch, key, lenses)
+    return lenses
+
+
+def build_lenses(uri: str, symbols: Sequence[Symbol], placed: list[Placed],
+                 related: dict[str, list[Memory]]) -> list[types.CodeLens]:
+    """One lens per symbol with memories (CPU only; 50k symbols take a worker, not the loop)."""
+    by_symbol = anchoring.by_symbol(placed)
     lenses = []
-    for symbol in info.symbols:
-        count = len(for_symbol(placed, related, symbol))
+    for symbol in symbols:
+        count = len(_for_symbol(by_symbol.get((symbol.qualname, symbol.start_line), []), related, symbol))
         if count:
             capped = any(len(related.get(n, [])) >= RELATED_PER_SYMBOL for n in (symbol.qualname, symbol.name))
             lenses.append(_lens(uri, symbol, count, capped))
@@ -98,10 +115,15 @@ def _names(symbols: Iterable[Symbol]) -> frozenset[str]:
 def for_symbol(placed: list[Placed], related: dict[str, list[Memory]],
                symbol: Symbol) -> list[SymbolMemory]:
     """The memories of one symbol: anchored inside it first, then related by name."""
+    return _for_symbol(anchoring.for_symbol(placed, symbol), related, symbol)
+
+
+def _for_symbol(mine: Sequence[Placed], related: dict[str, list[Memory]],
+                symbol: Symbol) -> list[SymbolMemory]:
     out = [SymbolMemory(p.memory, p.where.start_line if p.where else None,
                         f"anchored to {p.memory.anchor.symbol or symbol.qualname}"
                         if p.memory.anchor else "anchored here")
-           for p in anchoring.for_symbol(placed, symbol)]
+           for p in mine]
     seen = {m.memory.id for m in out}
     for name in dict.fromkeys((symbol.qualname, symbol.name)):
         for m in related.get(name, []):
@@ -138,8 +160,10 @@ def _symbol_entities(svc: MemoryService, name: str) -> list[int]:
 
 async def _related(ls: DevMemServer, names: frozenset[str], project: str | None,
                    epoch: int) -> dict[str, list[Memory]]:
-    """``related_by_name`` with a cache per (name, project): after an edit only new names
-    are looked up."""
+    """``related_by_name`` with a cache per (name, project) until the store changes: after
+    an edit only new names are looked up. The cache holds every name of a big file
+    (``RELATED_CACHE_SIZE``): with 4,096 entries a 50k-definition file looked every name
+    up again on each request (5 s)."""
     out: dict[str, list[Memory]] = {}
     missing = []
     for name in names:
@@ -151,7 +175,7 @@ async def _related(ls: DevMemServer, names: frozenset[str], project: str | None,
     if missing:
         found = await ls.backend.run(related_by_name, frozenset(missing), project)
         for name in missing:
-            out[name] = found.get(name, [])
+            out[name] = found.get(name, _NOTHING)
             ls.related_cache.put(epoch, (name, project), out[name])
     return out
 

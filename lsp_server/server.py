@@ -77,7 +77,8 @@ class DevMemServer(LanguageServer):
         self.placed_cache: EpochCache[list[Placed]] = EpochCache(64)
         self.anchored_cache: EpochCache[list[Memory]] = EpochCache(256)
         self.hover_cache: EpochCache[tuple[list[Hit], str | None]] = EpochCache(512)
-        self.related_cache: EpochCache[list[Memory]] = EpochCache(4096)
+        self.related_cache: EpochCache[list[Memory]] = EpochCache(lens.RELATED_CACHE_SIZE)
+        self.lens_cache: EpochCache[list[types.CodeLens]] = EpochCache(lens.LENS_CACHE_SIZE)
         self.watcher = ChangeWatcher(self, poll_interval)
         self.docs_dir = docs_dir  # where memory documents go for editors other than VS Code
         self.db_pinned = db_pinned  # --db given: the client's database.path is ignored

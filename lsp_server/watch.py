@@ -14,12 +14,14 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from lsp_server.backend import ChangeToken
+from core.service import MemoryService
 
 if TYPE_CHECKING:
     from lsp_server.server import DevMemServer
 
 log = logging.getLogger(__name__)
+
+ChangeToken = tuple[str, int]  # (store file, committed writes)
 
 MEMORIES_CHANGED = "devmem/memoriesChanged"
 ANNOUNCE_DELAY_S = 0.25
@@ -56,7 +58,7 @@ class ChangeWatcher:
 
     async def check(self) -> bool:
         """Compare the store's token with the last one; announce when it changed."""
-        token = await self._ls.backend.change_token()
+        token = await self.token()
         if token is None or token == self._token:
             return False
         first = self._token is None
@@ -75,9 +77,18 @@ class ChangeWatcher:
     async def after_write(self) -> None:
         """This server wrote: update the token and announce at once."""
         with contextlib.suppress(Exception):
-            self._token = await self._ls.backend.change_token()
+            self._token = await self.token()
         self.epoch += 1
         await self.announce()
+
+    async def token(self) -> ChangeToken | None:
+        """The store's change counter (None until it is open). Every committed write of any
+        process moves it: counting rows and the newest update time missed a delete plus an
+        older-dated import within one poll."""
+        backend = self._ls.backend
+        if not backend.ready:
+            return None
+        return await backend.run(_token)
 
     async def announce(self) -> None:
         self._ls.debounce("announce", ANNOUNCE_DELAY_S, self._announce_now)
@@ -94,3 +105,7 @@ class ChangeWatcher:
                 log.debug("codeLens/refresh: %s", exc)
         for doc in list(ls.workspace.text_documents.values()):
             await diagnostics.publish(ls, doc.uri)
+
+
+def _token(svc: MemoryService) -> ChangeToken:
+    return svc.store.path, svc.change_count()
