@@ -472,3 +472,97 @@ def test_no_catastrophic_backtracking(text: str) -> None:
     started = time.process_time()
     redact(text)
     assert time.process_time() - started < 2.0
+
+
+# ---- D3: labelled values of any length, quoted or not (issue 20) ------------------------------
+LONG = fake(B64, 420)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["PRIVATE_TOKEN={S}", 'secret: "{S}"', "CERT_PASSWORD='{S}'", "api_key = {S}"],
+)
+def test_long_labelled_values_are_redacted_in_full(template: str) -> None:
+    text = "config:\n" + template.replace("{S}", LONG) + "\nnext line"
+    redacted = redact(text).text
+    assert not any(LONG[i : i + 12] in redacted for i in range(0, len(LONG) - 12, 6)), redacted
+
+
+@pytest.mark.parametrize(
+    "template", ['password = "{S}"', "password: '{S}'", 'DB_PASSWORD="{S}"', "'password' => '{S}',"]
+)
+def test_quoted_labelled_values_are_redacted(template: str) -> None:
+    secret = "Xk9#mP2q.Lw7vT"
+    redacted = redact(template.replace("{S}", secret)).text
+    assert secret not in redacted and "[REDACTED:password]" in redacted
+
+
+# ---- families never caught before issue 20 (one fake of each) ---------------------------------
+NEVER_CAUGHT: list[tuple[str, str]] = [
+    ("Authorization: Api-Key {S}", fake(ALNUM, 40)),
+    ("https://dm-func.azurewebsites.net/api/ingest?code={S}", fake(B64URL, 54) + "=="),
+    ("x-functions-key: {S}", fake(B64URL, 54) + "=="),
+    ("Ocp-Apim-Subscription-Key: {S}", fake(HEX, 32)),
+    ("DD-APPLICATION-KEY: {S}", fake(HEX, 40)),
+    ("Cookie: sessionid={S}; csrftoken=abc", fake(string.ascii_lowercase + string.digits, 32)),
+    ("Cookie: connect.sid={S}", "s%3A" + fake(B64URL, 32) + "." + fake(B64, 43)),
+    ("APP_KEY={S}", "base64:" + base64.b64encode(fake(ALNUM, 32).encode()).decode()),
+    (
+        '{"auths": {"registry.acme.net": {"auth": "{S}"}}}',
+        base64.b64encode(b"ci:Xk9mP2qLw7vT").decode(),
+    ),
+    ("    client-key-data: {S}", base64.b64encode(pem("RSA PRIVATE KEY").encode()).decode()),
+    ("db.internal:5432:app:deploy:{S}", "Xk9#mP2q.Lw7vT"),
+    ("Private-Lines: 3\n{S}\nPrivate-MAC: 1f", "\n".join(fake(B64, 64) for _ in range(3))),
+    (
+        "https://acme.webhook.office.com/webhookb2/{S}",
+        f"{fake(HEX, 8)}-1229-4d4a-a810-718f22f7da2e@c469894d-9b64-4cb9-a3e1-63b10ac8b5aa"
+        f"/IncomingWebhook/{fake(HEX, 32)}/0b5ba5bd-5b3a-4c1b-9c4e-2b7d0e7a1f3c",
+    ),
+    ("Driver={ODBC Driver 18};Server=db;Uid=app;Pwd={{S}};", "Xk9#mP2q.Lw7vT"),
+    ("sqlplus deploy/{S}@PRODDB", "Xk9_mP2qLw7vT"),
+    ("sshpass -p {S} ssh root@10.0.4.17", "Xk9_mP2qLw7vT"),
+    ("htpasswd -b /etc/nginx/.htpasswd admin {S}", "Xk9_mP2qLw7vT"),
+    ("net use Z: \\\\fileserver\\share {S} /user:ACME\\ada", "Xk9_mP2qLw7vT"),
+    ("aws configure set aws_secret_access_key {S}", fake(B64, 40)),
+    ("docker login -u deploy -p {S} registry.acme.net", "Xk9_mP2qLw7vT"),
+    ("AWS_SESSION_TOKEN={S}", "IQoJb3JpZ2luX2VjE" + fake(B64, 300) + "=="),
+    ("FCM_SERVER_KEY={S}", "AAAA" + fake(B64URL, 7) + ":APA91b" + fake(B64URL, 134)),
+    ('FLY_API_TOKEN="{S}"', "FlyV1 fm2_" + fake(B64, 220) + ",fm2_" + fake(B64, 120) + "=="),
+    ("1password: {S}", "ops_eyJ" + fake(B64URL, 600)),
+    ("notion {S}", "ntn_" + fake(ALNUM, 43)),
+    ("pplx key {S}", "pplx-" + fake(ALNUM, 48)),
+    ("sentry token {S}", "sntryu_" + fake(HEX, 64)),
+    ("square oauth secret {S}", "sq0csp-" + fake(B64URL, 43)),
+    ("key_secret: {S}", fake(ALNUM, 24)),  # Razorpay
+    ("twitter bearer {S}", "AAAAAAAAAAAAAAAAAAAAA" + fake(ALNUM + "%", 91)),
+    (
+        "pasting my token here {S}",
+        "ATATT3xFfGF0" + fake(B64URL, 171) + "=" + fake("0123456789ABCDEF", 8),
+    ),
+    ("the new client secret is {S}", "pVn2Q~" + fake(ALNUM + "-_.~", 34)),
+    ("my ADO PAT {S} expires friday", fake("abcdefghijklmnopqrstuvwxyz234567", 52)),
+    ("creds: AKIAPRQVJ7C5DMNQLSBV {S}", fake(B64, 40)),
+]
+
+
+@pytest.mark.parametrize(
+    ("template", "secret"), NEVER_CAUGHT, ids=[t[:24] for t, _ in NEVER_CAUGHT]
+)
+def test_formats_never_caught_before_are_redacted(template: str, secret: str) -> None:
+    text = template.replace("{S}", secret)
+    redacted = redact(text).text
+    for piece in (p for p in re.split(r"[\s,]", secret) if len(p) >= 8):
+        assert piece not in redacted, redacted
+
+
+# ---- the generated corpus (bench/secrets_corpus.py), held-out half, fresh seeds ---------------
+def test_generated_corpus_held_out_half_meets_the_goal() -> None:
+    from bench.redaction import evaluate
+
+    for split in ("held", "dev"):
+        rates = evaluate(split, [101, 202])
+        misses = [s.text[:120] for s in rates.misses][:10]
+        fps = [s.text[:120] for s in rates.false_positives][:10]
+        assert rates.caught_rate >= 0.95, (split, rates.line(), misses)
+        assert rates.fp_rate <= 0.02, (split, rates.line(), fps)

@@ -60,7 +60,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.redact._heuristics import _keyword_kind
-from core.redact._rules import _MARKER, _RULES, _Rule
+from core.redact._rule import _Rule
+from core.redact._rules import _MARKER, _RULES
 
 __all__ = ["Redaction", "RedactionResult", "RedactingFilter", "contains_secret", "redact"]
 

@@ -34,7 +34,17 @@ _PLACEHOLDER = re.compile(
 _FORMAT_SLOT = re.compile(r"(?<![A-Za-z0-9])%[sd](?![A-Za-z0-9])")
 
 
+# In a long token, short markers ("your", "here_") turn up by chance (2 of 6 random 600-char
+# 1Password tokens held one); there only separated or unmistakable markers count.
+_PLACEHOLDER_LONG = re.compile(
+    r"example|placeholder|changeme|dummy|redacted|replace[-_]?me|(?<![a-z0-9])your[-_]"
+    r"|xxxxx|\*\*\*|\.\.\.|…|•|\$\{|\{\{|%\("
+)
+
+
 def _is_placeholder(value: str) -> bool:
+    if len(value) > 48:
+        return _PLACEHOLDER_LONG.search(value.lower()) is not None
     return _PLACEHOLDER.search(value.lower()) is not None or _FORMAT_SLOT.search(value) is not None
 
 
@@ -47,9 +57,9 @@ _PLACEHOLDER_WORDS = frozenset(
 _IDENT = r"(?:[A-Za-z_$][a-z_$]*\d*(?:[A-Z][a-z_$]*\d*)*|[A-Z][A-Z0-9_]*)"
 # Code references and names rather than literal values: dotted identifiers
 # (self.password, config.api.key), UPPER_SNAKE env-var names, lower-case word chains.
+_DOTTED = re.compile(rf"{_IDENT}(?:[?!]?\.{_IDENT})+")  # self.password, account?.idToken
 _REFERENCE = re.compile(
-    rf"{_IDENT}(?:[?!]?\.{_IDENT})+"  # self.password, process.env.API_KEY, account?.idToken
-    r"|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
+    r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
     r"|0x[0-9a-fA-F]+"
     r"|[a-z]+(?:[-_. ](?:[a-z]+|\d{1,4}))*"
     r"|[a-z]*(?:[A-Z][a-z]+)+"  # CamelCase / camelCase names: DevMemoryApiKey, myToken
@@ -166,18 +176,29 @@ def _name_part_words(parts: list[str], i: int) -> int | None:
         return None if len(part) > 4 or glued else 0
     if part.isupper():  # an acronym (EOF, PKCS) or a type prefix (TOperator, IUser)
         prefix = i == 0 and len(part) == 1 and bool(after) and after[0].istitle()
-        return None if len(part) > 4 else int(len(part) > 1 or (prefix and len(after[0]) > 3))
+        return None if len(part) > 4 else int(len(part) > 2 or (prefix and len(after[0]) > 3))
     if len(part) < 2 or not _VOWELS.intersection(part.lower()):
         return None
-    return 1
+    return int(len(part) > 2)  # "Os", "qi" in a password are not words; "Key", "With" are
 
 
-def _looks_like_value(value: str, min_len: int) -> bool:
-    """A literal, random-looking value — not a placeholder, reference, path or URL."""
-    if not min_len <= len(value) <= 300 or value.isdigit() or _NOT_LITERAL.match(value):
+# Public keys and ids that sit under secret-sounding labels (MAPBOX_ACCESS_TOKEN=pk.eyJ…,
+# publishableKey, reCAPTCHA site keys): published in every page that uses them.
+_PUBLIC = re.compile(r"pk\.eyJ|pk_(?:live|test)_|phc_|6L[\w-]{38}$")
+
+
+def _looks_like_value(value: str, min_len: int, literal: bool = False) -> bool:
+    """A literal, random-looking value — not a placeholder, reference, path or URL.
+
+    ``literal``: the value is known to be a literal (quoted, or a command's argument), so a
+    dotted word in it ("mh9B.nc5JZSW1V75") is not a code reference like ``self.password``.
+    """
+    if not min_len <= len(value) <= MAX_VALUE or value.isdigit() or _NOT_LITERAL.match(value):
         return False
     core = value.rstrip(":.=")  # "boolean:", "authorization_uri=" (but "abc..." stays)
     if _REFERENCE.fullmatch(core) or core.lower() in _PLACEHOLDER_WORDS or _is_name(core):
+        return False
+    if (not literal and _DOTTED.fullmatch(core)) or _PUBLIC.match(value):
         return False
     if "://" in value or _CODE.search(value) or _is_prose(value):
         return False
@@ -187,6 +208,10 @@ def _looks_like_value(value: str, min_len: int) -> bool:
 # --------------------------------------------------------------------------- accept functions
 
 Accept = Callable[[re.Match[str]], bool]
+
+# The longest labelled value taken whole: longer than any real credential (a 1Password
+# service-account token is ~850 characters), short enough to keep matching linear.
+MAX_VALUE = 16384
 
 
 def _secret(m: re.Match[str]) -> str:
@@ -212,6 +237,11 @@ def _accept_base62(m: re.Match[str]) -> bool:
 
 def _accept_value(m: re.Match[str]) -> bool:
     return _looks_like_value(_unquote(_secret(m)), 8)
+
+
+def _accept_arg(m: re.Match[str]) -> bool:
+    """A password given as a command's argument: a literal, not $VAR, <password>, * or a word."""
+    return _looks_like_value(_unquote(_secret(m)), 6, literal=True)
 
 
 _PEM_ARMOR = re.compile(r"-----[A-Z0-9 ]+-----|\\[rn]")
@@ -255,7 +285,7 @@ def _accept_basic_header(m: re.Match[str]) -> bool:
 
 def _accept_basic_flag(m: re.Match[str]) -> bool:
     user, password = m.group("user"), m.group("s")
-    return password != user and _looks_like_value(password, 6)
+    return password != user and _looks_like_value(password, 6, literal=True)
 
 
 def _accept_aws_secret(m: re.Match[str]) -> bool:
@@ -369,9 +399,33 @@ def _accept_assignment(m: re.Match[str]) -> bool:
     value, sep = _unquote(raw).strip(), m.groupdict().get("sep", "")
     if sep == ">" and not m.string.startswith("</", m.end()):
         return False  # ">" only separates an XML element: <password>value</password>
-    if sep is None and not _is_mixed(value):
-        return False  # "<key> is <value>" in prose: only clearly generated values
-    return _looks_like_value(value, min_len) and _key_is_secret(m, head)
+    if (sep is None or m.groupdict().get("gap")) and not _is_mixed(value):
+        return False  # "<key> is <value>", "<key> for the wifi: <value>": generated values only
+    flag_words = m.string[m.start() : m.start("kw")]  # "--api-" of --api-key
+    if m.group("kw").lower() == "key" and not _key_names_a_secret_key(
+        head + flag_words, m.group("kw")
+    ):
+        return False
+    literal = raw[0] in "\"'`"
+    return _looks_like_value(value, min_len, literal) and _key_is_secret(m, head)
+
+
+# "<something>_key" names a secret (COSMOS_KEY, licenseKey, DD_APP_KEY) unless the
+# something says otherwise: a public, primary, sort, cache… key.
+_NOT_A_SECRET_KEY = frozenset(
+    "public publishable primary foreign sort partition range cache idempotency object s3 "
+    "bucket site hot map dict row group routing shard hash index lookup dedupe unique "
+    "composite natural surrogate hotkey foreign_ ssh gpg pgp pub".split()
+)
+
+
+def _key_names_a_secret_key(head: str, keyword: str) -> bool:
+    """A bare "key" keyword counts only as the last word of a longer name: COSMOS_KEY,
+    licenseKey (but not monkey, hotkey)."""
+    words = _KEY_WORDS.findall(head)
+    if not words or not (head[-1] in "_.-" or (head[-1].islower() and keyword[0] == "K")):
+        return False
+    return words[-1].lower() not in _NOT_A_SECRET_KEY
 
 
 _BUNDLER_SUFFIX = re.compile(r"\$\d+$")
@@ -387,5 +441,3 @@ def _is_code(m: re.Match[str], raw: str, head: str) -> bool:
     key = head + m.group("kw") + m.group("tail")
     name = _BUNDLER_SUFFIX.sub("", raw)  # JsonWebTokenTypes$1: a bundler's renamed copy
     return name.strip("_$") == key.strip("_$") or name.endswith("." + key)  # re-export
-
-

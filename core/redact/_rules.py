@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from core.redact._formats import PREFIXED_RULES, STRUCTURED_RULES
 from core.redact._heuristics import (
-    Accept,
+    MAX_VALUE,
+    _accept_arg,
     _accept_assignment,
     _accept_aws_secret,
     _accept_base62,
@@ -20,46 +21,10 @@ from core.redact._heuristics import (
     _accept_url_password,
     _accept_value,
 )
+from core.redact._rule import _nocase, _Rule, _rule
 
 # --------------------------------------------------------------------------- the rule table
 
-
-@dataclass(frozen=True)
-class _Rule:
-    """One secret format. ``kind`` "" means: derived from the matched keyword (group "kw")."""
-
-    kind: str
-    regex: re.Pattern[str]
-    accept: Accept = _accept_token
-    hints: tuple[str, ...] = ()  # skip the rule unless one of these occurs in the text
-    # Case-insensitive rules are not run with re.IGNORECASE over the text (10x slower: no
-    # literal prefix to jump to). Their lower-case ``scan`` patterns find where a match can
-    # start in the lower-cased text, and ``regex`` (IGNORECASE) is matched there on the
-    # original text.
-    scan: tuple[re.Pattern[str], ...] = ()
-
-
-def _rule(kind: str, pattern: str, accept: Accept = _accept_token, hints: str = "") -> _Rule:
-    """A case-sensitive rule; ``hints`` is a space-separated list of literals."""
-    return _Rule(kind, re.compile(pattern), accept, tuple(hints.split()))
-
-
-def _nocase(
-    kind: str,
-    pattern: str,
-    accept: Accept = _accept_token,
-    hints: str = "",
-    starts: tuple[str, ...] = (),
-) -> _Rule:
-    """A case-insensitive rule, written in lower case. ``starts``: literal-led patterns that
-    find every place a match can begin (default: ``pattern`` itself)."""
-    scan = tuple(re.compile(p) for p in starts or (pattern,))
-    return _Rule(kind, re.compile(pattern, re.IGNORECASE), accept, tuple(hints.split()), scan)
-
-
-# Idiom: "LIT(?<!\w.{n})" checks the word boundary *after* the n-char literal prefix, so the
-# regex still starts with a literal and re jumps from one occurrence of it to the next; a
-# leading (?<!\w) or \b would make it attempt a match at every position (5-10x slower).
 
 _B64 = r"A-Za-z0-9+/"
 _PEM_BEGIN = r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
@@ -67,9 +32,11 @@ _PEM_END = r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----"
 # The value of a generic assignment: a quoted string or a bare word. The bare form is
 # possessive so that "get_token(" cannot backtrack to "get_toke" and sneak past the check.
 # A bare value also stops at "&name=" (the next parameter of a query string or form body).
+# Values of any realistic length are taken whole (issue 20, D3: a 300-character cap left the
+# rest of a long token in clear); the bound only keeps matching linear.
 _VALUE = (
-    r"""(?P<s>"[^"\n]{1,300}"|'[^'\n]{1,300}'|`[^`\n]{1,300}`"""
-    r"""|(?:[^\s"'`,;(){}\[\]<>&]|&(?![\w.-]+=)){1,300}+)"""
+    rf"""(?P<s>"[^"\n]{{1,{MAX_VALUE}}}"|'[^'\n]{{1,{MAX_VALUE}}}'|`[^`\n]{{1,{MAX_VALUE}}}`"""
+    rf"""|(?:[^\s"'`,;(){{}}\[\]<>&]|&(?![\w.-]+=)){{1,{MAX_VALUE}}}+)"""
 )
 # Key names that label a secret; each alternative starts with its own literal, which is
 # what the generic rule scans for (13 literal searches beat one 13-way alternation).
@@ -87,8 +54,11 @@ _KEYWORDS = (
     r"access[_ -]?key",
     r"auth[_-]?key",
     r"token",
+    r"key(?<=[\w.-]key)(?![\w-])",  # only ending a longer name: COSMOS_KEY, licenseKey
 )
 _KEYWORD = f"(?P<kw>{'|'.join(_KEYWORDS)})"
+# Prose between a keyword and its value: "password for the wifi: …", "token of the bot is …".
+_GAP = r"[ \t]+(?:for|of|on|to|at)(?:[ \t]+[\w.@/-]{1,30}){1,3}?(?=[ \t]*:|[ \t]+is[ \t])"
 
 _RULES: tuple[_Rule, ...] = (
     # --- multi-line keys first, so that anything found inside them merges into them.
@@ -109,6 +79,8 @@ _RULES: tuple[_Rule, ...] = (
         _accept_pem,
         "PRIVATE KEY",
     ),
+    # --- provider tokens with documented prefixes (issue 20)
+    *PREFIXED_RULES,
     # --- cloud providers
     # Access key ids of long-term (AKIA) and temporary (ASIA…) keys; ids are base32.
     # AROA/AIDA/… are role/user ids, public, and are not matched.
@@ -319,28 +291,30 @@ _RULES: tuple[_Rule, ...] = (
     _rule(
         "password",
         r"mysql(?<!\w.{5})\w{0,10}[ \t][^\n]{0,200}?(?<=[ \t])-p(?P<s>[^\s\"']+)",
-        _accept_value,
+        _accept_arg,
         "mysql",
     ),
     # redis-cli -a <password>
     _rule(
         "password",
-        r"redis-cli(?<!\w.{9})[^\n]{0,200}?(?<=[ \t])-a[ \t]+(?P<s>[^\s\"']+)",
-        _accept_value,
+        r"redis-cli(?<!\w.{9})[^\n]{0,200}?(?<=[ \t])-a[ \t]+(?P<s>\"[^\"\n]{1,200}\"|'[^'\n]{1,200}'|[^\s\"']+)",
+        _accept_arg,
         "redis-cli",
     ),
     # ~/.netrc: machine <host> login <user> password <password>
     _rule(
         "password",
-        r"machine(?<!\w.{7})[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+(?P<s>\S+)",
-        _accept_value,
+        r"machine(?<!\w.{7})[ \t]+\S+\s+login[ \t]+\S+\s+password[ \t]+(?P<s>\S+)",
+        _accept_arg,
         "machine",
     ),
+    # --- headers, cookies, files and command lines (issue 20)
+    *STRUCTURED_RULES,
     # --- generic labelled assignments: env files, YAML/JSON/TOML, code, XML elements
     # (also prose: "the staging password is Xk9#mP2qLw")
     _nocase(
         "",
-        rf"{_KEYWORD}(?P<tail>[\w.-]{{0,40}})[\"']?"
+        rf"{_KEYWORD}(?P<tail>[\w.-]{{0,40}})[\"']?(?P<gap>{_GAP})?"
         rf"(?:[ \t]+is[ \t]+|[ \t]*(?P<sep>:=|=>|=|:|>)[ \t]*){_VALUE}",
         _accept_assignment,
         starts=_KEYWORDS,
@@ -355,5 +329,3 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 _MARKER = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
-
-
