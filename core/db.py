@@ -221,6 +221,8 @@ def _configure(conn: Connection, *, readonly: bool) -> None:
 def explain(exc: BaseException, path: str) -> StoreError:
     """Turn a sqlite/OS error into a StoreError that says what to do."""
     text = str(exc).lower()
+    if "unable to open" in text and _read_only_place(path):
+        text = f"read-only: {text}"  # SQLite cannot make its -wal/-shm files beside it
     if "readonly" in text or "read-only" in text or "permission denied" in text:
         return StoreError(f"The database {path} is read-only ({exc}).",
                           hint="Check the file's permissions or point --db / DEVMEM_DB at a writable path.")
@@ -237,6 +239,15 @@ def explain(exc: BaseException, path: str) -> StoreError:
         return StoreError(f"Cannot open the database {path} ({exc}).",
                           hint="Check that the folder exists and is writable, or set --db / DEVMEM_DB.")
     return StoreError(f"Database error on {path}: {exc}", hint="Run `devmem doctor` to check the store.")
+
+
+def _read_only_place(path: str) -> bool:
+    """The database exists but its folder or file cannot be written (a read-only mount or
+    permissions): what "unable to open database file" means for a store that is there."""
+    target = Path(path)
+    if path == ":memory:" or not target.exists():
+        return False
+    return not (os.access(target.parent, os.W_OK) and os.access(target, os.W_OK))
 
 
 def is_locked(exc: BaseException) -> bool:

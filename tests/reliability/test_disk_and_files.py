@@ -61,7 +61,15 @@ def _can_setpriv() -> bool:
 
 
 def _readonly_runner(db: Path) -> tuple[str, list[str]]:
-    """How to run the CLI so that ``db`` and its folder are readable but not writable to it."""
+    """How to run the CLI so that ``db`` and its folder are readable but not writable to it.
+
+    Root ignores permissions: it runs as ``nobody`` when ``nobody`` can reach the venv, else
+    in a private mount namespace where the store's folder is a read-only bind mount (a
+    checkout inside a 0700 folder); as any other user, chmod is enough."""
+    if os.geteuid() != 0:
+        db.chmod(0o444)
+        db.parent.chmod(0o555)
+        return "chmod 0444/0555", []
     if _can_setpriv():
         db.parent.chmod(0o755)
         db.chmod(0o644)  # owned by root: readable, not writable, to nobody
@@ -69,9 +77,13 @@ def _readonly_runner(db: Path) -> tuple[str, list[str]]:
         assert subprocess.run([*prefix, "test", "-r", str(db)], check=False).returncode == 0
         assert subprocess.run([*prefix, "test", "-w", str(db)], check=False).returncode != 0
         return "as nobody (setpriv)", prefix
-    db.chmod(0o444)
-    db.parent.chmod(0o555)
-    return "chmod 0444/0555", []
+    if _can_unshare_mount():
+        folder = str(db.parent)
+        script = f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && exec "$@"'
+        return "read-only bind mount (root, venv out of nobody's reach)", [
+            "unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"]
+    pytest.skip("root without setpriv to an unprivileged user or mount namespaces: "
+                "no way to make a file read-only to this process")
 
 
 def test_a_read_only_store_gives_a_clear_error_and_is_left_unchanged(text_env, figures):
