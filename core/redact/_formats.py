@@ -358,7 +358,8 @@ _CLI: tuple[tuple[str, str], ...] = (
     (rf"-pass(?:in|out)?[ \t]+[\"']?pass:{_VAL}", "pass:"),
     (rf"ldap\w*[^\n|]*?[ \t]-w[ \t]+{_VAL}", "ldap"),
     (rf"-U(?<=[ \t]-U)[ \t]+[\w.\\-]+%{_VAL}", "-U"),  # samba tools: -U user%password
-    (rf"ssh-keygen[^\n|]*?[ \t]-[NP][ \t]+{_VAL}", "ssh-keygen"),
+    (rf"ssh-keygen[^\n|]*?[ \t]-N[ \t]+{_VAL}", "ssh-keygen"),  # new passphrase
+    (rf"ssh-keygen[^\n|]*?[ \t]-P[ \t]+{_VAL}", "ssh-keygen"),  # old passphrase
     (rf"mongo(?:sh|dump|restore|import|export)?[^\n|]*?[ \t]-p[ \t]+{_VAL}", "mongo"),
     (rf"echo[ \t]+{_VAL}[ \t]*\|[ \t]*(?:sudo[ \t]+-S|[^\n|]*--password-stdin|chpasswd)", "echo"),
 )

@@ -182,6 +182,24 @@ def _name_part_words(parts: list[str], i: int) -> int | None:
     return int(len(part) > 2)  # "Os", "qi" in a password are not words; "Key", "With" are
 
 
+_PART = re.compile(r"[?!]?\.")
+_NUMBERED_WORD = re.compile(r"[a-z]+\d+(?:[A-Z][a-z]+)*")  # oauth2Client, s3Bucket, v2
+
+
+def _is_reference(value: str) -> bool:
+    """A dotted name in code (self.password, process.env.API_KEY, this.oauth2Client): every
+    part is short or made of words. "AETs.w3Xw5T20" is dotted too, but a password."""
+    if not _DOTTED.fullmatch(value):
+        return False
+    return all(
+        len(part) <= 3
+        or _REFERENCE.fullmatch(part)
+        or _NUMBERED_WORD.fullmatch(part)
+        or _is_name(part)
+        for part in _PART.split(value)
+    )
+
+
 # Public keys and ids that sit under secret-sounding labels (MAPBOX_ACCESS_TOKEN=pk.eyJ…,
 # publishableKey, reCAPTCHA site keys): published in every page that uses them.
 _PUBLIC = re.compile(r"pk\.eyJ|pk_(?:live|test)_|phc_|6L[\w-]{38}$")
@@ -198,7 +216,7 @@ def _looks_like_value(value: str, min_len: int, literal: bool = False) -> bool:
     core = value.rstrip(":.=")  # "boolean:", "authorization_uri=" (but "abc..." stays)
     if _REFERENCE.fullmatch(core) or core.lower() in _PLACEHOLDER_WORDS or _is_name(core):
         return False
-    if (not literal and _DOTTED.fullmatch(core)) or _PUBLIC.match(value):
+    if (not literal and _is_reference(core)) or _PUBLIC.match(value):
         return False
     if "://" in value or _CODE.search(value) or _is_prose(value):
         return False
