@@ -42,6 +42,7 @@ from connectors.markdown_parse import (
 from connectors.safety import escape_reason, file_kind_reason, read_text
 from core.errors import ConnectorError
 from core.models import MemoryInput
+from core.redact import contains_secret, redact
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 IGNORED_DIRS = frozenset({"node_modules", "__pycache__"})
@@ -85,6 +86,11 @@ def scan(root: Path, skip: Callable[[str, str], None]) -> dict[str, Found]:
 def _note_file(path: Path, root: Path, skip: Callable[[str, str], None]) -> Found | None:
     """The note at ``path``, or None (with the reason given to ``skip``) when it is not read."""
     rel = _rel(path, root)
+    if contains_secret(rel):
+        # Its path would be the memory's id and URL and the sync cursor's key: keep it out.
+        skip(redact(rel).text, "its file name holds a secret (a token or password); "
+                               "rename the note to import it")
+        return None
     reason = escape_reason(path, root)
     if reason is None:
         try:
