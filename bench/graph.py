@@ -35,12 +35,6 @@ from core.service import MemoryService  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # What the graph would like from the next schema migration (core/db.py), measured with
-# --proposed-indexes: aliases by entity (show, deleting an entity) and top relations by weight.
-PROPOSED_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS entity_aliases_entity ON entity_aliases(entity_id)",
-    "CREATE INDEX IF NOT EXISTS relations_src_weight ON relations(src_id, weight)",
-    "CREATE INDEX IF NOT EXISTS relations_dst_weight ON relations(dst_id, weight)",
-)
 FIRST = ["Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory",
          "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Yasmin"]
 LAST = ["Smith", "Jones", "Garcia", "Chen", "Okafor", "Novak", "Silva", "Kowalski"]
@@ -147,13 +141,13 @@ def queries(svc: MemoryService, pools: Pools, rng: random.Random, n: int) -> dic
 def writes(svc: MemoryService, pools: Pools, rng: random.Random, n: int = 50) -> dict[str, Any]:
     """The graph's share of a write (``reindex_memory`` of a stored memory in its own
     transaction), then whole ``remember`` and ``forget`` calls, n times each."""
-    stored = svc.store.get_many(rng.sample(range(1, svc.store.count()), n))
-    items = iter(list(stored.items()) * 2)
+    listed = svc.storage.page(None, 20 * n, 0, "created").memories
+    items = iter(rng.sample(listed, min(n, len(listed))) * 2)
 
     def reindex() -> None:
-        rowid, m = next(items)
-        with svc.store.write() as conn:
-            graph.reindex_memory(conn, rowid, m)
+        m = next(items)
+        with svc.storage.transaction() as tx:
+            tx.reindex_graph(m)
     fresh = [memory(10_000_000 + i, rng, pools) for i in range(n)]
     ids: list[str] = []
     it = iter(fresh)
@@ -162,7 +156,7 @@ def writes(svc: MemoryService, pools: Pools, rng: random.Random, n: int = 50) ->
     forget = timed(lambda: svc.forget(next(gone)), len(ids) - 20)
     for rest in gone:
         svc.forget(rest)
-    return {"graph_reindex_one": timed(reindex, len(stored) - 20), "remember": add, "forget": forget}
+    return {"graph_reindex_one": timed(reindex, min(n, len(listed)) - 20), "remember": add, "forget": forget}
 
 
 def main() -> None:
@@ -171,8 +165,6 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dir", default=None, help="where to build the store (default: a temp dir)")
     parser.add_argument("--db", default=None, help="keep the store in this file (reused when not empty)")
-    parser.add_argument("--proposed-indexes", action="store_true",
-                        help="first add the graph indexes proposed for the next schema version")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rng = random.Random(8)
@@ -180,10 +172,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         svc = MemoryService.open(args.db or Path(tmp) / "graph.db", UnavailableEmbedder("graph bench: no vectors"))
         ingest_s = build(svc, args.size, rng, pools) if svc.store.count() == 0 else None
-        if args.proposed_indexes:
-            with svc.store.write() as conn:
-                for sql in PROPOSED_INDEXES:
-                    conn.execute(sql)
         last = [0.0]
 
         def progress(e: ProgressEvent) -> None:

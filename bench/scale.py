@@ -102,7 +102,7 @@ def run_size(size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bo
     ingest_s = time.perf_counter() - start
     if svc.store.count() != size:
         sys.exit(f"{workdir / f'scale-{size}.db'} holds {svc.store.count():,} memories, not {size:,}: remove it")
-    svc.store.conn().execute("PRAGMA optimize")
+    svc.storage.optimize()
     db_bytes = sum(p.stat().st_size for p in workdir.glob(f"scale-{size}.db*"))
     qs = queries(rng, n_queries)
     modes = {}

@@ -15,7 +15,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from core import db
 from core.config import Settings, build_service
 from core.errors import DevMemError
 from core.models import ProgressCallback, ProgressEvent
@@ -62,8 +61,6 @@ def errors() -> Iterator[None]:
         yield
     except DevMemError as exc:
         fail(exc, 2 if exc.code in ("invalid_input", "content_too_large") else 1)
-    except db.SqliteError as exc:  # raised outside the service facade (export, doctor…)
-        fail(db.explain(exc, STATE.db or "the database"))
 
 
 def to_jsonable(value: Any) -> Any:

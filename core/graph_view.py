@@ -19,7 +19,7 @@ from typing import Any
 
 from core import graph
 from core.errors import InvalidInput
-from core.store import Store
+from core.storage import Storage
 
 # One colour per entity type (Okabe–Ito based: tells types apart for most colour vision).
 TYPE_COLOURS = {
@@ -41,7 +41,7 @@ class Picture:
     center: str | None  # the entity it is centred on, as displayed
 
 
-def page_data(store: Store, entity: str | None = None, depth: int = 2,
+def page_data(store: Storage, entity: str | None = None, depth: int = 2,
               max_nodes: int = 200) -> dict[str, Any]:
     """The JSON the page draws: nodes (with latest memories), merged edges, colours."""
     if not 1 <= max_nodes <= MAX_NODES_LIMIT:
@@ -61,7 +61,7 @@ def page_data(store: Store, entity: str | None = None, depth: int = 2,
     }
 
 
-def _node(store: Store, entity_id: int, summary: Any, aliases: list[str]) -> dict[str, Any]:
+def _node(store: Storage, entity_id: int, summary: Any, aliases: list[str]) -> dict[str, Any]:
     shown = {summary.name.lower(), summary.display.lower()}
     return {
         "id": entity_id, "label": summary.display, "name": summary.name, "type": summary.type,
@@ -78,7 +78,7 @@ def _subtitle(center: str | None, depth: int) -> str:
     return f"Around {center}, {depth} step{'s' if depth != 1 else ''} out · made {made}"
 
 
-def render(store: Store, entity: str | None = None, depth: int = 2, max_nodes: int = 200) -> Picture:
+def render(store: Storage, entity: str | None = None, depth: int = 2, max_nodes: int = 200) -> Picture:
     """The page as a string (``entity``: centre on it and show ``depth`` steps around it)."""
     data = page_data(store, entity, depth, max_nodes)
     title = "DevMemory knowledge graph" + (f" — {data['nodes'][0]['label']}" if data["center"] is not None else "")
@@ -91,7 +91,7 @@ def render(store: Store, entity: str | None = None, depth: int = 2, max_nodes: i
     return Picture(page, len(data["nodes"]), len(data["edges"]), center)
 
 
-def write(store: Store, path: Path | str, entity: str | None = None, depth: int = 2,
+def write(store: Storage, path: Path | str, entity: str | None = None, depth: int = 2,
           max_nodes: int = 200) -> Picture:
     """Render the page and write it to ``path`` (UTF-8)."""
     picture = render(store, entity, depth, max_nodes)

@@ -55,18 +55,17 @@ class EntityPath:
 def related(svc: MemoryService, memory_id: str, limit: int = 10) -> Related:
     """A memory's links, its entities, and the memories linked to it or sharing its entities."""
     memory = svc.get(memory_id)
-    rowid = _rowid(svc, memory)
     links = svc.links(memory.id)
-    entities = graph.entities_of_memory(svc.store, rowid)
+    entities = graph.entities_of_memory(svc.store, memory.id)
     out = _linked(svc, memory, links)
     seen = {memory.id, *(r.memory.id for r in out)}
     names = {e.name for e in entities}
     entity_ids = graph.entity_ids_of(svc.store, entities[:MAX_SHARED_ENTITIES])
-    rowids = graph.memory_rowids_for(svc.store, entity_ids, None, limit + len(seen))
-    for other_rowid, other in svc.store.get_many(rowids).items():
+    ids = graph.memory_ids_for(svc.store, entity_ids, None, limit + len(seen))
+    for other_id, other in svc.store.get_many(ids).items():
         if other.id in seen or len(out) >= limit:
             continue
-        shared = tuple(e.name for e in graph.entities_of_memory(svc.store, other_rowid) if e.name in names)
+        shared = tuple(e.name for e in graph.entities_of_memory(svc.store, other_id) if e.name in names)
         out.append(RelatedMemory(other, "shares entities", shared))
         seen.add(other.id)
     return Related(memory, links, entities, out[:limit])
@@ -79,7 +78,7 @@ def _linked(svc: MemoryService, memory: Memory, links: list[Link]) -> list[Relat
         found = svc.store.get(other_id)
         if found is not None:
             direction = "" if link.source_id == memory.id else " (incoming)"
-            out.append(RelatedMemory(found[1], f"link:{link.type}{direction}"))
+            out.append(RelatedMemory(found, f"link:{link.type}{direction}"))
     return out
 
 
@@ -90,8 +89,8 @@ def entity_view(svc: MemoryService, name: str, limit: int = 10,
     summary = graph.summaries(svc.store, [entity_id])[0]
     neighbours = graph.neighbours(svc.store, entity_id, limit)
     filters = SearchFilters(project=project) if project else None
-    rowids = graph.memory_rowids_for(svc.store, [entity_id], filters, limit * 3)
-    memories = sorted(svc.store.get_many(rowids).values(), key=lambda m: m.updated_at, reverse=True)
+    ids = graph.memory_ids_for(svc.store, [entity_id], filters, limit * 3)
+    memories = sorted(svc.store.get_many(ids).values(), key=lambda m: m.updated_at, reverse=True)
     return EntityView(summary, neighbours, memories[:limit])
 
 
@@ -116,10 +115,3 @@ def _entity(svc: MemoryService, name: str) -> int:
                        hint="Use a name that appears in stored memories (a technology, person, file or "
                             "symbol), or search memories with recall.")
     return ids[0]
-
-
-def _rowid(svc: MemoryService, memory: Memory) -> int:
-    rowid = svc.store.rowid_of(memory.id)
-    if rowid is None:  # deleted between the two reads by another process
-        raise NotFound(f"No memory has the id {memory.id!r}.")
-    return rowid

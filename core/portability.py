@@ -16,7 +16,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
-from core import graph
 from core.errors import InvalidInput
 from core.models import CodeAnchor, Memory, Provenance, SearchFilters
 
@@ -85,7 +84,7 @@ def import_records(svc: MemoryService, records: Iterable[dict[str, Any]]) -> tup
         for number, record in enumerate(records, start=1):
             m, links = _record(number, record)
             pending_links += [(m.id, t, ty) for t, ty in links]
-            if svc.store.get(m.id) is not None:
+            if svc.storage.get(m.id) is not None:
                 counts[1] += 1
                 continue
             batch.append(m)
@@ -95,7 +94,7 @@ def import_records(svc: MemoryService, records: Iterable[dict[str, Any]]) -> tup
     finally:
         counts[0] += _write(svc, batch)
         for src, dst, link_type in pending_links:
-            if svc.store.get(src) is not None and svc.store.get(dst) is not None:
+            if svc.storage.get(src) is not None and svc.storage.get(dst) is not None:
                 svc.link(src, dst, link_type)
     return counts[0], counts[1]
 
@@ -119,11 +118,11 @@ def _write(svc: MemoryService, batch: list[Memory]) -> int:
         checked.append(replace(m, content=prepared.content, title=prepared.title, kind=prepared.kind,
                                tags=prepared.tags, content_hash=content_hash(prepared.content, m.project)))
     vectors = svc._embed(checked)
-    with svc.store.write() as conn:
+    with svc.storage.transaction() as tx:
         for m, vec in zip(checked, vectors, strict=True):
-            rowid = svc.store.insert(conn, m, vec, svc.embedder.identity)
-            svc.store.add_version(conn, rowid, m, "import", version=m.version)
-            graph.index_memory(conn, rowid, m)
+            tx.insert(m, vec)
+            tx.add_version(m, "import", version=m.version)
+            tx.index_graph(m)
     return len(checked)
 
 

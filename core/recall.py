@@ -4,18 +4,36 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from core import graph, listing, search, speakers, timeexpr
+from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput
 from core.models import SEARCH_MODES, EntitySummary, Hit, Memory, SearchFilters, SearchResult
+from core.storage import Storage
 
-if TYPE_CHECKING:
-    from core.service import MemoryService
 
-def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
+class Retrieval(Protocol):
+    """What recall needs of the service (which passes itself): its storage and model."""
+
+    @property
+    def storage(self) -> Storage: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def vectors_usable(self) -> bool: ...
+
+    def vector_notice(self) -> str | None: ...
+
+    def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
+               filters: SearchFilters | None = None, include_related: bool = False,
+               recency: float = 0.0) -> SearchResult: ...
+
+
+def run(svc: Retrieval, query: str, mode: str, limit: int, offset: int,
         filters: SearchFilters | None, include_related: bool, recency: float) -> SearchResult:
     if mode not in SEARCH_MODES:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(SEARCH_MODES)}.")
@@ -24,32 +42,32 @@ def run(svc: MemoryService, query: str, mode: str, limit: int, offset: int,
     when = timeexpr.parse(query) if mode != "graph" else None
     words = when.rest if when is not None and search.words(when.rest) else query
     text, vector, graph_ids, used, qvec = _retrieve(svc, words, mode, filters, depth, notices)
-    window: set[int] = set()
+    window: set[str] = set()
     if when is not None:
         text, vector, window = _within(svc, words, filters, when, depth, qvec, text, vector)
     merged = search.fuse(text, vector, graph_ids)
     _favour(merged, window)
     if mode == "hybrid":
-        search.expand_context(svc.store, merged, filters)
+        search.expand_context(svc.storage, merged, filters)
     _favour_speakers(svc, merged, query)  # after: the reply next to a hit may be theirs
     _disfavour_questions(svc, merged, query)  # after: a question still lifts its answer
     fused = sorted(merged.values(), key=lambda c: c.score, reverse=True)
     if recency > 0:
         fused = _with_recency(svc, fused, recency)
     page = fused[offset:offset + limit]
-    memories = svc.store.get_many([c.rowid for c in page])
-    hits = [_hit(memories[c.rowid], c, query) for c in page if c.rowid in memories]
-    related = _related(svc, query, [c.rowid for c in page]) if include_related else []
+    memories = svc.storage.get_many([c.memory_id for c in page])
+    hits = [_hit(memories[c.memory_id], c, query) for c in page if c.memory_id in memories]
+    related = _related(svc, query, [c.memory_id for c in page]) if include_related else []
     next_offset = offset + limit if len(fused) > offset + limit else None
     return SearchResult(hits, used, mode, notices, next_offset, related)
 
 
-Ranked = list[tuple[int, float]]
+Ranked = list[tuple[str, float]]
 SPEAKER_SEEDS = 60  # candidates checked for a speaker the query names or a question mark
 
 
-def _retrieve(svc: MemoryService, query: str, mode: str, filters: SearchFilters | None, depth: int,
-              notices: list[str]) -> tuple[Ranked, Ranked, list[int], str, np.ndarray | None]:
+def _retrieve(svc: Retrieval, query: str, mode: str, filters: SearchFilters | None, depth: int,
+              notices: list[str]) -> tuple[Ranked, Ranked, list[str], str, np.ndarray | None]:
     want_vector = mode in ("hybrid", "vector")
     use_vector = want_vector and svc.vectors_usable()
     if want_vector and not use_vector:
@@ -59,26 +77,26 @@ def _retrieve(svc: MemoryService, query: str, mode: str, filters: SearchFilters 
     if use_vector:
         try:
             qvec = svc.embedder.embed_query(query)
-            vector = search.vector_search(svc.store, qvec, filters, depth)
+            vector = search.vector_search(svc.storage, qvec, filters, depth)
         except EmbeddingUnavailable as exc:
             notices.append(str(exc))
             use_vector = False
-    text = search.text_search(svc.store, query, filters, depth) \
+    text = search.text_search(svc.storage, query, filters, depth) \
         if mode in ("hybrid", "text") or (mode == "vector" and not use_vector) else []
-    graph_ids = graph.graph_candidates(svc.store, query, filters, depth) if mode in ("graph", "hybrid") else []
+    graph_ids = graph.graph_candidates(svc.storage, query, filters, depth) if mode in ("graph", "hybrid") else []
     used = mode if (use_vector or mode in ("text", "graph")) else "text"
     return text, vector, graph_ids, used, qvec
 
 
-def _within(svc: MemoryService, query: str, filters: SearchFilters | None,
+def _within(svc: Retrieval, query: str, filters: SearchFilters | None,
             when: timeexpr.TimeQuery, depth: int, qvec: np.ndarray | None, text: Ranked,
-            vector: Ranked) -> tuple[Ranked, Ranked, set[int]]:
+            vector: Ranked) -> tuple[Ranked, Ranked, set[str]]:
     """Search again inside the time window the query names; the window's best matches join
     the candidates (a day's conversation is rarely in the top of a whole store otherwise)."""
     narrowed = _narrow(filters, when)
-    in_text = search.text_search(svc.store, query, narrowed, depth) if text else []
-    in_vector = search.vector_search(svc.store, qvec, narrowed, depth) if qvec is not None else []
-    window = {rowid for rowid, _ in in_text} | {rowid for rowid, _ in in_vector}
+    in_text = search.text_search(svc.storage, query, narrowed, depth) if text else []
+    in_vector = search.vector_search(svc.storage, qvec, narrowed, depth) if qvec is not None else []
+    window = {memory_id for memory_id, _ in in_text} | {memory_id for memory_id, _ in in_vector}
     return _union(text, in_text), _union(vector, in_vector), window
 
 
@@ -95,49 +113,47 @@ def _union(first: Ranked, second: Ranked) -> Ranked:
     return sorted(best.items(), key=lambda item: item[1], reverse=True)
 
 
-def _favour(merged: dict[int, search.Candidate], window: set[int]) -> None:
+def _favour(merged: dict[str, search.Candidate], window: set[str]) -> None:
     """Memories inside the query's time window rank above the ones outside it."""
     if not window or not merged:
         return
     top = max(c.score for c in merged.values())
-    for rowid in window & merged.keys():
-        merged[rowid].score += search.TIME_WEIGHT * top
-        merged[rowid].ranks.setdefault("time", 1)
+    for memory_id in window & merged.keys():
+        merged[memory_id].score += search.TIME_WEIGHT * top
+        merged[memory_id].ranks.setdefault("time", 1)
 
 
-def _with_recency(svc: MemoryService, fused: list[search.Candidate], weight: float) -> list[search.Candidate]:
+def _with_recency(svc: Retrieval, fused: list[search.Candidate], weight: float) -> list[search.Candidate]:
     """Newer memories get up to ``weight`` × the top score, decaying with their time rank."""
-    memories = svc.store.get_many([c.rowid for c in fused])
-    by_time = sorted((c for c in fused if c.rowid in memories),
-                     key=lambda c: memories[c.rowid].event_at or memories[c.rowid].created_at, reverse=True)
+    memories = svc.storage.get_many([c.memory_id for c in fused])
+    by_time = sorted((c for c in fused if c.memory_id in memories),
+                     key=lambda c: memories[c.memory_id].event_at or memories[c.memory_id].created_at,
+                     reverse=True)
     top = fused[0].score if fused else 0.0
     for rank, cand in enumerate(by_time):
         cand.score += weight * top / (1 + rank)
     return sorted(fused, key=lambda c: c.score, reverse=True)
 
 
-def _favour_speakers(svc: MemoryService, merged: dict[int, search.Candidate], query: str) -> None:
+def _favour_speakers(svc: Retrieval, merged: dict[str, search.Candidate], query: str) -> None:
     """Memories said or written by a person the query names rank above ones about them."""
     names = speakers.names_in(query)
     if not names or not merged:
         return
     top = sorted(merged.values(), key=lambda c: c.score, reverse=True)[:SPEAKER_SEEDS]
-    for rowid in speakers.spoken_by(svc.store, (c.rowid for c in top), names):
-        merged[rowid].score += search.SPEAKER_WEIGHT
-        merged[rowid].ranks.setdefault("speaker", 1)
+    for memory_id in speakers.spoken_by(svc.storage, [c.memory_id for c in top], names):
+        merged[memory_id].score += search.SPEAKER_WEIGHT
+        merged[memory_id].ranks.setdefault("speaker", 1)
 
 
-def _disfavour_questions(svc: MemoryService, merged: dict[int, search.Candidate], query: str) -> None:
+def _disfavour_questions(svc: Retrieval, merged: dict[str, search.Candidate], query: str) -> None:
     """When the query asks something, memories that only ask something themselves (end in a
     question mark) rank a little lower: the answer is more often the reply to them."""
     if not merged or not search.asks(query):
         return
     top = sorted(merged.values(), key=lambda c: c.score, reverse=True)[:SPEAKER_SEEDS]
-    marks = ",".join("?" * len(top))
-    for (rowid,) in svc.store.conn().execute(
-            f"SELECT rowid FROM memories WHERE rowid IN ({marks}) AND rtrim(content) LIKE '%?'",
-            [c.rowid for c in top]):
-        merged[int(rowid)].score *= 1 - search.QUESTION_PENALTY
+    for memory_id in svc.storage.questions_among([c.memory_id for c in top]):
+        merged[memory_id].score *= 1 - search.QUESTION_PENALTY
 
 
 def _hit(m: Memory, cand: search.Candidate, query: str) -> Hit:
@@ -161,25 +177,24 @@ def _hit(m: Memory, cand: search.Candidate, query: str) -> Hit:
                cand.similarity)
 
 
-def _related(svc: MemoryService, query: str, rowids: list[int]) -> list[EntitySummary]:
+def _related(svc: Retrieval, query: str, memory_ids: list[str]) -> list[EntitySummary]:
     counts: Counter[int] = Counter()
-    for eid in graph.find_entities(svc.store, query):
+    for eid in graph.find_entities(svc.storage, query):
         counts[eid] += 3
-    for rowid in rowids:
-        for r in svc.store.conn().execute(
-                "SELECT entity_id FROM memory_entities WHERE memory_rowid = ?", (rowid,)):
-            counts[int(r[0])] += 1
+    for memory_id in memory_ids:
+        for eid in svc.storage.entities_of(memory_id):
+            counts[eid] += 1
     top = [eid for eid, _ in counts.most_common(8)]
     return [EntitySummary(e.type, e.name, e.display, e.memory_count, float(counts[i]))
-            for i, e in zip(top, graph.summaries(svc.store, top), strict=True)]
+            for i, e in zip(top, graph.summaries(svc.storage, top), strict=True)]
 
 
-def for_file(svc: MemoryService, path: str, symbol: str | None, line: int | None,
+def for_file(svc: Retrieval, path: str, symbol: str | None, line: int | None,
              project: str | None, limit: int) -> list[Hit]:
-    ranked = sorted(listing.anchored(svc.store, path, project),
-                    key=lambda rm: _anchor_score(rm[1], symbol, line), reverse=True)
+    ranked = sorted(listing.anchored(svc.storage, path, project),
+                    key=lambda m: _anchor_score(m, symbol, line), reverse=True)
     hits = [Hit(m, _anchor_score(m, symbol, line), ("anchor",), m.summary(200), _anchor_why(m, symbol, line))
-            for _, m in ranked[:limit]]
+            for m in ranked[:limit]]
     if symbol and len(hits) < limit:
         seen = {h.memory.id for h in hits}
         more = svc.recall(symbol, limit=limit, filters=SearchFilters(project=project) if project else None)

@@ -8,17 +8,16 @@
 from __future__ import annotations
 
 import builtins
-import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 import numpy as np
 
-from core import db, graph, sync_state, validate
+from core import listing, maintenance, recall, validate
 from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.ids import new_id
@@ -38,7 +37,7 @@ from core.models import (
     WriteResult,
 )  # fmt: skip
 from core.scrub import Scrubber, external_key
-from core.store import Store
+from core.storage import Storage, Transaction, open_storage
 from core.timeutil import now_iso, to_iso
 
 log = logging.getLogger(__name__)
@@ -61,20 +60,26 @@ def embedding_text(m: Memory) -> str:
 class MemoryService:
     """Remember, recall and curate memories in one store."""
 
-    def __init__(self, store: Store, embedder: Embedder, limits: validate.Limits | None = None) -> None:
-        self.store = store
+    def __init__(self, storage: Storage, embedder: Embedder, limits: validate.Limits | None = None) -> None:
+        self.storage = storage
         self.embedder = embedder
         self.limits = limits or validate.Limits()
         self._vector_notice: str | None = None
         self._vector_checked = False
 
+    @property
+    def store(self) -> Storage:
+        """The storage, under the name adapters use today (they move onto service methods next)."""
+        return self.storage
+
     @classmethod
-    def open(cls, db_path: Path | str, embedder: Embedder,
+    def open(cls, location: Path | str, embedder: Embedder,
              limits: validate.Limits | None = None) -> MemoryService:
-        return cls(Store(db_path), embedder, limits)
+        """The service over the store at ``location`` (a path, ``sqlite:///…``)."""
+        return cls(open_storage(location), embedder, limits)
 
     def close(self) -> None:
-        self.store.close()
+        self.storage.close()
 
     # ---- vectors -----------------------------------------------------------------------
     def vectors_usable(self) -> bool:
@@ -82,7 +87,7 @@ class MemoryService:
         if not self.embedder.is_ready():
             return False
         if not self._vector_checked:
-            self._vector_notice = self.store.ensure_vector_table(self.embedder.identity, self.embedder.dim)
+            self._vector_notice = self.storage.prepare_vectors(self.embedder.identity, self.embedder.dim)
             self._vector_checked = True
         return self._vector_notice is None
 
@@ -143,9 +148,9 @@ class MemoryService:
         loads that already have them."""
         prepared, vec_of = self._prepare_batch(inputs, vectors)
         results: list[WriteResult] = []
-        with self.store.write() as conn:
+        with self.storage.transaction() as tx:
             for i, (m, notes) in enumerate(prepared):
-                results.append(self._write_one(conn, inputs[i], m, notes, vec_of.get(i)))
+                results.append(self._write_one(tx, inputs[i], m, notes, vec_of.get(i)))
         return results
 
     def _prepare_batch(self, inputs: Sequence[MemoryInput], vectors: Sequence[np.ndarray] | None = None
@@ -163,71 +168,63 @@ class MemoryService:
 
     def _known(self, inp: MemoryInput, m: Memory) -> bool:
         if m.external_id:
-            found = self.store.find_external(m.source, m.external_id)
-            return found is not None and _same_import(found[1], m)
-        return self.store.find_by_hash(m.content_hash, m.project) is not None
+            found = self.storage.find_external(m.source, m.external_id)
+            return found is not None and _same_import(found, m)
+        return self.storage.find_by_hash(m.content_hash, m.project) is not None
 
-    def _write_one(self, conn: Any, inp: MemoryInput, m: Memory, notes: tuple[RedactionNote, ...],
+    def _write_one(self, tx: Transaction, inp: MemoryInput, m: Memory, notes: tuple[RedactionNote, ...],
                    vector: np.ndarray | None) -> WriteResult:
-        identity = self.embedder.identity
         if m.external_id:
-            found = self.store.find_external(m.source, m.external_id)
+            found = self.storage.find_external(m.source, m.external_id)
             if found is not None:
-                return self._update_external(conn, found, m, notes, vector, inp)
+                return self._update_external(tx, found, m, notes, vector, inp)
         else:
-            dup = self.store.find_by_hash(m.content_hash, m.project)
+            dup = self.storage.find_by_hash(m.content_hash, m.project)
             if dup is not None:
-                return WriteResult(dup[1], "deduplicated", notes,
-                                   message=f"Already stored as {dup[1].id}; nothing new was written.")
-        rowid = self.store.insert(conn, m, vector, identity)
-        self.store.add_version(conn, rowid, m, m.source, version=1)
-        graph.index_memory(conn, rowid, m, Scrubber().entities(inp.entities))
-        self._add_links(conn, rowid, inp.links, m.created_at)
+                return WriteResult(dup, "deduplicated", notes,
+                                   message=f"Already stored as {dup.id}; nothing new was written.")
+        tx.insert(m, vector)
+        tx.add_version(m, m.source, version=1)
+        tx.index_graph(m, Scrubber().entities(inp.entities))
+        self._add_links(tx, m.id, inp.links, m.created_at)
         return WriteResult(m, "created", notes)
 
-    def _update_external(self, conn: Any, found: tuple[int, Memory], m: Memory,
+    def _update_external(self, tx: Transaction, old: Memory, m: Memory,
                          notes: tuple[RedactionNote, ...], vector: np.ndarray | None,
                          inp: MemoryInput) -> WriteResult:
-        rowid, old = found
         if _same_import(old, m):
             return WriteResult(old, "unchanged", notes)
         new = replace(m, id=old.id, created_at=old.created_at, version=old.version + 1,
                       provenance=old.provenance)
         if vector is None and old.content_hash == m.content_hash:
-            vector = self._stored_vector(rowid)
-        self.store.replace(conn, rowid, new, vector, self.embedder.identity)
-        self.store.add_version(conn, rowid, new, new.source, version=new.version)
-        graph.reindex_memory(conn, rowid, new, Scrubber().entities(inp.entities))
-        self._add_links(conn, rowid, inp.links, new.updated_at)
+            vector = self.storage.stored_vector(old.id)
+        tx.replace(new, vector)
+        tx.add_version(new, new.source, version=new.version)
+        tx.reindex_graph(new, Scrubber().entities(inp.entities))
+        self._add_links(tx, new.id, inp.links, new.updated_at)
         return WriteResult(new, "updated", notes)
 
-    def _stored_vector(self, rowid: int) -> np.ndarray | None:
-        row = self.store.conn().execute("SELECT vector FROM memory_vectors WHERE rowid = ?",
-                                        (rowid,)).fetchone()
-        return None if row is None else np.frombuffer(row[0], dtype=np.float32)
-
-    def _add_links(self, conn: Any, rowid: int, links: Iterable[tuple[str, str]], at: str) -> None:
+    def _add_links(self, tx: Transaction, memory_id: str, links: Iterable[tuple[str, str]], at: str) -> None:
         for target, link_type in links:
-            target_rowid = self.store.rowid_of(target)
-            if target_rowid is not None and target_rowid != rowid:
-                self.store.add_link(conn, rowid, target_rowid, validate.link_type(link_type), at)
-                graph.link_relation(conn, rowid, target_rowid, link_type)
+            found = self.storage.get(target)
+            if found is not None and found.id != memory_id:
+                tx.add_link(memory_id, found.id, validate.link_type(link_type), at)
 
     def update(self, memory_id: str, patch: MemoryPatch, *, source: str = "user") -> WriteResult:
         """Change a memory. A lower-provenance writer's change waits as a pending version."""
-        rowid, old = self._require(memory_id)
+        old = self._require(memory_id)
         new, notes = self._patched(old, patch, source)
         if _same(old, new):
             return WriteResult(old, "unchanged", notes, message="Nothing changed.")
         if Provenance.for_source(source) < old.provenance:
-            return self._pend(rowid, old, new, notes, source)
-        new = replace(new, version=self.store.next_version(rowid))
+            return self._pend(old, new, notes, source)
+        new = replace(new, version=self.storage.next_version(old.id))
         vector = self._embed([new])[0] if new.content_hash != old.content_hash or new.title != old.title \
-            else self._stored_vector(rowid)
-        with self.store.write() as conn:
-            self.store.replace(conn, rowid, new, vector, self.embedder.identity)
-            self.store.add_version(conn, rowid, new, source, version=new.version)
-            graph.reindex_memory(conn, rowid, new)  # keeps connector entities (a commit's author)
+            else self.storage.stored_vector(old.id)
+        with self.storage.transaction() as tx:
+            tx.replace(new, vector)
+            tx.add_version(new, source, version=new.version)
+            tx.reindex_graph(new)  # keeps connector entities (a commit's author)
         return WriteResult(new, "updated", notes, message=f"Now at version {new.version}.")
 
     def _patched(self, old: Memory, patch: MemoryPatch, source: str) -> tuple[Memory, tuple[RedactionNote, ...]]:
@@ -253,10 +250,9 @@ class MemoryService:
             provenance=max(old.provenance, Provenance.for_source(source)))
         return new, scrub.notes()
 
-    def _pend(self, rowid: int, old: Memory, new: Memory, notes: tuple[RedactionNote, ...],
-              source: str) -> WriteResult:
-        with self.store.write() as conn:
-            version = self.store.add_version(conn, rowid, new, source, pending=True)
+    def _pend(self, old: Memory, new: Memory, notes: tuple[RedactionNote, ...], source: str) -> WriteResult:
+        with self.storage.transaction() as tx:
+            version = tx.add_version(new, source, pending=True)
         return WriteResult(
             old, "pending_review", notes, pending_version=version,
             message=(f"{old.id} was written by a {old.provenance.name.lower()}; this change from "
@@ -265,75 +261,71 @@ class MemoryService:
 
     def accept_pending(self, memory_id: str, version: int, *, source: str = "user") -> WriteResult:
         """Apply a pending version (written by a lower-provenance writer) to the memory."""
-        rowid, old = self._require(memory_id)
-        fields = self.store.version_fields(rowid, version)
-        pending = [v for v in self.store.versions(rowid) if v.version == version and v.pending]
+        old = self._require(memory_id)
+        fields = self.storage.version_fields(old.id, version)
+        pending = [v for v in self.storage.versions(old.id) if v.version == version and v.pending]
         if fields is None or not pending:
             raise NotFound(f"{memory_id} has no pending version {version}.",
                            hint=f"List versions with `devmem show {memory_id} --versions`.")
         patch = MemoryPatch(content=fields["content"], title=fields["title"], kind=fields["kind"],
                             tags=fields["tags"], visibility=fields["visibility"], metadata=fields["metadata"])
         result = self.update(memory_id, patch, source=source)
-        with self.store.write() as conn:
-            self.store.clear_pending(conn, rowid, version)
+        with self.storage.transaction() as tx:
+            tx.clear_pending(old.id, version)
         return result
 
     def forget(self, memory_id: str) -> Memory:
         """Delete a memory with its vector, text index, graph evidence, links and history."""
-        rowid, old = self._require(memory_id)
-        with self.store.write() as conn:
-            graph.unindex_memory(conn, rowid)
-            self.store.delete(conn, rowid)
-        self.store.purge_deleted()
+        old = self._require(memory_id)
+        with self.storage.transaction() as tx:
+            tx.delete(old.id)
+        self.storage.purge_deleted()
         return old
 
     def forget_external(self, source: str, external_id: str) -> Memory | None:
-        found = self.store.find_external(source, external_key(external_id))
-        return None if found is None else self.forget(found[1].id)
+        found = self.storage.find_external(source, external_key(external_id))
+        return None if found is None else self.forget(found.id)
 
     def link(self, source_id: str, target_id: str, link_type: str = "related") -> Link:
-        src, _ = self._require(source_id)
-        dst, _ = self._require(target_id)
-        if src == dst:
+        src = self._require(source_id)
+        dst = self._require(target_id)
+        if src.id == dst.id:
             raise InvalidInput("A memory cannot link to itself.")
         at = now_iso()
-        with self.store.write() as conn:
-            self.store.add_link(conn, src, dst, validate.link_type(link_type), at)
-            graph.link_relation(conn, src, dst, link_type)
+        with self.storage.transaction() as tx:
+            tx.add_link(src.id, dst.id, validate.link_type(link_type), at)
         return Link(source_id.upper(), target_id.upper(), link_type, at)
 
     def unlink(self, source_id: str, target_id: str, link_type: str | None = None) -> int:
-        src, _ = self._require(source_id)
-        dst, _ = self._require(target_id)
-        with self.store.write() as conn:
-            return self.store.remove_link(conn, src, dst, link_type)
+        src = self._require(source_id)
+        dst = self._require(target_id)
+        with self.storage.transaction() as tx:
+            return tx.remove_link(src.id, dst.id, link_type)
 
     def relocate_anchor(self, memory_id: str, start_line: int, end_line: int) -> None:
         """Move an anchor's lines after the code moved (no new version: the memory is the same)."""
-        rowid, _ = self._require(memory_id)
-        with self.store.write() as conn:
-            self.store.update_anchor(conn, rowid, start_line, end_line)
+        memory = self._require(memory_id)
+        with self.storage.transaction() as tx:
+            tx.set_anchor_lines(memory.id, start_line, end_line)
 
     # ---- upkeep ------------------------------------------------------------------------
     def reset_vector_check(self) -> None:
         self._vector_checked = False
         self._vector_notice = None
 
-    def embed_rowids(self, rowids: Sequence[int]) -> int:
+    def embed_ids(self, memory_ids: Sequence[str]) -> int:
         """Embed and store vectors for these memories (reindex); returns how many."""
-        memories = self.store.get_many(rowids)
-        ordered = [memories[r] for r in rowids if r in memories]
+        memories = self.storage.get_many(memory_ids)
+        ordered = [memories[i] for i in memory_ids if i in memories]
         matrix = self.embedder.embed_documents([embedding_text(m) for m in ordered])
-        by_id = {m.id: r for r, m in memories.items()}
-        with self.store.write() as conn:
+        with self.storage.transaction() as tx:
             for m, vec in zip(ordered, matrix, strict=True):
-                self.store.put_vector(conn, by_id[m.id], vec, self.embedder.identity)
+                tx.put_vector(m.id, vec)
         return len(ordered)
 
     def stats(self) -> dict[str, Any]:
-        from core import maintenance
-
-        return maintenance.stats(self)
+        """Counts by kind, project and source; sizes; model and graph status."""
+        return maintenance.stats(self.storage, self.embedder)
 
     # ---- connectors --------------------------------------------------------------------
     def sync_batch(self, inputs: Sequence[MemoryInput], deletions: Sequence[tuple[str, str]] = (),
@@ -347,25 +339,24 @@ class MemoryService:
                 raise InvalidInput("sync_batch needs an external_id on every input.")
         prepared, vec_of = self._prepare_batch(inputs)
         out: list[WriteResult | Memory] = []
-        with self.store.write() as conn:
+        with self.storage.transaction() as tx:
             for i, (m, notes) in enumerate(prepared):
-                out.append(self._write_one(conn, inputs[i], m, notes, vec_of.get(i)))
+                out.append(self._write_one(tx, inputs[i], m, notes, vec_of.get(i)))
             for source, external_id in deletions:
-                found = self.store.find_external(source, external_key(external_id))
+                found = self.storage.find_external(source, external_key(external_id))
                 if found is not None:
-                    graph.unindex_memory(conn, found[0])
-                    self.store.delete(conn, found[0])
-                    out.append(found[1])
+                    tx.delete(found.id)
+                    out.append(found)
             if cursor is not None:
-                sync_state.put(conn, *cursor)
+                tx.set_cursor(*cursor)
         if deletions:
-            self.store.purge_deleted()
+            self.storage.purge_deleted()
         return out
 
     def classify(self, inp: MemoryInput) -> str:
         """What ``sync_batch`` would do with ``inp`` (for --dry-run): created/updated/unchanged."""
         m, _ = self.prepare(inp)
-        if m.external_id and self.store.find_external(m.source, m.external_id) is not None:
+        if m.external_id and self.storage.find_external(m.source, m.external_id) is not None:
             return "unchanged" if self._known(inp, m) else "updated"
         return "created"
 
@@ -373,11 +364,10 @@ class MemoryService:
         """external id → content hash of what ``source`` imported (to find deletions).
 
         An id that held a secret is listed in its stored form: compare with ``external_key``."""
-        return self.store.external_ids(source, prefix)
+        return self.storage.external_ids(source, prefix)
 
     def find_external(self, source: str, external_id: str) -> Memory | None:
-        found = self.store.find_external(source, external_key(external_id))
-        return None if found is None else found[1]
+        return self.storage.find_external(source, external_key(external_id))
 
     @staticmethod
     def external_key(external_id: str) -> str:
@@ -385,48 +375,44 @@ class MemoryService:
         return external_key(external_id)
 
     def get_cursor(self, connector: str, scope: str) -> str | None:
-        return sync_state.get(self.store.conn(), connector, scope)
+        return self.storage.get_cursor(connector, scope)
 
     def set_cursor(self, connector: str, scope: str, value: str) -> None:
-        with self.store.write() as conn:
-            sync_state.put(conn, connector, scope, value)
+        with self.storage.transaction() as tx:
+            tx.set_cursor(connector, scope, value)
 
     def clear_cursor(self, connector: str, scope: str) -> None:
-        with self.store.write() as conn:
-            sync_state.delete(conn, connector, scope)
+        with self.storage.transaction() as tx:
+            tx.delete_cursor(connector, scope)
 
     # ---- reads -------------------------------------------------------------------------
-    def _require(self, memory_id: str) -> tuple[int, Memory]:
+    def _require(self, memory_id: str) -> Memory:
         validate.text(memory_id, "id")
-        found = self.store.get(memory_id.strip())
+        found = self.storage.get(memory_id.strip())
         if found is None:
             raise NotFound(f"No memory has the id {memory_id!r}.",
                            hint="Search with `devmem search …` or the recall tool to find its id.")
         return found
 
     def get(self, memory_id: str) -> Memory:
-        return self._require(memory_id)[1]
+        return self._require(memory_id)
 
     def versions(self, memory_id: str) -> list[Version]:
-        return self.store.versions(self._require(memory_id)[0])
+        return self.storage.versions(self._require(memory_id).id)
 
     def links(self, memory_id: str) -> list[Link]:
-        return self.store.links_of(self._require(memory_id)[0])
+        return self.storage.links_of(self._require(memory_id).id)
 
     def list(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0,
              order: str = "updated") -> Page:
         """Memories matching ``filters``, newest first (``order``: updated, created, event)."""
-        from core import listing
-
-        return listing.page(self.store, validate.filters(filters), validate.limit(limit, self.limits),
+        return listing.page(self.storage, validate.filters(filters), validate.limit(limit, self.limits),
                             validate.offset(offset), order)
 
     def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
                filters: SearchFilters | None = None, include_related: bool = False,
                recency: float = 0.0) -> SearchResult:
         """Ranked memories for ``query`` with why each matched; see ``core.recall``."""
-        from core import recall
-
         return recall.run(self, validate.query(query, self.limits), mode,
                           validate.limit(limit, self.limits), validate.offset(offset),
                           validate.filters(filters), include_related, validate.weight(recency, "recency"))
@@ -434,8 +420,6 @@ class MemoryService:
     def context_for_file(self, path: str, *, symbol: str | None = None, line: int | None = None,
                          project: str | None = None, limit: int = 10) -> builtins.list[Hit]:
         """Memories anchored to this file / symbol / line first, then ones about it."""
-        from core import recall
-
         symbol = validate.text(symbol, "symbol", required=False) if symbol is not None else None
         project = validate.text(project, "project", required=False) if project is not None else None
         return recall.for_file(self, validate.text(path, "path"), symbol, validate.line(line, "line"),
@@ -444,15 +428,13 @@ class MemoryService:
     def anchored_to(self, path: str, project: str | None = None) -> builtins.list[Memory]:
         """Every memory anchored to this file, newest first: an editor places them all (a
         lens above each function counts its own, however many the file has)."""
-        from core import listing
-
         project = validate.text(project, "project", required=False) if project is not None else None
-        return [m for _, m in listing.anchored(self.store, validate.text(path, "path"), project, None)]
+        return listing.anchored(self.storage, validate.text(path, "path"), project, None)
 
     def change_count(self) -> int:
         """A counter that moves with every committed write to the store, by any process:
         compare two readings to know whether anything changed in between."""
-        return db.changes(self.store.conn())
+        return self.storage.change_count()
 
 
 def _anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
@@ -494,28 +476,3 @@ def _same(a: Memory, b: Memory) -> bool:
     return (a.content, a.title, a.kind, a.tags, a.project, a.anchor, a.visibility, a.event_at,
             a.metadata) == (b.content, b.title, b.kind, b.tags, b.project, b.anchor, b.visibility,
                             b.event_at, b.metadata)
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _sqlite_errors_explained(fn: Callable[Concatenate[MemoryService, _P], _R]) -> Callable[Concatenate[MemoryService, _P], _R]:
-    """Reads can fail too (a damaged page, a vanished file): say so as a StoreError."""
-
-    @functools.wraps(fn)
-    def wrapper(self: MemoryService, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return fn(self, *args, **kwargs)
-        except db.SqliteError as exc:
-            raise db.explain(exc, self.store.path) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-for _name in ("remember", "remember_many", "update", "accept_pending", "forget", "forget_external",
-              "link", "unlink", "relocate_anchor", "sync_batch", "classify", "external_ids",
-              "find_external", "get_cursor", "set_cursor", "clear_cursor", "get", "versions",
-              "links", "list", "recall", "context_for_file", "stats", "embed_rowids", "anchored_to",
-              "change_count"):
-    setattr(MemoryService, _name, _sqlite_errors_explained(getattr(MemoryService, _name)))

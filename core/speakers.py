@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core import extract_patterns as P
 from core.search import STOPWORDS
-from core.store import Store
+from core.storage import Storage
 
 SPEAKER_KEYS = ("speaker", "author", "from", "sender")
 CHAT_KINDS = frozenset({"chat", "meeting", "email"})
@@ -29,15 +29,12 @@ def names_in(query: str) -> set[str]:
     return {w for w in (t.lower() for t in _WORD.findall(query)) if len(w) >= 3 and w not in STOPWORDS}
 
 
-def spoken_by(store: Store, rowids: Iterable[int], query_words: set[str]) -> set[int]:
-    """Those of ``rowids`` whose speaker the query names (full name, first or last name)."""
-    ids = list(rowids)
-    if not ids or not query_words:
+def spoken_by(storage: Storage, memory_ids: Sequence[str], query_words: set[str]) -> set[str]:
+    """Those of ``memory_ids`` whose speaker the query names (full name, first or last name)."""
+    if not memory_ids or not query_words:
         return set()
-    marks = ",".join("?" * len(ids))
-    rows = store.conn().execute(
-        f"SELECT rowid, kind, substr(content, 1, 64), metadata FROM memories WHERE rowid IN ({marks})", ids)
-    return {int(r[0]) for r in rows if _names(r[1], r[2], r[3]) & query_words}
+    return {o.memory_id for o in storage.openings(memory_ids, 64)
+            if _names(o.kind, o.opening, o.metadata_json) & query_words}
 
 
 @functools.lru_cache(maxsize=8192)  # the same memories come up query after query

@@ -78,9 +78,7 @@ def _refs(svc: MemoryService, memory: Memory) -> set[tuple[str, str]]:
     """(type, name) of the entities the knowledge graph holds for a memory."""
     from core import graph
 
-    rowid = svc.store.rowid_of(memory.id)
-    assert rowid is not None
-    return {(e.type, e.name) for e in graph.entities_of_memory(svc.store, rowid)}
+    return {(e.type, e.name) for e in graph.entities_of_memory(svc.store, memory.id)}
 
 
 def test_first_sync_maps_every_area(svc: MemoryService, signed_in: M365Auth, http: httpx.Client,

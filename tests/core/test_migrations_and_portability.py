@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from core import db, maintenance, portability
+from core import maintenance, portability
 from core.errors import StoreError
 from core.models import CodeAnchor, MemoryInput
 from core.service import MemoryService
-from core.store import Store
+from core.storage import sqlite_db as db
+from core.storage.sqlite_store import Store
+from tests import sqlite_backend
 
 
 def test_fresh_database_is_at_the_current_schema(db_path: Path) -> None:
@@ -103,7 +105,7 @@ def test_backup_is_a_consistent_copy(svc: MemoryService, tmp_path: Path, embedde
 def test_doctor_check_finds_a_missing_fts_row(svc: MemoryService) -> None:
     _fill(svc)
     assert all(c.ok for c in maintenance.consistency(svc))
-    with svc.store.write() as conn:
+    with sqlite_backend.write(svc) as conn:
         conn.execute("DELETE FROM memory_fts WHERE rowid = (SELECT min(rowid) FROM memories)")
     bad = [c for c in maintenance.consistency(svc) if not c.ok]
     assert [c.name for c in bad] == ["full-text index"] and "reindex --text" in bad[0].fix
@@ -113,8 +115,8 @@ def test_doctor_check_finds_a_missing_fts_row(svc: MemoryService) -> None:
 
 def test_model_change_is_detected(svc: MemoryService, db_path: Path) -> None:
     _fill(svc)
-    conn = svc.store.conn()
-    with svc.store.write() as w:
+    conn = sqlite_backend.conn(svc)
+    with sqlite_backend.write(svc) as w:
         db.set_meta(w, "embedding_model", "fastembed:some/other-model")
     svc.reset_vector_check()
     assert not svc.vectors_usable()

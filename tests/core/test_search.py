@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from core.errors import InvalidInput
 from core.models import CodeAnchor, MemoryInput, SearchFilters
 from core.service import MemoryService
+from core.storage import sqlite_search
 
 CORPUS = [
     ("decision", ["db"], "alpha", "2025-01-10", "We use SQLite in WAL mode with a busy timeout so concurrent writers never see 'database is locked'."),
@@ -140,7 +141,7 @@ def test_large_store_text_search_matches_the_full_or_query(svc: MemoryService, m
     texts += [f"unrelated memory {i} about the {'deploy' if i < 5 else 'release'} pipeline" for i in range(40)]
     svc.remember_many([MemoryInput(t) for t in texts])
     plain = search.text_search(svc.store, "cache invalidation", None, 10)
-    monkeypatch.setattr(search, "COMMON_TERM_MIN_STORE", 10)
+    monkeypatch.setattr(sqlite_search, "COMMON_TERM_MIN_STORE", 10)
     fast = search.text_search(svc.store, "cache invalidation", None, 10)
     assert [r for r, _ in fast] == [r for r, _ in plain]
     # no memory holds "cache", "deploy" and "billing": the OR query answers, without the
@@ -158,14 +159,14 @@ def test_a_common_word_in_a_large_store_scores_its_newest_matches(svc: MemorySer
     old = [f"deploy {i}" for i in range(10)]  # short: the best bm25 of all
     new = [f"deploy note {i} about the release train and its checklist" for i in range(20)]
     svc.remember_many([MemoryInput(t, project="legacy") for t in old] + [MemoryInput(t, project="web") for t in new])
-    monkeypatch.setattr(search, "COMMON_TERM_MIN_STORE", 10)
-    monkeypatch.setattr(search, "TEXT_SCORE_CAP", 20)
+    monkeypatch.setattr(sqlite_search, "COMMON_TERM_MIN_STORE", 10)
+    monkeypatch.setattr(sqlite_search, "TEXT_SCORE_CAP", 20)
     capped = svc.store.get_many([r for r, _ in search.text_search(svc.store, "deploy", None, 5)])
     assert len(capped) == 5 and all(m.project == "web" for m in capped.values())
-    monkeypatch.setattr(search, "TEXT_SCORE_CAP", 100)
+    monkeypatch.setattr(sqlite_search, "TEXT_SCORE_CAP", 100)
     full = svc.store.get_many([r for r, _ in search.text_search(svc.store, "deploy", None, 5)])
     assert all(m.project == "legacy" for m in full.values())
-    monkeypatch.setattr(search, "TEXT_SCORE_CAP", 20)
+    monkeypatch.setattr(sqlite_search, "TEXT_SCORE_CAP", 20)
     scoped = search.text_search(svc.store, "deploy", SearchFilters(project="legacy"), 5)
     assert len(scoped) == 5 and all(m.project == "legacy" for m in svc.store.get_many([r for r, _ in scoped]).values())
 

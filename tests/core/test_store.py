@@ -7,6 +7,7 @@ import pytest
 from core.errors import ContentTooLarge, InvalidInput, NotFound
 from core.models import CodeAnchor, MemoryInput, MemoryPatch, Provenance
 from core.service import MemoryService
+from tests import sqlite_backend
 
 
 def test_remember_stores_every_field_and_indexes(svc: MemoryService) -> None:
@@ -22,7 +23,7 @@ def test_remember_stores_every_field_and_indexes(svc: MemoryService) -> None:
     assert m.anchor == CodeAnchor("core/db.py", 10, 12, "connect", "abc123")
     assert m.event_at == "2026-03-01T00:00:00Z" and m.metadata == {"ticket": "DM-1"}
     assert m.provenance is Provenance.USER and m.version == 1
-    conn = svc.store.conn()
+    conn = sqlite_backend.conn(svc)
     assert conn.execute("SELECT count(*) FROM memory_fts").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM memory_vectors").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM memory_vec_rowids").fetchone()[0] == 1
@@ -45,7 +46,7 @@ def test_secrets_are_redacted_before_storage_and_reported(svc: MemoryService) ->
     assert "[REDACTED:" in stored.content
     # one in the content, one in the metadata: every field's redactions are reported
     assert [r.kind for r in result.redactions] and result.redactions[0].count == 2
-    raw = svc.store.conn().execute("SELECT group_concat(content) FROM memory_fts").fetchone()[0]
+    raw = sqlite_backend.conn(svc).execute("SELECT group_concat(content) FROM memory_fts").fetchone()[0]
     assert token not in raw
 
 
@@ -115,7 +116,7 @@ def test_forget_removes_every_trace(svc: MemoryService) -> None:
     assert removed.id == a
     with pytest.raises(NotFound):
         svc.get(a)
-    conn = svc.store.conn()
+    conn = sqlite_backend.conn(svc)
     for table in ("memory_fts", "memory_vectors", "memory_vec_rowids", "memory_tags", "memory_versions"):
         column = "memory_rowid" if table in ("memory_tags", "memory_versions") else "rowid"
         assert conn.execute(f"SELECT count(*) FROM {table} WHERE {column} NOT IN (SELECT rowid FROM memories)").fetchone()[0] == 0

@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import search, vector_index
+from core.storage import sqlite_search as search
+from core.storage import sqlite_vectors as vector_index
 from core.embeddings import FastEmbedEmbedder
 from core.models import MemoryInput
 from core.service import MemoryService
+from tests import sqlite_backend
 
 
 def _unit(rng: np.random.Generator, n: int) -> list[np.ndarray]:
@@ -31,13 +33,13 @@ def test_binary_knn_matches_exact_search(svc: MemoryService, monkeypatch) -> Non
     query, vectors = _graded(rng, 3000, 500)
     order = rng.permutation(3000)  # stored in random order
     svc.remember_many([MemoryInput(f"memory number {i}") for i in order], vectors=[vectors[i] for i in order])
-    exact = [r for r, _ in search._exact(svc.store, query, None, 10)]
+    exact = [r for r, _ in search._exact(sqlite_backend.store_of(svc), query, None, 10)]
     monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 100)
     monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)  # the path of a large store
-    svc.store.bit_index = vector_index.BitIndex()
-    approx = [r for r, _ in search.vector_search(svc.store, query, None, 10)]
+    sqlite_backend.store_of(svc).bit_index = vector_index.BitIndex()
+    approx = [r for r, _ in search.vector_search(sqlite_backend.store_of(svc), query, None, 10)]
     assert approx == exact
-    stored = svc.store.get_many(approx)
+    stored = sqlite_backend.store_of(svc).get_many(approx)
     assert stored[approx[0]].content == "memory number 0"
 
 
@@ -70,14 +72,14 @@ def test_a_selective_filter_still_gets_its_nearest_neighbours(svc: MemoryService
     inputs = [MemoryInput(f"memory {i}", project="rare" if i % 20 == 19 else "common") for i in range(2000)]
     svc.remember_many(inputs, vectors=vectors)
     rare = SearchFilters(project="rare")
-    exact = [r for r, _ in search._exact(svc.store, query, rare, 10)]
-    assert [r for r, _ in search.vector_search(svc.store, query, rare, 10)] == exact  # held in memory
+    exact = [r for r, _ in search._exact(sqlite_backend.store_of(svc), query, rare, 10)]
+    assert [r for r, _ in search.vector_search(sqlite_backend.store_of(svc), query, rare, 10)] == exact  # held in memory
     monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 0)
     monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)
-    svc.store.bit_index = vector_index.BitIndex()
-    approx = [r for r, _ in search.vector_search(svc.store, query, rare, 10)]
+    sqlite_backend.store_of(svc).bit_index = vector_index.BitIndex()
+    approx = [r for r, _ in search.vector_search(sqlite_backend.store_of(svc), query, rare, 10)]
     assert approx == exact and len(approx) == 10
-    assert {m.project for m in svc.store.get_many(approx).values()} == {"rare"}
+    assert {m.project for m in sqlite_backend.store_of(svc).get_many(approx).values()} == {"rare"}
 
 
 def test_broad_and_scope_wide_filters_rank_like_exact_search(svc: MemoryService, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -90,25 +92,25 @@ def test_broad_and_scope_wide_filters_rank_like_exact_search(svc: MemoryService,
               for i in range(2400)]
     svc.remember_many(inputs, vectors=vectors)
     for scope in (SearchFilters(project="web"), SearchFilters(project="api")):
-        exact = [r for r, _ in search._exact(svc.store, query, scope, 10)]
+        exact = [r for r, _ in search._exact(sqlite_backend.store_of(svc), query, scope, 10)]
         monkeypatch.setattr(search, "EXACT_VECTOR_LIMIT", 0)
         monkeypatch.setattr(vector_index, "FLOAT_CACHE_MAX", 0)
-        svc.store.bit_index = vector_index.BitIndex()
-        approx = [r for r, _ in search.vector_search(svc.store, query, scope, 10)]
+        sqlite_backend.store_of(svc).bit_index = vector_index.BitIndex()
+        approx = [r for r, _ in search.vector_search(sqlite_backend.store_of(svc), query, scope, 10)]
         monkeypatch.undo()
         assert approx == exact and len(approx) == 10
-        assert {m.project for m in svc.store.get_many(approx).values()} <= {scope.project, None}
+        assert {m.project for m in sqlite_backend.store_of(svc).get_many(approx).values()} <= {scope.project, None}
 
 
 def test_candidate_lookups_check_rows_by_rowid_not_a_project_index(svc: MemoryService) -> None:
     """A filter on memories reached by rowid must not turn into a scan of the project index
     (the plan SQLite picks without it costs a whole project's entries per search)."""
-    from core import filters as flt
+    from core.storage import sqlite_filters as flt
     from core.models import SearchFilters
 
     where, args = flt.where(SearchFilters(project="web", kinds=["decision"]), indexed=False)
     candidates = list(range(1, 601))  # as many as a filtered vector search rescores
-    plan = svc.store.conn().execute(
+    plan = sqlite_backend.conn(svc).execute(
         "EXPLAIN QUERY PLAN SELECT v.rowid FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
         f" WHERE v.rowid IN ({','.join('?' * len(candidates))}) AND {where}", [*candidates, *args]).fetchall()
     details = " | ".join(str(row[-1]) for row in plan)
@@ -129,17 +131,17 @@ def test_held_vectors_follow_writes_and_give_way_when_the_store_outgrows_them(
     query = vectors[7]
 
     def both() -> tuple[list[int], list[int]]:
-        return ([r for r, _ in search.vector_search(reader.store, query, None, 5)],
-                [r for r, _ in search._exact(reader.store, query, None, 5)])
+        return ([r for r, _ in search.vector_search(sqlite_backend.store_of(reader), query, None, 5)],
+                [r for r, _ in search._exact(sqlite_backend.store_of(reader), query, None, 5)])
 
     held, exact = both()
-    assert held == exact and reader.store.bit_index._floats is not None
+    assert held == exact and sqlite_backend.store_of(reader).bit_index._floats is not None
     writer.forget(ids[7])  # the nearest one goes
     held, exact = both()
-    assert held == exact and reader.store.get_many(held[:1])[held[0]].content != "note 7"
+    assert held == exact and sqlite_backend.store_of(reader).get_many(held[:1])[held[0]].content != "note 7"
     writer.remember_many([MemoryInput(f"more {i}") for i in range(50)], vectors=vectors[50:])
     held, exact = both()  # 99 vectors now: past the cap, rescoring reads SQLite
-    assert held == exact and reader.store.bit_index._floats is None
+    assert held == exact and sqlite_backend.store_of(reader).bit_index._floats is None
 
 
 @pytest.mark.parametrize("floats_held", [True, False], ids=["small store", "large store"])
@@ -152,16 +154,16 @@ def test_vectors_of_another_size_rebuild_the_index(db_path: Path, embedder: Fast
     rng = np.random.default_rng(13)
     reader = MemoryService.open(db_path, embedder)
     writer = MemoryService.open(db_path, embedder)
-    rowids = [writer.store.get(o.memory.id)[0] for o in  # type: ignore[index]
+    rowids = [sqlite_backend.store_of(writer).get(o.memory.id)[0] for o in  # type: ignore[index]
               writer.remember_many([MemoryInput(f"note {i}") for i in range(30)], vectors=_unit(rng, 30))]
-    assert len(reader.store.bit_index.search(reader.store, _unit(rng, 1)[0], 5)) == 5  # 384-dim codes held
+    assert len(sqlite_backend.store_of(reader).bit_index.search(sqlite_backend.conn(reader), _unit(rng, 1)[0], 5)) == 5  # 384-dim codes held
     small = rng.normal(size=(30, 128)).astype(np.float32)
     small /= np.linalg.norm(small, axis=1, keepdims=True)
-    with writer.store.write() as conn:
-        writer.store.reset_vectors(conn, "test:128-dims", 128)
+    with sqlite_backend.write(writer) as conn:
+        sqlite_backend.store_of(writer).reset_vectors(conn, "test:128-dims", 128)
         for rowid, vec in zip(rowids, small, strict=True):
-            writer.store.put_vector(conn, rowid, vec, "test:128-dims")
-    nearest = reader.store.bit_index.search(reader.store, small[7], 1)
+            sqlite_backend.store_of(writer).put_vector(conn, rowid, vec, "test:128-dims")
+    nearest = sqlite_backend.store_of(reader).bit_index.search(sqlite_backend.conn(reader), small[7], 1)
     assert nearest == [rowids[7]]
     if floats_held:
-        assert reader.store.bit_index.exact(reader.store, small[7], 1)[0][0] == rowids[7]  # type: ignore[index]
+        assert sqlite_backend.store_of(reader).bit_index.exact(sqlite_backend.conn(reader), small[7], 1)[0][0] == rowids[7]  # type: ignore[index]

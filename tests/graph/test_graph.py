@@ -11,12 +11,13 @@ from core import graph
 from core.errors import InvalidInput, NotFound
 from core.models import EntityRef, MemoryInput, MemoryPatch, ProgressEvent
 from core.service import MemoryService
+from tests import sqlite_backend
 
 
 def snapshot(svc: MemoryService, *, aliases: bool = True) -> dict[str, Any]:
     """The graph by names, not ids (a rebuild numbers entities differently), after checking
     that every relation's weight is the sum of its evidence."""
-    conn = svc.store.conn()
+    conn = sqlite_backend.conn(svc)
     off = conn.execute("SELECT r.id, r.weight, sum(e.weight) FROM relations r LEFT JOIN relation_evidence e"
                        " ON e.relation_id = r.id GROUP BY r.id HAVING abs(r.weight - coalesce(sum(e.weight), -1))"
                        " > 1e-9").fetchall()
@@ -50,9 +51,7 @@ def add(svc: MemoryService, content: str, **kw: Any) -> str:
 def test_remember_stores_entities_mentions_and_cooccurrence(svc: MemoryService) -> None:
     mid = add(svc, "The worker pods on Kubernetes restart when Postgres vacuums; see src/worker/queue.py",
               project="acme/api")
-    rowid = svc.store.rowid_of(mid)
-    assert rowid is not None
-    found = {(e.type, e.name) for e in graph.entities_of_memory(svc.store, rowid)}
+    found = {(e.type, e.name) for e in graph.entities_of_memory(svc.store, mid)}
     assert {("technology", "kubernetes"), ("technology", "postgresql"), ("file", "src/worker/queue.py"),
             ("project", "acme/api")} <= found
     k8s = graph.resolve(svc.store, "k8s")  # an alias from the vocabulary
@@ -75,7 +74,7 @@ def test_forget_removes_evidence_then_orphans(svc: MemoryService) -> None:
     snapshot(svc)
     svc.forget(second)
     assert graph.stats(svc.store)["entities"] == 0 and graph.stats(svc.store)["relations"] == 0
-    assert svc.store.conn().execute("SELECT count(*) FROM relation_evidence").fetchone()[0] == 0
+    assert sqlite_backend.conn(svc).execute("SELECT count(*) FROM relation_evidence").fetchone()[0] == 0
 
 
 def test_relation_weight_is_the_sum_of_its_evidence(svc: MemoryService) -> None:
@@ -111,18 +110,18 @@ def test_reindex_keeps_connector_entities_unless_given_new_ones(svc: MemoryServi
         "Fix retry in the upload handler", kind="commit", source="git", external_id="c2",
         metadata={"files": ["src/upload.py"]},
         entities=[EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")])).memory.id
-    rowid, memory = svc.store.get(mid) or (0, None)
+    memory = svc.store.get(mid)
     assert memory is not None
 
     def authored() -> set[str]:
         ada = graph.find_entities(svc.store, "ada@acme.io")
         return {n.entity.display for n in graph.neighbours(svc.store, ada[0]) if n.relation == "authored"} if ada else set()
 
-    with svc.store.write() as conn:
-        graph.reindex_memory(conn, rowid, memory)  # an edit: no new connector entities
+    with svc.store.transaction() as tx:
+        tx.reindex_graph(memory)  # an edit: no new connector entities
     assert authored() == {"src/upload.py"}
-    with svc.store.write() as conn:
-        graph.reindex_memory(conn, rowid, memory, [])  # the connector now names nobody
+    with svc.store.transaction() as tx:
+        tx.reindex_graph(memory, [])  # the connector now names nobody
     assert authored() == set()
 
 
@@ -299,8 +298,8 @@ def test_graph_candidates_rank_rare_entities_above_hubs(svc: MemoryService) -> N
     for i in range(6):
         add(svc, f"Routine note {i} about the deploy", project="acme/api")
     rare = add(svc, "The retry loop in src/retry.py spins forever", project="acme/api")
-    rowids = graph.graph_candidates(svc.store, "acme/api src/retry.py", None, 10)
-    assert rowids[0] == svc.store.rowid_of(rare) and len(rowids) == 7
+    ids = graph.graph_candidates(svc.store, "acme/api src/retry.py", None, 10)
+    assert ids[0] == rare and len(ids) == 7
 
 
 def test_find_entities_reads_names_of_people_in_a_question(svc: MemoryService) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from core.embeddings import UnavailableEmbedder
 from core.maintenance import consistency
 from core.service import MemoryService
+from tests import sqlite_backend
 
 BIN = Path(sys.executable).parent
 DEVMEM, DEVMEM_MCP, DEVMEM_LSP = (str(BIN / n) for n in ("devmem", "devmem-mcp", "devmem-lsp"))
@@ -76,9 +77,9 @@ _VEC0_QUERIES = {
 def store_problems(svc: MemoryService) -> list[str]:
     """Everything wrong with the store: integrity, index consistency, orphans (empty: healthy)."""
     problems = [f"{c.name}: {c.detail}" for c in consistency(svc) if not c.ok]
-    conn = svc.store.conn()
+    conn = sqlite_backend.conn(svc)
     queries = dict(_ORPHAN_QUERIES)
-    if svc.store.vector_table_ready():
+    if sqlite_backend.store_of(svc).vector_table_ready():
         queries.update(_VEC0_QUERIES)
     for what, sql in queries.items():
         n = int(conn.execute(sql).fetchone()[0])
@@ -89,14 +90,14 @@ def store_problems(svc: MemoryService) -> list[str]:
 
 def rows_with_vectors(svc: MemoryService, ids: list[str]) -> set[str]:
     """Which of these memory ids have a vector row (in memory_vectors and in vec0)."""
-    conn = svc.store.conn()
+    conn = sqlite_backend.conn(svc)
     found: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
         sql = (f"SELECT m.id FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid"
                f" WHERE m.id IN ({marks})")
-        if svc.store.vector_table_ready():
+        if sqlite_backend.store_of(svc).vector_table_ready():
             sql += " AND m.rowid IN (SELECT rowid FROM memory_vec)"
         found |= {str(r[0]) for r in conn.execute(sql, chunk)}
     return found
@@ -104,7 +105,7 @@ def rows_with_vectors(svc: MemoryService, ids: list[str]) -> set[str]:
 
 def all_content(svc: MemoryService) -> str:
     """Every memory's content, joined (to look acknowledged markers up in one pass)."""
-    return "\n".join(str(r[0]) for r in svc.store.conn().execute("SELECT content FROM memories"))
+    return "\n".join(str(r[0]) for r in sqlite_backend.conn(svc).execute("SELECT content FROM memories"))
 
 
 def git_repo(path: Path, files: dict[str, str]) -> Path:

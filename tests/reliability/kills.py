@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import sqlite_backend
 from tests.reliability.helpers import opened, rows_with_vectors, store_problems
 
 DRIVER = Path(__file__).with_name("import_driver.py")
@@ -166,7 +167,7 @@ class KillRunner:
                     self.report.problems.append(f"{source}: the re-run from the start wrote again: {last}")
         self.check("after finishing every job")
         with opened(self.db) as svc:
-            conn = svc.store.conn()
+            conn = sqlite_backend.conn(svc)
             for source in self.report.acked:
                 self.report.final_count[source] = len(svc.external_ids(source))
             self.report.duplicates = sum(int(r[1]) - 1 for r in conn.execute(
@@ -176,7 +177,7 @@ class KillRunner:
 
 def _check_job(svc, source: str, acked: dict[str, Ack]) -> list[str]:
     problems: list[str] = []
-    rows = {str(r[0]): str(r[1]) for r in svc.store.conn().execute(
+    rows = {str(r[0]): str(r[1]) for r in sqlite_backend.conn(svc).execute(
         "SELECT external_id, id FROM memories WHERE source = ?", (source,))}
     lost = [ext for ext, ack in acked.items() if rows.get(ext) != ack.memory_id]
     if lost:

@@ -29,6 +29,7 @@ from typing import Any
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import TextContent
 
+from tests import sqlite_backend
 from tests.reliability.helpers import (
     DEVMEM,
     DEVMEM_LSP,
@@ -286,7 +287,7 @@ def verify(db: Path, env: dict[str, str], r: LoadReport) -> None:
     """Every acknowledged write is stored, the indexes agree, `devmem doctor --check` passes."""
     with opened(db) as svc:
         r.problems = store_problems(svc)
-        stored = {str(row[0]): str(row[1]) for row in svc.store.conn().execute(
+        stored = {str(row[0]): str(row[1]) for row in sqlite_backend.conn(svc).execute(
             "SELECT id, content FROM memories")}
         text = all_content(svc)
     r.lost = [f"{client}:{mid}" for mid, (client, marker) in r.acked.items()

@@ -32,6 +32,7 @@ from core.models import (
 )
 from core.service import MemoryService
 from mcp_server.server import build_server
+from tests import sqlite_backend
 from tests.reliability.helpers import (
     DEVMEM_LSP,
     DEVMEM_MCP,
@@ -98,7 +99,7 @@ def core_svc(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Mem
 
 
 def counts(svc: MemoryService) -> tuple[int, ...]:
-    conn = svc.store.conn()
+    conn = sqlite_backend.conn(svc)
     tables = ("memories", "memory_fts", "memory_vectors", "memory_versions", "memory_tags",
               "memory_links", "memory_entities", "sync_state")
     return tuple(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables)

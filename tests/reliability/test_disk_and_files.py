@@ -24,6 +24,7 @@ import pytest
 from core import maintenance
 from core.errors import StoreError
 from core.models import MemoryInput
+from tests import sqlite_backend
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 
 NOBODY = 65534
@@ -223,8 +224,8 @@ def test_a_size_limited_file_refuses_the_write_cleanly(tmp_path):
     svc = MemoryService.open(tmp_path / "memories.db", UnavailableEmbedder("text only"))
     try:
         svc.remember(MemoryInput(content="before the limit"))
-        pages = int(svc.store.conn().execute("PRAGMA page_count").fetchone()[0])
-        svc.store.conn().execute(f"PRAGMA max_page_count = {pages + 40}")
+        pages = int(sqlite_backend.conn(svc).execute("PRAGMA page_count").fetchone()[0])
+        sqlite_backend.conn(svc).execute(f"PRAGMA max_page_count = {pages + 40}")
         acked, error = fill(svc, "limited")
         check_after_full(svc, acked, error)
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.db import Connection
+from core.storage.sqlite_db import Connection
 from core.timeutil import now_iso
 
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from core import db, vector_index
-from core.db import Connection
 from core.models import Link, Memory, Version
-from core.rows import MEMORY_COLUMNS, anchor_values, row_to_memory
+from core.storage import sqlite_db as db
+from core.storage import sqlite_vectors as vector_index
+from core.storage.sqlite_db import Connection
+from core.storage.sqlite_rows import MEMORY_COLUMNS, anchor_values, row_to_memory
 
 VEC_TABLE = "memory_vec"
 

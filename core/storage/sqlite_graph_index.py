@@ -12,7 +12,7 @@ it keeps (and ``rebuild`` reproduces exactly):
 * entities named by a connector (``MemoryInput.entities``) are mentions with source
   ``connector[:<relations>]``, which is how ``rebuild`` finds them again.
 
-``core.graph`` re-exports the public functions; callers import that.
+``SqliteStorage`` calls these inside its transactions; rowids stay in this package.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from core import db, extract
-from core.db import Connection
+from core import extract
 from core.models import EntityRef, Memory, ProgressCallback, ProgressEvent, no_progress
-from core.rows import MEMORY_COLUMNS, row_to_memory
-from core.store import Store
+from core.storage import sqlite_db as db
+from core.storage.base import RebuildResult
+from core.storage.sqlite_db import Connection
+from core.storage.sqlite_rows import MEMORY_COLUMNS, row_to_memory
+from core.storage.sqlite_store import Store
 
 # What a connector's people relate to in a memory ("authored" a file, "attended" a meeting).
 SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
@@ -39,16 +40,6 @@ _CHUNK = 500
 
 # Connector entities by memory rowid (a string: they go through JSON): [type, name, display, relation]
 _Refs = dict[str, list[list[str | None]]]
-
-
-@dataclass(frozen=True)
-class RebuildResult:
-    """What ``rebuild`` did: memories read, entities and relations now in the graph."""
-
-    memories: int
-    entities: int
-    relations: int
-    seconds: float
 
 
 class _Writer:

@@ -156,7 +156,7 @@ CREATE TABLE IF NOT EXISTS vector_changes (
 
 def _v2_binary_codes(conn: Connection) -> None:
     """v2: 1-bit codes of every vector for the in-process index (core/vector_index.py)."""
-    from core.vector_index import codes_of
+    from core.storage.sqlite_codes import codes_of
 
     _run_script(conn, _SCHEMA_V2)
     import numpy as np

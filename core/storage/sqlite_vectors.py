@@ -16,19 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from core.storage.sqlite_codes import codes_of
+
 if TYPE_CHECKING:
-    from core.db import Connection
-    from core.store import Store
+    from core.storage.sqlite_db import Connection
 
 Codes = npt.NDArray[np.uint64]
 LOG_KEEP = 200_000  # change-log rows kept; a cache further behind reloads in full
 FLOAT_CACHE_MAX = 20_000  # up to this many vectors (30 MB), the float vectors stay in memory too
 Floats = npt.NDArray[np.float32]
-
-
-def codes_of(vector: np.ndarray) -> bytes:
-    """The 1-bit code of a vector (sign of each dimension), packed."""
-    return np.packbits(np.asarray(vector) > 0).tobytes()
 
 
 def record(conn: Connection, rowid: int, vector: np.ndarray | None) -> None:
@@ -65,12 +61,12 @@ class BitIndex:
         self._float_ok = np.zeros(0, dtype=bool)  # False where a code has no float vector
         self._reload = False
 
-    def search(self, store: Store, query: np.ndarray, k: int,
+    def search(self, conn: Connection, query: np.ndarray, k: int,
                allowed: npt.NDArray[np.int64] | None = None) -> list[int]:
         """Rowids of the ``k`` codes nearest to ``query`` by Hamming distance (only among
         ``allowed`` rowids when given: a filter applied before ranking, not after)."""
         with self._lock:
-            self._refresh(store)
+            self._refresh(conn)
             if not self._pos:
                 return []
             n = self._n
@@ -90,14 +86,14 @@ class BitIndex:
                 return []
             return [int(r) for r in self._rowids[_smallest(dist, k, worst)]]
 
-    def exact(self, store: Store, query: np.ndarray, k: int,
+    def exact(self, conn: Connection, query: np.ndarray, k: int,
               passing: Callable[[], npt.NDArray[np.int64] | None] = lambda: None,
               ) -> list[tuple[int, float]] | None:
         """(rowid, cosine) of the ``k`` nearest vectors (among the rowids ``passing()``
         returns, unless None), or None when the store is too large for its float vectors
         to be held in memory (``passing`` is then not called)."""
         with self._lock:
-            self._refresh(store)
+            self._refresh(conn)
             if self._floats is None:
                 return None
             n = self._n
@@ -115,8 +111,7 @@ class BitIndex:
             top = top[np.argsort(-sims[top], kind="stable")]
             return [(int(self._rowids[i]), float(sims[i])) for i in top]
 
-    def _refresh(self, store: Store) -> None:
-        conn = store.conn()
+    def _refresh(self, conn: Connection) -> None:
         latest = int(conn.execute("SELECT coalesce(max(seq), 0) FROM vector_changes").fetchone()[0])
         if latest == self._seq:
             return
