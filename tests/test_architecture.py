@@ -1,4 +1,5 @@
-"""Layer boundaries: core never imports an adapter or a connector; no SQL outside core."""
+"""Layer boundaries: core never imports an adapter or a connector; SQL and the SQLite
+libraries live only in core/storage; core has no import circles."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ADAPTERS = ("mcp_server", "lsp_server", "cli", "connectors")
+STORAGE = REPO / "core" / "storage"
+SQLITE_LIBRARIES = {"sqlite3", "sqlean", "sqlite_vec"}
 SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+TABLE)\b", re.I)
 
 
@@ -28,11 +31,69 @@ def test_core_imports_no_adapter_or_connector() -> None:
     assert offenders == {}
 
 
-def test_no_sql_outside_core() -> None:
-    offenders = []
-    for package in ADAPTERS:
-        for path in (REPO / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
-                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+def _product_files() -> list[Path]:
+    """Every Python file of the product (core and the adapters), outside the storage package."""
+    files = [p for package in ("core", *ADAPTERS) for p in (REPO / package).rglob("*.py")]
+    return [p for p in files if STORAGE not in p.parents]
+
+
+def _sql_constants(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)]
+
+
+def test_no_sql_outside_the_storage_package() -> None:
+    offenders = [f"{p.relative_to(REPO)}:{line}" for p in _product_files() for line in _sql_constants(p)]
     assert offenders == []
+
+
+def test_no_sqlite_import_outside_the_storage_package() -> None:
+    offenders = {str(p.relative_to(REPO)): sorted(imports_of(p) & SQLITE_LIBRARIES)
+                 for p in _product_files() if imports_of(p) & SQLITE_LIBRARIES}
+    assert offenders == {}
+
+
+def test_the_checks_see_sql_and_sqlite_imports(tmp_path: Path) -> None:
+    """The two checks above would fail on a file that held SQL or imported sqlite3."""
+    sample = tmp_path / "sample.py"
+    sample.write_text('import sqlite3\nQ = "SELECT id FROM memories"\n', encoding="utf-8")
+    assert _sql_constants(sample) == [2] and imports_of(sample) & SQLITE_LIBRARIES == {"sqlite3"}
+
+
+def _core_graph() -> dict[str, set[str]]:
+    """core module → the core modules it imports (anywhere in the file, TYPE_CHECKING too).
+
+    ``from pkg import x`` depends on the module ``pkg.x`` when there is one, else on ``pkg``."""
+    paths = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (REPO / "core").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("core"):
+                found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in paths else node.module
+                          for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("core")}
+        graph[name] = {d for d in found if d in paths and d != name}
+    return graph
+
+
+def test_core_has_no_import_circles() -> None:
+    graph = _core_graph()
+    circles: list[list[str]] = []
+
+    def visit(node: str, trail: list[str], done: set[str]) -> None:
+        for dep in sorted(graph[node]):
+            if dep in trail:
+                circles.append([*trail[trail.index(dep):], dep])
+            elif dep not in done:
+                visit(dep, [*trail, dep], done)
+        done.add(node)
+
+    done: set[str] = set()
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start], done)
+    assert circles == []
