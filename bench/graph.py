@@ -34,7 +34,6 @@ from core.models import MemoryInput, ProgressEvent  # noqa: E402
 from core.service import MemoryService  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-# What the graph would like from the next schema migration (core/db.py), measured with
 FIRST = ["Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory",
          "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Yasmin"]
 LAST = ["Smith", "Jones", "Garcia", "Chen", "Okafor", "Novak", "Silva", "Kowalski"]

@@ -4,7 +4,7 @@
 its own thread) is opened by a task; handlers that need it wait for it. Every core call
 runs in a small thread pool (SQLite and ONNX release the GIL), never on the event loop, so
 a slow query delays one answer, not the whole editor session. Each pool thread keeps its
-own SQLite connection (``core.store.Store`` is per-thread).
+own SQLite connection (the SQLite storage keeps one per thread).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Backend:
     async def _open(self, db_path: str | None) -> None:
         try:
             self._service = await self.offload(self._opener, db_path)
-            log.info("store open: %s", self._service.store.path)
+            log.info("store open: %s", self._service.store.location)
         except DevMemError as exc:
             self._error = exc
             log.error("cannot open the store: %s", exc)

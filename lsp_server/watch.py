@@ -108,4 +108,4 @@ class ChangeWatcher:
 
 
 def _token(svc: MemoryService) -> ChangeToken:
-    return svc.store.path, svc.change_count()
+    return svc.store.location, svc.change_count()

@@ -1,4 +1,5 @@
-"""SQLite connections (sqlean + sqlite-vec), pragmas, transactions and schema migrations."""
+"""SQLite connections (sqlean + sqlite-vec), pragmas, transactions, schema migrations, and
+the translation of SQLite errors into StoreErrors that say what to do (``explain``)."""
 
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ CREATE TABLE IF NOT EXISTS vector_changes (
 
 
 def _v2_binary_codes(conn: Connection) -> None:
-    """v2: 1-bit codes of every vector for the in-process index (core/vector_index.py)."""
+    """v2: 1-bit codes of every vector for the in-process index (sqlite_vectors.py)."""
     from core.storage.sqlite_codes import codes_of
 
     _run_script(conn, _SCHEMA_V2)

@@ -1,6 +1,7 @@
 """The SQLite store: rows, FTS rows, vector rows, versions and links, kept consistent.
 
-All SQL of DevMemory lives in `core` (this module, `search.py`, `graph.py`, `sync_state.py`).
+All SQL of DevMemory lives in this package (``core.storage``); this class works in rowids,
+which ``SqliteStorage`` and ``SqliteTransaction`` turn into memory ids for everyone else.
 Several processes share one file: WAL, a busy timeout, short IMMEDIATE transactions and
 retries on "database is locked" keep every writer's acknowledged writes.
 """

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.storage import sqlite_search as search
-from core.storage import sqlite_vectors as vector_index
 from core.embeddings import FastEmbedEmbedder
 from core.models import MemoryInput
 from core.service import MemoryService
+from core.storage import sqlite_search as search
+from core.storage import sqlite_vectors as vector_index
 from tests import sqlite_backend
 
 
@@ -105,8 +105,8 @@ def test_broad_and_scope_wide_filters_rank_like_exact_search(svc: MemoryService,
 def test_candidate_lookups_check_rows_by_rowid_not_a_project_index(svc: MemoryService) -> None:
     """A filter on memories reached by rowid must not turn into a scan of the project index
     (the plan SQLite picks without it costs a whole project's entries per search)."""
-    from core.storage import sqlite_filters as flt
     from core.models import SearchFilters
+    from core.storage import sqlite_filters as flt
 
     where, args = flt.where(SearchFilters(project="web", kinds=["decision"]), indexed=False)
     candidates = list(range(1, 601))  # as many as a filtered vector search rescores

@@ -88,7 +88,7 @@ def test_a_long_result_page_is_capped_near_20_kb_with_a_cursor_for_the_rest() ->
 
 
 # Start-up answers initialize and tools/list before the store opens: none of these may load by then.
-HEAVY = ("numpy", "fastembed", "onnxruntime", "sqlite_vec", "sqlean", "core.service", "core.store",
+HEAVY = ("numpy", "fastembed", "onnxruntime", "sqlite_vec", "sqlean", "core.service", "core.storage",
          "core.search", "core.graph", "core.embeddings", "core.config", "core.redact", "core.models")
 START_UP = """
 import sys
