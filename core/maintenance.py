@@ -90,7 +90,7 @@ def doctor(svc: Upkept, *, check: bool = False, model_wait: float = 30.0) -> Doc
     report.checks.append(Check("sqlite-vec", ok, detail,
                                "" if ok else "pip install --force-reinstall sqlite-vec sqlean-py"))
     report.checks.append(_model_check(svc, model_wait))
-    schema = svc.storage.stats()["schema_version"]
+    schema = svc.storage.schema_version()
     report.checks.append(Check("database", True, f"{svc.storage.location}, {svc.storage.count()} memories,"
                                f" schema v{schema}"))
     if check:

@@ -311,6 +311,9 @@ class Upkeep(Protocol):
     def stats(self) -> dict[str, Any]:
         """Counts by kind, project and source; vectors, links, bytes, model, schema version."""
 
+    def schema_version(self) -> int:
+        """The version of the store's schema (the backend's migrations bring it up to date)."""
+
     def health(self) -> IndexHealth:
         """Integrity and index row counts."""
 

@@ -220,6 +220,9 @@ class SqliteStorage:
     def stats(self) -> dict[str, Any]:
         return upkeep.stats(self._store)
 
+    def schema_version(self) -> int:
+        return int(db.get_meta(self._store.conn(), "schema_version") or 0)
+
     def health(self) -> IndexHealth:
         return upkeep.health(self._store)
 
