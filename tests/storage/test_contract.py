@@ -366,3 +366,15 @@ def test_sqlite_urls_open_a_file(tmp_path: Path) -> None:
         assert s.count() == 0 and (tmp_path / "via-url.db").exists()
     finally:
         s.close()
+
+
+def test_a_backend_error_leaves_as_a_store_error(storage: Storage, backend: str) -> None:
+    """Any failure of the backend under a read reaches the caller as a StoreError."""
+    put(storage, mem("one"))
+    if backend == "sqlite":
+        from tests import sqlite_backend
+
+        with sqlite_backend.write(storage) as conn:
+            conn.execute("DROP TABLE entity_aliases")
+    with pytest.raises(StoreError, match="devmem doctor"):
+        storage.entities_by_alias(["one"])
