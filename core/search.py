@@ -130,16 +130,16 @@ def expand_context(storage: SearchIndex, merged: dict[str, Candidate], filters: 
     score_of = {c.memory_id: c.score for c in top}
     bonus: dict[str, float] = {}
     lifter: dict[str, float] = {}  # the best score among the hits that lift a memory
-    for near in storage.context_neighbours([c.memory_id for c in top], span, filters):
-        answered = ANSWER_WEIGHT if near.seed_asks else 0.0
-        share = weight + answered if near.offset == 1 else weight
-        seed_score = score_of[near.seed_id]
-        bonus[near.memory_id] = bonus.get(near.memory_id, 0.0) + share * seed_score / abs(near.offset)
-        lifter[near.memory_id] = max(lifter.get(near.memory_id, 0.0), seed_score)
-        found = merged.get(near.memory_id)
+    for seed_id, memory_id, offset, seed_asks in storage.context_neighbours(
+            [c.memory_id for c in top], span, filters):
+        share = weight + (ANSWER_WEIGHT if seed_asks else 0.0) if offset == 1 else weight
+        seed_score = score_of[seed_id]
+        bonus[memory_id] = bonus.get(memory_id, 0.0) + share * seed_score / abs(offset)
+        lifter[memory_id] = max(lifter.get(memory_id, 0.0), seed_score)
+        found = merged.get(memory_id)
         if found is None:
-            merged[near.memory_id] = found = Candidate(near.memory_id)
-        found.ranks.setdefault("context", abs(near.offset))
+            merged[memory_id] = found = Candidate(memory_id)
+        found.ranks.setdefault("context", abs(offset))
     # A memory lifted by its neighbours stays below the best of them: a run of look-alikes
     # must not lift each other above the one memory that really matched.
     for memory_id, extra in bonus.items():

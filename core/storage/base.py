@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -40,24 +40,22 @@ from core.models import (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class TextCandidate:
+# The three candidate types are named tuples: a query builds hundreds of them.
+class TextCandidate(NamedTuple):
     """A memory matching a query's words, with its full-text relevance (higher is better)."""
 
     memory_id: str
     score: float
 
 
-@dataclass(frozen=True)
-class VectorCandidate:
+class VectorCandidate(NamedTuple):
     """A memory near a query vector, with its cosine similarity."""
 
     memory_id: str
     similarity: float
 
 
-@dataclass(frozen=True)
-class ContextNeighbour:
+class ContextNeighbour(NamedTuple):
     """A memory captured next to a seed memory (the turns around it in one chat, the
     sections around it in one note): same source, project and time, ``offset`` places
     away in capture order. ``seed_asks``: the seed holds a question mark."""

@@ -61,8 +61,8 @@ def ids_of(conn: Connection, rowids: Sequence[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for start in range(0, len(rowids), _CHUNK):
         chunk = list(rowids[start:start + _CHUNK])
-        out.update((int(r[0]), str(r[1])) for r in conn.execute(
-            f"SELECT rowid, id FROM memories WHERE rowid IN ({_marks(len(chunk))})", chunk))
+        out.update(conn.execute(f"SELECT rowid, id FROM memories WHERE rowid IN ({_marks(len(chunk))})",
+                                chunk).fetchall())
     return out
 
 
@@ -72,24 +72,26 @@ def context_neighbours(conn: Connection, seed_ids: Sequence[str], span: int,
     time (one chat's turns, one note's sections: a capture writes them in order)."""
     if not seed_ids:
         return []
-    rowid_of = {str(r[1]): int(r[0]) for r in conn.execute(
-        f"SELECT rowid, id FROM memories WHERE id IN ({_marks(len(seed_ids))})", list(seed_ids))}
-    seeds = [(rowid_of[i], i) for i in seed_ids if i in rowid_of]  # in the caller's order
-    wanted = sorted({rowid + d for rowid, _ in seeds for d in range(-span, span + 1)})
+    offsets = " UNION ALL ".join(f"SELECT {int(d)} AS d" for d in range(-span, span + 1))
     where, args = flt.where(filters, indexed=False)
+    # one query: the seeds' rows and their neighbours' (a seed that fails the filters is not
+    # among them, and lifts nothing)
     rows = conn.execute(
         "SELECT m.rowid, m.id, m.source, m.project, m.event_at, m.created_at, instr(m.content, '?')"
-        f" FROM memories m WHERE m.rowid IN ({_marks(len(wanted))}) AND {where}", [*wanted, *args]).fetchall()
-    info = {int(r[0]): (str(r[1]), (r[2], r[3], r[4] or r[5]), bool(r[6])) for r in rows}
+        f" FROM memories m WHERE m.rowid IN (SELECT s.rowid + o.d FROM memories s, ({offsets}) o"
+        f" WHERE s.id IN ({_marks(len(seed_ids))})) AND {where}", [*seed_ids, *args]).fetchall()
+    info = {r[0]: (r[1], (r[2], r[3], r[4] or r[5]), bool(r[6])) for r in rows}
+    rowid_of = {v[0]: rowid for rowid, v in info.items()}
     out: list[ContextNeighbour] = []
-    for rowid, seed_id in seeds:
-        seed = info.get(rowid)
-        if seed is None:  # the seed itself does not pass the filters
+    for seed_id in seed_ids:  # in the caller's order
+        rowid = rowid_of.get(seed_id)
+        if rowid is None:
             continue
-        for d in (d for d in range(-span, span + 1) if d):
-            near = info.get(rowid + d)
-            if near is not None and near[1] == seed[1]:
-                out.append(ContextNeighbour(seed_id, near[0], d, seed[2]))
+        _, group, asks = info[rowid]
+        for d in range(-span, span + 1):
+            near = info.get(rowid + d) if d else None
+            if near is not None and near[1] == group:
+                out.append(ContextNeighbour(seed_id, near[0], d, asks))
     return out
 
 

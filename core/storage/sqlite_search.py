@@ -31,9 +31,12 @@ def _quoted(term: str) -> str:
 
 
 
+Scored = tuple[int, float, str]  # (rowid, bm25 relevance, memory id)
+
+
 def text_search(store: Store, terms: Sequence[str], filters: SearchFilters | None,
-                k: int) -> list[tuple[int, float]]:
-    """(rowid, bm25 relevance ≥ 0) best first; an explicit title weighs twice the content.
+                k: int) -> list[Scored]:
+    """(rowid, bm25 relevance ≥ 0, memory id) best first; an explicit title weighs twice the content.
 
     In a large store, memories holding every word are looked for first: when at least
     ``k`` do, their best are the best of the full OR query too (in practice), and finding
@@ -51,14 +54,15 @@ def text_search(store: Store, terms: Sequence[str], filters: SearchFilters | Non
     return _bm25(store, " OR ".join(_quoted(t) for t in terms), filters, k)
 
 
-def _union(first: list[tuple[int, float]], second: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    best = dict(second)
-    for rowid, score in first:
-        best[rowid] = max(score, best.get(rowid, score))
-    return sorted(best.items(), key=lambda item: (-item[1], -item[0]))
+def _union(first: list[Scored], second: list[Scored]) -> list[Scored]:
+    best = {row[0]: row for row in second}
+    for row in first:
+        if row[0] not in best or row[1] > best[row[0]][1]:
+            best[row[0]] = row
+    return sorted(best.values(), key=lambda row: (-row[1], -row[0]))
 
 
-def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> list[tuple[int, float]]:
+def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> list[Scored]:
     """The ``k`` best bm25 matches. In a large store only the newest TEXT_SCORE_CAP matches
     are scored (a common word can match tens of thousands of memories, and scoring is most
     of a query's cost), unless that leaves fewer than ``k`` that pass the filters."""
@@ -77,7 +81,7 @@ def _matches_more_than(store: Store, match: str, n: int) -> bool:
 
 
 def _bm25_of(store: Store, match: str, filters: SearchFilters | None, k: int,
-             newest: int | None) -> list[tuple[int, float]]:
+             newest: int | None) -> list[Scored]:
     # FTS5 walks its doclists newest first for ORDER BY rowid DESC, so the inner LIMIT
     # bounds the work; bm25() is only computed for the rows the inner query returns.
     # Equal scores: the newer memory first.
@@ -85,14 +89,16 @@ def _bm25_of(store: Store, match: str, filters: SearchFilters | None, k: int,
                " WHERE memory_fts MATCH ?" + (" ORDER BY rowid DESC LIMIT ?" if newest is not None else ""))
     bound = [match] + ([newest] if newest is not None else [])
     if flt.is_empty(filters):
-        rows = store.conn().execute(f"SELECT rowid, s FROM ({matches}) ORDER BY s DESC, rowid DESC LIMIT ?",
-                                    [*bound, k])
+        # the memory ids of the k best only (joined after the limit)
+        rows = store.conn().execute(
+            f"SELECT f.rowid, f.s, m.id FROM (SELECT rowid, s FROM ({matches}) ORDER BY s DESC, rowid DESC"
+            " LIMIT ?) f JOIN memories m ON m.rowid = f.rowid ORDER BY f.s DESC, f.rowid DESC", [*bound, k])
     else:
         where, args = flt.where(filters, indexed=False)
         rows = store.conn().execute(
-            f"SELECT f.rowid, f.s FROM ({matches}) f JOIN memories m ON m.rowid = f.rowid"
+            f"SELECT f.rowid, f.s, m.id FROM ({matches}) f JOIN memories m ON m.rowid = f.rowid"
             f" WHERE {where} ORDER BY f.s DESC, f.rowid DESC LIMIT ?", [*bound, *args, k])
-    return [(int(r[0]), float(r[1])) for r in rows]
+    return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
 
 
 def _large(store: Store) -> bool:

@@ -131,9 +131,8 @@ class SqliteStorage:
     # ---- search primitives and vectors -------------------------------------------------
     def text_candidates(self, terms: Sequence[str], filters: SearchFilters | None,
                         k: int) -> list[TextCandidate]:
-        ranked = search_sql.text_search(self._store, terms, filters, k)
-        ids = listing.ids_of(self._store.conn(), [r for r, _ in ranked])
-        return [TextCandidate(ids[r], s) for r, s in ranked if r in ids]
+        return [TextCandidate(memory_id, score)
+                for _, score, memory_id in search_sql.text_search(self._store, terms, filters, k)]
 
     def vector_candidates(self, query: np.ndarray, filters: SearchFilters | None,
                           k: int) -> list[VectorCandidate]:
