@@ -40,7 +40,7 @@ from core.models import (
 )  # fmt: skip
 
 
-# The three candidate types are named tuples: a query builds hundreds of them.
+# Candidates, neighbours and openings are named tuples: a query builds hundreds of them.
 class TextCandidate(NamedTuple):
     """A memory matching a query's words, with its full-text relevance (higher is better)."""
 
@@ -66,8 +66,7 @@ class ContextNeighbour(NamedTuple):
     seed_asks: bool
 
 
-@dataclass(frozen=True)
-class MemoryOpening:
+class MemoryOpening(NamedTuple):
     """What the speaker rules read of a memory: its kind, first characters and metadata (JSON)."""
 
     memory_id: str

@@ -31,7 +31,8 @@ def _quoted(term: str) -> str:
 
 
 
-Scored = tuple[int, float, str]  # (rowid, bm25 relevance, memory id)
+# (rowid, bm25 relevance, memory id when the query joined the memory anyway, else None)
+Scored = tuple[int, float, str | None]
 
 
 def text_search(store: Store, terms: Sequence[str], filters: SearchFilters | None,
@@ -89,16 +90,14 @@ def _bm25_of(store: Store, match: str, filters: SearchFilters | None, k: int,
                " WHERE memory_fts MATCH ?" + (" ORDER BY rowid DESC LIMIT ?" if newest is not None else ""))
     bound = [match] + ([newest] if newest is not None else [])
     if flt.is_empty(filters):
-        # the memory ids of the k best only (joined after the limit)
-        rows = store.conn().execute(
-            f"SELECT f.rowid, f.s, m.id FROM (SELECT rowid, s FROM ({matches}) ORDER BY s DESC, rowid DESC"
-            " LIMIT ?) f JOIN memories m ON m.rowid = f.rowid ORDER BY f.s DESC, f.rowid DESC", [*bound, k])
+        rows = store.conn().execute(f"SELECT rowid, s, NULL FROM ({matches}) ORDER BY s DESC, rowid DESC LIMIT ?",
+                                    [*bound, k])
     else:
         where, args = flt.where(filters, indexed=False)
         rows = store.conn().execute(
             f"SELECT f.rowid, f.s, m.id FROM ({matches}) f JOIN memories m ON m.rowid = f.rowid"
             f" WHERE {where} ORDER BY f.s DESC, f.rowid DESC LIMIT ?", [*bound, *args, k])
-    return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+    return [(int(r[0]), float(r[1]), r[2]) for r in rows]
 
 
 def _large(store: Store) -> bool:

@@ -131,8 +131,10 @@ class SqliteStorage:
     # ---- search primitives and vectors -------------------------------------------------
     def text_candidates(self, terms: Sequence[str], filters: SearchFilters | None,
                         k: int) -> list[TextCandidate]:
-        return [TextCandidate(memory_id, score)
-                for _, score, memory_id in search_sql.text_search(self._store, terms, filters, k)]
+        ranked = search_sql.text_search(self._store, terms, filters, k)
+        missing = [r for r, _, memory_id in ranked if memory_id is None]
+        ids = listing.ids_of(self._store.conn(), missing) if missing else {}
+        return [TextCandidate(memory_id or ids[r], s) for r, s, memory_id in ranked if memory_id or r in ids]
 
     def vector_candidates(self, query: np.ndarray, filters: SearchFilters | None,
                           k: int) -> list[VectorCandidate]:
