@@ -158,14 +158,18 @@ _PREFIXED: tuple[tuple[str, str, str], ...] = (
     ("mollie_key", r"live_(?<!\w.{5})[A-Za-z0-9]{30}(?![A-Za-z0-9])", "live_"),
     ("mollie_key", r"test_(?<!\w.{5})[A-Za-z0-9]{30}(?![A-Za-z0-9])", "test_"),
     ("adyen_key", r"AQE(?<![\w-]...)[\w-]{80,}", "AQE"),
-    ("asana_token", r"[012]/\d{16}/\d{16}:[a-f0-9]{32}(?![a-f0-9])", "0/ 1/ 2/"),
+    (
+        "asana_token",
+        r"/\d{16}/\d{16}:[a-f0-9]{32}(?![a-f0-9])(?<=(?P<s>[012]/\d{16}/\d{16}:[a-f0-9]{32}))",
+        "0/ 1/ 2/",
+    ),
     (
         "aws_session_token",
         r"(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/=]{100,}",
         "IQoJb3JpZ2luX2Vj FwoGZXIvYXdzE",
     ),
     ("azure_ad_client_secret", r"(?<![\w~.-])[\w~.-]{3}\dQ~[\w~.-]{31,34}(?![\w~.-])", "Q~"),
-    ("azure_devops_pat", r"[a-z2-7]{52}(?![A-Za-z0-9])", ""),
+    ("azure_devops_pat", r"(?<![a-z2-7])[a-z2-7]{52}(?![A-Za-z0-9])", ""),
     (
         "teams_webhook",
         r"https://[\w.-]+\.(?:webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/[^\s\"'<>)]{40,}",
@@ -241,12 +245,13 @@ _STRUCTURED: list[_Rule] = [
         "rzp_",
     ),
     # A UUID given as a CLI token: codecov -t <uuid>, snyk auth <uuid>, --token <uuid>.
-    _rule(
+    _nocase(
         "token",
         r"(?:-t|--token|--auth-token|--api-key|auth|login)[ \t=]+[\"']?"
         r"(?P<s>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![\w-])",
         _accept_token,
         "-t --token --auth-token --api-key auth login",
+        starts=("-t[ \t=]", "--token", "--auth-token", "--api-key", "auth[ \t]", "login[ \t]"),
     ),
     # Authorization: <scheme> <credential> for schemes other than Bearer/Basic/Token.
     _nocase(

@@ -183,7 +183,8 @@ def _name_part_words(parts: list[str], i: int) -> int | None:
 
 
 _PART = re.compile(r"[?!]?\.")
-_NUMBERED_WORD = re.compile(r"[a-z]+\d+(?:[A-Z][a-z]+)*")  # oauth2Client, s3Bucket, v2
+# oauth2Client, s3Bucket, v2, Ed25519PrivateKey
+_NUMBERED_WORD = re.compile(r"[A-Za-z][a-z]*\d+(?:[A-Z][a-z]+)*")
 
 
 def _is_reference(value: str) -> bool:
