@@ -464,6 +464,8 @@ def test_ten_megabytes_in_about_a_second() -> None:
         "1234567890abcdef" * 100_000 + "-us1",
         "password for the" + " wifi" * 200_000,
         "x_key=" * 200_000,
+        "- name: DB_PASSWORD\n  value: " * 100_000,
+        "auth=('a', " * 200_000,
     ],
     ids=[
         "pem-no-end",
@@ -484,6 +486,8 @@ def test_ten_megabytes_in_about_a_second() -> None:
         "hex-run",
         "prose-gap",
         "key-labels",
+        "k8s-env",
+        "auth-tuples",
     ],
 )
 def test_no_catastrophic_backtracking(text: str) -> None:

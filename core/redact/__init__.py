@@ -63,8 +63,8 @@ Decisions worth knowing:
 
 Known gaps (by design or not worth the false positives): unlabelled values (a bare 40-char
 AWS secret key not next to its key id, a password alone on a line or in free prose such as
-"login is ada / …"), a label and its value on different lines
-(Kubernetes ``name:``/``value:`` pairs), "<key> is <value>" prose unless the value mixes
+"login is ada / …"), a label and its value on different lines (except
+Kubernetes ``name:``/``value:`` pairs), "<key> is <value>" prose unless the value mixes
 upper case, lower case and digits, Sentry DSNs (public by design).
 
 Every pattern is linear-time (bounded or possessive quantifiers, no nested ambiguity) and
@@ -74,7 +74,11 @@ starts with a literal where possible: 10 MB of developer notes take about 2 s of
 Measured on the generated corpus (``bench/secrets_corpus.py``, 179 formats, 157 look-alikes;
 ``python bench/redaction.py --seeds 1 2 3``): 99 % of secrets caught in the held-out half,
 no false positives. detect-secrets 1.5 on the same corpus caught 29 %, flagged 18 % of the
-look-alikes, and as a second layer added no catch (``--detector detect-secrets``).
+look-alikes, and as a second layer added no catch (``--detector detect-secrets``). A blind
+set written after tuning (20 new templates, 20 look-alikes) scored 85.0 % / 5.0 % on its
+first run; its three missed idioms (PowerShell ``ConvertTo-SecureString``, HTTP clients'
+``auth=(user, password)``, Kubernetes env ``name``/``value``) and one false positive
+(``PASSWORD_HASHER=argon2``) were then fixed, so it is no longer blind.
 """
 
 from __future__ import annotations

@@ -236,6 +236,24 @@ _STRUCTURED: list[_Rule] = [
         "value=",
         starts=('key="', 'name="'),
     ),
+    # Kubernetes / compose env lists: the label is the name, the secret the next line's value.
+    _nocase(
+        "password",
+        r"name:[ \t]*[\"']?[\w.-]{0,40}(?:pass(?:word|wd)?|secret|token|api_?key|credentials?)"
+        r"[\"']?[ \t]*\r?\n[ \t]*value:[ \t]*"
+        r"(?P<s>\"[^\"\n]{1,2000}\"|'[^'\n]{1,2000}'|[^\s\"'#][^\n#]{0,2000}?)[ \t]*(?=\r?\n|#|$)",
+        _accept_arg,
+        "value:",
+        starts=("name:",),
+    ),
+    # HTTP clients' basic auth tuples: requests auth=('user', 'pass'), aiohttp BasicAuth('u', 'p').
+    _rule(
+        "password",
+        r"(?:auth[ \t]*=[ \t]*\(|BasicAuth\(|DigestAuth\()[ \t]*(?P<q>[\"'])[^\"'\n]{1,100}(?P=q)"
+        r"[ \t]*,[ \t]*(?P<s>\"[^\"\n]{1,200}\"|'[^'\n]{1,200}')",
+        _accept_arg,
+        "auth BasicAuth DigestAuth",
+    ),
     # A key id followed by its secret: Razorpay (key id public, secret 24 characters).
     _rule(
         "razorpay_secret",
@@ -366,6 +384,10 @@ _CLI: tuple[tuple[str, str], ...] = (
     (rf"ssh-keygen[^\n|]*?[ \t]-N[ \t]+{_VAL}", "ssh-keygen"),  # new passphrase
     (rf"ssh-keygen[^\n|]*?[ \t]-P[ \t]+{_VAL}", "ssh-keygen"),  # old passphrase
     (rf"mongo(?:sh|dump|restore|import|export)?[^\n|]*?[ \t]-p[ \t]+{_VAL}", "mongo"),
+    (
+        rf"ConvertTo-SecureString[ \t]+(?:-String[ \t]+)?{_VAL}[ \t]+-AsPlainText",
+        "ConvertTo-SecureString",
+    ),
     (rf"echo[ \t]+{_VAL}[ \t]*\|[ \t]*(?:sudo[ \t]+-S|[^\n|]*--password-stdin|chpasswd)", "echo"),
 )
 

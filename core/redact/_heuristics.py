@@ -342,7 +342,8 @@ _NOT_THE_SECRET = frozenset(
     "hint label mode method format class kind ref arn version provider store manager source "
     "location region rotation enabled required usage used hash hashed prefix suffix pattern "
     "regex placeholder description help min max template mount scope scopes role page "
-    "budget validator validators strength encoder reset sent created updated at".split()
+    "budget validator validators strength encoder reset sent created updated at "
+    "hasher hashers hashing algorithm algo cipher kdf scheme strategy rounds".split()
 )
 # The same, for words *before* the keyword: max_tokens, next_page_token, hashed_password.
 _NOT_THE_SECRET_BEFORE = frozenset(
