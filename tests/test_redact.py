@@ -440,7 +440,9 @@ def test_ten_megabytes_in_about_a_second() -> None:
     elapsed = time.process_time() - started
 
     assert len(result.redactions) > 1_000
-    assert elapsed < 4.0, f"10 MB took {elapsed:.2f}s of CPU time"  # 0.7-1.1 s when written
+    assert elapsed < 4.0, (
+        f"10 MB took {elapsed:.2f}s of CPU time"
+    )  # 0.7-1.1 s when written, 1.8 s with issue 20 rules
 
 
 @pytest.mark.parametrize(
