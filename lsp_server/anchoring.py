@@ -48,12 +48,15 @@ class Placements:
     def place(self, info: DocInfo, memories: Sequence[Memory]) -> list[Placed]:
         """``memories`` (anchored to this document) placed on its text (CPU only: run it
         in a worker for big files)."""
-        symbol_spans = spans(info.symbols)
+        by_name = _by_short_name(spans(info.symbols)) if memories else {}
         out: list[Placed] = []
         for m in memories:
             if m.anchor is None:
                 continue
-            where = self._locate(info, m.id, m.anchor, symbol_spans)
+            # locate() only considers spans named like the anchor's symbol: hand it those,
+            # not all 50k of a big file for every anchor.
+            short = m.anchor.symbol.rsplit(".", 1)[-1] if m.anchor.symbol else None
+            where = self._locate(info, m.id, m.anchor, by_name.get(short, []) if short else [])
             symbol = info.enclosing(where.start_line, where.end_line) if where else None
             out.append(Placed(m, where, symbol))
         return out
@@ -72,6 +75,13 @@ class Placements:
     def forget(self, uri: str) -> None:
         for key in [k for k in self._cache if k[0] == uri]:
             self._cache.pop(key, None)
+
+
+def _by_short_name(symbol_spans: Sequence[SymbolSpan]) -> dict[str, list[SymbolSpan]]:
+    out: dict[str, list[SymbolSpan]] = {}
+    for span in symbol_spans:
+        out.setdefault(span.short_name, []).append(span)
+    return out
 
 
 def persist_moves(svc: MemoryService, info: DocInfo, placed: Sequence[Placed]) -> int:

@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePath
 
 from lsprotocol import types
@@ -19,7 +20,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, Workspace
 
 from core.config import git_root
-from lsp_server.symbols import Symbol, enclosing, symbols_of
+from lsp_server.symbols import Outline, Symbol, symbols_of
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,12 @@ class DocInfo:
         """Lines ``start``…``end`` (1-based inclusive) joined by newlines."""
         return "\n".join(self.lines[max(start, 1) - 1:end])
 
+    @cached_property
+    def outline(self) -> Outline:
+        return Outline(self.symbols)
+
     def enclosing(self, start: int, end: int | None = None) -> Symbol | None:
-        return enclosing(self.symbols, start, end)
+        return self.outline.enclosing(start, end)
 
 
 class Documents:

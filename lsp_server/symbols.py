@@ -74,6 +74,33 @@ def enclosing(symbols: Sequence[Symbol], start: int, end: int | None = None) -> 
     return min(inside, key=lambda s: s.end_line - s.start_line) if inside else None
 
 
+class Outline:
+    """A symbol table indexed for "what is around this line" in O(nesting depth), not one
+    scan of every symbol (a 50k-definition file placed 100 anchors in ~1 s that way)."""
+
+    def __init__(self, symbols: Sequence[Symbol]) -> None:
+        self._symbols = sorted(symbols, key=lambda s: (s.start_line, -s.end_line))
+        self._starts = [s.start_line for s in self._symbols]
+        self._parents: list[int] = []
+        open_: list[int] = []
+        for i, s in enumerate(self._symbols):
+            while open_ and not self._symbols[open_[-1]].contains(s.start_line, s.end_line):
+                open_.pop()
+            self._parents.append(open_[-1] if open_ else -1)
+            open_.append(i)
+
+    def enclosing(self, start: int, end: int | None = None) -> Symbol | None:
+        """The innermost symbol containing lines ``start``…``end``: among the last symbol
+        starting at or before ``start`` and its ancestors (any other symbol around the
+        lines would contain that one too)."""
+        i = bisect.bisect_right(self._starts, start) - 1
+        while i >= 0:
+            if self._symbols[i].contains(start, end):
+                return self._symbols[i]
+            i = self._parents[i]
+        return None
+
+
 def spans(symbols: Iterable[Symbol]) -> list[SymbolSpan]:
     """Spans for anchor lookups. ``@overload`` stubs are left out when their implementation
     is there: a memory about ``parse`` belongs to the code that runs, not the first stub."""
@@ -165,8 +192,7 @@ def _continued(code: Sequence[str]) -> set[int]:
     for number, line in enumerate(code, start=1):
         if depth > 0:
             out.add(number)
-        if any(ch in line for ch in "()[]"):
-            depth = max(0, depth + line.count("(") + line.count("[") - line.count(")") - line.count("]"))
+        depth = max(0, depth + line.count("(") + line.count("[") - line.count(")") - line.count("]"))
     return out
 
 

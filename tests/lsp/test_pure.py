@@ -252,6 +252,10 @@ def test_hover_targets_on_a_440_kb_line_take_no_time() -> None:
     assert middle is not None and middle.kind == "string" and middle.text.startswith("#")
     assert line[middle.start:middle.end] == f'"{middle.text}"'
     assert escaped is None or escaped.kind != "comment"
+    # a window that starts inside a string must not turn the "#" of the next one into a comment
+    for column in range(200_003, 200_120):
+        found = target_at(line, column, "colours.py")
+        assert found is None or (found.kind == "string" and line[found.start] == '"'), column
 
 
 def test_target_scan_skips_markers_in_strings_and_unclosed_quotes() -> None:
