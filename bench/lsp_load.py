@@ -140,9 +140,17 @@ async def big_lens(lat: Any, workdir: Path, cache: Path, repo: Path, repeats: in
             "contentChanges": [{"range": {"start": {"line": 0, "character": 0},
                                           "end": {"line": 0, "character": 0}}, "text": "#"}]})
         after_edit.append((await lat.timed(client.request("textDocument/codeLens", lens)))[0])
+    hover_after_edit = []  # the file stops parsing at its end: every keystroke is a new version
+    for version in range(7, 12):
+        client.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": version},
+            "contentChanges": [{"range": {"start": {"line": 0, "character": 0},
+                                          "end": {"line": 0, "character": 0}}, "text": "def broken(:\n"}]})
+        hover_after_edit.append((await lat.timed(_hover(client, uri, 4 * version, 6)))[0])
     await client.close()
     return {"file_mb": round(len(text) / 1e6, 1), "definitions": BIG_DEFINITIONS, "lenses": len(found or []),
-            "first_ms": round(first_ms, 1), "repeat": lat.summary(repeat), "after_edit": lat.summary(after_edit)}
+            "first_ms": round(first_ms, 1), "repeat": lat.summary(repeat), "after_edit": lat.summary(after_edit),
+            "hover_after_keystroke_unparsable": lat.summary(hover_after_edit)}
 
 
 def report(name: str, figures: dict[str, Any]) -> str:

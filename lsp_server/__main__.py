@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # A worker parsing a big file keeps the interpreter lock for 5 ms slices by default; 1 ms
+    # slices let the event loop answer other files meanwhile (a hover during a 4 MB parse:
+    # p50 145 -> 48 ms, issue 21).
+    sys.setswitchinterval(0.001)
 
     from core.config import Settings, build_service
     from core.service import MemoryService

@@ -164,7 +164,7 @@ class Lexed:
 
     lines: list[str]
     code: list[str]
-    inside: frozenset[int]  # 1-based; also lines that continue an open bracket
+    inside: frozenset[int]  # 1-based
 
 
 def lex(text: str, tokens: re.Pattern[str]) -> Lexed:
@@ -181,17 +181,22 @@ def lex(text: str, tokens: re.Pattern[str]) -> Lexed:
         return '""' + '\n""' * newlines  # still code: a docstring's lines belong to its block
 
     code = tokens.sub(blank, text).splitlines()
-    return Lexed(text.splitlines(), code, frozenset(inside | _continued(code)))
+    return Lexed(text.splitlines(), code, frozenset(inside))
 
 
 def _continued(code: Sequence[str]) -> set[int]:
-    """Lines that begin inside an open bracket (a signature or call over several lines):
-    their indentation says nothing about blocks."""
+    """Python lines that begin inside an open bracket (a signature or call over several
+    lines): their indentation says nothing about blocks. A ``def``/``class`` line is never
+    inside brackets, so one closes any left open (``def f(`` being typed above 50k
+    definitions must not hide them all)."""
     out: set[int] = set()
     depth = 0
     for number, line in enumerate(code, start=1):
         if depth > 0:
-            out.add(number)
+            if ("def" in line or "class" in line) and _PY_HEADER.match(line):
+                depth = 0
+            else:
+                out.add(number)
         depth = max(0, depth + line.count("(") + line.count("[") - line.count(")") - line.count("]"))
     return out
 
@@ -203,6 +208,7 @@ _OVERLOAD = re.compile(r"@(?:typing\.|t\.)?overload\b")
 
 def _python_heuristic(text: str) -> list[Symbol]:
     lexed = lex(text, _PY_TOKENS)
+    lexed = Lexed(lexed.lines, lexed.code, lexed.inside | _continued(lexed.code))
     found: list[tuple[str, str, int, int, int, bool]] = []
     for number, code in enumerate(lexed.code, start=1):
         match = _PY_HEADER.match(code) if "def" in code or "class" in code else None

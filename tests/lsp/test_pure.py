@@ -262,3 +262,25 @@ def test_target_scan_skips_markers_in_strings_and_unclosed_quotes() -> None:
     assert target_at('x = "a # b"  # real comment', 20, "a.py") == target_at('x = "a # b"  # real comment', 22, "a.py")
     found = target_at("it's the parse_config step", 12, "notes.md")
     assert found is not None and (found.kind, found.text) == ("identifier", "parse_config")
+
+
+def test_an_open_bracket_being_typed_hides_no_definition() -> None:
+    text = "def typing_now(:\n\n" + "".join(f"def f{i}(a):\n    return a\n\n" for i in range(3)) + \
+        "describe('x', () => {\n  function helper() {\n    return 1;\n  }\n});\n"
+    found = [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text.split("describe")[0], "a.py")]
+    assert found == [("typing_now", 1, 1), ("f0", 3, 4), ("f1", 6, 7), ("f2", 9, 10)]
+    js = [(s.qualname, s.end_line) for s in symbols_of("describe" + text.split("describe")[1], "a.test.js")]
+    assert js == [("helper", 4)]
+
+
+def test_an_anchor_without_its_symbol_is_searched_near_its_line_only() -> None:
+    lines = [f"x{i} = {i}" for i in range(60_000)]
+    near = anchor(50_000, 50_001, None, lines)
+    moved = ["# new", *lines]
+    started = time.perf_counter()
+    assert locate(near, moved) == Located(50_001, 50_002, "fingerprint")
+    gone = CodeAnchor("a.py", 50_000, 50_001, None, None, fingerprint(["never", "there"]))
+    assert locate(gone, moved) == Located(50_000, 50_001, "stored")
+    far = anchor(10, 11, None, lines)
+    assert locate(far, [*(["# pad"] * 5_000), *lines]) == Located(10, 11, "stored")
+    assert time.perf_counter() - started < 1.0
