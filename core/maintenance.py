@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,9 +142,12 @@ def reindex(svc: MemoryService, *, full: bool = True, progress: ProgressCallback
     total = len(svc.store.rowids_without_vectors(10**9))
     done = 0
     progress(ProgressEvent("reindex", 0, total, "embedding memories"))
-    while batch := svc.store.rowids_without_vectors(REINDEX_BATCH):
-        done += svc.embed_rowids(batch)
-        progress(ProgressEvent("reindex", done, total))
+    # A model of its own when the embedder offers one: its memory is freed when done.
+    bulk = getattr(svc.embedder, "bulk_session", None)
+    with bulk() if bulk is not None else contextlib.nullcontext():
+        while batch := svc.store.rowids_without_vectors(REINDEX_BATCH):
+            done += svc.embed_rowids(batch)
+            progress(ProgressEvent("reindex", done, total))
     return done
 
 

@@ -20,6 +20,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, Workspace
 
 from core.config import git_root
+from lsp_server.files import read_regular_text
 from lsp_server.symbols import Outline, Symbol, symbols_of
 
 log = logging.getLogger(__name__)
@@ -137,12 +138,7 @@ def _read(uri: str) -> str | None:
     path = to_fs_path(uri)
     if not path:
         return None
-    try:
-        if Path(path).stat().st_size > MAX_FILE_BYTES:
-            return None
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
+    return read_regular_text(path, MAX_FILE_BYTES)  # never a FIFO or a device (issue 21)
 
 
 def _relative(path: str, root: Path | None) -> str:
