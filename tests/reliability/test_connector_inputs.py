@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 
 MAX_CAPTURE_RSS_MB = 200
@@ -196,3 +198,23 @@ def test_a_100k_event_console_capture_syncs_in_bounded_memory(tmp_path: Path, te
     assert len(counts) == 100 and sum(counts) == 66_667, counts  # every error and warning counted
     # Before streaming: 187 MB, +113 MB (the text, its lines and 100k event objects at once).
     assert peak <= MAX_CAPTURE_RSS_MB and peak - base <= 40, (peak, base)
+
+
+@pytest.mark.parametrize("bad", ["bomb", "fifo"])
+def test_import_markdown_refuses_an_alias_bomb_or_a_fifo_with_one_clear_line(
+        tmp_path: Path, text_env, bad: str) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    if bad == "fifo":
+        os.mkfifo(folder / "01-pipe.md")
+    else:
+        bomb = _alias_bomb().replace("\n", "\n  ")  # as the record's metadata
+        (folder / "01-bomb.md").write_text(
+            "---\nid: 01HZY0000000000000000000AA\ntitle: Bomb\ncreated_at: '2024-01-01T00:00:00Z'\n"
+            f"metadata:\n  {bomb}\n---\nbody\n")
+    run = cli(text_env, "import", "--markdown", str(folder), timeout=30)  # hung / ran for minutes
+    text = run.stdout + run.stderr
+    assert run.returncode != 0 and "Traceback" not in text, text[-2000:]
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), text
+    assert ("alias" if bad == "bomb" else "not a regular file") in text, text
