@@ -15,7 +15,7 @@ from core.anchors import Located, SymbolSpan, locate
 from core.models import CodeAnchor, Memory
 from core.service import MemoryService
 from lsp_server.documents import DocInfo
-from lsp_server.symbols import Symbol, spans
+from lsp_server.symbols import Symbol
 
 _CACHE_LIMIT = 20_000
 
@@ -48,7 +48,7 @@ class Placements:
     def place(self, info: DocInfo, memories: Sequence[Memory]) -> list[Placed]:
         """``memories`` (anchored to this document) placed on its text (CPU only: run it
         in a worker for big files)."""
-        by_name = _by_short_name(spans(info.symbols)) if memories else {}
+        by_name = info.spans_by_name if memories else {}
         out: list[Placed] = []
         for m in memories:
             if m.anchor is None:
@@ -75,13 +75,6 @@ class Placements:
     def forget(self, uri: str) -> None:
         for key in [k for k in self._cache if k[0] == uri]:
             self._cache.pop(key, None)
-
-
-def _by_short_name(symbol_spans: Sequence[SymbolSpan]) -> dict[str, list[SymbolSpan]]:
-    out: dict[str, list[SymbolSpan]] = {}
-    for span in symbol_spans:
-        out.setdefault(span.short_name, []).append(span)
-    return out
 
 
 def persist_moves(svc: MemoryService, info: DocInfo, placed: Sequence[Placed]) -> int:

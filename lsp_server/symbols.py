@@ -109,6 +109,15 @@ def spans(symbols: Iterable[Symbol]) -> list[SymbolSpan]:
     return [s.span() for s in table if not (s.overload and s.qualname in implemented)]
 
 
+def spans_by_name(symbols: Iterable[Symbol]) -> dict[str, list[SymbolSpan]]:
+    """:func:`spans` grouped by short name: an anchor is only ever matched against spans
+    named like its symbol (``core.anchors.find_symbol``)."""
+    out: dict[str, list[SymbolSpan]] = {}
+    for span in spans(symbols):
+        out.setdefault(span.short_name, []).append(span)
+    return out
+
+
 # ---- Python ------------------------------------------------------------------------------
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
