@@ -11,6 +11,7 @@ from core.anchors import Located, SymbolSpan, find_window, fingerprint, locate
 from core.models import CodeAnchor
 from lsp_server import present, symbols
 from lsp_server.config import ServerConfig
+from lsp_server.documents import LAZY_PARSE_CHARS, Documents
 from lsp_server.symbols import enclosing, spans, symbols_of
 from lsp_server.targets import target_at, words_of_identifier
 
@@ -284,3 +285,15 @@ def test_an_anchor_without_its_symbol_is_searched_near_its_line_only() -> None:
     far = anchor(10, 11, None, lines)
     assert locate(far, [*(["# pad"] * 5_000), *lines]) == Located(10, 11, "stored")
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_big_document_being_typed_in_keeps_its_last_symbols_until_parsed() -> None:
+    docs = Documents(lambda: None)
+    text = "".join(f"def f{i}(a):\n    return a\n\n" for i in range(30_000))
+    assert len(text) > LAZY_PARSE_CHARS
+    parsed = docs.build("untitled:big.py", 1, text)
+    assert parsed is not None and docs.provisional("untitled:big.py", 1, text) is None  # parsed
+    quick = docs.provisional("untitled:big.py", 2, "# typing\n" + text)
+    assert quick is not None and quick.version is None  # nothing is cached under it
+    assert quick.lines[0] == "# typing" and quick.symbols is parsed.symbols
+    assert docs.provisional("untitled:small.py", 2, "def f():\n    pass\n") is None
