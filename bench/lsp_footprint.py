@@ -58,6 +58,7 @@ async def edits_rss(client_cls: Any, db: Path, cache: Path, repo: Path, edits: i
     uri = path.as_uri()
     client.notify("textDocument/didOpen", {"textDocument": {
         "uri": uri, "languageId": "python", "version": 1, "text": path.read_text()}})
+    await model_loaded(client)  # its loading would count as growth
     await _edit(client, uri, 2, 2000)  # warm-up: caches and allocator arenas fill first
     before = rss_mib(client.proc.pid)
     started = time.perf_counter()
@@ -85,7 +86,7 @@ async def reindex_rss(client_cls: Any, workdir: Path, cache: Path, repo: Path, n
     if not db.exists():
         unembedded_store(db, n)
     client = await _session(client_cls, db, cache, repo)
-    await _command(client, "devmem.search", {"query": "warm up the model"})
+    await model_loaded(client)
     await _command(client, "devmem.recent", {"limit": 5})
     before = rss_mib(client.proc.pid)
     started = time.perf_counter()
@@ -104,7 +105,7 @@ async def exit_time(client_cls: Any, workdir: Path, cache: Path, repo: Path, n: 
         db.unlink()
     unembedded_store(db, n)
     client = await _session(client_cls, db, cache, repo)
-    await _command(client, "devmem.search", {"query": "warm up the model"})
+    await model_loaded(client)
     reindex = asyncio.ensure_future(_command(client, "devmem.reindex", {}))
     await asyncio.sleep(2.0)  # well inside the reindex
     await client.request("shutdown", None)
@@ -115,6 +116,16 @@ async def exit_time(client_cls: Any, workdir: Path, cache: Path, repo: Path, n: 
     reindex.cancel()
     client.reader.cancel()
     return {"exit_to_end_s": round(seconds, 3), "returncode": client.proc.returncode}
+
+
+async def model_loaded(client: Any, timeout: float = 180.0) -> None:
+    """Wait until a search runs without the "model is loading" notice (RSS counts it then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not (await _command(client, "devmem.search", {"query": "warm up", "limit": 1})).get("notice"):
+            return
+        await asyncio.sleep(0.5)
+    raise SystemExit("the server's model did not load")
 
 
 async def _command(client: Any, name: str, args: dict[str, Any]) -> Any:
