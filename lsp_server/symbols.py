@@ -153,17 +153,20 @@ def _is_overload(decorator: ast.expr) -> bool:
 
 
 # ---- lexing: strings and comments out, line structure kept ------------------------------
-_STR = r"(?:[^{q}\\\n]|\\[\s\S])*(?:{q}|$)"  # an unclosed quote ends at the line's end
+# An unclosed quote ends at the line's end; an unclosed triple quote, block comment or
+# template literal is left to the other patterns (one line), so opening a docstring above
+# 50k definitions does not hide them all while it is being typed.
+_STR = r"(?:[^{q}\\\n]|\\[\s\S])*(?:{q}|$)"
 _PY_TOKENS = re.compile("|".join([
-    r'#[^\n]*', r'"""[\s\S]*?(?:"""|\Z)', r"'''[\s\S]*?(?:'''|\Z)",
+    r'#[^\n]*', r'"""[\s\S]*?"""', r"'''[\s\S]*?'''",
     '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
 _HASH_TOKENS = re.compile("|".join([r'#[^\n]*', '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
 _C_TOKENS = re.compile("|".join([
-    r'//[^\n]*', r'/\*[\s\S]*?(?:\*/|\Z)', r'`(?:[^`\\]|\\[\s\S])*(?:`|\Z)',
+    r'//[^\n]*', r'/\*[\s\S]*?\*/', r'(?<!\\)`(?:[^`\\]|\\[\s\S])*+`',
     '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
 # Rust: a quote is a char literal only when it closes at once; else a lifetime (`&'a str`).
 _RUST_TOKENS = re.compile("|".join([
-    r'//[^\n]*', r'/\*[\s\S]*?(?:\*/|\Z)', '"' + _STR.format(q='"'), r"'(?:\\[^\n]{1,10}?|[^'\\\n])'"]), re.M)
+    r'//[^\n]*', r'/\*[\s\S]*?\*/', '"' + _STR.format(q='"'), r"'(?:\\[^\n]{1,10}?|[^'\\\n])'"]), re.M)
 
 
 @dataclass(frozen=True)

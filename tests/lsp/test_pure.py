@@ -297,3 +297,13 @@ def test_a_big_document_being_typed_in_keeps_its_last_symbols_until_parsed() -> 
     assert quick is not None and quick.version is None  # nothing is cached under it
     assert quick.lines[0] == "# typing" and quick.symbols is parsed.symbols
     assert docs.provisional("untitled:small.py", 2, "def f():\n    pass\n") is None
+
+
+def test_a_docstring_being_opened_hides_nothing_below_it() -> None:
+    text = 'def a():\n    """\n    return 1\n\n\ndef b():\n    return 2\n\n\ndef c(:\n    pass\n'
+    assert [(s.qualname, s.end_line) for s in symbols_of(text, "a.py")] == [("a", 3), ("b", 7), ("c", 11)]
+    js = "function a() {\n  /* typing\n  return 1;\n}\nfunction b() {\n  return 2;\n}\n"
+    assert [(s.qualname, s.end_line) for s in symbols_of(js, "a.js")] == [("a", 4), ("b", 7)]
+    started = time.perf_counter()  # an unclosed template before 20k escaped backticks
+    symbols_of("`" + "\\`" * 20_000 + "\nfunction f() {}\n", "a.js")
+    assert time.perf_counter() - started < 1.0
