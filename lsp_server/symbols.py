@@ -156,17 +156,17 @@ def _is_overload(decorator: ast.expr) -> bool:
 # An unclosed quote ends at the line's end; an unclosed triple quote, block comment or
 # template literal is left to the other patterns (one line), so opening a docstring above
 # 50k definitions does not hide them all while it is being typed.
-_STR = r"(?:[^{q}\\\n]|\\[\s\S])*(?:{q}|$)"
+_STR = r"(?:[^{q}\\\r\n]|\\(?:\r\n|[\s\S]))*(?:{q}|(?=[\r\n])|\Z)"
 _PY_TOKENS = re.compile("|".join([
-    r'#[^\n]*', r'"""[\s\S]*?"""', r"'''[\s\S]*?'''",
+    r'#[^\r\n]*', r'"""[\s\S]*?"""', r"'''[\s\S]*?'''",
     '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
-_HASH_TOKENS = re.compile("|".join([r'#[^\n]*', '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
+_HASH_TOKENS = re.compile("|".join([r'#[^\r\n]*', '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
 _C_TOKENS = re.compile("|".join([
-    r'//[^\n]*', r'/\*[\s\S]*?\*/', r'(?<!\\)`(?:[^`\\]|\\[\s\S])*+`',
+    r'//[^\r\n]*', r'/\*[\s\S]*?\*/', r'(?<!\\)`(?:[^`\\]|\\[\s\S])*+`',
     '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
 # Rust: a quote is a char literal only when it closes at once; else a lifetime (`&'a str`).
 _RUST_TOKENS = re.compile("|".join([
-    r'//[^\n]*', r'/\*[\s\S]*?\*/', '"' + _STR.format(q='"'), r"'(?:\\[^\n]{1,10}?|[^'\\\n])'"]), re.M)
+    r'//[^\r\n]*', r'/\*[\s\S]*?\*/', '"' + _STR.format(q='"'), r"'(?:\\[^\n]{1,10}?|[^'\\\n])'"]), re.M)
 
 
 @dataclass(frozen=True)
@@ -179,16 +179,23 @@ class Lexed:
     inside: frozenset[int]  # 1-based
 
 
+# Every line break str.splitlines() knows (document lines are numbered by it), so that a
+# form feed inside a blanked string cannot shift the lines after it.
+_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_ODD_BREAK = re.compile("[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def lex(text: str, tokens: re.Pattern[str]) -> Lexed:
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    starts = [0] + [m.end() for m in _BREAK.finditer(text)]
     inside: set[int] = set()
 
     def blank(m: re.Match[str]) -> str:
-        newlines = m.group().count("\n")
+        token = m.group()
+        newlines = token.count("\n") if _ODD_BREAK.search(token) is None else len(_BREAK.findall(token))
         if newlines:
             first = bisect.bisect_right(starts, m.start())  # 1-based line of the match
             inside.update(range(first + 1, first + newlines + 1))
-        if m.group().startswith(("#", "//", "/*")):
+        if token.startswith(("#", "//", "/*")):
             return "\n" * newlines
         return '""' + '\n""' * newlines  # still code: a docstring's lines belong to its block
 

@@ -307,3 +307,18 @@ def test_a_docstring_being_opened_hides_nothing_below_it() -> None:
     started = time.perf_counter()  # an unclosed template before 20k escaped backticks
     symbols_of("`" + "\\`" * 20_000 + "\nfunction f() {}\n", "a.js")
     assert time.perf_counter() - started < 1.0
+
+
+def test_line_breaks_inside_strings_keep_the_symbol_lines_right() -> None:
+    text = 'X = """a\x0cb\r\nc"""\ndef f(:\n    pass\n\ndef g():\n    pass\n'
+    assert len(text.splitlines()) == 8
+    assert [(s.qualname, s.start_line) for s in symbols_of(text, "a.py")] == [("f", 4), ("g", 7)]
+
+
+def test_windows_line_endings_keep_the_symbol_lines_right() -> None:
+    text = 'x = "open  # c\n\n' + "def f():\n    return 1  # done\n\ndef g(:\n    pass\n"
+    crlf = text.replace("\n", "\r\n")
+    assert [(s.qualname, s.start_line, s.end_line) for s in symbols_of(crlf, "a.py")] == \
+        [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text, "a.py")] == [("f", 3, 4), ("g", 6, 7)]
+    js = "function f() {\n  // }\n  return '}\n}\n"
+    assert symbols_of(js.replace("\n", "\r\n"), "a.js") == symbols_of(js, "a.js")
