@@ -11,7 +11,8 @@ Each override names what pygls 2.1 does wrong and stays correct if pygls fixes i
 * `exit` raised SystemExit inside the event loop, which pygls swallowed (exit code always
   0) while worker threads kept the process alive; we end the process ourselves;
 * a failed send was reported to the client by sending, which failed again, without end;
-* expected errors (bad arguments, memory not found) were logged with a full traceback.
+* expected errors (bad arguments, memory not found) were logged with a full traceback;
+* `$/cancelRequest` answered a command but left its work running (a reindex to the end).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class DevMemProtocol(LanguageServerProtocol):
         self.initialized = False
         self.output_lost = False  # the client's end of our output is gone: send nothing more
         self.on_exit: Callable[[int], None] | None = None  # ends the process (set by the server)
+        self._nested: dict[Any, Future[Any]] = {}  # request id → its nested handler's future
 
     # ---- requests in and out -----------------------------------------------------------
     def handle_message(self, message: Any) -> None:
@@ -127,12 +129,29 @@ class DevMemProtocol(LanguageServerProtocol):
         # pygls removes an entry only when it answers a request; notifications and the
         # nested handlers of its builtin features stayed for good. Remove each when done.
         future = self._request_futures.get(msg_id)
-        if future is not None:
-            future.add_done_callback(partial(self._forget, msg_id))
+        if future is None:
+            return
+        future.add_done_callback(partial(self._forget, msg_id))
+        request = self.msg_id  # the request being served, in this context
+        if request is not None and request != msg_id:
+            # A nested handler (our command behind pygls' executeCommand): `$/cancelRequest`
+            # for the request must reach it, or the work runs on after the answer.
+            self._nested[request] = future
+            future.add_done_callback(partial(self._forget_nested, request))
 
     def _forget(self, msg_id: Any, future: Future[Any]) -> None:
         if self._request_futures.get(msg_id) is future:
             del self._request_futures[msg_id]
+
+    def _forget_nested(self, request: Any, future: Future[Any]) -> None:
+        if self._nested.get(request) is future:
+            del self._nested[request]
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        nested = self._nested.pop(msg_id, None)
+        if nested is not None and nested.cancel():
+            log.info("cancelled the work of request %s", msg_id)
 
     def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
         error = None if future.cancelled() else future.exception()

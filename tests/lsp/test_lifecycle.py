@@ -354,3 +354,23 @@ async def test_reindex_gives_memory_back(env: dict[str, str], tmp_path: Path, re
     finally:
         await lsp.shutdown()
     assert after - before < 50, f"RSS {before:.0f} → {after:.0f} MiB after a reindex"
+
+
+async def test_cancel_request_stops_a_running_reindex(
+        env: dict[str, str], tmp_path: Path, repo: Path) -> None:
+    """`$/cancelRequest` answered the request but left its reindex running to the end."""
+    build_store(Path(env["DEVMEM_DB"]), 3000)
+    lsp = await spawn(env, tmp_path)
+    await lsp.initialize(repo)
+    try:
+        command = await reindex_started(lsp)
+        await lsp.notify("$/cancelRequest", {"id": 2})  # 1 was initialize
+        with pytest.raises(RpcError) as cancelled:
+            await asyncio.wait_for(command, 10)
+        assert cancelled.value.code == -32800
+        await asyncio.sleep(1.5)  # a batch under way may still report
+        reports = len(lsp.notifications)
+        await asyncio.sleep(2.0)
+        assert len(lsp.notifications) == reports, "the reindex went on after the cancel"
+    finally:
+        await lsp.shutdown()
