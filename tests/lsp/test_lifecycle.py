@@ -374,3 +374,17 @@ async def test_cancel_request_stops_a_running_reindex(
         assert len(lsp.notifications) == reports, "the reindex went on after the cancel"
     finally:
         await lsp.shutdown()
+
+
+async def test_closing_a_big_file_gives_memory_back(lsp: RawLsp, repo: Path, tmp_path: Path) -> None:
+    big = repo / "big.py"
+    big.write_text("".join(f"def function_{i}(a, b):\n    '''Doc {i}.'''\n    return a + b * {i}\n\n"
+                           for i in range(40000)))  # 2.9 MB, 40k definitions
+    await model_loaded(tmp_path)
+    before = rss_mib(lsp.proc.pid)
+    uri = await lsp.open(big)
+    assert await lsp.request("textDocument/codeLens", {"textDocument": {"uri": uri}}, timeout=120) is not None
+    await lsp.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    await asyncio.sleep(2.0)  # the release runs 1 s after the last close
+    grown = rss_mib(lsp.proc.pid) - before
+    assert grown < 15, f"RSS {grown:.0f} MiB above before opening, after closing"
