@@ -138,6 +138,28 @@ def _alias_ids(conn: Connection, aliases: Sequence[str], types: Sequence[str] = 
     return [int(r[0]) for r in rows]
 
 
+def named_exactly(store: Store, names: Sequence[str], types: Sequence[str]) -> dict[str, list[int]]:
+    """Name (as given) → ids of the entities of ``types`` whose name or display is exactly
+    that name (any case), for many names at once: an editor asks for every function of a
+    file (50k names took 5 s one ``find_entities`` each, entity extraction included)."""
+    by_alias: dict[str, list[str]] = {}
+    for name in names:
+        by_alias.setdefault(name.lower(), []).append(name)
+    aliases = list(by_alias)
+    found: dict[str, list[int]] = {}
+    type_marks = ",".join("?" * len(types))
+    for start in range(0, len(aliases), 500):
+        chunk = aliases[start:start + 500]
+        rows = store.conn().execute(
+            f"SELECT a.alias, e.id FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
+            f" WHERE a.alias IN ({','.join('?' * len(chunk))}) AND e.type IN ({type_marks})"
+            f" AND (lower(e.name) = a.alias OR lower(e.display) = a.alias)", [*chunk, *types]).fetchall()
+        for alias, entity_id in rows:
+            for name in by_alias[alias]:
+                found.setdefault(name, []).append(int(entity_id))
+    return found
+
+
 def resolve(store: Store, name: str) -> int:
     """The one entity ``name`` means (``k8s`` → Kubernetes; ``person:alice`` picks a type).
 
