@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core import timeexpr
-
 from core.errors import ContentTooLarge, InvalidInput
 from core.models import LINK_TYPES, VISIBILITIES, SearchFilters
 from core.timeutil import to_iso

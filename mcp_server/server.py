@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
+from mcp.types import Icon, ToolAnnotations
 from pydantic import ValidationError
 
 from core import __version__
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from core.service import MemoryService
 
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 NAME = "devmemory"
 INSTRUCTIONS = """\
@@ -76,20 +78,23 @@ class DevMemMCPServer(MCPServer[Any]):
     arguments, or by an unknown name, is a JSON-RPC -32602 (the SDK answers -32603)."""
 
     def tool(self, name: str | None = None, title: str | None = None, description: str | None = None,
-             **options: Any) -> Callable[[Any], Any]:
+             annotations: ToolAnnotations | None = None, icons: list[Icon] | None = None,
+             meta: dict[str, Any] | None = None, structured_output: bool | None = None,
+             ) -> Callable[[_Fn], _Fn]:
         register = super().tool
 
-        def decorate(fn: Any) -> Any:
-            return register(name, title, description or clean_doc(fn.__doc__), **options)(fn)
+        def decorate(fn: _Fn) -> _Fn:
+            return register(name, title, description or clean_doc(fn.__doc__), annotations, icons, meta,
+                            structured_output)(fn)
 
         return decorate
 
     def prompt(self, name: str | None = None, title: str | None = None, description: str | None = None,
-               **options: Any) -> Callable[[Any], Any]:
+               icons: list[Icon] | None = None) -> Callable[[_Fn], _Fn]:
         register = super().prompt
 
-        def decorate(fn: Any) -> Any:
-            return register(name, title, description or clean_doc(fn.__doc__), **options)(fn)
+        def decorate(fn: _Fn) -> _Fn:
+            return register(name, title, description or clean_doc(fn.__doc__), icons)(fn)
 
         return decorate
 
