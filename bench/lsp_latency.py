@@ -377,6 +377,37 @@ async def wait_for_model(client: Client, timeout: float = 180.0) -> None:
     raise SystemExit("the server's model did not load")
 
 
+def footprint(args: argparse.Namespace, workdir: Path, cache: Path, repo: Path) -> None:
+    """The footprint and lifecycle figures (bench/lsp_footprint.py), each run alone."""
+    import lsp_footprint as fp
+
+    runs: list[tuple[str, Any]] = []
+    if args.edits_rss:
+        runs.append(("edits_rss", fp.edits_rss(Client, workdir / "footprint-edits.db", cache, repo,
+                                               args.edits_rss)))
+    if args.reindex_rss:
+        runs.append(("reindex_rss", fp.reindex_rss(Client, workdir, cache, repo, args.reindex_rss)))
+    if args.exit_time:
+        runs.append(("exit_time", fp.exit_time(Client, workdir, cache, repo)))
+    for name, run in runs:
+        figures = asyncio.run(run)
+        print(json.dumps({name: figures}) if args.json else fp.report(name, figures), flush=True)
+
+
+def load(args: argparse.Namespace, workdir: Path, cache: Path, repo: Path) -> None:
+    """The editor-load figures (bench/lsp_load.py: long lines, big files), each run alone."""
+    import lsp_load
+
+    runs: list[tuple[str, Any]] = []
+    if args.long_line:
+        runs.append(("long_line", lsp_load.long_line(sys.modules[__name__], workdir, cache, repo, args.long_line)))
+    if args.big_lens:
+        runs.append(("big_lens", lsp_load.big_lens(sys.modules[__name__], workdir, cache, repo)))
+    for name, run in runs:
+        figures = asyncio.run(run)
+        print(json.dumps({name: figures}) if args.json else lsp_load.report(name, figures), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -386,12 +417,28 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep stores here (reused when present)")
     parser.add_argument("--build-only", action="store_true", help="build the stores, measure nothing")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--long-line", type=int, nargs="?", const=200, metavar="N",
+                        help="only: N hovers on a 500 KB line, others meanwhile (goal p95 ≤ 50 ms)")
+    parser.add_argument("--big-lens", action="store_true",
+                        help="only: code lenses of a 50k-definition file, repeated (goal ≤ 50 ms)")
+    parser.add_argument("--edits-rss", type=int, metavar="N",
+                        help="only: RSS growth over N didChange edits (goal ≤ +10 MiB for 50,000)")
+    parser.add_argument("--reindex-rss", type=int, metavar="N",
+                        help="only: RSS before/after a reindex of N memories (goal within 50 MiB)")
+    parser.add_argument("--exit-time", action="store_true",
+                        help="only: seconds from exit to process end during a reindex (goal ≤ 2 s)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="devmem-lsp-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     cache = workdir / "cache"
     table = make_workspace(workdir)
     repo = workdir / PROJECT
+    if args.long_line or args.big_lens:
+        load(args, workdir, cache, repo)
+        return
+    if args.edits_rss or args.reindex_rss or args.exit_time:
+        footprint(args, workdir, cache, repo)
+        return
     results = []
     for size in [int(s) for s in args.sizes.split(",") if s]:
         db = workdir / f"lsp-{size}.db"

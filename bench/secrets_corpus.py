@@ -1731,3 +1731,202 @@ def generate(seed: int, split: str = "held", per_format: int = 2) -> list[Sample
         raise ValueError(f"split must be 'dev' or 'held', not {split!r}")
     g = Gen(random.Random(zlib.crc32(f"{seed}:{split}".encode())))
     return _secret_samples(g, split, per_format) + _lookalike_samples(g, split, per_format)
+
+
+# ------------------------------------------------------------------------------ blind set
+# Written after the rules were tuned and measured once, never tuned on: new wordings and
+# file types for known formats, and new look-alikes. (secret maker, template) / look-alike.
+_BLIND_SECRETS: tuple[tuple[str, str, Maker, str], ...] = (
+    (
+        "github_pat",
+        "ci",
+        tok("ghp_", ALNUM, 36),
+        "      - run: gh release create v1.2\n        env:\n          GH_TOKEN: {s}",
+    ),
+    (
+        "openai_key",
+        "ai",
+        tok("sk-proj-", B64URL, 156),
+        'In [3]: openai.api_key = "{s}"\nIn [4]: openai.models.list()',
+    ),
+    (
+        "aws_secret_key",
+        "cloud",
+        tok("", B64, 40),
+        'provider "aws" {{\n  region     = "eu-west-1"\n  secret_key = "{s}"\n}}',
+    ),
+    (
+        "stripe_secret",
+        "payment",
+        tok("sk_live_", ALNUM, 99),
+        "fetch(url, {{ headers: {{ Authorization: `Bearer {s}` }} }})",
+    ),
+    (
+        "db_password",
+        "config",
+        lambda g: {"s": g.password()},
+        "ENV DB_PASSWORD={s}\nRUN ./migrate.sh",
+    ),
+    (
+        "systemd_env",
+        "config",
+        lambda g: {"s": g.password()},
+        '[Service]\nEnvironment="REDIS_PASSWORD={s}"\nExecStart=/usr/bin/app',
+    ),
+    (
+        "git_config_url",
+        "vcs",
+        lambda g: {"s": g.url_password()},
+        '[remote "origin"]\n\turl = https://ada:{s}@git.acme.net/tools/x.git',
+    ),
+    (
+        "helm_values",
+        "config",
+        lambda g: {"s": g.password()},
+        "postgresql:\n  auth:\n    postgresPassword: {s}\n    database: app",
+    ),
+    (
+        "powershell_secure",
+        "shell",
+        lambda g: {"s": g.password()},
+        "$pw = ConvertTo-SecureString '{s}' -AsPlainText -Force",
+    ),
+    (
+        "python_requests_auth",
+        "shell",
+        lambda g: {"s": g.password()},
+        "r = requests.get(url, auth=('admin', '{s}'))",
+    ),
+    (
+        "http_dump",
+        "header",
+        tok("", ALNUM, 40),
+        "> GET /v1/items HTTP/1.1\n> Host: api.acme.net\n> X-API-Key: {s}\n> Accept: */*",
+    ),
+    (
+        "stacktrace_url",
+        "db",
+        lambda g: {"s": g.url_password()},
+        "sqlalchemy.exc.OperationalError: could not connect to postgresql://app:{s}@10.1.2.3:5432/prod",
+    ),
+    (
+        "k8s_env",
+        "config",
+        lambda g: {"s": g.password()},
+        'env:\n  - name: SMTP_PASSWORD\n    value: "{s}"',
+    ),
+    (
+        "json_log",
+        "cloud",
+        tok("xoxb-", DIGITS + "-" + ALNUM, 50),
+        '{{"level":"debug","msg":"posting","slack_token":"{s}"}}',
+    ),
+    (
+        "email_sig",
+        "prose",
+        lambda g: {"s": "ghp_" + g.s(ALNUM, 36)},
+        "Hi team,\nthe bot token for the release job is {s}\nCheers, Ada",
+    ),
+    (
+        "anthropic_chat",
+        "ai",
+        lambda g: {"s": "sk-ant-api03-" + g.s(B64URL, 93) + "AA"},
+        'user: why does this fail? client = Anthropic(api_key="{s}")',
+    ),
+    (
+        "sendgrid_yaml",
+        "chat",
+        lambda g: {"s": f"SG.{g.s(B64URL, 22)}.{g.s(B64URL, 43)}"},
+        "mail:\n  provider: sendgrid\n  key: {s}",
+    ),
+    (
+        "pem_in_yaml",
+        "key",
+        lambda g: {"s": _pem(g, "PRIVATE KEY", "\n    ")},
+        "tls:\n  key: |\n    {s}",
+    ),
+    (
+        "mysql_cnf",
+        "config",
+        lambda g: {"s": g.password()},
+        '[mysqldump]\nuser=backup\npassword="{s}"',
+    ),
+    (
+        "curl_basic_b64",
+        "header",
+        lambda g: {"s": g.b64(f"svc:{g.password()}".encode())},
+        "curl -H 'authorization: basic {s}' https://jenkins.acme.net/api",
+    ),
+)
+_BLIND_LOOKS: tuple[tuple[str, Look], ...] = (
+    ("gha_secret_ref", _lit("GH_TOKEN: ${{ secrets.GITHUB_TOKEN }}")),
+    ("tf_var_ref", _lit("secret_key = var.aws_secret_key")),
+    (
+        "dockerfile_arg",
+        _lit('ARG NPM_TOKEN\nRUN echo "//registry.npmjs.org/:_authToken=${NPM_TOKEN}" > .npmrc'),
+    ),
+    (
+        "helm_existing_secret",
+        _lit(
+            "auth:\n  existingSecret: pg-credentials\n  secretKeys:\n    adminPasswordKey: password"
+        ),
+    ),
+    ("ps_read_host", _lit("$pw = Read-Host -AsSecureString 'Password'")),
+    ("requests_env", _lit("r = requests.get(url, auth=(user, os.environ['API_PASSWORD']))")),
+    ("http_dump_clean", _lit("> GET /v1/items HTTP/1.1\n> Host: api.acme.net\n> Accept: */*")),
+    ("sqlalchemy_url_noauth", _lit("postgresql+psycopg://localhost/app")),
+    (
+        "k8s_secret_ref",
+        _lit(
+            "env:\n  - name: SMTP_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: smtp, key: password}"
+        ),
+    ),
+    (
+        "json_log_clean",
+        lambda g: (
+            f'{{"level":"info","msg":"done","request_id":"{g.uuid()}","took_ms":{g.rng.randint(1, 900)}}}'
+        ),
+    ),
+    ("commit_sha_list", lambda g: "\n".join(f"{g.s(HEX, 40)} refs/heads/b{i}" for i in range(3))),
+    ("lockfile_hash", lambda g: f'"sha512-{g.s(B64, 86)}==",'),
+    ("yaml_anchor", _lit("password: &pw\n  <<: *defaults")),
+    ("docs_curl", _lit("curl -u USERNAME:PASSWORD https://api.acme.net/v1")),
+    (
+        "pem_public",
+        lambda g: (
+            "-----BEGIN RSA PUBLIC KEY-----\n"
+            + "\n".join(g.s(B64, 64) for _ in range(3))
+            + "\n-----END RSA PUBLIC KEY-----"
+        ),
+    ),
+    (
+        "css_hash_class",
+        lambda g: f'<div class="css-{g.s(LOWER_ALNUM, 6)} e{g.s(LOWER_ALNUM, 6)}0">',
+    ),
+    ("webpack_chunk", lambda g: f"main.{g.s(HEX, 20)}.js 142 KiB"),
+    (
+        "prose_rotate",
+        _lit("Rotate the Stripe secret key every 90 days; the publishable key can stay."),
+    ),
+    (
+        "password_field_html",
+        _lit('<input type="password" name="password" autocomplete="current-password">'),
+    ),
+    ("bcrypt_config", _lit("BCRYPT_ROUNDS=12\nPASSWORD_HASHER=argon2")),
+)
+
+
+def generate_blind(seed: int) -> list[Sample]:
+    """The blind set: one sample per secret template and per look-alike, in two contexts."""
+    g = Gen(random.Random(zlib.crc32(f"{seed}:blind".encode())))
+    out: list[Sample] = []
+    for name, family, make, template in _BLIND_SECRETS:
+        for ctx in (0, 5):
+            fields = make(g)
+            out.append(
+                Sample(family, name, _context(ctx, template.format(**fields)), fields["s"], "blind")
+            )
+    for name, make_look in _BLIND_LOOKS:
+        for ctx in (0, 5):
+            out.append(Sample("blind", name, _context(ctx, make_look(g)), None, "blind"))
+    return out

@@ -21,7 +21,7 @@ def hits_table(result: SearchResult) -> Table:
     table = Table(show_header=True, header_style="bold", expand=True)
     for col, kw in (("id", {"no_wrap": True}), ("kind", {}), ("title / snippet", {"ratio": 3}),
                     ("why", {"ratio": 1}), ("score", {"justify": "right"})):
-        table.add_column(col, **kw)  # type: ignore[arg-type]
+        table.add_column(col, **kw)
     for hit in result.hits:
         table.add_row(hit.memory.id, kind_badge(hit.memory.kind), _title_snippet(hit),
                       escape(hit.why), f"{hit.score:.4f}")

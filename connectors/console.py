@@ -19,15 +19,15 @@ Deletions
 
 from __future__ import annotations
 
-import hashlib
+import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from connectors.base import SyncContext, SyncReport
 from connectors.common import BATCH_SIZE, apply_checked, clip, dump_cursor, load_cursor
-from connectors.console_parse import Group, group_events, load
-from connectors.safety import escape_reason, read_text
+from connectors.console_parse import Group, Grouped, group_events, open_capture
+from connectors.safety import digest, escape_reason, file_kind_reason, open_regular
 from core.models import MemoryInput
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -46,7 +46,7 @@ def capture_files(paths: Sequence[Path], skip: Any) -> list[Path]:
             for f in sorted(root.rglob("*")):
                 if not f.name.lower().endswith(SUFFIXES) or any(p.startswith(".") for p in f.relative_to(root).parts):
                     continue
-                reason = escape_reason(f, root)
+                reason = escape_reason(f, root) or _kind_reason(f)
                 if reason:
                     skip(str(f), reason)
                 elif f.is_file():
@@ -54,8 +54,17 @@ def capture_files(paths: Sequence[Path], skip: Any) -> list[Path]:
         elif path.is_file():
             out.append(path.resolve())
         else:
-            skip(str(given), "no such file or folder")
+            skip(str(given), _kind_reason(path) or "no such file or folder")
     return list(dict.fromkeys(out))
+
+
+def _kind_reason(path: Path) -> str | None:
+    """Why ``path`` (a FIFO, a socket…) is not read; None for a file, a folder or nothing."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISDIR(mode) else file_kind_reason(mode)
 
 
 def _contribution(g: Group) -> dict[str, Any]:
@@ -98,23 +107,25 @@ class ConsoleConnector:
     def _read(self, ctx: SyncContext, path: Path, state: dict[str, Any],
               examples: dict[str, Group]) -> bool:
         """Read one capture into ``state``; True when its contribution changed."""
-        text, reason, replaced = read_text(path, self.max_file_bytes)
-        if text is None:
+        handle, reason = open_regular(path, self.max_file_bytes)
+        if handle is None:
             ctx.skip(str(path), reason or "unreadable")
             return False
-        sha = hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()
-        if state.get(str(path), {}).get("sha") == sha:
+        with handle:
+            sha, replaced, binary = digest(handle)
+            if binary:
+                ctx.skip(str(path), "binary file (contains NUL bytes); not text")
+                return False
+            if state.get(str(path), {}).get("sha") == sha:
+                return False
+            twin = next((p for p, v in state.items() if v.get("sha") == sha and p != str(path)), None)
+            if twin:
+                self.notes.append(f"{path}: same content as {twin}, already counted")
+                return False
+            handle.seek(0)
+            grouped = self._parse(ctx, path, handle, str(path) in state)
+        if grouped is None:
             return False
-        twin = next((p for p, v in state.items() if v.get("sha") == sha and p != str(path)), None)
-        if twin:
-            self.notes.append(f"{path}: same content as {twin}, already counted")
-            return False
-        cap = load(text)
-        if cap.fatal:
-            ctx.skip(str(path), cap.fatal + ("" if str(path) not in state else
-                                             "; the counts of its previous version are kept"))
-            return False
-        grouped = group_events(cap)
         self._report_problems(ctx, path, grouped.problems)
         if replaced:
             self.notes.append(f"{path}: invalid UTF-8 bytes replaced by U+FFFD")
@@ -125,6 +136,21 @@ class ConsoleConnector:
             if fp not in examples or (g.first and (examples[fp].first or "~") > g.first):
                 examples[fp] = g
         return True
+
+    def _parse(self, ctx: SyncContext, path: Path, handle: BinaryIO, known: bool) -> Grouped | None:
+        """The capture's events grouped, or None when the file is skipped (with the reason)."""
+        kept = "; the counts of its previous version are kept" if known else ""
+        try:
+            cap = open_capture(handle)
+            grouped = group_events(cap)
+        except (ValueError, TypeError, RecursionError) as exc:
+            # Parsing is a function of this file alone: what it trips on skips this file only.
+            ctx.skip(str(path), f"could not be read ({type(exc).__name__}: {exc}){kept}")
+            return None
+        if cap.fatal:
+            ctx.skip(str(path), cap.fatal + kept)
+            return None
+        return grouped
 
     def _report_problems(self, ctx: SyncContext, path: Path, problems: list[str]) -> None:
         for p in problems[:MAX_PROBLEMS_LISTED]:

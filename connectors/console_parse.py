@@ -3,8 +3,13 @@
 Accepted files (see docs/connectors.md and tests/data/console/example.json):
 
 * a JSON array of events;
-* a JSON object with an ``events``, ``entries``, ``logs`` or ``messages`` list;
+* a JSON object with an ``events``, ``entries``, ``logs`` or ``messages`` list (the first
+  such member that is a list);
 * JSON Lines: one event object per line (a malformed line is skipped, the rest kept).
+
+A capture is read one event at a time (:mod:`connectors.json_stream`), so a 100k-event file
+never sits in memory as objects; an event nested too deeply to read ends the file (skipped
+with the reason, the other files go on).
 
 An event is ``{"timestamp", "level", "message", "args"?, "stack"?, "url"?}``. ``timestamp``
 is ISO-8601 or Unix time (seconds or milliseconds); ``level`` is ``error``/``warning``
@@ -23,11 +28,15 @@ after a deploy is the same memory. Quoted strings are kept: ``reading 'name'`` a
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
+from connectors.json_stream import ItemStream
 from core.errors import InvalidInput
 from core.timeutil import to_iso
 
@@ -177,56 +186,58 @@ def to_event(raw: Any) -> Event | str | None:
                  _page(raw.get("url")), _stack_text(stack), top_function(stack))
 
 
+NO_LIST = ("no list of events: expected a JSON array, an object with an 'events' or 'entries' "
+           "list, or JSON Lines")
+
+
 @dataclass
 class Capture:
-    """What one file held: its events (raw), the lines or items it skipped, or a fatal error."""
+    """What one file holds: its events (raw, read as they are iterated), the lines or items it
+    skipped, and a fatal error (known once ``items`` has been iterated to its end)."""
 
-    items: list[tuple[int, Any]] = field(default_factory=list)  # (line or index, raw event)
+    items: Iterable[tuple[int, Any]] = ()  # (line or index, raw event)
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
     where: str = "event"  # what the numbers in problems count: "line" or "event"
 
 
-def load(text: str) -> Capture:
-    """Parse a capture: JSON array / object with a list / JSON Lines."""
-    stripped = text.lstrip("\ufeff").strip()
-    if not stripped:
+def open_capture(handle: BinaryIO) -> Capture:
+    """A capture read from ``handle`` as it is iterated: a JSON array, an object with a list,
+    or JSON Lines (see :mod:`connectors.json_stream`); memory stays bounded by one event."""
+    stream = ItemStream(handle, LIST_KEYS)
+    if stream.form == "empty":
         return Capture(fatal="empty file")
+    if stream.form == "other":
+        return Capture(fatal=NO_LIST)
+    cap = Capture(problems=stream.line_problems)
+    cap.items = _items(stream, cap)
+    return cap
+
+
+def _items(stream: ItemStream, cap: Capture) -> Iterator[tuple[int, Any]]:
+    """The stream's events; what ends it early (malformed, too deep) becomes ``cap.fatal``."""
+    n = 0
     try:
-        data = json.loads(stripped)
+        for n, raw in stream.items():
+            cap.where = "line" if stream.form == "lines" else "event"
+            yield n, raw
+        if stream.form == "object" and not stream.found_list:
+            if "message" not in stream.members and "args" not in stream.members:
+                cap.fatal = NO_LIST
+            else:
+                yield 1, stream.members  # a lone event: JSON Lines with a single line
     except json.JSONDecodeError as exc:
-        return _json_lines(stripped) if _is_json_lines(stripped) else Capture(
-            fatal=f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
-    if isinstance(data, dict):
-        found = next((data[k] for k in LIST_KEYS if isinstance(data.get(k), list)), None)
-        if found is None and ("message" in data or "args" in data):
-            found = [data]  # JSON Lines with a single line
-        data = found
-    if not isinstance(data, list):
-        return Capture(fatal="no list of events: expected a JSON array, an object with an "
-                             "'events' or 'entries' list, or JSON Lines")
-    return Capture(items=list(enumerate(data, start=1)))
+        line, column = stream.window.where(exc)
+        cap.fatal = f"malformed JSON at line {line}, column {column}: {exc.msg}"
+    except RecursionError:
+        cap.fatal = (f"nested too deeply to read (more than {sys.getrecursionlimit()} levels) "
+                     f"{f'after {cap.where} {n}' if n else 'in its first event'}")
 
 
-def _is_json_lines(text: str) -> bool:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if len(lines) < 2:
-        return False
-    try:
-        return isinstance(json.loads(lines[0]), dict)
-    except json.JSONDecodeError:
-        return False
-
-
-def _json_lines(text: str) -> Capture:
-    cap = Capture(where="line")
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            cap.items.append((n, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            cap.problems.append(f"line {n}: malformed JSON ({exc.msg} at column {exc.colno})")
+def load(text: str) -> Capture:
+    """Parse a capture held in memory (tests, small inputs): every event read at once."""
+    cap = open_capture(io.BytesIO(text.encode("utf-8", errors="replace")))
+    cap.items = list(cap.items)
     return cap
 
 
@@ -242,9 +253,12 @@ class Grouped:
 
 def group_events(cap: Capture) -> Grouped:
     """Errors and warnings of a capture grouped by fingerprint."""
-    out = Grouped({}, problems=list(cap.problems))
+    out = Grouped({})
     for n, raw in cap.items:
-        event = to_event(raw)
+        try:
+            event = to_event(raw)
+        except RecursionError:  # a message or stack nested deeper than json.dumps goes
+            event = "nested too deeply to read"
         if event is None:
             out.ignored += 1
             continue
@@ -258,4 +272,5 @@ def group_events(cap: Capture) -> Grouped:
         if group is None:
             group = out.groups[fp] = Group(fp, event.level, norm, event.function)
         group.add(event)
+    out.problems = [*cap.problems, *out.problems]  # malformed lines first, then bad events
     return out

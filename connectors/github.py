@@ -173,7 +173,8 @@ class GitHubConnector:
         scope = f"{self.slug}:{listing.key}"
         state = {} if self.full else load_cursor(ctx, scope)
         since, etag = state.get("since"), state.get("etag")
-        newest, seen, skips = since, set(), len(ctx.report.skipped)
+        seen: set[str] = set()
+        newest, skips = since, len(ctx.report.skipped)
         for page, first_etag in self._pages(session, listing, since, etag):
             if page is None:  # 304: nothing changed since the stored ETag
                 progress.advance(0, "not modified")
@@ -196,11 +197,12 @@ class GitHubConnector:
     def _pages(self, session: RetryingSession, listing: Listing, since: str | None,
                etag: str | None) -> Iterator[tuple[list[dict[str, Any]] | None, str | None]]:
         url: str | None = f"{self.api_url}/repos/{self.slug}{listing.path}"
-        params: dict[str, Any] | None = {"sort": "updated", "direction": "asc", "per_page": self.per_page}
+        first: dict[str, Any] = {"sort": "updated", "direction": "asc", "per_page": self.per_page}
         if listing.key == "issues":
-            params["state"] = "all"
+            first["state"] = "all"
         if since:
-            params["since"] = since
+            first["since"] = since
+        params: dict[str, Any] | None = first
         headers = self._headers()
         if etag:
             headers["If-None-Match"] = etag

@@ -109,7 +109,7 @@ class RetryingSession:
         return hinted if hinted is not None else self._backoff(attempt)
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
+        return float(min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1)))
 
     def _wait(self, seconds: float, reason: str) -> None:
         if seconds > self.policy.max_wait:

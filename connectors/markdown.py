@@ -2,7 +2,8 @@
 
 Identity
     external id = the note's absolute POSIX path (``/home/me/vault/adr/0003-db.md``), with
-    ``#<heading-slug>`` for the sections of a long note. The cursor scope is the folder.
+    ``#<heading-slug>`` for the sections of a long note (a ``#`` in a file name, as in
+    ``C# tips.md``, stays part of the path: see ``split_anchor``). The cursor scope is the folder.
 Changes
     the cursor maps each note to ``[mtime_ns, size, sha256]``; a note whose mtime and size
     are unchanged is not even read, one whose content hash is unchanged is not re-imported.
@@ -15,8 +16,12 @@ Links
     the same run, or created later, still lands); removed links are unlinked.
 Safety
     only files inside the folder are read: symlinks leading out are skipped with a reason;
-    hidden folders (``.git``, ``.obsidian``, ``.trash``) are ignored; binary files and
-    files above ``max_file_bytes`` are skipped; invalid UTF-8 is replaced (and noted).
+    hidden folders (``.git``, ``.obsidian``, ``.trash``) are ignored; FIFOs, sockets and
+    devices named ``*.md`` are skipped unopened (a FIFO would block the sync for ever); binary
+    files and files above ``max_file_bytes`` are skipped; invalid UTF-8 is replaced (and
+    noted). Front matter with YAML aliases, deeper than 32 levels or above 64 KiB is left
+    out (the note is imported without it, with a note). A note that fails to parse is
+    skipped with the reason; the others go on.
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import frontmatter
-import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from connectors.common import clip
+from core import yamlsafe
 from core.errors import InvalidInput
 from core.timeutil import to_iso
 
@@ -35,8 +35,6 @@ SPLIT_CHARS = 4_000  # notes longer than this are split at headings
 MAX_SECTION_CHARS = 12_000  # a section longer than this is split again at the next level
 HARD_CHUNK_CHARS = 200_000  # a section with no heading left is cut at blank lines above this
 MAX_TAGS = 32
-MAX_FRONT_MATTER_BYTES = 64 * 1024  # the store's metadata limit: more could never be kept
-MAX_FRONT_MATTER_DEPTH = 32
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
@@ -107,40 +105,9 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-class _NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]  # (untyped yaml)
-    """PyYAML's safe loader without aliases and with a nesting limit.
-
-    Aliases are refused when they are met, before anything is expanded: a recursive one
-    (``a: &a [*a]``) built a self-containing list that crashed the sync, and an alias bomb of
-    a few hundred bytes expands to hundreds of millions of strings (minutes, gigabytes).
-    Front matter is a handful of fields; it never needs either.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise FrontMatterRefused("it uses a YAML alias (*name), which front matter may not")
-        self._depth += 1
-        if self._depth > MAX_FRONT_MATTER_DEPTH:
-            raise FrontMatterRefused(f"it is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep")
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-class FrontMatterRefused(ValueError):
-    """Front matter that is valid YAML but not accepted (aliases, deep nesting, size)."""
-
-
 class _FrontMatterHandler(YAMLHandler):
     def load(self, fm: str, **kwargs: object) -> Any:
-        if len(fm.encode("utf-8", errors="replace")) > MAX_FRONT_MATTER_BYTES:
-            raise FrontMatterRefused(f"it is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB")
-        return yaml.load(fm, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+        return yamlsafe.load(fm)  # no aliases, bounded depth and size (see core.yamlsafe)
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:
@@ -150,8 +117,8 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:
         handler = _FrontMatterHandler()
     try:
         post = frontmatter.loads(text, handler=handler)
-    except FrontMatterRefused as exc:
-        return {}, _BAD_FM.sub("", text, count=1), f"front matter left out: {exc}"
+    except InvalidInput as exc:
+        return {}, _BAD_FM.sub("", text, count=1), f"front matter left out: {exc.message}"
     except Exception as exc:  # yaml raises many error types; all mean "not valid YAML"
         where = str(exc).strip().splitlines()
         stripped = _BAD_FM.sub("", text, count=1)

@@ -8,12 +8,15 @@ report shows, so one bad file never stops the others.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import os
 import stat
 from pathlib import Path
 from typing import BinaryIO
 
 BINARY_SNIFF_BYTES = 8_000  # what git looks at to call a file binary
+CHUNK_BYTES = 1 << 20
 
 
 def is_within(path: Path, root: Path) -> bool:
@@ -90,6 +93,26 @@ def open_regular(path: Path, max_bytes: int) -> tuple[BinaryIO | None, str | Non
         os.close(fd)
         return None, reason
     return os.fdopen(fd, "rb"), None
+
+
+def digest(handle: BinaryIO) -> tuple[str, bool, bool]:
+    """(SHA-256, has invalid UTF-8, looks binary) of an open file, read a chunk at a time."""
+    sha = hashlib.sha256()
+    check = codecs.getincrementaldecoder("utf-8")()
+    invalid, binary, first = False, False, True
+    while chunk := handle.read(CHUNK_BYTES):
+        binary, first = binary or (first and looks_binary(chunk)), False
+        sha.update(chunk)
+        invalid = invalid or not _decodes(check, chunk)  # strict: will bytes be replaced?
+    return sha.hexdigest(), invalid or not _decodes(check, b"", final=True), binary
+
+
+def _decodes(decoder: codecs.IncrementalDecoder, data: bytes, final: bool = False) -> bool:
+    try:
+        decoder.decode(data, final)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_text(path: Path, max_bytes: int) -> tuple[str | None, str | None, bool]:

@@ -9,7 +9,8 @@ the stored line numbers go stale. :func:`locate` finds the anchor again in the c
    nearest to the stored line when several match; inside it, the exact anchored lines when
    the fingerprint still matches there, else the whole symbol;
 2. without a symbol, the window of lines whose fingerprint matches, nearest to the stored
-   line (whitespace-insensitive: re-indenting keeps the fingerprint);
+   line and at most ``FINGERPRINT_REACH`` lines from it (whitespace-insensitive:
+   re-indenting keeps the fingerprint);
 3. else the stored lines, when they still exist in the text.
 
 Pure functions: no I/O, no SQL. Callers pass the text's lines and its symbols.
@@ -25,6 +26,10 @@ from typing import Literal
 from core.models import CodeAnchor
 
 LocateMethod = Literal["symbol", "fingerprint", "stored"]
+# Without its symbol an anchor is looked for this many lines either side of its stored
+# line: a whole 200k-line file cost ~0.5 s per anchor (a normalised line and a hash per
+# window), and code that moved further away has usually kept its symbol.
+FINGERPRINT_REACH = 2_000
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,8 @@ def locate(anchor: CodeAnchor, lines: Sequence[str], symbols: Sequence[SymbolSpa
         inside = _by_fingerprint(anchor, lines, length, start or span.start_line,
                                  (span.start_line, span.end_line))
         return inside or Located(span.start_line, span.end_line, "symbol")
-    found = _by_fingerprint(anchor, lines, length, start or 1, None)
+    reach = (start - FINGERPRINT_REACH, start + length + FINGERPRINT_REACH) if start else None
+    found = _by_fingerprint(anchor, lines, length, start or 1, reach)
     if found is not None:
         return found
     if start and start <= len(lines):

@@ -108,6 +108,13 @@ def _grams(text: str) -> list[str]:
     return list(dict.fromkeys(g for g in grams if g))
 
 
+def named_exactly(store: Storage, names: Sequence[str], types: Sequence[str]) -> dict[str, list[int]]:
+    """Name (as given) → ids of the entities of ``types`` whose name or display is exactly
+    that name (any case), for many names at once: an editor asks for every function of a
+    file (50k names took 5 s one ``find_entities`` each, entity extraction included)."""
+    return store.entities_named(names, types)
+
+
 def resolve(store: Storage, name: str) -> int:
     """The one entity ``name`` means (``k8s`` → Kubernetes; ``person:alice`` picks a type).
 

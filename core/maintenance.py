@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,9 +123,12 @@ def reindex(svc: Upkept, *, full: bool = True, progress: ProgressCallback = no_p
     total = len(svc.storage.ids_without_vectors(10**9))
     done = 0
     progress(ProgressEvent("reindex", 0, total, "embedding memories"))
-    while batch := svc.storage.ids_without_vectors(REINDEX_BATCH):
-        done += svc.embed_ids(batch)
-        progress(ProgressEvent("reindex", done, total))
+    # A model of its own when the embedder offers one: its memory is freed when done.
+    bulk = getattr(svc.embedder, "bulk_session", None)
+    with bulk() if bulk is not None else contextlib.nullcontext():
+        while batch := svc.storage.ids_without_vectors(REINDEX_BATCH):
+            done += svc.embed_ids(batch)
+            progress(ProgressEvent("reindex", done, total))
     return done
 
 

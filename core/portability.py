@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
+from core import yamlsafe
 from core.errors import InvalidInput
 from core.models import CodeAnchor, Memory, Provenance, SearchFilters
 
@@ -159,18 +160,42 @@ def export_markdown(svc: MemoryService, folder: Path, filters: SearchFilters | N
     for m in iter_all(svc, filters):
         record = memory_record(svc, m)
         body = record.pop("content")
-        front = yaml.safe_dump(record, allow_unicode=True, sort_keys=False)
+        front = yamlsafe.dump(record)  # read back by read_markdown, which refuses aliases
         (folder / f"{m.id}-{_slug(m.title)}.md").write_text(f"---\n{front}---\n{body}", encoding="utf-8")
         count += 1
     return count
 
 
+MAX_RECORD_YAML_BYTES = 4 * 1024 * 1024
+
+
 def read_markdown(folder: Path) -> Iterator[dict[str, Any]]:
     for path in sorted(folder.glob("*.md")):
-        text = path.read_text(encoding="utf-8")
-        match = re.match(r"^---\n(.*?)\n---\n(.*)$", text, re.S)
+        match = re.match(r"^---\n(.*?)\n---\n(.*)$", _read_export(path), re.S)
         if not match:
             raise InvalidInput(f"{path} has no front matter.", hint="Export with `devmem export --markdown`.")
-        record = yaml.safe_load(match.group(1)) or {}
+        try:
+            # A whole record (content aside) may pass the 64 KiB metadata limit: bound the
+            # parse by the largest export, not by the metadata alone.
+            record = yamlsafe.load(match.group(1), max_bytes=MAX_RECORD_YAML_BYTES) or {}
+        except InvalidInput as exc:  # aliases (a bomb), deep nesting: refused before expansion
+            raise InvalidInput(f"{path}: front matter refused: {exc.message}.") from None
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"{path}: front matter is not valid YAML ({' '.join(str(exc).split())}).") from None
+        if not isinstance(record, dict):
+            raise InvalidInput(f"{path}: front matter is not a mapping of fields.")
         record["content"] = match.group(2)
         yield record
+
+
+def _read_export(path: Path) -> str:
+    """The text of an exported file; a FIFO or device named ``*.md`` is refused, not opened
+    (opening a FIFO blocks for ever)."""
+    if not path.is_file():
+        raise InvalidInput(f"{path} is not a regular file.", hint="Remove it from the folder.")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text.", hint="Export with `devmem export --markdown`.") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}.") from None

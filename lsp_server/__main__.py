@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # A worker parsing a big file keeps the interpreter lock for 5 ms slices by default; 1 ms
+    # slices let the event loop answer other files meanwhile (a hover during a 4 MB parse:
+    # p50 145 -> 48 ms, issue 21).
+    sys.setswitchinterval(0.001)
 
     from core.config import Settings, build_service
     from core.service import MemoryService
@@ -59,9 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     server = build_server(backend, docs_dir=settings.cache_dir / "memories",
                           db_pinned=args.db is not None, poll_interval=args.poll)
     from core.logs import install_redaction
+    from lsp_server.lifecycle import end_process
 
     install_redaction()
     log = logging.getLogger("lsp_server")
+    server.protocol.on_exit = lambda code: end_process(code, backend)
     try:
         if args.tcp:
             log.info("devmem-lsp %s listening on %s:%d", __version__, args.host, args.port)
@@ -70,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
             log.info("devmem-lsp %s ready on stdio", __version__)
             server.start_io()
     finally:
-        backend.close()
+        # The client closed our input without `exit` (or the transport failed): end as
+        # `exit` would, without waiting for worker threads.
+        end_process(0, backend)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from core.anchors import Located, SymbolSpan, locate
 from core.models import CodeAnchor, Memory
 from core.service import MemoryService
 from lsp_server.documents import DocInfo
-from lsp_server.symbols import Symbol, spans
+from lsp_server.symbols import Symbol
 
 _CACHE_LIMIT = 20_000
 
@@ -48,12 +48,15 @@ class Placements:
     def place(self, info: DocInfo, memories: Sequence[Memory]) -> list[Placed]:
         """``memories`` (anchored to this document) placed on its text (CPU only: run it
         in a worker for big files)."""
-        symbol_spans = spans(info.symbols)
+        by_name = info.spans_by_name if memories else {}
         out: list[Placed] = []
         for m in memories:
             if m.anchor is None:
                 continue
-            where = self._locate(info, m.id, m.anchor, symbol_spans)
+            # locate() only considers spans named like the anchor's symbol: hand it those,
+            # not all 50k of a big file for every anchor.
+            short = m.anchor.symbol.rsplit(".", 1)[-1] if m.anchor.symbol else None
+            where = self._locate(info, m.id, m.anchor, by_name.get(short, []) if short else [])
             symbol = info.enclosing(where.start_line, where.end_line) if where else None
             out.append(Placed(m, where, symbol))
         return out

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -39,6 +41,9 @@ class Backend:
         self._ready = asyncio.Event()
         self._opening: asyncio.Task[None] | None = None
         self.db_path: str | None = None
+        self.stopping = threading.Event()  # set at exit: long jobs stop at their next batch
+        self._busy = 0  # jobs running in the pool
+        self._idle = threading.Condition()
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self, db_path: str | None) -> asyncio.Task[None]:
@@ -72,13 +77,30 @@ class Backend:
         finally:
             self._ready.set()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 1.0) -> bool:
+        """Stop: queued jobs are dropped, running ones asked to stop (``stopping``) and given
+        ``timeout`` s to reach a batch boundary. The service is closed only when none is still
+        running (closing a connection under a running job would crash it); True if closed."""
+        self.stopping.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy and (left := deadline - time.monotonic()) > 0:
+                self._idle.wait(left)
+            if self._busy:
+                log.warning("%d job(s) still running at exit: left to the process end", self._busy)
+                return False
         if self._service is not None:
             with contextlib.suppress(Exception):
                 self._service.close()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        return True
 
     # ---- calls -------------------------------------------------------------------------
+    @property
+    def store_path(self) -> str | None:
+        """The open store's path (None until it is open)."""
+        return self._service.store.location if self._service is not None else None
+
     @property
     def ready(self) -> bool:
         return self._service is not None
@@ -104,7 +126,17 @@ class Backend:
     async def offload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Any blocking work (parsing, git, file reads) in a worker thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self._executor, partial(self._counted, fn, *args, **kwargs))
+
+    def _counted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._idle:
+            self._busy += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
 
     async def change_token(self) -> ChangeToken | None:
         """Cheap fingerprint of the store's content: count + newest (id, updated_at).

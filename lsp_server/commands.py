@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ from core.models import CodeAnchor, MemoryInput, ProgressEvent, SearchFilters
 from core.service import MemoryService
 from lsp_server import lens, present, ui
 from lsp_server.documents import DocInfo, head_commit, line_range, selected_text
+from lsp_server.footprint import release_memory
 
 if TYPE_CHECKING:
     from lsp_server.server import DevMemServer
@@ -251,17 +253,23 @@ async def reindex(ls: DevMemServer, raw: Any) -> dict[str, Any]:
         progress.begin(token, types.WorkDoneProgressBegin(
             title="DevMemory: re-embedding memories", cancellable=True, percentage=0))
 
+    abandoned = threading.Event()  # the request was cancelled (or the server is exiting)
+
     def report(event: ProgressEvent) -> None:  # called in the worker thread
         future = progress.tokens.get(token) if token is not None else None
-        if future is not None and future.cancelled():
+        if abandoned.is_set() or ls.backend.stopping.is_set() or (
+                future is not None and future.cancelled()):
             raise _Cancelled(event.done)  # stops maintenance.reindex between two batches
-        if token is not None:
+        if token is not None and not loop.is_closed():
             pct = int(100 * event.done / event.total) if event.total else None
             loop.call_soon_threadsafe(progress.report, token, types.WorkDoneProgressReport(
                 message=f"{event.done}/{event.total or '?'} memories", percentage=pct))
 
     try:
-        count = await ls.backend.run(lambda svc: maintenance.reindex(svc, progress=report))
+        count = await ls.backend.run(_reindex, report)
+    except asyncio.CancelledError:
+        abandoned.set()  # `shutdown` or `$/cancelRequest`: the worker stops at its next batch
+        raise
     except _Cancelled as stop:
         raise JsonRpcRequestCancelled(
             message=f"Reindex cancelled after {stop.done} memories; run devmem.reindex again to "
@@ -270,8 +278,16 @@ async def reindex(ls: DevMemServer, raw: Any) -> dict[str, Any]:
         if token is not None:
             await asyncio.sleep(0)  # let queued reports go out before the end
             progress.end(token, types.WorkDoneProgressEnd(message="done"))
+            progress.tokens.pop(token, None)
     await ls.watcher.after_write()
     return {"count": count}
+
+
+def _reindex(svc: MemoryService, report: Callable[[ProgressEvent], None]) -> int:
+    try:
+        return maintenance.reindex(svc, progress=report)
+    finally:
+        release_memory()  # the embedding batches' buffers go back to the system
 
 
 class _Cancelled(Exception):

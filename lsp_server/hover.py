@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MAX_ENTRIES = 3
 SEARCH_DEPTH = 12  # hits asked of core; those of other projects are dropped here
 TEXT_ONLY_OVERLAP = 0.6  # without vectors, this share of the query's words must match
+PARSE_DELAY_S = 0.3  # a big document's newest version is parsed once typing pauses this long
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def register(ls: DevMemServer) -> None:
 
 
 async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.Hover | None:
-    info = await ls.doc_info(uri)
+    info = await document(ls, uri)
     if info is None or not 0 <= position.line < len(info.lines):
         return None
     # Reading the line is CPU work that grows with it: a worker's job, not the event loop's.
@@ -83,6 +84,20 @@ async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.H
     markdown = present.hover_markdown(entries[:MAX_ENTRIES], entity)
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
                        range=rng)
+
+
+async def document(ls: DevMemServer, uri: str) -> DocInfo | None:
+    """The document to hover in: parsed, or for a big one being typed in, its new text with
+    the last parsed symbols while the newest version parses in the background (once typing
+    pauses)."""
+    snap = ls.documents.snapshot(ls.workspace, uri)
+    if snap is None:
+        return None
+    quick = await ls.backend.offload(ls.documents.provisional, uri, *snap)
+    if quick is None:
+        return await ls.doc_info(uri)
+    ls.debounce(f"parse:{uri}", PARSE_DELAY_S, lambda: ls.doc_info(uri))
+    return quick
 
 
 def cursor_spot(info: DocInfo, codec: PositionCodec,

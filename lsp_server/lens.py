@@ -139,23 +139,14 @@ def related_by_name(svc: MemoryService, names: frozenset[str],
     thread). The project is checked here: with a project filter core's query scans the
     project's memories instead of the entity's (a plan ~50× slower at 10k memories)."""
     out: dict[str, list[Memory]] = {}
-    for name in names:
-        ids = _symbol_entities(svc, name)
-        if not ids:
-            continue
+    entities = graph.named_exactly(svc.store, sorted(names), sorted(SYMBOL_ENTITY_TYPES))
+    for name, ids in entities.items():
         rowids = graph.memory_rowids_for(svc.store, ids, None, RELATED_PER_SYMBOL + 5)
         memories = [m for m in svc.store.get_many(rowids).values()
                     if project is None or m.project in (project, None)]
         if memories:
             out[name] = memories[:RELATED_PER_SYMBOL]
     return out
-
-
-def _symbol_entities(svc: MemoryService, name: str) -> list[int]:
-    found = graph.find_entities(svc.store, name, limit=5)
-    wanted = name.lower()
-    return [entity_id for entity_id, e in zip(found, graph.summaries(svc.store, found), strict=True)
-            if e.type in SYMBOL_ENTITY_TYPES and wanted in (e.name.lower(), (e.display or "").lower())]
 
 
 async def _related(ls: DevMemServer, names: frozenset[str], project: str | None,

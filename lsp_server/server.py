@@ -8,16 +8,14 @@ its collaborators (backend, document cache, placements, watcher) and nothing els
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.language_server import lsp_method
 
 from core.models import Hit, Memory
 from lsp_server import (
@@ -33,34 +31,14 @@ from lsp_server import (
 from lsp_server.anchoring import Placed, Placements
 from lsp_server.backend import Backend
 from lsp_server.cache import EpochCache
-from lsp_server.commands import WORK_DONE_TOKEN
 from lsp_server.config import SECTION, ServerConfig, section_of
 from lsp_server.documents import DocInfo, Documents
+from lsp_server.footprint import release_memory
+from lsp_server.memory_docs import MemoryDocs
+from lsp_server.protocol import DevMemProtocol
 from lsp_server.watch import ChangeWatcher
 
 log = logging.getLogger(__name__)
-
-
-class DevMemProtocol(LanguageServerProtocol):
-    """pygls' protocol, keeping `workspace/executeCommand`'s ``workDoneToken`` for commands."""
-
-    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
-    def lsp_workspace__execute_command(
-            self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
-        # Commands receive only their arguments; the token travels in a context variable
-        # (each request runs in its own context, so tokens never leak between requests).
-        WORK_DONE_TOKEN.set(params.work_done_token)
-        return (yield from super().lsp_workspace__execute_command(params))
-
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        """pygls only logs a request whose params do not parse; answer it with the error,
-        or the editor waits for that response forever."""
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if isinstance(data, dict) and "id" in data and "method" in data:
-                self._send_response(data["id"], error=exc.to_response_error())
-            raise
 
 
 class DevMemServer(LanguageServer):
@@ -81,11 +59,25 @@ class DevMemServer(LanguageServer):
         self.lens_cache: EpochCache[list[types.CodeLens]] = EpochCache(lens.LENS_CACHE_SIZE)
         self.watcher = ChangeWatcher(self, poll_interval)
         self.docs_dir = docs_dir  # where memory documents go for editors other than VS Code
+        self._docs: MemoryDocs | None = None
+        self._docs_store = ""
         self.db_pinned = db_pinned  # --db given: the client's database.path is ignored
         self.vscode = False
         self.diagnosed: set[str] = set()  # documents with diagnostics published
         self.background: set[asyncio.Future[None]] = set()  # show-flows still running
         self._debounce: dict[str, asyncio.TimerHandle] = {}
+
+    protocol: DevMemProtocol
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Errors outside any request: pygls shows them to the user with `window/showMessage`."""
+        if isinstance(error, UnicodeDecodeError | json.JSONDecodeError):
+            self.protocol.answer_unparseable(error)  # a body that is not UTF-8 JSON
+            return
+        if source is JsonRpcInternalError:  # pygls' source for a failed send: never report
+            log.error("cannot send to the client: %s", error)  # it by sending again
+            return
+        super().report_server_error(error, source)
 
     # ---- documents ---------------------------------------------------------------------
     async def doc_info(self, uri: str) -> DocInfo | None:
@@ -134,9 +126,15 @@ class DevMemServer(LanguageServer):
         except RuntimeError:  # before `initialize`
             return False
 
-    def memory_docs_dir(self) -> Path | None:
-        """None when the client shows ``devmemory:`` documents itself (the VS Code extension)."""
-        return None if self.vscode else self.docs_dir
+    def memory_docs(self) -> MemoryDocs | None:
+        """This store's folder of memory documents; None when the client shows ``devmemory:``
+        documents itself (the VS Code extension)."""
+        if self.vscode or self.docs_dir is None:
+            return None
+        store = self.backend.store_path or ""
+        if self._docs is None or self._docs_store != store:
+            self._docs, self._docs_store = MemoryDocs(self.docs_dir, store), store
+        return self._docs
 
     def supports(self, path: str) -> bool:
         """Whether a dotted client-capability path (e.g. ``workspace.code_lens.refresh_support``) is true."""
@@ -235,6 +233,8 @@ def _register_lifecycle(ls: DevMemServer) -> None:
         uri = params.text_document.uri
         ls.documents.forget(uri)
         ls.placements.forget(uri)
+        # A closed big file leaves freed heap pages behind: give them back once closing stops.
+        ls.debounce("release-memory", 1.0, lambda: ls.backend.offload(release_memory))
         if ls.config.diagnostics.enabled:
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 

@@ -65,15 +65,31 @@ def target_at(line: str, column: int, filename: str = "") -> Target | None:
         return None
     offset = 0
     if len(line) > 2 * WINDOW:
-        offset = max(0, column - WINDOW)
+        offset = _outside_strings(line, max(0, column - WINDOW))
+        if offset > column:
+            return None  # inside a string of thousands of characters: nothing to search for
         line, column = line[offset:column + WINDOW], column - offset
-    found = _target_in(line, column, comment_markers(filename))
+    found = _target_in(line, column, comment_markers(filename), block_rule=not offset)
     return found if found is None or not offset else \
         Target(found.kind, found.text, found.start + offset, found.end + offset)
 
 
-def _target_in(line: str, column: int, markers: tuple[str, ...]) -> Target | None:
-    strings, comment = scan(line, markers)
+def _outside_strings(line: str, start: int) -> int:
+    """``start``, or just past the string it falls in: an odd number of (unescaped) quotes
+    before it means it is inside one. Counting runs at C speed, unlike a scan; the first
+    quote kind the line uses decides, as apostrophes inside "…" would mislead a count of '."""
+    for quote in _QUOTES:
+        before = line.count(quote, 0, start)
+        if before:
+            if (before - line.count("\\" + quote, 0, start)) % 2 == 0:
+                return start
+            end = line.find(quote, start)
+            return end + 1 if end >= 0 else len(line)
+    return start
+
+
+def _target_in(line: str, column: int, markers: tuple[str, ...], block_rule: bool) -> Target | None:
+    strings, comment = scan(line, markers, block_rule)
     if comment is not None and column >= comment:
         return _comment(line, comment)
     for start, end in strings:
@@ -82,7 +98,8 @@ def _target_in(line: str, column: int, markers: tuple[str, ...]) -> Target | Non
     return _identifier(line, column)
 
 
-def scan(line: str, markers: tuple[str, ...]) -> tuple[list[tuple[int, int]], int | None]:
+def scan(line: str, markers: tuple[str, ...],
+         block_rule: bool = True) -> tuple[list[tuple[int, int]], int | None]:
     """The string literals of ``line`` (``[start, end)``) and where a comment starts, in one
     left-to-right pass: a comment marker inside a string does not count, and a quote that
     never closes is an ordinary character (an apostrophe in prose)."""
@@ -101,7 +118,7 @@ def scan(line: str, markers: tuple[str, ...]) -> tuple[list[tuple[int, int]], in
             continue
         strings.append((m.start(), end.end()))
         pos = end.end()
-    if line.lstrip().startswith("*"):  # inside a /* … */ block
+    if block_rule and line.lstrip().startswith("*"):  # inside a /* … */ block
         return strings, len(line) - len(line.lstrip())
     return strings, None
 

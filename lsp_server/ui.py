@@ -17,6 +17,7 @@ from lsprotocol import types
 from core.models import Link, Memory
 from core.service import MemoryService
 from lsp_server import present
+from lsp_server.memory_docs import memory_uri
 
 if TYPE_CHECKING:
     from lsp_server.server import DevMemServer
@@ -62,7 +63,7 @@ def can_pick(ls: DevMemServer) -> bool:
 async def show_hits(ls: DevMemServer, message: str, summaries: Sequence[dict[str, Any]]) -> None:
     """List memories and open the one the user picks (or, in editors that cannot ask,
     open one page listing them all)."""
-    if summaries and not can_pick(ls) and ls.memory_docs_dir() is not None:
+    if summaries and not can_pick(ls) and ls.memory_docs() is not None:
         await _show_page(ls, message, summaries)
         return
     chosen = await pick(ls, message, summaries)
@@ -71,24 +72,24 @@ async def show_hits(ls: DevMemServer, message: str, summaries: Sequence[dict[str
 
 
 async def _show_page(ls: DevMemServer, message: str, summaries: Sequence[dict[str, Any]]) -> None:
-    docs_dir = ls.memory_docs_dir()
-    assert docs_dir is not None
+    docs = ls.memory_docs()
     memories = await ls.backend.run(_memories, [s["id"] for s in summaries])
     lines = [f"# DevMemory: {message}", ""]
     for m in memories:
-        uri = await ls.backend.offload(present.memory_uri, m.id, docs_dir, present.memory_file_text(m))
+        uri = await ls.backend.offload(memory_uri, docs, m.id, present.memory_file_text(m))
         lines += [f"- **[{m.kind}]** [{present.escape(m.title)}]({uri}) — {present.date_of(m)}",
                   f"  {present.escape(present.summary_line(m))}", ""]
-    page = await ls.backend.offload(present.memory_uri, "results", docs_dir, "\n".join(lines))
+    page = await ls.backend.offload(memory_uri, docs, "results", "\n".join(lines))
     await _show_document(ls, page)
+
 
 async def open_memory(ls: DevMemServer, memory_id: str) -> None:
     """Show a memory as a read-only document in the editor."""
     memory, links = await ls.backend.run(memory_with_links, memory_id)
-    docs_dir = ls.memory_docs_dir()
-    text = present.memory_file_text(memory, links) if docs_dir is not None else None
-    uri = await ls.backend.offload(present.memory_uri, memory.id, docs_dir, text)
-    if not ls.supports("window.show_document.support") and docs_dir is None:
+    docs = ls.memory_docs()
+    text = present.memory_file_text(memory, links) if docs is not None else None
+    uri = await ls.backend.offload(memory_uri, docs, memory.id, text)
+    if not ls.supports("window.show_document.support") and docs is None:
         ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Info, message=f"{memory.title}\n\n{memory.content}"))
         return

@@ -20,6 +20,7 @@ from core.models import Hit
 from core.service import MemoryService
 from lsp_server import present
 from lsp_server.documents import Documents
+from lsp_server.memory_docs import MemoryDocs, memory_uri
 
 if TYPE_CHECKING:
     from lsp_server.server import DevMemServer
@@ -49,8 +50,7 @@ async def workspace_symbols(ls: DevMemServer, query: str) -> list[types.Workspac
     project = await ls.default_project()
     hits = await ls.backend.run(_search, query, project)
     roots = await ls.backend.offload(_roots, ls.documents, _folders(ls))
-    docs_dir = ls.memory_docs_dir()
-    return await ls.backend.offload(_symbols, hits, ls.documents, roots, docs_dir)
+    return await ls.backend.offload(_symbols, hits, ls.documents, roots, ls.memory_docs())
 
 
 def _search(svc: MemoryService, query: str, project: str | None) -> list[Hit]:
@@ -80,7 +80,7 @@ def _roots(documents: Documents, folders: list[str]) -> list[Path]:
 
 
 def _symbols(hits: list[Hit], documents: Documents, roots: list[Path],
-             docs_dir: Path | None) -> list[types.WorkspaceSymbol]:
+             docs: MemoryDocs | None) -> list[types.WorkspaceSymbol]:
     """Symbols for the hits (blocking: resolves files and writes memory documents)."""
     out = []
     for hit in hits:
@@ -88,8 +88,8 @@ def _symbols(hits: list[Hit], documents: Documents, roots: list[Path],
         location = _code_location(m.anchor.path, m.anchor.start_line, m.anchor.end_line,
                                   documents, roots) if m.anchor else None
         if location is None:
-            text = present.memory_file_text(m) if docs_dir is not None else None
-            uri = present.memory_uri(m.id, docs_dir, text)
+            text = present.memory_file_text(m) if docs is not None else None
+            uri = memory_uri(docs, m.id, text)
             location = types.Location(uri=uri, range=_lines(1, 1))
         out.append(types.WorkspaceSymbol(
             name=f"[{m.kind}] {present.one_line(m.title, 100)}",

@@ -440,7 +440,9 @@ def test_ten_megabytes_in_about_a_second() -> None:
     elapsed = time.process_time() - started
 
     assert len(result.redactions) > 1_000
-    assert elapsed < 4.0, f"10 MB took {elapsed:.2f}s of CPU time"  # 0.7-1.1 s when written
+    assert elapsed < 4.0, (
+        f"10 MB took {elapsed:.2f}s of CPU time"
+    )  # 0.7-1.1 s when written, 1.8 s with issue 20 rules
 
 
 @pytest.mark.parametrize(
@@ -455,6 +457,17 @@ def test_ten_megabytes_in_about_a_second() -> None:
         "password is " * 100_000,
         "token=" + "&a" * 500_000,
         "mysql" + " x" * 500_000,
+        "sshpass" + " -x" * 300_000,
+        "x:5432:" * 200_000,
+        "sqlplus a" + "/b" * 500_000,
+        "docker login" + " -u x" * 200_000,
+        "Private-Lines: 9\n" + "QUJD\n" * 200_000,
+        "A" * 1_000_000,
+        "1234567890abcdef" * 100_000 + "-us1",
+        "password for the" + " wifi" * 200_000,
+        "x_key=" * 200_000,
+        "- name: DB_PASSWORD\n  value: " * 100_000,
+        "auth=('a', " * 200_000,
     ],
     ids=[
         "pem-no-end",
@@ -466,6 +479,17 @@ def test_ten_megabytes_in_about_a_second() -> None:
         "prose",
         "ampersands",
         "mysql",
+        "sshpass-flags",
+        "pgpass-ports",
+        "oracle-slashes",
+        "login-flags",
+        "putty-lines",
+        "a-run",
+        "hex-run",
+        "prose-gap",
+        "key-labels",
+        "k8s-env",
+        "auth-tuples",
     ],
 )
 def test_no_catastrophic_backtracking(text: str) -> None:

@@ -276,7 +276,8 @@ def is_deleted_message(item: Any) -> bool:
 def drive_item(item: dict[str, Any], text: str) -> MemoryInput:
     """A OneDrive/SharePoint file with its extracted text."""
     item = _require(item, "id", "name")
-    parent = item.get("parentReference") if isinstance(item.get("parentReference"), dict) else {}
+    raw_parent = item.get("parentReference")
+    parent: dict[str, Any] = raw_parent if isinstance(raw_parent, dict) else {}
     folder = str(parent.get("path") or "").split("root:", 1)[-1] or "/"
     path = f"{folder.rstrip('/')}/{item['name']}"
     authors = [_identity(item.get("createdBy")), _identity(item.get("lastModifiedBy"))]

@@ -17,6 +17,7 @@ page) is reported and the other areas still run; an auth failure stops the sync.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -91,7 +92,7 @@ class _AreaRun:
     def mail(self) -> None:
         headers = {"Prefer": f'odata.maxpagesize={self.conn.page_size}, IdType="ImmutableId"'}
         for folder in self.conn.mail_folders:
-            self.guarded(f"mail {folder}", lambda f=folder: self.delta(
+            self.guarded(f"mail {folder}", lambda f=folder: self.delta(  # type: ignore[misc]
                 f"mail:{f}", f"/me/mailFolders/{f}/messages/delta", {"$select": MAIL_SELECT}, headers,
                 lambda item: mapping.message(item, f), lambda item: f"mail:{item['id']}"))
 
@@ -110,7 +111,7 @@ class _AreaRun:
         for page in self.graph.pages("/me/chats", {"$expand": "members", "$top": 50}):
             for chat in page.items:
                 if isinstance(chat, dict) and chat.get("id"):
-                    self.guarded(f"chat {mapping.chat_name(chat)}", lambda c=chat: self.chat(c))
+                    self.guarded(f"chat {mapping.chat_name(chat)}", functools.partial(self.chat, chat))
                 else:
                     self.ctx.skip("teams chat", "malformed chat (no id)")
 

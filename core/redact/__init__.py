@@ -4,7 +4,7 @@
 was (offsets into the *original* text); :func:`contains_secret` only answers yes/no;
 :class:`RedactingFilter` scrubs log records so that no secret ever reaches a log file.
 
-How detection works: :data:`_RULES` is an ordered table of regular expressions, one per
+How detection works: :data:`_rules._RULES` is an ordered table of regular expressions, one per
 secret format. A rule's secret is its named group ``s`` (or the whole match), and the
 rule's ``accept`` function can still reject a match (placeholders, examples, low-entropy
 values). All accepted spans are merged: overlapping spans become one redaction whose kind
@@ -19,15 +19,35 @@ anthropic_key, openai_key, groq_key, stripe_key, twilio_api_key, twilio_auth_tok
 sendgrid_key, shopify_token, digitalocean_token, databricks_token, vault_token,
 age_secret_key, jwt, bearer_token, basic_auth, password_in_url, and — for labelled values
 (``KEY=value``, ``"key": "value"``, ``<key>value</key>``, ``--key value``) — password,
-secret, api_key, token.
+secret, api_key, token. Issue 20 added (``_formats.py``) about sixty prefixed provider
+tokens (sentry_token, notion_token, square_token, flyio_token, atlassian_token,
+aws_session_token, azure_ad_client_secret, azure_devops_pat, teams_webhook…), keys in
+headers (``x-functions-key``, ``Ocp-Apim-Subscription-Key``, ``Authorization: Api-Key``),
+session_cookie, base64 ``user:password`` (docker ``"auth"``, npm ``_auth``), base64 PEM keys
+(kubeconfig ``client-key-data``), PuTTY ``Private-Lines``, ``.pgpass`` lines, ODBC
+``Pwd={…}``, ``sqlplus user/pass@db`` and the password arguments of common commands
+(``sshpass -p``, ``htpasswd -b``, ``net use``, ``docker login -p``, ``aws configure set``).
+
+Layout: ``_heuristics`` (what a value looks like), ``_rule`` (one rule), ``_rules`` (the
+table), ``_formats`` (issue 20's structural rules), this module (engine, public API,
+logging filter).
 
 Decisions worth knowing:
 
 * Published documentation examples are **not** secrets: anything containing ``EXAMPLE``
   (AWS's ``AKIAIOSFODNN7EXAMPLE`` / ``wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY``) and the
   few keys in :data:`_KNOWN_EXAMPLES` (Stripe's docs key, jwt.io's sample token).
-* Public identifiers are not secrets: Stripe ``pk_live_``/``pk_test_``, Twilio account
-  SIDs (``AC…``), AWS role/user ids (``AROA…``, ``AIDA…``), SSH public keys, certificates.
+* Public identifiers are not secrets: Stripe ``pk_live_``/``pk_test_``, Mapbox ``pk.eyJ…``,
+  PostHog ``phc_``, reCAPTCHA site keys, Twilio account SIDs (``AC…``), AWS role/user ids
+  (``AROA…``, ``AIDA…``), SSH public keys, certificates — even under a label such as
+  ``MAPBOX_ACCESS_TOKEN=``.
+* Placeholders are kept, not redacted: ``<your-token>``, ``xxxx``, ``changeme``, ``****``,
+  ``${VAR}``, ``$VAR``: they are documentation, and redacting them would only hide how a
+  configuration is written. In values longer than 48 characters only separated or
+  unmistakable markers count (a random token may contain "your" by chance).
+* A quoted value or a command's argument is a literal: ``password = "ab.Cd3Ef"`` is a
+  password even though ``password = self.password`` (unquoted, made of words) is code.
+* Labelled values are taken whole up to 16 KiB (``MAX_VALUE``), quoted or not.
 * Generic ``password=``/``token:``… assignments are redacted only when the value looks
   random (length, character classes, entropy) and is not a placeholder, a variable
   reference (``${VAR}``, ``os.environ[...]``, ``process.env.X``) or a masked value.
@@ -42,13 +62,23 @@ Decisions worth knowing:
   which makes :func:`redact` idempotent.
 
 Known gaps (by design or not worth the false positives): unlabelled values (a bare 40-char
-AWS secret key, a password alone on a line), a label and its value on different lines
-(Kubernetes ``name:``/``value:`` pairs), "<key> is <value>" prose unless the value mixes
+AWS secret key not next to its key id, a password alone on a line or in free prose such as
+"login is ada / …"), a label and its value on different lines (except
+Kubernetes ``name:``/``value:`` pairs), "<key> is <value>" prose unless the value mixes
 upper case, lower case and digits, Sentry DSNs (public by design).
 
 Every pattern is linear-time (bounded or possessive quantifiers, no nested ambiguity) and
-starts with a literal where possible: 10 MB of developer notes take 0.7-1 s of CPU
-(``python bench/redaction.py``); a short log line about 50 µs.
+starts with a literal where possible: 10 MB of developer notes take about 2 s of CPU
+(``python bench/redaction.py``: 4.7 MB/s), a typical 1 KB memory about 0.2 ms.
+
+Measured on the generated corpus (``bench/secrets_corpus.py``, 179 formats, 157 look-alikes;
+``python bench/redaction.py --seeds 1 2 3``): 99 % of secrets caught in the held-out half,
+no false positives. detect-secrets 1.5 on the same corpus caught 29 %, flagged 18 % of the
+look-alikes, and as a second layer added no catch (``--detector detect-secrets``). A blind
+set written after tuning (20 new templates, 20 look-alikes) scored 85.0 % / 5.0 % on its
+first run; its three missed idioms (PowerShell ``ConvertTo-SecureString``, HTTP clients'
+``auth=(user, password)``, Kubernetes env ``name``/``value``) and one false positive
+(``PASSWORD_HASHER=argon2``) were then fixed, so it is no longer blind.
 """
 
 from __future__ import annotations

@@ -158,14 +158,18 @@ _PREFIXED: tuple[tuple[str, str, str], ...] = (
     ("mollie_key", r"live_(?<!\w.{5})[A-Za-z0-9]{30}(?![A-Za-z0-9])", "live_"),
     ("mollie_key", r"test_(?<!\w.{5})[A-Za-z0-9]{30}(?![A-Za-z0-9])", "test_"),
     ("adyen_key", r"AQE(?<![\w-]...)[\w-]{80,}", "AQE"),
-    ("asana_token", r"[012]/\d{16}/\d{16}:[a-f0-9]{32}(?![a-f0-9])", "0/ 1/ 2/"),
+    (
+        "asana_token",
+        r"/\d{16}/\d{16}:[a-f0-9]{32}(?![a-f0-9])(?<=(?P<s>[012]/\d{16}/\d{16}:[a-f0-9]{32}))",
+        "0/ 1/ 2/",
+    ),
     (
         "aws_session_token",
         r"(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdzE)[A-Za-z0-9+/=]{100,}",
         "IQoJb3JpZ2luX2Vj FwoGZXIvYXdzE",
     ),
     ("azure_ad_client_secret", r"(?<![\w~.-])[\w~.-]{3}\dQ~[\w~.-]{31,34}(?![\w~.-])", "Q~"),
-    ("azure_devops_pat", r"[a-z2-7]{52}(?![A-Za-z0-9])", ""),
+    ("azure_devops_pat", r"(?<![a-z2-7])[a-z2-7]{52}(?![A-Za-z0-9])", ""),
     (
         "teams_webhook",
         r"https://[\w.-]+\.(?:webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/[^\s\"'<>)]{40,}",
@@ -232,6 +236,24 @@ _STRUCTURED: list[_Rule] = [
         "value=",
         starts=('key="', 'name="'),
     ),
+    # Kubernetes / compose env lists: the label is the name, the secret the next line's value.
+    _nocase(
+        "password",
+        r"name:[ \t]*[\"']?[\w.-]{0,40}(?:pass(?:word|wd)?|secret|token|api_?key|credentials?)"
+        r"[\"']?[ \t]*\r?\n[ \t]*value:[ \t]*"
+        r"(?P<s>\"[^\"\n]{1,2000}\"|'[^'\n]{1,2000}'|[^\s\"'#][^\n#]{0,2000}?)[ \t]*(?=\r?\n|#|$)",
+        _accept_arg,
+        "value:",
+        starts=("name:",),
+    ),
+    # HTTP clients' basic auth tuples: requests auth=('user', 'pass'), aiohttp BasicAuth('u', 'p').
+    _rule(
+        "password",
+        r"(?:auth[ \t]*=[ \t]*\(|BasicAuth\(|DigestAuth\()[ \t]*(?P<q>[\"'])[^\"'\n]{1,100}(?P=q)"
+        r"[ \t]*,[ \t]*(?P<s>\"[^\"\n]{1,200}\"|'[^'\n]{1,200}')",
+        _accept_arg,
+        "auth BasicAuth DigestAuth",
+    ),
     # A key id followed by its secret: Razorpay (key id public, secret 24 characters).
     _rule(
         "razorpay_secret",
@@ -241,12 +263,13 @@ _STRUCTURED: list[_Rule] = [
         "rzp_",
     ),
     # A UUID given as a CLI token: codecov -t <uuid>, snyk auth <uuid>, --token <uuid>.
-    _rule(
+    _nocase(
         "token",
         r"(?:-t|--token|--auth-token|--api-key|auth|login)[ \t=]+[\"']?"
         r"(?P<s>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![\w-])",
         _accept_token,
         "-t --token --auth-token --api-key auth login",
+        starts=("-t[ \t=]", "--token", "--auth-token", "--api-key", "auth[ \t]", "login[ \t]"),
     ),
     # Authorization: <scheme> <credential> for schemes other than Bearer/Basic/Token.
     _nocase(
@@ -361,6 +384,10 @@ _CLI: tuple[tuple[str, str], ...] = (
     (rf"ssh-keygen[^\n|]*?[ \t]-N[ \t]+{_VAL}", "ssh-keygen"),  # new passphrase
     (rf"ssh-keygen[^\n|]*?[ \t]-P[ \t]+{_VAL}", "ssh-keygen"),  # old passphrase
     (rf"mongo(?:sh|dump|restore|import|export)?[^\n|]*?[ \t]-p[ \t]+{_VAL}", "mongo"),
+    (
+        rf"ConvertTo-SecureString[ \t]+(?:-String[ \t]+)?{_VAL}[ \t]+-AsPlainText",
+        "ConvertTo-SecureString",
+    ),
     (rf"echo[ \t]+{_VAL}[ \t]*\|[ \t]*(?:sudo[ \t]+-S|[^\n|]*--password-stdin|chpasswd)", "echo"),
 )
 

@@ -183,7 +183,8 @@ def _name_part_words(parts: list[str], i: int) -> int | None:
 
 
 _PART = re.compile(r"[?!]?\.")
-_NUMBERED_WORD = re.compile(r"[a-z]+\d+(?:[A-Z][a-z]+)*")  # oauth2Client, s3Bucket, v2
+# oauth2Client, s3Bucket, v2, Ed25519PrivateKey
+_NUMBERED_WORD = re.compile(r"[A-Za-z][a-z]*\d+(?:[A-Z][a-z]+)*")
 
 
 def _is_reference(value: str) -> bool:
@@ -341,7 +342,8 @@ _NOT_THE_SECRET = frozenset(
     "hint label mode method format class kind ref arn version provider store manager source "
     "location region rotation enabled required usage used hash hashed prefix suffix pattern "
     "regex placeholder description help min max template mount scope scopes role page "
-    "budget validator validators strength encoder reset sent created updated at".split()
+    "budget validator validators strength encoder reset sent created updated at "
+    "hasher hashers hashing algorithm algo cipher kdf scheme strategy rounds".split()
 )
 # The same, for words *before* the keyword: max_tokens, next_page_token, hashed_password.
 _NOT_THE_SECRET_BEFORE = frozenset(

@@ -250,6 +250,10 @@ class GraphStore(Protocol):
     def entities_by_alias(self, aliases: Sequence[str], types: Sequence[str] = ()) -> list[int]:
         """Entities having any of these (lower-case) aliases, of ``types`` when given."""
 
+    def entities_named(self, names: Sequence[str], types: Sequence[str]) -> dict[str, list[int]]:
+        """Name (as given) → entities of ``types`` whose name or display is exactly that name
+        (any case), for many names at once (an editor asks for every function of a file)."""
+
     def entity_by_name(self, etype: str, name: str) -> int | None:
         """The entity of this type and canonical name."""
 

@@ -31,6 +31,24 @@ def entities_by_alias(conn: Connection, aliases: Sequence[str], types: Sequence[
     return [int(r[0]) for r in rows]
 
 
+def entities_named(conn: Connection, names: Sequence[str], types: Sequence[str]) -> dict[str, list[int]]:
+    by_alias: dict[str, list[str]] = {}
+    for name in names:
+        by_alias.setdefault(name.lower(), []).append(name)
+    aliases = list(by_alias)
+    found: dict[str, list[int]] = {}
+    for start in range(0, len(aliases), 500):  # SQLite's bound-parameter limit
+        chunk = aliases[start:start + 500]
+        rows = conn.execute(
+            f"SELECT a.alias, e.id FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
+            f" WHERE a.alias IN ({_marks(len(chunk))}) AND e.type IN ({_marks(len(types))})"
+            f" AND (lower(e.name) = a.alias OR lower(e.display) = a.alias)", [*chunk, *types]).fetchall()
+        for alias, entity_id in rows:
+            for name in by_alias[alias]:
+                found.setdefault(name, []).append(int(entity_id))
+    return found
+
+
 def entity_by_name(conn: Connection, etype: str, name: str) -> int | None:
     row = conn.execute("SELECT id FROM entities WHERE type = ? AND name = ?", (etype, name)).fetchone()
     return None if row is None else int(row[0])

@@ -168,6 +168,9 @@ class SqliteStorage:
     def entities_by_alias(self, aliases: Sequence[str], types: Sequence[str] = ()) -> list[int]:
         return graph_sql.entities_by_alias(self._store.conn(), aliases, types)
 
+    def entities_named(self, names: Sequence[str], types: Sequence[str]) -> dict[str, list[int]]:
+        return graph_sql.entities_named(self._store.conn(), names, types)
+
     def entity_by_name(self, etype: str, name: str) -> int | None:
         return graph_sql.entity_by_name(self._store.conn(), etype, name)
 

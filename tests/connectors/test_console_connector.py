@@ -4,9 +4,12 @@ malformed captures."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
+
+import pytest
 
 from connectors.console import ConsoleConnector
 from connectors.console_parse import fingerprint, load, normalise, top_function
@@ -179,3 +182,34 @@ def test_fingerprint_masks_variable_parts_but_not_quoted_names() -> None:
     assert top_function("    at https://a/b.js:1:2") == "<anonymous>"
     assert load("").fatal == "empty file"
     assert load('{"foo": 1}').fatal and "JSON Lines" in (load('{"foo": 1}').fatal or "")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_captures_read_in_chunks_match_whole_file_parsing(chunk: int, monkeypatch) -> None:
+    """Values cut at any window edge (numbers, strings, escapes, emoji) parse as json.loads does."""
+    from connectors import json_stream
+
+    monkeypatch.setattr(json_stream, "CHUNK", chunk)
+    events = [{"level": "error", "message": m, "n": n, "x": {"a": [1, {"b": None}], "é": "💥\n\"q"}}
+              for m, n in [("a", -2500.0), ("b", 123456789012), ("c", 1e-7), ("d", True)]]
+    forms = [json.dumps(events), json.dumps(events, indent=2, ensure_ascii=False),
+             json.dumps({"meta": {"v": 1.5}, "entries": events, "z": [2]}, indent=1),
+             "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n"]
+    for text in forms:
+        cap = load(text)
+        assert cap.fatal is None and [raw for _, raw in cap.items] == events, text[:80]
+    broken = load('[\n  {"level": "error", "message": "a"},\n  {"level": "error" "message": "b"}\n]\n')
+    assert broken.fatal == "malformed JSON at line 3, column 21: Expecting ',' delimiter"
+
+
+def test_a_fifo_among_captures_is_skipped_unopened(tmp_path, svc, sync) -> None:
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.json")
+    os.mkfifo(tmp_path / "given.json")
+    (folder / "good.json").write_text(json.dumps([{"level": "error", "message": "boom"}]))
+    report = sync(ConsoleConnector([folder, tmp_path / "given.json"], project="p"))
+    skipped = dict(line.split(": ", 1) for line in report.skipped)
+    assert skipped[str(folder / "pipe.json")].startswith("not a regular file (a FIFO")
+    assert skipped[str(tmp_path / "given.json")].startswith("not a regular file (a FIFO")
+    assert report.added == 1

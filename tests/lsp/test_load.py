@@ -165,3 +165,22 @@ async def test_a_delete_and_an_older_import_between_two_polls_refresh_the_lens(
     finally:
         svc.close()
     assert "pack" not in await lens_titles(client, uri)
+
+
+async def test_hovers_while_typing_in_a_big_file_that_does_not_parse(client: LanguageClient, repo: Path) -> None:
+    # Defect 6: every keystroke made a new version, and the next hover waited for its parse
+    # (the fallback parser was quadratic: 6.3-6.8 s for 50k lines); a big file's new version
+    # now parses in the background while hovers use the last symbol table.
+    text = "def broken(:\n" + "".join(f"def step_{i}(order):\n    return order.total + {i}\n\n"
+                                       for i in range(10_000))
+    uri = open_file(client, repo / "src" / "steps.py", text)
+    await hover(client, uri, 10, 6)
+    took = []
+    for version in range(2, 6):
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(start=types.Position(line=0, character=0),
+                                  end=types.Position(line=0, character=0)), text=" ")]))
+        took.append((await timed(hover(client, uri, 10 + version, 6)))[0])  # still broken
+    assert max(took) < 1.0, f"hovers after keystrokes took {took} s"

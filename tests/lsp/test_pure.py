@@ -11,6 +11,7 @@ from core.anchors import Located, SymbolSpan, find_window, fingerprint, locate
 from core.models import CodeAnchor
 from lsp_server import present, symbols
 from lsp_server.config import ServerConfig
+from lsp_server.documents import LAZY_PARSE_CHARS, Documents
 from lsp_server.symbols import enclosing, spans, symbols_of
 from lsp_server.targets import target_at, words_of_identifier
 
@@ -252,9 +253,72 @@ def test_hover_targets_on_a_440_kb_line_take_no_time() -> None:
     assert middle is not None and middle.kind == "string" and middle.text.startswith("#")
     assert line[middle.start:middle.end] == f'"{middle.text}"'
     assert escaped is None or escaped.kind != "comment"
+    # a window that starts inside a string must not turn the "#" of the next one into a comment
+    for column in range(200_003, 200_120):
+        found = target_at(line, column, "colours.py")
+        assert found is None or (found.kind == "string" and line[found.start] == '"'), column
 
 
 def test_target_scan_skips_markers_in_strings_and_unclosed_quotes() -> None:
     assert target_at('x = "a # b"  # real comment', 20, "a.py") == target_at('x = "a # b"  # real comment', 22, "a.py")
     found = target_at("it's the parse_config step", 12, "notes.md")
     assert found is not None and (found.kind, found.text) == ("identifier", "parse_config")
+
+
+def test_an_open_bracket_being_typed_hides_no_definition() -> None:
+    text = "def typing_now(:\n\n" + "".join(f"def f{i}(a):\n    return a\n\n" for i in range(3)) + \
+        "describe('x', () => {\n  function helper() {\n    return 1;\n  }\n});\n"
+    found = [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text.split("describe")[0], "a.py")]
+    assert found == [("typing_now", 1, 1), ("f0", 3, 4), ("f1", 6, 7), ("f2", 9, 10)]
+    js = [(s.qualname, s.end_line) for s in symbols_of("describe" + text.split("describe")[1], "a.test.js")]
+    assert js == [("helper", 4)]
+
+
+def test_an_anchor_without_its_symbol_is_searched_near_its_line_only() -> None:
+    lines = [f"x{i} = {i}" for i in range(60_000)]
+    near = anchor(50_000, 50_001, None, lines)
+    moved = ["# new", *lines]
+    started = time.perf_counter()
+    assert locate(near, moved) == Located(50_001, 50_002, "fingerprint")
+    gone = CodeAnchor("a.py", 50_000, 50_001, None, None, fingerprint(["never", "there"]))
+    assert locate(gone, moved) == Located(50_000, 50_001, "stored")
+    far = anchor(10, 11, None, lines)
+    assert locate(far, [*(["# pad"] * 5_000), *lines]) == Located(10, 11, "stored")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_big_document_being_typed_in_keeps_its_last_symbols_until_parsed() -> None:
+    docs = Documents(lambda: None)
+    text = "".join(f"def f{i}(a):\n    return a\n\n" for i in range(30_000))
+    assert len(text) > LAZY_PARSE_CHARS
+    parsed = docs.build("untitled:big.py", 1, text)
+    assert parsed is not None and docs.provisional("untitled:big.py", 1, text) is None  # parsed
+    quick = docs.provisional("untitled:big.py", 2, "# typing\n" + text)
+    assert quick is not None and quick.version is None  # nothing is cached under it
+    assert quick.lines[0] == "# typing" and quick.symbols is parsed.symbols
+    assert docs.provisional("untitled:small.py", 2, "def f():\n    pass\n") is None
+
+
+def test_a_docstring_being_opened_hides_nothing_below_it() -> None:
+    text = 'def a():\n    """\n    return 1\n\n\ndef b():\n    return 2\n\n\ndef c(:\n    pass\n'
+    assert [(s.qualname, s.end_line) for s in symbols_of(text, "a.py")] == [("a", 3), ("b", 7), ("c", 11)]
+    js = "function a() {\n  /* typing\n  return 1;\n}\nfunction b() {\n  return 2;\n}\n"
+    assert [(s.qualname, s.end_line) for s in symbols_of(js, "a.js")] == [("a", 4), ("b", 7)]
+    started = time.perf_counter()  # an unclosed template before 20k escaped backticks
+    symbols_of("`" + "\\`" * 20_000 + "\nfunction f() {}\n", "a.js")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_line_breaks_inside_strings_keep_the_symbol_lines_right() -> None:
+    text = 'X = """a\x0cb\r\nc"""\ndef f(:\n    pass\n\ndef g():\n    pass\n'
+    assert len(text.splitlines()) == 8
+    assert [(s.qualname, s.start_line) for s in symbols_of(text, "a.py")] == [("f", 4), ("g", 7)]
+
+
+def test_windows_line_endings_keep_the_symbol_lines_right() -> None:
+    text = 'x = "open  # c\n\n' + "def f():\n    return 1  # done\n\ndef g(:\n    pass\n"
+    crlf = text.replace("\n", "\r\n")
+    assert [(s.qualname, s.start_line, s.end_line) for s in symbols_of(crlf, "a.py")] == \
+        [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text, "a.py")] == [("f", 3, 4), ("g", 6, 7)]
+    js = "function f() {\n  // }\n  return '}\n}\n"
+    assert symbols_of(js.replace("\n", "\r\n"), "a.js") == symbols_of(js, "a.js")

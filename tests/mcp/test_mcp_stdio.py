@@ -199,7 +199,7 @@ async def test_an_assistant_cannot_overwrite_a_user_memory(server_env, tmp_path:
 
 async def test_bad_input_comes_back_as_tool_errors_and_the_server_lives_on(server_env):
     async with stdio_session(no_embeddings(server_env), "--project", "p") as s:
-        assert "less than or equal to 50" in await call_error(s, "recall", query="x", limit=500)
+        assert "`limit` must be at most 50" in await call_error(s, "recall", query="x", limit=500)
         assert "content" in await call_error(s, "remember")
         assert "visibility" in await call_error(s, "recall", query="x", filters={"visibility": ["secret"]})
         assert "error (invalid_input): content is empty" in await call_error(s, "remember", content="  ")
