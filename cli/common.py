@@ -15,10 +15,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from core.config import Settings, build_service
-from core.errors import DevMemError
-from core.models import ProgressCallback, ProgressEvent
-from core.service import MemoryService
+from core import (
+    DevMemError,
+    MemoryService,
+    ProgressCallback,
+    ProgressEvent,
+    Settings,
+    build_service,
+)
 
 console = Console()
 err_console = Console(stderr=True)

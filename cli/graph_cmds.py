@@ -9,7 +9,7 @@ import typer
 from rich.table import Column, Table
 
 from cli.common import console, errors, fail, print_json, progress_bar, service
-from core import graph, graph_view
+from core import MAX_GRAPH_PICTURE_NODES
 
 # No `no_args_is_help`: the callback prints the help itself, since `--html FILE` alone is a command.
 app = typer.Typer(help="Explore the knowledge graph: entities, their neighbours, paths, an HTML picture.",
@@ -18,7 +18,7 @@ app = typer.Typer(help="Explore the knowledge graph: entities, their neighbours,
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 EntityOpt = Annotated[str | None, typer.Option("--entity", "-e", help="Centre the picture on this entity.")]
 DepthOpt = Annotated[int, typer.Option("--depth", "-d", min=0, max=6, help="Steps out from --entity.")]
-MaxNodesOpt = Annotated[int, typer.Option("--max-nodes", min=1, max=graph_view.MAX_NODES_LIMIT,
+MaxNodesOpt = Annotated[int, typer.Option("--max-nodes", min=1, max=MAX_GRAPH_PICTURE_NODES,
                                           help="At most this many entities in the picture.")]
 ARROW = {"out": "→", "in": "←", "": ""}
 
@@ -54,7 +54,7 @@ def html_cmd(
 
 def _write_html(file: Path, entity: str | None, depth: int, max_nodes: int) -> None:
     with errors():
-        picture = graph_view.write(service(embeddings=False).store, file, entity, depth, max_nodes)
+        picture = service(embeddings=False).graph_picture(file, entity, depth, max_nodes)
     around = f" around {picture.center}" if picture.center else ""
     console.print(f"wrote {file}: {picture.nodes} entities, {picture.edges} relations{around}", soft_wrap=True)
     if not picture.nodes:
@@ -67,7 +67,7 @@ def rebuild(json_out: JsonOpt = False) -> None:
     with errors():
         svc = service(embeddings=False)
         with progress_bar("graph rebuild") as progress:
-            result = graph.rebuild(svc.store, progress)
+            result = svc.rebuild_graph(progress)
     if json_out:
         return print_json(result)
     console.print(f"rebuilt the graph of {result.memories:,} memories in {result.seconds:.1f} s: "
@@ -82,7 +82,7 @@ def show(
 ) -> None:
     """An entity's neighbours, strongest relations and latest memories."""
     with errors():
-        view = graph.show(service(embeddings=False).store, entity, limit)
+        view = service(embeddings=False).entity(entity, limit)
     if json_out:
         return print_json(view)
     e = view.entity
@@ -95,7 +95,7 @@ def show(
     memories = Table(Column("id", no_wrap=True), Column("when", no_wrap=True), "kind", "title",
                      title="Latest memories", title_justify="left")
     for m in view.memories:
-        memories.add_row(m.id, m.when[:10], m.kind, m.title)
+        memories.add_row(m.id, (m.event_at or m.created_at)[:10], m.kind, m.title)
     console.print(relations if view.neighbours else "[dim]no relations yet[/]")
     console.print(memories)
 
@@ -109,7 +109,7 @@ def path(
 ) -> None:
     """The shortest chain of relations between two entities."""
     with errors():
-        steps = graph.path(service(embeddings=False).store, source, target, max_depth)
+        steps = service(embeddings=False).entity_path(source, target, max_depth).steps
     if json_out:
         return print_json(steps)
     if not steps:
@@ -129,7 +129,7 @@ def stats(
 ) -> None:
     """Entity and relation counts by type, and the most mentioned entities."""
     with errors():
-        data = graph.overview(service(embeddings=False).store, top)
+        data = service(embeddings=False).graph_overview(top)
     if json_out:
         return print_json(data)
     console.print(f"[bold]{data['entities']:,}[/] entities, [bold]{data['relations']:,}[/] relations, "

@@ -11,10 +11,25 @@ import typer
 from cli import common
 from cli.common import console, errors, print_json, service
 from cli.render import hits_table, memories_table, memory_detail, write_line
-from core import __version__, maintenance, portability
-from core.config import git_project
-from core.errors import InvalidInput
-from core.models import KINDS, SEARCH_MODES, CodeAnchor, MemoryInput, MemoryPatch, SearchFilters
+from core import (
+    KINDS,
+    RECOVERY,
+    SEARCH_MODES,
+    Check,
+    CodeAnchor,
+    DoctorReport,
+    InvalidInput,
+    MemoryInput,
+    MemoryPatch,
+    SearchFilters,
+    __version__,
+    export_jsonl,
+    export_markdown,
+    git_project,
+    import_records,
+    read_jsonl,
+    read_markdown,
+)
 
 app = typer.Typer(
     help="DevMemory: a developer's long-term memory, local and offline.\n\n"
@@ -43,7 +58,7 @@ def main_options(
 
 def _filters(kind: list[str] | None, tag: list[str] | None, all_tags: bool, project: str | None,
              source: str | None, since: str | None, until: str | None, path: str | None = None) -> SearchFilters:
-    from core.timeutil import to_iso
+    from core import to_iso
 
     return SearchFilters(kinds=list(kind or []), tags=list(tag or []), tags_mode="all" if all_tags else "any",
                          project=project, source=source, since=to_iso(since), until=to_iso(until), path=path)
@@ -243,24 +258,22 @@ def doctor(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _doctor_report(check: bool) -> maintenance.DoctorReport:
+def _doctor_report(check: bool) -> DoctorReport:
     """Doctor must work on the stores it is meant to diagnose: one that will not open
     becomes a failed check with the recovery steps, not an error pointing back here."""
     import os
 
-    from core.config import Settings, build_service
-    from core.errors import DevMemError, StoreError
+    from core import DevMemError, Settings, StoreError, build_service
 
     settings = Settings.from_env(dict(os.environ), common.STATE.db)
     try:
         svc = build_service(settings)
         common.STATE.service = svc
         with errors():
-            return maintenance.doctor(svc, check=check)
+            return svc.doctor(check=check)
     except StoreError as exc:
-        failed = maintenance.Check("database", False, f"{settings.db_path}: {exc.message}",
-                                   maintenance.RECOVERY)
-        return maintenance.DoctorReport([failed])
+        failed = Check("database", False, f"{settings.db_path}: {exc.message}", RECOVERY)
+        return DoctorReport([failed])
     except DevMemError as exc:
         common.fail(exc)
 
@@ -274,10 +287,10 @@ def reindex(
     with errors():
         svc = service()
         if text:
-            console.print(f"full-text index rebuilt for {maintenance.reindex_text(svc)} memories")
+            console.print(f"full-text index rebuilt for {svc.reindex_text()} memories")
             return
         with common.progress_bar("reindex") as progress:
-            count = maintenance.reindex(svc, full=not missing, progress=progress)
+            count = svc.reindex(full=not missing, progress=progress)
     console.print(f"embedded {count} memories with {svc.embedder.identity}")
 
 
@@ -292,12 +305,12 @@ def export(
         svc = service(embeddings=False)
         filters = SearchFilters(project=project) if project else None
         if markdown:
-            count = portability.export_markdown(svc, Path(dest), filters)
+            count = export_markdown(svc, Path(dest), filters)
         elif dest == "-":
-            count = portability.export_jsonl(svc, sys.stdout, filters)
+            count = export_jsonl(svc, sys.stdout, filters)
         else:
             with open(dest, "w", encoding="utf-8") as out:
-                count = portability.export_jsonl(svc, out, filters)
+                count = export_jsonl(svc, out, filters)
     common.err_console.print(f"exported {count} memories")
 
 
@@ -311,15 +324,15 @@ def import_(
         _check_import_source(src, markdown)
         svc = service()
         if markdown:
-            records = portability.read_markdown(Path(src))
-            imported, present = portability.import_records(svc, records)
+            records = read_markdown(Path(src))
+            imported, present = import_records(svc, records)
         else:
             try:
                 stream = sys.stdin if src == "-" else open(src, encoding="utf-8")
             except OSError as exc:
                 raise InvalidInput(f"cannot read {src}: {exc.strerror or exc}.") from None
             with stream:
-                imported, present = portability.import_records(svc, portability.read_jsonl(stream))
+                imported, present = import_records(svc, read_jsonl(stream))
     console.print(f"imported {imported}, already present {present}")
 
 
@@ -339,7 +352,7 @@ def _check_import_source(src: str, markdown: bool) -> None:
 def backup(dest: Annotated[str, typer.Argument(help="The backup file to create.")]) -> None:
     """Copy the database safely while it is in use (SQLite online backup)."""
     with errors():
-        path = maintenance.backup(service(embeddings=False), Path(dest))
+        path = service(embeddings=False).backup(Path(dest))
     console.print(f"backup written to {path}")
 
 

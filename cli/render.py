@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from core.models import Hit, Memory, SearchResult, WriteResult
+from core import Hit, Memory, SearchResult, WriteResult
 
 KIND_STYLE = {"decision": "magenta", "bugfix": "red", "pitfall": "red", "snippet": "cyan",
               "commit": "yellow", "issue": "green", "meeting": "blue", "email": "blue"}

@@ -79,7 +79,7 @@ def sync_markdown(
     """
     from connectors.markdown import MarkdownConnector
     from connectors.markdown import watch as watch_folder
-    from core.config import git_project
+    from core import git_project
 
     folder = path.expanduser().resolve()
     name = project or git_project(folder) or folder.name
@@ -111,7 +111,7 @@ def sync_console(
     ids and URLs masked); syncing the same file again counts nothing twice. Format: docs/connectors.md.
     """
     from connectors.console import ConsoleConnector
-    from core.config import git_project
+    from core import git_project
 
     name = project or git_project(Path.cwd())
     _run_connector(ConsoleConnector(files, project=name), dry_run=dry_run, as_json=as_json)

@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.errors import DevMemError
-from core.models import (
+from core import (
+    DevMemError,
     Memory,
     MemoryInput,
+    MemoryService,
     ProgressCallback,
     ProgressEvent,
     WriteResult,
     no_progress,
 )
-from core.service import MemoryService
 
 
 @dataclass

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.base import SyncContext
-from core.errors import DevMemError, InvalidInput
-from core.models import MemoryInput
+from core import DevMemError, InvalidInput, MemoryInput
 
 BATCH_SIZE = 200
 

@@ -28,7 +28,7 @@ from connectors.base import SyncContext, SyncReport
 from connectors.common import BATCH_SIZE, apply_checked, clip, dump_cursor, load_cursor
 from connectors.console_parse import Group, Grouped, group_events, open_capture
 from connectors.safety import digest, escape_reason, file_kind_reason, open_regular
-from core.models import MemoryInput
+from core import MemoryInput
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 SUFFIXES = (".json", ".jsonl", ".ndjson")

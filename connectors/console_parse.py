@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from connectors.json_stream import ItemStream
-from core.errors import InvalidInput
-from core.timeutil import to_iso
+from core import InvalidInput, to_iso
 
 LEVELS = {"error": "error", "severe": "error", "fatal": "error", "assert": "error",
           "exception": "error", "warning": "warning", "warn": "warning"}

@@ -29,8 +29,7 @@ from pathlib import Path
 from connectors.base import SyncContext, SyncReport
 from connectors.common import BATCH_SIZE, apply_checked, clip, dump_cursor, known_ids, load_cursor
 from connectors.git_log import FORMAT, Commit, FileChange, parse_log
-from core.errors import ConnectorError
-from core.models import CodeAnchor, EntityRef, MemoryInput
+from core import CodeAnchor, ConnectorError, EntityRef, MemoryInput
 
 ATTRIBUTES = Path(__file__).with_name("git_attributes")
 JS_FUNCNAME = "\n".join([

@@ -41,8 +41,16 @@ import yaml
 from connectors.base import SyncContext, SyncReport
 from connectors.common import apply_checked, dump_cursor, known_ids, load_cursor
 from connectors.http import RetryingSession, RetryPolicy, SyncProgress, retry_after
-from core.errors import ConnectorAuthError, ConnectorError, DevMemError, InvalidInput
-from core.models import CodeAnchor, EntityRef, Memory, MemoryInput
+from core import (
+    CodeAnchor,
+    ConnectorAuthError,
+    ConnectorError,
+    DevMemError,
+    EntityRef,
+    InvalidInput,
+    Memory,
+    MemoryInput,
+)
 
 API_URL = "https://api.github.com"
 BODY_LIMIT = 200_000  # characters kept of one issue / comment body

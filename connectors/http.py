@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from connectors.base import SyncContext
-from core.errors import ConnectorError
+from core import ConnectorError
 
 WaitCallback = Callable[[float, str], None]  # (seconds left, reason)
 Throttle = Callable[[httpx.Response], float | None]  # seconds to wait, None: not a throttle

@@ -45,9 +45,7 @@ from connectors.markdown_parse import (
     split_anchor,
 )
 from connectors.safety import escape_reason, file_kind_reason, read_text
-from core.errors import ConnectorError
-from core.models import MemoryInput
-from core.redact import contains_secret, redact
+from core import ConnectorError, MemoryInput, contains_secret, redact_secrets
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 IGNORED_DIRS = frozenset({"node_modules", "__pycache__"})
@@ -93,7 +91,7 @@ def _note_file(path: Path, root: Path, skip: Callable[[str, str], None]) -> Foun
     rel = _rel(path, root)
     if contains_secret(rel):
         # Its path would be the memory's id and URL and the sync cursor's key: keep it out.
-        skip(redact(rel).text, "its file name holds a secret (a token or password); "
+        skip(redact_secrets(rel).text, "its file name holds a secret (a token or password); "
                                "rename the note to import it")
         return None
     reason = escape_reason(path, root)

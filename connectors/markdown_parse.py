@@ -27,9 +27,7 @@ import frontmatter
 from frontmatter.default_handlers import YAMLHandler
 
 from connectors.common import clip
-from core import yamlsafe
-from core.errors import InvalidInput
-from core.timeutil import to_iso
+from core import InvalidInput, safe_yaml_load, to_iso
 
 SPLIT_CHARS = 4_000  # notes longer than this are split at headings
 MAX_SECTION_CHARS = 12_000  # a section longer than this is split again at the next level
@@ -107,7 +105,7 @@ def jsonable(value: Any) -> Any:
 
 class _FrontMatterHandler(YAMLHandler):
     def load(self, fm: str, **kwargs: object) -> Any:
-        return yamlsafe.load(fm)  # no aliases, bounded depth and size (see core.yamlsafe)
+        return safe_yaml_load(fm)  # no aliases, bounded depth and size (see core.yamlsafe)
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:

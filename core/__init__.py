@@ -1,7 +1,188 @@
-"""DevMemory core: the memory store, search, embeddings, knowledge graph and service facade.
+"""DevMemory core: the public API every adapter (MCP, LSP, CLI, connectors) imports from.
 
+``from core import MemoryService, build_service, Memory, NotFound, …`` — adapters import
+nothing from ``core.<module>`` (tests/test_architecture.py enforces it). The names load
+lazily (PEP 562): ``from core import X`` imports only X's module, so the MCP server's cold
+start does not pay for numpy or the embedding model until a tool needs the store.
 `core` never imports an adapter (`mcp_server`, `lsp_server`, `cli`) or a connector.
-The public entry point is :class:`core.service.MemoryService`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name → (module, name in it)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    # the service and how to build it
+    "MemoryService": ("core.service", "MemoryService"),
+    "Settings": ("core.config", "Settings"),
+    "build_service": ("core.config", "build_service"),
+    "git_project": ("core.config", "git_project"),
+    "git_root": ("core.config", "git_root"),
+    # errors
+    **{name: ("core.errors", name) for name in (
+        "DevMemError", "InvalidInput", "NotFound", "StoreError", "ConnectorError", "ConnectorAuthError")},
+    # models
+    **{name: ("core.models", name) for name in (
+        "KINDS", "SEARCH_MODES", "CodeAnchor", "EntityRef", "EntitySummary", "Hit", "Link", "Memory",
+        "MemoryInput", "MemoryPatch", "ProgressCallback", "ProgressEvent", "RedactionNote", "SearchFilters",
+        "SearchResult", "Version", "WriteResult", "no_progress")},
+    # graph views returned by the service
+    **{name: ("core.graph", name) for name in ("EntityPath", "EntityView", "Neighbour", "PathStep")},
+    "Related": ("core.graph_api", "Related"),
+    "RelatedMemory": ("core.graph_api", "RelatedMemory"),
+    "MAX_GRAPH_PICTURE_NODES": ("core.graph_view", "MAX_NODES_LIMIT"),
+    # code context (hover, lens, code actions): its defaults
+    "CODE_SEARCH_DEPTH": ("core.code_context", "SEARCH_DEPTH"),
+    "RELEVANCE_FLOOR": ("core.code_context", "RELEVANCE_FLOOR"),
+    # maintenance reports
+    "Check": ("core.maintenance", "Check"),
+    "DoctorReport": ("core.maintenance", "DoctorReport"),
+    "RECOVERY": ("core.maintenance", "RECOVERY"),
+    # import and export
+    **{name: ("core.portability", name) for name in (
+        "export_jsonl", "export_markdown", "import_records", "read_jsonl", "read_markdown")},
+    # helpers adapters legitimately share: code anchors, redaction, times, safe YAML, mail domains
+    **{name: ("core.anchors", name) for name in ("Located", "SymbolSpan", "fingerprint", "locate")},
+    "RedactingFilter": ("core.redact", "RedactingFilter"),
+    "contains_secret": ("core.redact", "contains_secret"),
+    "redact_secrets": ("core.redact", "redact"),  # not "redact": that is the subpackage's name
+    "install_redaction": ("core.logs", "install_redaction"),
+    "to_iso": ("core.timeutil", "to_iso"),
+    "safe_yaml_load": ("core.yamlsafe", "load"),
+    "PUBLIC_MAIL": ("core.extract_patterns", "PUBLIC_MAIL"),
+    "registrable_domain": ("core.extract_patterns", "registrable_domain"),
+}
+
+__all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it matches _EXPORTS)
+    "__version__",
+    "build_service",
+    "Check",
+    "CODE_SEARCH_DEPTH",
+    "CodeAnchor",
+    "ConnectorAuthError",
+    "ConnectorError",
+    "contains_secret",
+    "DevMemError",
+    "DoctorReport",
+    "EntityPath",
+    "EntityRef",
+    "EntitySummary",
+    "EntityView",
+    "export_jsonl",
+    "export_markdown",
+    "fingerprint",
+    "git_project",
+    "git_root",
+    "Hit",
+    "import_records",
+    "install_redaction",
+    "InvalidInput",
+    "KINDS",
+    "Link",
+    "locate",
+    "Located",
+    "MAX_GRAPH_PICTURE_NODES",
+    "Memory",
+    "MemoryInput",
+    "MemoryPatch",
+    "MemoryService",
+    "Neighbour",
+    "no_progress",
+    "NotFound",
+    "PathStep",
+    "ProgressCallback",
+    "ProgressEvent",
+    "PUBLIC_MAIL",
+    "read_jsonl",
+    "read_markdown",
+    "RECOVERY",
+    "redact_secrets",
+    "RedactingFilter",
+    "RedactionNote",
+    "registrable_domain",
+    "Related",
+    "RELEVANCE_FLOOR",
+    "RelatedMemory",
+    "safe_yaml_load",
+    "SEARCH_MODES",
+    "SearchFilters",
+    "SearchResult",
+    "Settings",
+    "StoreError",
+    "SymbolSpan",
+    "to_iso",
+    "Version",
+    "WriteResult",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562) and cache the name here."""
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'core' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads these on demand
+    from core.anchors import Located, SymbolSpan, fingerprint, locate
+    from core.code_context import RELEVANCE_FLOOR
+    from core.code_context import SEARCH_DEPTH as CODE_SEARCH_DEPTH
+    from core.config import Settings, build_service, git_project, git_root
+    from core.errors import (
+        ConnectorAuthError,
+        ConnectorError,
+        DevMemError,
+        InvalidInput,
+        NotFound,
+        StoreError,
+    )
+    from core.extract_patterns import PUBLIC_MAIL, registrable_domain
+    from core.graph import EntityPath, EntityView, Neighbour, PathStep
+    from core.graph_api import Related, RelatedMemory
+    from core.graph_view import MAX_NODES_LIMIT as MAX_GRAPH_PICTURE_NODES
+    from core.logs import install_redaction
+    from core.maintenance import RECOVERY, Check, DoctorReport
+    from core.models import (
+        KINDS,
+        SEARCH_MODES,
+        CodeAnchor,
+        EntityRef,
+        EntitySummary,
+        Hit,
+        Link,
+        Memory,
+        MemoryInput,
+        MemoryPatch,
+        ProgressCallback,
+        ProgressEvent,
+        RedactionNote,
+        SearchFilters,
+        SearchResult,
+        Version,
+        WriteResult,
+        no_progress,
+    )
+    from core.portability import (
+        export_jsonl,
+        export_markdown,
+        import_records,
+        read_jsonl,
+        read_markdown,
+    )
+    from core.redact import RedactingFilter, contains_secret
+    from core.redact import redact as redact_secrets
+    from core.service import MemoryService
+    from core.timeutil import to_iso
+    from core.yamlsafe import load as safe_yaml_load

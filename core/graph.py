@@ -18,7 +18,7 @@ from typing import Any
 
 from core import extract
 from core.errors import InvalidInput, NotFound
-from core.models import EntitySummary, ProgressCallback, SearchFilters, no_progress
+from core.models import EntitySummary, Memory, ProgressCallback, SearchFilters, no_progress
 from core.search import STOPWORDS
 from core.storage import MemoryBrief as MemoryBrief
 from core.storage import RebuildResult as RebuildResult
@@ -42,13 +42,13 @@ class Neighbour:
 
 @dataclass(frozen=True)
 class EntityView:
-    """``graph.show``: one entity, its strongest relations and its latest memories."""
+    """One entity, its strongest relations and its latest memories (every adapter shows this)."""
 
     entity: EntitySummary
     entity_id: int
     aliases: list[str]
     neighbours: list[Neighbour]
-    memories: list[MemoryBrief]
+    memories: list[Memory]  # latest first (event time, else creation)
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,15 @@ class PathStep:
     relation: str
     weight: float
     direction: str  # "out": previous —relation→ this; "in": previous ←relation— this; "" first
+
+
+@dataclass(frozen=True)
+class EntityPath:
+    """The shortest chain of relations between two entities (``steps`` is [] when unconnected)."""
+
+    source: EntitySummary
+    target: EntitySummary
+    steps: list[PathStep]
 
 
 @dataclass(frozen=True)
@@ -181,17 +190,17 @@ def show(store: Storage, name: str, limit: int = 10) -> EntityView:
 def show_entity(store: Storage, entity_id: int, limit: int = 10) -> EntityView:
     """``show`` for an entity id already in hand (from ``find_entities``, say)."""
     aliases = store.entity_aliases([entity_id], 10**6)[entity_id]
+    ids = [b.id for b in latest_memories(store, entity_id, limit)]
+    found = store.get_many(ids)
+    latest = [found[i] for i in ids if i in found]
     return EntityView(summaries(store, [entity_id])[0], entity_id, aliases,
-                      neighbours(store, entity_id, limit), latest_memories(store, entity_id, limit))
+                      neighbours(store, entity_id, limit), latest)
 
 
 def memory_ids_for(store: Storage, entity_ids: Sequence[int], filters: SearchFilters | None,
                    limit: int) -> list[str]:
     """Memories (ids) mentioning any of the entities, most entities and latest first."""
     return store.memories_mentioning(entity_ids, filters, limit)
-
-
-memory_rowids_for = memory_ids_for  # the name adapters call today (they move to the service next)
 
 
 def graph_candidates(store: Storage, query: str, filters: SearchFilters | None, k: int) -> list[str]:
@@ -240,11 +249,21 @@ _Hop = tuple[int, str, float, str]  # (next entity towards the end, relation, we
 
 def path(store: Storage, source: str, target: str, max_depth: int = 6) -> list[PathStep]:
     """The shortest chain of relations between two named entities ([] when unconnected)."""
-    src, dst = resolve(store, source), resolve(store, target)
+    return _steps(store, resolve(store, source), resolve(store, target), max_depth)
+
+
+def _steps(store: Storage, src: int, dst: int, max_depth: int) -> list[PathStep]:
     hops = _shortest(store, src, dst, max_depth)
     ids = [h[0] for h in hops]
     by_id = dict(zip(ids, summaries(store, ids), strict=True))
     return [PathStep(by_id[i], i, rel, weight, d) for i, rel, weight, d in hops]
+
+
+def entity_path(store: Storage, source: str, target: str, max_depth: int = 6) -> EntityPath:
+    """``path`` with both ends resolved, so an adapter can name them when nothing connects them."""
+    src, dst = resolve(store, source), resolve(store, target)
+    ends = summaries(store, [src, dst])
+    return EntityPath(ends[0], ends[1], _steps(store, src, dst, max_depth))
 
 
 def shortest_path(store: Storage, src: int, dst: int, max_depth: int = 6) -> list[tuple[int, str]]:

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from core import code_context as ctx
 from core import listing, maintenance, recall, validate
 from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
+from core.graph_api import GraphMethods
 from core.ids import new_id
 from core.models import (
     CodeAnchor,
@@ -29,12 +31,14 @@ from core.models import (
     MemoryInput,
     MemoryPatch,
     Page,
+    ProgressCallback,
     Provenance,
     RedactionNote,
     SearchFilters,
     SearchResult,
     Version,
     WriteResult,
+    no_progress,
 )  # fmt: skip
 from core.scrub import Scrubber, external_key
 from core.storage import Storage, Transaction, open_storage
@@ -57,8 +61,8 @@ def embedding_text(m: Memory) -> str:
     return m.content
 
 
-class MemoryService:
-    """Remember, recall and curate memories in one store."""
+class MemoryService(GraphMethods):
+    """Remember, recall and curate memories in one store (graph queries: ``core.graph_api``)."""
 
     def __init__(self, storage: Storage, embedder: Embedder, limits: validate.Limits | None = None) -> None:
         self.storage = storage
@@ -69,8 +73,13 @@ class MemoryService:
 
     @property
     def store(self) -> Storage:
-        """The storage, under the name adapters use today (they move onto service methods next)."""
+        """The storage (core modules above it use it; adapters call service methods)."""
         return self.storage
+
+    @property
+    def location(self) -> str:
+        """Where the store lives (a path or URL), for logs and for watching it."""
+        return self.storage.location
 
     @classmethod
     def open(cls, location: Path | str, embedder: Embedder,
@@ -425,11 +434,40 @@ class MemoryService:
         return recall.for_file(self, validate.text(path, "path"), symbol, validate.line(line, "line"),
                                project, validate.limit(limit, self.limits))
 
+    def code_context(self, text: str, *, term: str = "", kind: str = "text", project: str | None = None,
+                     floor: float = ctx.RELEVANCE_FLOOR, limit: int = ctx.SEARCH_DEPTH) -> builtins.list[Hit]:
+        """Memories about a spot in code (hover, lens, code actions): of ``project`` or global,
+        naming ``term`` verbatim or clearing the relevance ``floor``; see ``core.code_context``."""
+        if kind not in ctx.KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(ctx.KINDS)}.")
+        return ctx.search_context(self, ctx.CodeSpot(text, term, kind), project, floor, limit)
+
+    def past_fixes(self, message: str, *, project: str | None = None,
+                   kinds: Sequence[str] = ("bugfix", "pitfall")) -> builtins.list[Hit]:
+        """Bug-fix and pitfall memories sharing most words of an error message."""
+        return ctx.past_fixes(self, message, project, kinds)
+
     def anchored_to(self, path: str, project: str | None = None) -> builtins.list[Memory]:
         """Every memory anchored to this file, newest first: an editor places them all (a
         lens above each function counts its own, however many the file has)."""
         project = validate.text(project, "project", required=False) if project is not None else None
         return listing.anchored(self.storage, validate.text(path, "path"), project, None)
+
+    def doctor(self, *, check: bool = False) -> maintenance.DoctorReport:
+        """Backend, model and database checks (``check``: the store's consistency too)."""
+        return maintenance.doctor(self, check=check)
+
+    def reindex(self, *, full: bool = True, progress: ProgressCallback = no_progress) -> int:
+        """Re-embed every memory (``full``) or only those missing a vector; returns the count."""
+        return maintenance.reindex(self, full=full, progress=progress)
+
+    def reindex_text(self) -> int:
+        """Rebuild the full-text index from the memories; returns the count."""
+        return maintenance.reindex_text(self)
+
+    def backup(self, dest: Path) -> Path:
+        """A consistent copy of the store at ``dest``, made while it is in use."""
+        return maintenance.backup(self, dest)
 
     def change_count(self) -> int:
         """A counter that moves with every committed write to the store, by any process:

@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     # p50 145 -> 48 ms, issue 21).
     sys.setswitchinterval(0.001)
 
-    from core.config import Settings, build_service
-    from core.service import MemoryService
+    from core import MemoryService, Settings, build_service
     from lsp_server.backend import Backend
     from lsp_server.server import build_server
 
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     backend = Backend(open_service)
     server = build_server(backend, docs_dir=settings.cache_dir / "memories",
                           db_pinned=args.db is not None, poll_interval=args.poll)
-    from core.logs import install_redaction
+    from core import install_redaction
     from lsp_server.lifecycle import end_process
 
     install_redaction()

@@ -19,10 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from core import search
-from core.errors import DevMemError
-from core.models import SearchFilters
-from core.service import MemoryService
+from core import DevMemError, MemoryService
 from lsp_server import present
 from lsp_server.diagnostics import SOURCE
 from lsp_server.documents import DocInfo, column_of, line_range, selected_text
@@ -40,7 +37,6 @@ REMEMBER_AS = (("decision", "decision"), ("bugfix", "bug fix"), ("snippet", "sni
 FIX_KINDS = ["bugfix", "pitfall"]
 MAX_QUERY = 1000
 MAX_DIAGNOSTICS = 5
-FIX_OVERLAP = 0.5  # share of an error message's words a past fix must contain
 
 
 def register(ls: DevMemServer) -> None:
@@ -132,11 +128,5 @@ async def _quick_fixes(ls: DevMemServer, info: DocInfo, uri: str,
 
 
 def has_past_fix(svc: MemoryService, message: str, project: str | None) -> bool:
-    """Whether a bug-fix or pitfall memory shares most words of an error message (text
-    search: cheap enough for every code-action request)."""
-    filters = SearchFilters(kinds=list(FIX_KINDS), project=project)
-    hits = svc.recall(message[:MAX_QUERY], mode="text", limit=3, filters=filters).hits
-    wanted = len(search.words(message[:MAX_QUERY]))
-    need = max(1, min(wanted, int(FIX_OVERLAP * min(wanted, 6) + 0.5)))
-    return any(len(search.matched_words(message, f"{h.memory.title} {h.memory.content}")) >= need
-               for h in hits)
+    """Whether a bug-fix or pitfall memory shares most words of an error message (core's rule)."""
+    return bool(svc.past_fixes(message, project=project, kinds=FIX_KINDS))

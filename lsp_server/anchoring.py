@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.anchors import Located, SymbolSpan, locate
-from core.models import CodeAnchor, Memory
-from core.service import MemoryService
+from core import CodeAnchor, Located, Memory, MemoryService, SymbolSpan, locate
 from lsp_server.documents import DocInfo
 from lsp_server.symbols import Symbol
 

@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from core.errors import DevMemError, StoreError
-from core.service import MemoryService
+from core import DevMemError, MemoryService, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class Backend:
     async def _open(self, db_path: str | None) -> None:
         try:
             self._service = await self.offload(self._opener, db_path)
-            log.info("store open: %s", self._service.store.location)
+            log.info("store open: %s", self._service.location)
         except DevMemError as exc:
             self._error = exc
             log.error("cannot open the store: %s", exc)
@@ -99,7 +98,7 @@ class Backend:
     @property
     def store_path(self) -> str | None:
         """The open store's path (None until it is open)."""
-        return self._service.store.location if self._service is not None else None
+        return self._service.location if self._service is not None else None
 
     @property
     def ready(self) -> bool:

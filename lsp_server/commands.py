@@ -21,11 +21,17 @@ from lsprotocol import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 
-from core import maintenance
-from core.anchors import fingerprint
-from core.errors import DevMemError, InvalidInput, NotFound
-from core.models import CodeAnchor, MemoryInput, ProgressEvent, SearchFilters
-from core.service import MemoryService
+from core import (
+    CodeAnchor,
+    DevMemError,
+    InvalidInput,
+    MemoryInput,
+    MemoryService,
+    NotFound,
+    ProgressEvent,
+    SearchFilters,
+    fingerprint,
+)
 from lsp_server import lens, present, ui
 from lsp_server.documents import DocInfo, head_commit, line_range, selected_text
 from lsp_server.footprint import release_memory
@@ -285,7 +291,7 @@ async def reindex(ls: DevMemServer, raw: Any) -> dict[str, Any]:
 
 def _reindex(svc: MemoryService, report: Callable[[ProgressEvent], None]) -> int:
     try:
-        return maintenance.reindex(svc, progress=report)
+        return svc.reindex(progress=report)
     finally:
         release_memory()  # the embedding batches' buffers go back to the system
 

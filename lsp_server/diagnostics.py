@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.workspace import PositionCodec
 
-from core.errors import DevMemError
+from core import DevMemError
 from lsp_server import present
 from lsp_server.anchoring import Placed
 from lsp_server.documents import DocInfo, character_of

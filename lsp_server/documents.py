@@ -19,8 +19,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, Workspace
 
-from core.anchors import SymbolSpan
-from core.config import git_root
+from core import SymbolSpan, git_root
 from lsp_server.files import read_regular_text
 from lsp_server.symbols import Outline, Symbol, spans_by_name, symbols_of
 

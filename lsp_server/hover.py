@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.workspace import PositionCodec
 
-from core import graph, search
-from core.errors import DevMemError
-from core.models import Hit, Memory
-from core.service import MemoryService
+from core import CODE_SEARCH_DEPTH, DevMemError, Hit, MemoryService
 from lsp_server import present
 from lsp_server.anchoring import Placed
 from lsp_server.documents import DocInfo, character_of, column_of
@@ -34,8 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 3
-SEARCH_DEPTH = 12  # hits asked of core; those of other projects are dropped here
-TEXT_ONLY_OVERLAP = 0.6  # without vectors, this share of the query's words must match
+SEARCH_DEPTH = CODE_SEARCH_DEPTH  # hits asked of core (bench/lsp_latency.py asks the same)
 PARSE_DELAY_S = 0.3  # a big document's newest version is parsed once typing pauses this long
 
 
@@ -158,49 +153,16 @@ def query_text(target: Target, symbol: str | None) -> str:
 
 
 def related(svc: MemoryService, q: HoverQuery) -> tuple[list[Hit], str | None]:
-    """Search hits of this project (or of none) that clear the relevance floor, and the
-    entity block (worker thread).
-
-    The project is filtered here rather than with ``SearchFilters``: core's filtered
-    vector search scores every vector of the project exactly (tens of ms from 10k memories
-    on), while the unfiltered one is a binary KNN; a hover cannot afford the former.
-    """
-    result = svc.recall(q.text, limit=SEARCH_DEPTH)
-    hits = [h for h in result.hits
-            if (q.project is None or h.memory.project in (q.project, None)) and relevant(h, q)]
+    """The memories about this spot by core's code-context rules (project or global scope,
+    must-mention, relevance floor), and the entity block (worker thread)."""
+    hits = svc.code_context(q.text, term=q.target.text, kind=q.target.kind, project=q.project,
+                            floor=q.floor, limit=SEARCH_DEPTH)
     return hits, entity_markdown(svc, q.target)
-
-
-def relevant(hit: Hit, q: HoverQuery) -> bool:
-    """Verbatim mention, else cosine ≥ floor, else (no vectors) most of the words."""
-    if mentions(hit.memory, q.target):
-        return True
-    if hit.similarity is not None:
-        return hit.similarity >= q.floor
-    if q.target.kind == "identifier":
-        return False
-    wanted = search.words(q.text)
-    found = search.matched_words(q.text, f"{hit.memory.title} {hit.memory.content}")
-    return bool(wanted) and len(found) >= TEXT_ONLY_OVERLAP * min(len(wanted), 6)
-
-
-def mentions(m: Memory, target: Target) -> bool:
-    """The memory names the identifier (as a whole word) or quotes the string."""
-    text = f"{m.title}\n{m.content}"
-    if target.kind == "identifier":
-        return re.search(rf"(?<![\w$]){re.escape(target.text)}(?![\w$])", text) is not None
-    if target.kind == "string" and len(target.text) >= 8:
-        return target.text.lower() in " ".join(text.split()).lower()
-    return False
 
 
 def entity_markdown(svc: MemoryService, target: Target) -> str | None:
     """The neighbourhood of the graph entity the identifier/string names exactly, if any."""
     if target.kind == "comment" or len(target.text) > 80:
         return None
-    ids = graph.find_entities(svc.store, target.text, limit=5)
-    wanted = target.text.strip().lower()
-    for entity_id, entity in zip(ids, graph.summaries(svc.store, ids), strict=True):
-        if wanted in (entity.name.lower(), (entity.display or "").lower()):
-            return present.entity_block(entity, graph.neighbours(svc.store, entity_id, 6))
-    return None
+    view = svc.entity_named(target.text, 6)
+    return present.entity_block(view.entity, view.neighbours) if view is not None else None

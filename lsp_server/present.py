@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from core.graph import Neighbour
-from core.models import EntitySummary, Hit, Link, Memory
+from core import EntitySummary, Hit, Link, Memory, Neighbour
 
 OPEN_COMMAND = "devmem.open"
 MEMORY_SCHEME = "devmemory"  # the VS Code extension's read-only memory documents

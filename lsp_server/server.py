@@ -17,7 +17,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 
-from core.models import Hit, Memory
+from core import Hit, Memory
 from lsp_server import (
     __version__,
     actions,

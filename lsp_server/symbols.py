@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.anchors import SymbolSpan
+from core import SymbolSpan
 
 
 @dataclass(frozen=True)

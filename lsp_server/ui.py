@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from core.models import Link, Memory
-from core.service import MemoryService
+from core import Link, Memory, MemoryService
 from lsp_server import present
 from lsp_server.memory_docs import memory_uri
 

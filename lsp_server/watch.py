@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from core.service import MemoryService
+from core import MemoryService
 
 if TYPE_CHECKING:
     from lsp_server.server import DevMemServer
@@ -108,4 +108,4 @@ class ChangeWatcher:
 
 
 def _token(svc: MemoryService) -> ChangeToken:
-    return svc.store.location, svc.change_count()
+    return svc.location, svc.change_count()

@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from core.errors import DevMemError
-from core.models import Hit
-from core.service import MemoryService
+from core import DevMemError, Hit, MemoryService
 from lsp_server import present
 from lsp_server.documents import Documents
 from lsp_server.memory_docs import MemoryDocs, memory_uri

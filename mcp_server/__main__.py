@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from core import __version__
 
 if TYPE_CHECKING:
-    from core.service import MemoryService
+    from core import MemoryService
 
 log = logging.getLogger("devmem.mcp")
 DEFAULT_PORT = 8765
@@ -47,14 +47,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def open_service(env: Mapping[str, str], db: str | None) -> MemoryService:
     """Settings from the environment → the service (its model loads in the background)."""
-    from core.config import Settings, build_service
+    from core import Settings, build_service
 
     return build_service(Settings.from_env(env, db))
 
 
 def detect_project(path: Path | None) -> str | None:
     """The git repository name of ``path`` (None: of the working directory)."""
-    from core.config import git_project
+    from core import git_project
 
     return git_project(path or Path.cwd())
 
@@ -72,7 +72,7 @@ class LazyRedaction(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._filter is None:
-            from core.redact import RedactingFilter
+            from core import RedactingFilter
 
             self._filter = RedactingFilter()
         return bool(self._filter.filter(record))

@@ -128,7 +128,7 @@ def serve(mcp: Any, host: str, port: int, token: str | None, allowed_origins: Se
     """Serve until interrupted."""
     import uvicorn
 
-    from core.logs import install_redaction
+    from core import install_redaction
 
     config = uvicorn.Config(app(mcp, host, token, allowed_origins), host=host, port=port,
                             log_level=log_level.lower(), lifespan="on")

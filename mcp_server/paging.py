@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.errors import InvalidInput
+from core import InvalidInput
 
 # The hits go out twice (structuredContent and the same JSON as text), so ~9 KB of hits keeps
 # a whole recall answer near 20 KB: a few thousand tokens of an assistant's context at most.

@@ -9,13 +9,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
-from core.errors import DevMemError
+from core import DevMemError
 from mcp_server.runtime import Runtime, error_text
 from mcp_server.schemas import cut
 
 if TYPE_CHECKING:
-    from core.models import Hit, SearchResult
-    from core.service import MemoryService
+    from core import Hit, MemoryService, SearchResult
 
 TASK_HITS = 8
 FILE_HITS = 5
@@ -82,7 +81,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         project = await rt.scope.current(ctx)
 
         def gather(svc: MemoryService) -> str:
-            from core.models import SearchFilters
+            from core import SearchFilters
 
             result = svc.recall(task, limit=TASK_HITS, filters=SearchFilters(project=project)
                                 if project else None)

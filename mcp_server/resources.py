@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
-from core.errors import DevMemError, NotFound
+from core import DevMemError, NotFound
 from mcp_server.runtime import Runtime, error_text
 from mcp_server.schemas import memory_brief
 
 if TYPE_CHECKING:
-    from core.models import Memory
+    from core import Memory
 
 T = TypeVar("T")
 RECENT = 20

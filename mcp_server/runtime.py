@@ -22,12 +22,12 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
 
-from core.errors import DevMemError
+from core import DevMemError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
 
-    from core.service import MemoryService
+    from core import MemoryService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:  # core's models are built lazily: the store's warm-up imports them, start-up need not
-    from core.models import (
+    from core import (
         CodeAnchor,
         EntitySummary,
         Hit,
@@ -46,7 +46,7 @@ class AnchorIn(_Model):
     commit: str | None = Field(default=None, description="Commit sha the lines refer to, if known.")
 
     def to_core(self) -> CodeAnchor:
-        from core.models import CodeAnchor
+        from core import CodeAnchor
 
         return CodeAnchor(path=self.path, start_line=self.start_line, end_line=self.end_line,
                           symbol=self.symbol, commit=self.commit)
@@ -65,7 +65,7 @@ class FiltersIn(_Model):
     path: str | None = Field(default=None, description="Anchored to this file, or under this folder if it ends with '/'.")
 
     def to_core(self, project: str | None) -> SearchFilters:
-        from core.models import SearchFilters
+        from core import SearchFilters
 
         return SearchFilters(kinds=list(self.kinds), tags=list(self.tags), tags_mode=self.tags_mode,
                              project=project, source=self.source, visibility=list(self.visibility),

@@ -24,7 +24,7 @@ from mcp_server.runtime import LazyService, ProjectScope, Runtime
 if TYPE_CHECKING:
     from mcp.server.context import CallNext, ServerRequestContext
 
-    from core.service import MemoryService
+    from core import MemoryService
 
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -36,8 +36,7 @@ from mcp_server.schemas import (
 )
 
 if TYPE_CHECKING:
-    from core.models import SearchResult, WriteResult
-    from core.service import MemoryService
+    from core import MemoryService, SearchResult, WriteResult
 
 ASSISTANT = "assistant"
 WRITE_ECHO_CHARS = 1_000
@@ -105,7 +104,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         processes share memories.db; without it writers failed with 'database is locked'.",
         kind="decision", tags=["sqlite"], anchor={"path": "core/db.py", "symbol": "connect"})
         """
-        from core.models import MemoryInput
+        from core import MemoryInput
 
         scope = await rt.scope.resolve(ctx, project)
         inp = MemoryInput(content=content, title=title, kind=kind, tags=list(tags or []), project=scope,
@@ -188,7 +187,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
 
         Example: update_memory(id="01JAB3K4Z9X7Q2R5T8V0W1Y3C6", tags=["sqlite", "wal"])
         """
-        from core.models import MemoryPatch
+        from core import MemoryPatch
 
         patch = MemoryPatch(content=content, title=title, kind=kind, tags=tags,
                             anchor=anchor.to_core() if anchor else None, visibility=visibility)

@@ -27,18 +27,11 @@ from mcp_server.schemas import (
 from mcp_server.tools import ADDITIVE, READ_ONLY, MemoryId, Project, structured
 
 if TYPE_CHECKING:
-    from core.service import MemoryService
+    from core import MemoryService
 
 Entity = Annotated[str, Field(description="An entity name as it appears in memories: a technology "
                                           "('sqlite'), a person, a file path or a symbol.",
                               min_length=1, max_length=200)]
-
-
-def _support() -> Any:
-    # Imported on first use: it pulls in the store and the extractor, which start-up does not need.
-    from core import mcp_support
-
-    return mcp_support
 
 
 def register(mcp: MCPServer[Any], rt: Runtime) -> None:
@@ -72,7 +65,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
 
         Example: related(id="01JAB3K4Z9X7Q2R5T8V0W1Y3C6")
         """
-        found = await rt.run(lambda svc: _support().related(svc, id, limit))
+        found = await rt.run(lambda svc: svc.related(id, limit))
         return structured(RelatedOut(
             id=found.memory.id, links=[link_out(link) for link in found.links],
             entities=[entity_out(e) for e in found.entities],
@@ -129,11 +122,11 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         Examples: graph(entity="sqlite"); graph(entity="alice", to="payments-service")
         """
         if to:
-            found = await rt.run(lambda svc: _support().entity_path(svc, entity, to))
+            found = await rt.run(lambda svc: svc.entity_path(entity, to))
             return structured(GraphOut(
                 entity=entity_out(found.source), target=entity_out(found.target),
-                path=[PathStepOut(entity=entity_out(e), relation=rel) for e, rel in found.steps]))
-        view = await rt.run(lambda svc: _support().entity_view(svc, entity, limit))
+                path=[PathStepOut(entity=entity_out(s.entity), relation=s.relation) for s in found.steps]))
+        view = await rt.run(lambda svc: svc.entity(entity, limit))
         return structured(GraphOut(
             entity=entity_out(view.entity),
             neighbours=[NeighbourOut(entity=entity_out(n.entity), relation=n.relation, weight=n.weight,

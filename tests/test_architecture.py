@@ -97,3 +97,40 @@ def test_core_has_no_import_circles() -> None:
         if start not in done:
             visit(start, [start], done)
     assert circles == []
+
+
+def _core_submodule_imports(path: Path) -> list[str]:
+    """``core.<module>`` names a file imports, ``from core import <module>`` included (``from
+    core import X`` of a public name is the API)."""
+    modules = {p.stem if p.name != "__init__.py" else p.parent.name
+               for p in (REPO / "core").iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("core."):
+            found.append(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.module == "core" and node.level == 0:
+            found += [f"core.{a.name}" for a in node.names if a.name in modules]
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("core.")]
+    return found
+
+
+def test_adapters_import_only_the_public_core() -> None:
+    offenders = {str(p.relative_to(REPO)): _core_submodule_imports(p)
+                 for package in ADAPTERS for p in (REPO / package).rglob("*.py") if _core_submodule_imports(p)}
+    assert offenders == {}
+
+
+def test_the_adapter_check_sees_a_submodule_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from core import Memory\nfrom core.graph import show\nimport core.search\n"
+                      "from core import storage, graph\n", encoding="utf-8")
+    assert sorted(_core_submodule_imports(sample)) == ["core.graph", "core.graph", "core.search", "core.storage"]
+
+
+def test_the_public_names_are_listed_and_load() -> None:
+    import core
+
+    assert set(core.__all__) == {"__version__", *core._EXPORTS}
+    for name in core.__all__:
+        assert getattr(core, name) is not None, name

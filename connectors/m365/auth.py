@@ -32,7 +32,7 @@ from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence
 from msal_extensions.persistence import BasePersistence, PersistenceNotFound
 
-from core.errors import ConnectorAuthError, ConnectorError
+from core import ConnectorAuthError, ConnectorError
 
 LOGIN_HOST = "https://login.microsoftonline.com"
 DEFAULT_TENANT = "organizations"  # work and school accounts: Teams and chats need one

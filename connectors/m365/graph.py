@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from connectors.http import RetryingSession
-from core.errors import ConnectorAuthError, ConnectorError
+from core import ConnectorAuthError, ConnectorError
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 

@@ -20,8 +20,7 @@ from typing import Any
 
 import html2text
 
-from core.extract_patterns import PUBLIC_MAIL, registrable_domain
-from core.models import EntityRef, MemoryInput
+from core import PUBLIC_MAIL, EntityRef, MemoryInput, registrable_domain
 
 SOURCE = "m365"
 BODY_LIMIT = 200_000

@@ -37,8 +37,7 @@ from connectors.m365.graph import (
     GraphPage,
     TokenSource,
 )
-from core.errors import ConnectorAuthError, ConnectorError, DevMemError
-from core.models import MemoryInput
+from core import ConnectorAuthError, ConnectorError, DevMemError, MemoryInput
 
 AREAS = ("mail", "calendar", "teams", "files")
 MAIL_FOLDERS = ("inbox", "sentitems")
