@@ -323,9 +323,9 @@ def import_(
     with errors():
         _check_import_source(src, markdown)
         svc = service()
-        if markdown:
-            records = read_markdown(Path(src))
-            imported, present = import_records(svc, records)
+        skipped: list[str] = []
+        if markdown:  # a bad file is skipped with its reason; the good ones are imported
+            imported, present = import_records(svc, read_markdown(Path(src)), skipped)
         else:
             try:
                 stream = sys.stdin if src == "-" else open(src, encoding="utf-8")
@@ -333,7 +333,12 @@ def import_(
                 raise InvalidInput(f"cannot read {src}: {exc.strerror or exc}.") from None
             with stream:
                 imported, present = import_records(svc, read_jsonl(stream))
-    console.print(f"imported {imported}, already present {present}")
+    for reason in skipped:  # one line each on stderr; the exit status says some were left out
+        common.err_console.print(f"[bold yellow]skipped:[/] {reason}", soft_wrap=True, highlight=False)
+    console.print(f"imported {imported}, already present {present}"
+                  + (f", skipped {len(skipped)}" if skipped else ""))
+    if skipped:
+        raise typer.Exit(1)
 
 
 def _check_import_source(src: str, markdown: bool) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -73,66 +73,55 @@ def record_to_memory(record: dict[str, Any]) -> tuple[Memory, list[tuple[str, st
     return m, links
 
 
-def import_records(svc: MemoryService, records: Iterable[dict[str, Any]]) -> tuple[int, int]:
-    """Write exported records; returns (imported, already present).
+def import_records(svc: MemoryService, records: Iterable[dict[str, Any] | SkippedFile],
+                   skipped: list[str] | None = None) -> tuple[int, int]:
+    """Write exported records through the service's restore mode (validation, redaction,
+    embedding and one transaction per batch, as ``remember``; ids and times kept); returns
+    (imported, already present).
 
-    A bad record stops the import with its number; everything before it is kept, and
-    importing again after the fix adds only the rest (ids already present are skipped)."""
+    A bad record stops the import with its number (everything before it is kept; importing
+    again after the fix adds only the rest) — unless ``skipped`` is given: then a bad record
+    is left out, its reason appended there, and the rest imported."""
     counts = [0, 0]
     pending_links: list[tuple[str, str, str]] = []
     batch: list[Memory] = []
     try:
         for number, record in enumerate(records, start=1):
-            m, links = _record(number, record)
+            parsed = _record(number, record, skipped)
+            if parsed is None:
+                continue
+            m, links = parsed
             pending_links += [(m.id, t, ty) for t, ty in links]
             if svc.storage.get(m.id) is not None:
                 counts[1] += 1
                 continue
             batch.append(m)
             if len(batch) >= 64:
-                counts[0] += _write(svc, batch)
+                counts[0] += len(svc.restore(batch))
                 batch = []
     finally:
-        counts[0] += _write(svc, batch)
+        counts[0] += len(svc.restore(batch)) if batch else 0
         for src, dst, link_type in pending_links:
             if svc.storage.get(src) is not None and svc.storage.get(dst) is not None:
                 svc.link(src, dst, link_type)
     return counts[0], counts[1]
 
 
-def _record(number: int, record: dict[str, Any]) -> tuple[Memory, list[tuple[str, str]]]:
+def _record(number: int, record: dict[str, Any] | SkippedFile,
+            skipped: list[str] | None) -> tuple[Memory, list[tuple[str, str]]] | None:
+    where = str(record.get(SOURCE_KEY) or f"record {number}") if isinstance(record, dict) else record.path
     try:
+        if isinstance(record, SkippedFile):
+            raise InvalidInput(record.reason)
         return record_to_memory(record)
     except InvalidInput as exc:
-        raise InvalidInput(f"record {number}: {exc.message}",
+        if skipped is not None:
+            skipped.append(exc.message if isinstance(record, SkippedFile) else f"{where}: {exc.message}")
+            return None
+        if isinstance(record, SkippedFile):
+            raise
+        raise InvalidInput(f"{where}: {exc.message}",
                            hint="Records before it were imported; import again after fixing it.") from None
-
-
-def _write(svc: MemoryService, batch: list[Memory]) -> int:
-    if not batch:
-        return 0
-    from core.service import content_hash
-
-    checked = []
-    for m in batch:
-        prepared, _ = svc.prepare(_as_input(m))  # same validation, limits and redaction as remember
-        checked.append(replace(m, content=prepared.content, title=prepared.title, kind=prepared.kind,
-                               tags=prepared.tags, content_hash=content_hash(prepared.content, m.project)))
-    vectors = svc._embed(checked)
-    with svc.storage.transaction() as tx:
-        for m, vec in zip(checked, vectors, strict=True):
-            tx.insert(m, vec)
-            tx.add_version(m, "import", version=m.version)
-            tx.index_graph(m)
-    return len(checked)
-
-
-def _as_input(m: Memory) -> Any:
-    from core.models import MemoryInput
-
-    return MemoryInput(content=m.content, title=m.title, kind=m.kind, tags=list(m.tags),
-                       project=m.project, anchor=m.anchor, source=m.source, visibility=m.visibility,
-                       metadata=m.metadata)
 
 
 def read_jsonl(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -169,23 +158,46 @@ def export_markdown(svc: MemoryService, folder: Path, filters: SearchFilters | N
 MAX_RECORD_YAML_BYTES = 4 * 1024 * 1024
 
 
-def read_markdown(folder: Path) -> Iterator[dict[str, Any]]:
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of an export folder that cannot be read as a record, and why."""
+
+    path: str
+    reason: str
+
+
+SOURCE_KEY = "__file__"  # where a Markdown record came from (for messages; not a Memory field)
+
+
+def read_markdown(folder: Path) -> Iterator[dict[str, Any] | SkippedFile]:
+    """The records of an export folder, in file-name order; a file that is not one comes as a
+    ``SkippedFile`` with its reason (``import_records`` stops there, or skips it and goes on)."""
     for path in sorted(folder.glob("*.md")):
-        match = re.match(r"^---\n(.*?)\n---\n(.*)$", _read_export(path), re.S)
-        if not match:
-            raise InvalidInput(f"{path} has no front matter.", hint="Export with `devmem export --markdown`.")
         try:
-            # A whole record (content aside) may pass the 64 KiB metadata limit: bound the
-            # parse by the largest export, not by the metadata alone.
-            record = yamlsafe.load(match.group(1), max_bytes=MAX_RECORD_YAML_BYTES) or {}
-        except InvalidInput as exc:  # aliases (a bomb), deep nesting: refused before expansion
-            raise InvalidInput(f"{path}: front matter refused: {exc.message}.") from None
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"{path}: front matter is not valid YAML ({' '.join(str(exc).split())}).") from None
-        if not isinstance(record, dict):
-            raise InvalidInput(f"{path}: front matter is not a mapping of fields.")
-        record["content"] = match.group(2)
+            record = _markdown_record(path)
+        except InvalidInput as exc:
+            yield SkippedFile(str(path), exc.message)
+            continue
         yield record
+
+
+def _markdown_record(path: Path) -> dict[str, Any]:
+    match = re.match(r"^---\n(.*?)\n---\n(.*)$", _read_export(path), re.S)
+    if not match:
+        raise InvalidInput(f"{path} has no front matter.", hint="Export with `devmem export --markdown`.")
+    try:
+        # A whole record (content aside) may pass the 64 KiB metadata limit: bound the
+        # parse by the largest export, not by the metadata alone.
+        record = yamlsafe.load(match.group(1), max_bytes=MAX_RECORD_YAML_BYTES) or {}
+    except InvalidInput as exc:  # aliases (a bomb), deep nesting: refused before expansion
+        raise InvalidInput(f"{path}: front matter refused: {exc.message}.") from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{path}: front matter is not valid YAML ({' '.join(str(exc).split())}).") from None
+    if not isinstance(record, dict):
+        raise InvalidInput(f"{path}: front matter is not a mapping of fields.")
+    record["content"] = match.group(2)
+    record[SOURCE_KEY] = str(path)
+    return record
 
 
 def _read_export(path: Path) -> str:

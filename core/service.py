@@ -24,7 +24,6 @@ from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.graph_api import GraphMethods
 from core.ids import new_id
 from core.models import (
-    CodeAnchor,
     Hit,
     Link,
     Memory,
@@ -136,9 +135,9 @@ class MemoryService(GraphMethods):
         memory = Memory(
             id=new_id(), title=title, content=content, kind=validate.kind(inp.kind),
             tags=validate.tags(_scrub_tags(scrub, inp.tags), self.limits), project=project,
-            anchor=scrub.anchor(_anchor(inp.anchor)), source=source,
-            external_id=scrub.external_id(_optional(inp.external_id, "external id")),
-            source_url=scrub.optional(_optional(inp.source_url, "source URL", validate.URL_CHARS)),
+            anchor=scrub.anchor(validate.anchor(inp.anchor)), source=source,
+            external_id=scrub.external_id(validate.optional_text(inp.external_id, "external id")),
+            source_url=scrub.optional(validate.optional_text(inp.source_url, "source URL", validate.URL_CHARS)),
             provenance=Provenance.for_source(inp.source or "user"),
             visibility=validate.visibility(inp.visibility), created_at=now, updated_at=now,
             event_at=to_iso(inp.event_at), version=1, metadata=metadata,
@@ -219,6 +218,29 @@ class MemoryService(GraphMethods):
             if found is not None and found.id != memory_id:
                 tx.add_link(memory_id, found.id, validate.link_type(link_type), at)
 
+    def restore(self, memories: Sequence[Memory]) -> builtins.list[Memory]:
+        """Write exported memories back as they were (ids, times, version and provenance kept)
+        through the path ``remember`` takes: validation, limits and redaction of every field,
+        dedupe (by id: a memory already present is left alone), embedding outside the write
+        lock, one transaction. Returns the memories written."""
+        fresh = builtins.list({m.id: m for m in memories if self.storage.get(m.id) is None}.values())
+        checked = [self._restored(m) for m in fresh]
+        vectors = self._embed(checked) if checked else []
+        with self.storage.transaction() as tx:
+            for m, vector in zip(checked, vectors, strict=True):
+                tx.insert(m, vector)
+                tx.add_version(m, "import", version=m.version)
+                tx.index_graph(m)
+        return checked
+
+    def _restored(self, m: Memory) -> Memory:
+        inp = MemoryInput(content=m.content, title=m.title, kind=m.kind, tags=builtins.list(m.tags),
+                          project=m.project, anchor=m.anchor, source=m.source, visibility=m.visibility,
+                          metadata=m.metadata)
+        prepared, _ = self.prepare(inp)
+        return replace(m, content=prepared.content, title=prepared.title, kind=prepared.kind, tags=prepared.tags,
+                       metadata=prepared.metadata, content_hash=content_hash(prepared.content, m.project))
+
     def update(self, memory_id: str, patch: MemoryPatch, *, source: str = "user") -> WriteResult:
         """Change a memory. A lower-provenance writer's change waits as a pending version."""
         old = self._require(memory_id)
@@ -249,7 +271,7 @@ class MemoryService(GraphMethods):
             kind=validate.kind(patch.kind) if patch.kind else old.kind,
             tags=validate.tags(_scrub_tags(scrub, patch.tags), self.limits)
             if patch.tags is not None else old.tags,
-            project=project, anchor=scrub.anchor(_anchor(patch.anchor)) if patch.anchor else old.anchor,
+            project=project, anchor=scrub.anchor(validate.anchor(patch.anchor)) if patch.anchor else old.anchor,
             visibility=validate.visibility(patch.visibility) if patch.visibility else old.visibility,
             event_at=to_iso(patch.event_at) if patch.event_at else old.event_at,
             metadata=scrub.tree(validate.metadata(patch.metadata, self.limits))
@@ -473,24 +495,6 @@ class MemoryService(GraphMethods):
         """A counter that moves with every committed write to the store, by any process:
         compare two readings to know whether anything changed in between."""
         return self.storage.change_count()
-
-
-def _anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
-    if anchor is None:
-        return None
-    path = validate.text(anchor.path, "anchor path").strip()
-    start = validate.line(anchor.start_line, "anchor start_line")
-    end = validate.line(anchor.end_line, "anchor end_line")
-    if end is not None and start is not None and end < start:
-        end = start
-    symbol = validate.text(anchor.symbol, "anchor symbol", required=False) if anchor.symbol else None
-    commit = validate.text(anchor.commit, "anchor commit", required=False) if anchor.commit else None
-    return replace(anchor, path=path, start_line=start, end_line=end if end is not None else start,
-                   symbol=symbol, commit=commit)
-
-
-def _optional(value: str | None, name: str, max_chars: int = validate.FIELD_CHARS) -> str | None:
-    return None if value is None else validate.text(value, name, required=False, max_chars=max_chars)
 
 
 def _scrub_tags(scrub: Scrubber, tags: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 from core import timeexpr
 from core.errors import ContentTooLarge, InvalidInput
-from core.models import LINK_TYPES, VISIBILITIES, SearchFilters
+from core.models import LINK_TYPES, VISIBILITIES, CodeAnchor, SearchFilters
 from core.timeutil import to_iso
 
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -215,3 +215,22 @@ def line(value: Any, name: str) -> int | None:
 
 def query(value: Any, limits: Limits) -> str:
     return text(value, "query", max_chars=None)[: limits.query_chars]
+
+
+def anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
+    """A code anchor with its fields checked (an end before the start becomes the start)."""
+    if anchor is None:
+        return None
+    path = text(anchor.path, "anchor path").strip()
+    start = line(anchor.start_line, "anchor start_line")
+    end = line(anchor.end_line, "anchor end_line")
+    if end is not None and start is not None and end < start:
+        end = start
+    symbol = text(anchor.symbol, "anchor symbol", required=False) if anchor.symbol else None
+    commit = text(anchor.commit, "anchor commit", required=False) if anchor.commit else None
+    return replace(anchor, path=path, start_line=start, end_line=end if end is not None else start,
+                   symbol=symbol, commit=commit)
+
+
+def optional_text(value: str | None, name: str, max_chars: int = FIELD_CHARS) -> str | None:
+    return None if value is None else text(value, name, required=False, max_chars=max_chars)

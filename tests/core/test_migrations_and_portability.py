@@ -82,6 +82,41 @@ def test_markdown_round_trip_loses_nothing(svc: MemoryService, tmp_path: Path, e
     assert _comparable(other, ids) == _comparable(svc, ids)
 
 
+def test_markdown_import_skips_a_bad_file_with_its_reason(svc: MemoryService, tmp_path: Path) -> None:
+    from core.errors import InvalidInput
+
+    folder = tmp_path / "md"
+    folder.mkdir()
+    (folder / "01-no-front-matter.md").write_text("just text\n")
+    (folder / "02-not-a-record.md").write_text("---\ntitle: no id\n---\nbody\n")
+    (folder / "03-good.md").write_text(
+        "---\nid: 01HZY0000000000000000000AB\ntitle: Good\ncreated_at: '2024-01-01T00:00:00Z'\n---\nkept\n")
+    skipped: list[str] = []
+    assert portability.import_records(svc, portability.read_markdown(folder), skipped) == (1, 0)
+    assert len(skipped) == 2 and "01-no-front-matter.md has no front matter" in skipped[0]
+    assert "02-not-a-record.md: not a DevMemory export record" in skipped[1]
+    assert [m.content for m in svc.list().memories] == ["kept\n"]
+    with pytest.raises(InvalidInput, match="no front matter"):  # without a list to note them: stops
+        portability.import_records(svc, portability.read_markdown(folder))
+
+
+def test_restore_goes_through_the_write_path(svc: MemoryService) -> None:
+    """Restore keeps id and times, and redacts like remember (a secret in any field)."""
+    from core.models import Memory, Provenance
+
+    key = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    m = Memory(id="01HZY0000000000000000000AC", title="t", content=f"key {key}", kind="note", tags=(),
+               project=None, anchor=None, source="user", external_id=None, source_url=None,
+               provenance=Provenance.USER, visibility="private", created_at="2024-01-01T00:00:00Z",
+               updated_at="2024-01-02T00:00:00Z", event_at=None, version=3, metadata={"k": key},
+               content_hash="")
+    (written,) = svc.restore([m, m])
+    stored = svc.get(m.id)
+    assert (stored.created_at, stored.updated_at, stored.version) == (m.created_at, m.updated_at, 3)
+    assert key not in stored.content and key not in str(stored.metadata) and stored == written
+    assert svc.restore([m]) == []  # already present: left alone
+
+
 def test_malformed_jsonl_says_which_line(svc: MemoryService) -> None:
     from core.errors import InvalidInput
 

@@ -212,9 +212,12 @@ def test_import_markdown_refuses_an_alias_bomb_or_a_fifo_with_one_clear_line(
         (folder / "01-bomb.md").write_text(
             "---\nid: 01HZY0000000000000000000AA\ntitle: Bomb\ncreated_at: '2024-01-01T00:00:00Z'\n"
             f"metadata:\n  {bomb}\n---\nbody\n")
+    (folder / "02-good.md").write_text(
+        "---\nid: 01HZY0000000000000000000AB\ntitle: Good\ncreated_at: '2024-01-01T00:00:00Z'\n---\nkept\n")
     run = cli(text_env, "import", "--markdown", str(folder), timeout=30)  # hung / ran for minutes
     text = run.stdout + run.stderr
-    assert run.returncode != 0 and "Traceback" not in text, text[-2000:]
+    assert run.returncode == 1 and "Traceback" not in text, text[-2000:]
     lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), text
+    assert len(lines) == 1 and lines[0].startswith("skipped:"), text  # the bad file, with its reason
     assert ("alias" if bad == "bomb" else "not a regular file") in text, text
+    assert "imported 1, already present 0, skipped 1" in run.stdout, text  # the good one goes in
