@@ -7,6 +7,8 @@ stricter than ``recall``'s ranking (which always returns its best):
 * must-mention: a memory that names the identifier as a whole word, or quotes a string of
   8+ characters verbatim, always qualifies;
 * relevance floor: else its cosine similarity to the query must reach ``floor``;
+* anchors first: for a file (and a symbol or line in it), the memories anchored there lead,
+  the innermost match first (same symbol +2, line inside the anchor +1.5);
 * word overlap: without vectors (model off or loading), a string or comment must share
   ``TEXT_ONLY_OVERLAP`` of the query's words (up to six); an identifier does not qualify.
 
@@ -20,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from core import search
+from core import listing, search
 from core.models import Hit, Memory, SearchFilters, SearchResult
+from core.storage import Storage
 
 SEARCH_DEPTH = 12  # hits asked of recall; those of other projects are dropped after it
 TEXT_ONLY_OVERLAP = 0.6  # without vectors, this share of the query's words must match
@@ -32,6 +35,9 @@ KINDS = ("identifier", "string", "comment", "text")
 
 
 class Recaller(Protocol):
+    @property
+    def storage(self) -> Storage: ...
+
     def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
                filters: SearchFilters | None = None, include_related: bool = False,
                recency: float = 0.0) -> SearchResult: ...
@@ -92,3 +98,38 @@ def past_fixes(svc: Recaller, message: str, project: str | None, kinds: Sequence
     wanted = len(search.words(query))
     need = max(1, min(wanted, int(FIX_OVERLAP * min(wanted, 6) + 0.5)))
     return [h for h in hits if len(search.matched_words(message, f"{h.memory.title} {h.memory.content}")) >= need]
+
+
+def for_file(svc: Recaller, path: str, symbol: str | None, line: int | None, project: str | None,
+             limit: int, floor: float = RELEVANCE_FLOOR) -> list[Hit]:
+    """Memories anchored to ``path`` (best placed first), then for a symbol the memories about
+    it by the rules above (naming it verbatim, or close enough in meaning)."""
+    ranked = sorted(listing.anchored(svc.storage, path, project),
+                    key=lambda m: _anchor_score(m, symbol, line), reverse=True)
+    hits = [Hit(m, _anchor_score(m, symbol, line), ("anchor",), m.summary(200), _anchor_why(m, symbol, line))
+            for m in ranked[:limit]]
+    if symbol and len(hits) < limit:
+        seen = {h.memory.id for h in hits}
+        spot = CodeSpot(symbol, symbol.split(".")[-1], "identifier")
+        more = search_context(svc, spot, project, floor, limit)
+        hits += [h for h in more if h.memory.id not in seen][: limit - len(hits)]
+    return hits
+
+
+def _anchor_score(m: Memory, symbol: str | None, line: int | None) -> float:
+    a = m.anchor
+    if a is None:
+        return 0.0
+    score = 1.0
+    if symbol and a.symbol and a.symbol.split(".")[-1] == symbol.split(".")[-1]:
+        score += 2.0
+    if line is not None and a.start_line is not None and a.start_line <= line <= (a.end_line or a.start_line):
+        score += 1.5
+    return score
+
+
+def _anchor_why(m: Memory, symbol: str | None, line: int | None) -> str:
+    a = m.anchor
+    assert a is not None
+    where = a.path + (f":{a.start_line}" if a.start_line else "") + (f" ({a.symbol})" if a.symbol else "")
+    return f"anchored to {where}"

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core import graph, listing, search, speakers, timeexpr
+from core import graph, search, speakers, timeexpr
 from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput
 from core.models import SEARCH_MODES, EntitySummary, Hit, Memory, SearchFilters, SearchResult
@@ -187,35 +187,3 @@ def _related(svc: Retrieval, query: str, memory_ids: list[str]) -> list[EntitySu
     top = [eid for eid, _ in counts.most_common(8)]
     return [EntitySummary(e.type, e.name, e.display, e.memory_count, float(counts[i]))
             for i, e in zip(top, graph.summaries(svc.storage, top), strict=True)]
-
-
-def for_file(svc: Retrieval, path: str, symbol: str | None, line: int | None,
-             project: str | None, limit: int) -> list[Hit]:
-    ranked = sorted(listing.anchored(svc.storage, path, project),
-                    key=lambda m: _anchor_score(m, symbol, line), reverse=True)
-    hits = [Hit(m, _anchor_score(m, symbol, line), ("anchor",), m.summary(200), _anchor_why(m, symbol, line))
-            for m in ranked[:limit]]
-    if symbol and len(hits) < limit:
-        seen = {h.memory.id for h in hits}
-        more = svc.recall(symbol, limit=limit, filters=SearchFilters(project=project) if project else None)
-        hits += [h for h in more.hits if h.memory.id not in seen and "text" in h.matched][: limit - len(hits)]
-    return hits
-
-
-def _anchor_score(m: Memory, symbol: str | None, line: int | None) -> float:
-    a = m.anchor
-    if a is None:
-        return 0.0
-    score = 1.0
-    if symbol and a.symbol and a.symbol.split(".")[-1] == symbol.split(".")[-1]:
-        score += 2.0
-    if line is not None and a.start_line is not None and a.start_line <= line <= (a.end_line or a.start_line):
-        score += 1.5
-    return score
-
-
-def _anchor_why(m: Memory, symbol: str | None, line: int | None) -> str:
-    a = m.anchor
-    assert a is not None
-    where = a.path + (f":{a.start_line}" if a.start_line else "") + (f" ({a.symbol})" if a.symbol else "")
-    return f"anchored to {where}"

@@ -450,10 +450,11 @@ class MemoryService(GraphMethods):
 
     def context_for_file(self, path: str, *, symbol: str | None = None, line: int | None = None,
                          project: str | None = None, limit: int = 10) -> builtins.list[Hit]:
-        """Memories anchored to this file / symbol / line first, then ones about it."""
+        """Memories anchored to this file / symbol / line first, then ones about the symbol by
+        the editor's rules (``core.code_context``: project or global, must-mention, floor)."""
         symbol = validate.text(symbol, "symbol", required=False) if symbol is not None else None
         project = validate.text(project, "project", required=False) if project is not None else None
-        return recall.for_file(self, validate.text(path, "path"), symbol, validate.line(line, "line"),
+        return ctx.for_file(self, validate.text(path, "path"), symbol, validate.line(line, "line"),
                                project, validate.limit(limit, self.limits))
 
     def code_context(self, text: str, *, term: str = "", kind: str = "text", project: str | None = None,
