@@ -1,9 +1,10 @@
-# DevMemory: `make setup` installs everything and checks it works; `make test` runs every test.
+# DevMemory: `make setup` installs everything and checks it works; `make test` runs every test;
+# `make test-fast` is the quick loop (core, storage contract and unit tests: the `slow` end-to-end ones left out).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: setup test test-python test-vscode lint bench clean
+.PHONY: setup test test-fast test-python test-vscode lint bench clean
 
 setup: $(VENV)/.installed
 	$(VENV)/bin/devmem doctor
@@ -19,6 +20,9 @@ test: lint test-python test-vscode
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
 
 test-python: $(VENV)/.installed
 	$(PY) -m pytest -q
