@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 from cli import common, m365_cmds, sync_account
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 
 @pytest.fixture
 def devmem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:

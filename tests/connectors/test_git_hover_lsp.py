@@ -21,6 +21,8 @@ from connectors.git import GitConnector
 from core.embeddings import FastEmbedEmbedder
 from core.service import MemoryService
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 WORK = Path(tempfile.mkdtemp(prefix="devmem-git-hover-"))
 atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # module-level: removed at exit
 CONFIG = ClientServerConfig(

@@ -16,6 +16,8 @@ from connectors.markdown_parse import parse_note, slugify, split_anchor
 from core.errors import ConnectorError
 from core.service import MemoryService
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 
 def write(root: Path, rel: str, text: str | bytes) -> Path:
     path = root / rel

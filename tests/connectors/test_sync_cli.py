@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 DEVMEM = str(Path(sys.executable).parent / "devmem")
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "console" / "example.json"
 

@@ -20,6 +20,8 @@ from connectors.markdown import MarkdownConnector
 from core.embeddings import UnavailableEmbedder
 from core.service import MemoryService
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BATCH = 5
 CHILD = """

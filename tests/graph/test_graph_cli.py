@@ -12,6 +12,8 @@ import pytest
 from core.models import MemoryInput
 from core.service import MemoryService
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 DEVMEM = str(Path(sys.executable).parent / "devmem")
 
 

@@ -20,6 +20,8 @@ from core import graph_view
 from core.models import MemoryInput
 from core.service import MemoryService
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr",
          "--v=0", "--window-size=1200,800"]

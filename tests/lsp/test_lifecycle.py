@@ -31,6 +31,8 @@ from tests.reliability.helpers import (
     store_problems,
 )
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 WORDS = "invoice order cart refund customer payment discount coupon stock shipment ledger tax".split()
 SOURCE = "def apply_discount(total, percent):\n    return total * (1 - percent / 100)\n"
 

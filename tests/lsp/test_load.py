@@ -21,7 +21,7 @@ from core.models import CodeAnchor, MemoryInput
 from core.service import MemoryService
 from tests.lsp.conftest import SERVER, SERVER_ENV, make_repo, uri_of
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]  # end to end: not in `make test-fast`
 
 # A slow poll: the server then checks the store only when a request comes, so "two writes
 # between two checks" is what the test does, not a race with the timer.

@@ -23,6 +23,8 @@ from core.embeddings import UnavailableEmbedder
 from core.models import CodeAnchor, MemoryInput
 from core.service import MemoryService
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = re.compile(r"<!-- neovim-0\.7-recipe -->\s*```lua\n(.*?)```", re.S)
 NVIM = shutil.which("nvim")

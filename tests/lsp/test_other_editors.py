@@ -15,7 +15,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.lsp.conftest import SERVER_COMMAND, SERVER_ENV, as_dict, make_repo, rng, uri_of
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]  # end to end: not in `make test-fast`
 
 CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV)
 

@@ -34,7 +34,7 @@ from tests.lsp.conftest import (
     uri_of,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]  # end to end: not in `make test-fast`
 
 CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV)
 

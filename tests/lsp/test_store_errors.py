@@ -11,6 +11,8 @@ from core import MemoryInput, MemoryService
 from core.embeddings import UnavailableEmbedder
 from tests.reliability.helpers import DEVMEM_LSP, RawLsp, RpcError, git_repo, server_env
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 
 def _damaged_store(db: Path) -> None:
     svc = MemoryService.open(db, UnavailableEmbedder("test"))

@@ -7,10 +7,13 @@ import uuid
 from dataclasses import dataclass, field
 
 import anyio
+import pytest
 from mcp_helpers import stdio_session, text_of, wait_for_model
 
 from core.embeddings import UnavailableEmbedder
 from core.service import MemoryService
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 WORKERS = 3
 SECONDS = 6.0

@@ -9,6 +9,8 @@ from mcp.shared.exceptions import MCPError
 
 from tests.mcp.mcp_helpers import call_error, stdio_session
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 BAD_CALLS = [  # (tool, arguments, words the one sentence must hold)
     ("remember", {"content": 12345}, ["`content`", "text", "12345"]),
     ("remember", {"content": "x", "visibility": "secret"}, ["`visibility`", "'private'", "'secret'"]),

@@ -6,8 +6,11 @@ import json
 import subprocess
 
 import httpx
+import pytest
 from mcp.types import TextContent
 from mcp_helpers import SERVER, call, call_error, http_server, http_session
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 TOKEN = "s3cret-token-for-tests-9f2KqZ7xLm4Pw8Rt"  # strong enough for an off-loopback bind
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",

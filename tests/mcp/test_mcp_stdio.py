@@ -16,6 +16,8 @@ from core.embeddings import UnavailableEmbedder
 from core.models import MemoryInput
 from core.service import MemoryService
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 TOOLS = {"remember", "recall", "get_memory", "update_memory", "forget", "link_memories", "related",
          "list_memories", "context_for_file", "memory_stats", "graph"}
 READ_ONLY = {"recall", "get_memory", "list_memories", "related", "context_for_file", "memory_stats",

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mcp_helpers import call_error, stdio_session
 
 from core.embeddings import UnavailableEmbedder
 from core.models import MemoryInput
 from core.service import MemoryService
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 
 def _damaged_store(db: Path) -> None:

@@ -20,6 +20,8 @@ from mcp_server.prompts import decision_text
 from mcp_server.schemas import HitOut
 from mcp_server.tools import _recall_out, structured
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "ghp_" + "Zq7Xw2Kp9Lm4Nv8Rt1Ys6Bd3Fh5Jc0Ga2Euab"  # 36 chars: a GitHub token
 

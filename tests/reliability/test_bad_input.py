@@ -45,6 +45,8 @@ from tests.reliability.helpers import (
     store_problems,
 )
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 TRIED: Counter[str] = Counter()
 SETTINGS = settings(max_examples=120, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

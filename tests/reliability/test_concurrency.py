@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.reliability.load import run_load
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 SECONDS = 12.0
 

@@ -22,6 +22,8 @@ import pytest
 
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 MAX_CAPTURE_RSS_MB = 200
 
 

@@ -18,11 +18,14 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 import sqlean as sqlite3
 
 from core.ids import new_id
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 from tests.reliability.kills import run_kills, write_items
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 KILLS = 50
 MODEL_KILLS = {9, 19, 29, 39, 49}  # which of the 50 run with the embedding model

@@ -27,6 +27,8 @@ from core.models import MemoryInput
 from tests import sqlite_backend
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 NOBODY = 65534
 
 

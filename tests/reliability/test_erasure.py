@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from core.models import MemoryInput
 from tests.reliability.helpers import cli, opened
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 MARKER = "qzxvplonk"  # one distinctive word: porter stemming leaves it whole
 

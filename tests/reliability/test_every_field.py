@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.helpers import cli, opened
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 SECRET = "ghp_R8mT2xQ9vL4kW7nB3cJ6hF1dS5gA0zYpE2uK"  # shape of a GitHub token, not a real one
 NEEDLE = SECRET[4:20].encode()  # any long piece of it is a leak

@@ -6,10 +6,13 @@ from __future__ import annotations
 import subprocess
 
 import httpx
+import pytest
 
 from tests.mcp.mcp_helpers import free_port
 from tests.reliability.helpers import DEVMEM_MCP, server_env
 from tests.reliability.test_security import HEADERS, INIT, TOKEN, _wait_listening
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 LEAK = "ghp_R8mT2xQ9vL4kW7nB3cJ6hF1dS5gA0zYpE2uK"  # a GitHub token's shape, not a real one
 

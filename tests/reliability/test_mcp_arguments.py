@@ -7,10 +7,13 @@ import base64
 import json
 import time
 
+import pytest
 from mcp.types import CallToolResult
 
 from tests.mcp.mcp_helpers import stdio_session
 from tests.reliability.helpers import server_env
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 
 def _error_text(result: CallToolResult) -> str:

@@ -19,9 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from tests.reliability.helpers import DEVMEM, DEVMEM_LSP, DEVMEM_MCP, RawLsp, git_repo
+
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 SITECUSTOMIZE = '''
 """Installed by tests/reliability/test_privacy.py: record and refuse any network access."""

@@ -34,6 +34,8 @@ from tests.reliability.helpers import (
     server_env,
 )
 
+pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "secrets"
 
 
