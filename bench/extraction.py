@@ -31,13 +31,21 @@ CORPUS = ROOT / "tests" / "data" / "extraction" / "labelled.jsonl"
 
 
 def load() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def run(row: dict[str, Any]) -> set[tuple[str, str]]:
-    entities, _ = extract(row["text"], title=row["title"], kind=row["kind"], project=row["project"],
-                          anchor_path=row["anchor_path"], anchor_symbol=row["anchor_symbol"],
-                          metadata=row["metadata"])
+    entities, _ = extract(
+        row["text"],
+        title=row["title"],
+        kind=row["kind"],
+        project=row["project"],
+        anchor_path=row["anchor_path"],
+        anchor_symbol=row["anchor_symbol"],
+        metadata=row["metadata"],
+    )
     return {(e.type, e.name) for e in entities}
 
 
@@ -80,9 +88,15 @@ def throughput(rows: list[dict[str, Any]], n: int, repeat: int) -> tuple[float, 
     for _ in range(repeat):
         w0, c0 = time.perf_counter(), time.process_time()
         for row in work:
-            extract(row["text"], title=row["title"], kind=row["kind"], project=row["project"],
-                    anchor_path=row["anchor_path"], anchor_symbol=row["anchor_symbol"],
-                    metadata=row["metadata"])
+            extract(
+                row["text"],
+                title=row["title"],
+                kind=row["kind"],
+                project=row["project"],
+                anchor_path=row["anchor_path"],
+                anchor_symbol=row["anchor_symbol"],
+                metadata=row["metadata"],
+            )
         best_wall = min(best_wall, time.perf_counter() - w0)
         cpu += time.process_time() - c0
     return n / best_wall, n * repeat / cpu
@@ -91,15 +105,19 @@ def throughput(rows: list[dict[str, Any]], n: int, repeat: int) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="texts per throughput run")
-    parser.add_argument("--repeat", type=int, default=3, help="throughput runs (best wall time kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="throughput runs (best wall time kept)"
+    )
     args = parser.parse_args()
     rows = load()
     report("all", rows)
     for split in sorted({row.get("split", "dev") for row in rows}):
         report(f"split={split}", [row for row in rows if row.get("split", "dev") == split])
     wall, cpu = throughput(rows, args.n, args.repeat)
-    print(f"\nthroughput: {wall:,.0f} memories/s wall (best of {args.repeat} x {args.n:,}), "
-          f"{cpu:,.0f} memories per CPU-second")
+    print(
+        f"\nthroughput: {wall:,.0f} memories/s wall (best of {args.repeat} x {args.n:,}), "
+        f"{cpu:,.0f} memories per CPU-second"
+    )
 
 
 if __name__ == "__main__":

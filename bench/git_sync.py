@@ -35,13 +35,45 @@ from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.service import MemoryService  # noqa: E402
 
 MODULES, FUNCTIONS = 40, 25
-VERBS = ["Fix", "Refactor", "Speed up", "Simplify", "Harden", "Document", "Handle", "Rework", "Guard"]
-NOUNS = ["cache invalidation", "retry loop", "config parsing", "token refresh", "pagination",
-         "error message", "timeout", "unicode handling", "rate limiting", "schema migration",
-         "batch writes", "logging", "path handling", "date parsing", "connection pool"]
-WHY = ["it broke on empty input", "users hit it on slow networks", "the old code leaked handles",
-       "to make the tests deterministic", "after the incident in staging", "it was quadratic",
-       "to match the API docs", "because Windows paths differ", "to stop double counting"]
+VERBS = [
+    "Fix",
+    "Refactor",
+    "Speed up",
+    "Simplify",
+    "Harden",
+    "Document",
+    "Handle",
+    "Rework",
+    "Guard",
+]
+NOUNS = [
+    "cache invalidation",
+    "retry loop",
+    "config parsing",
+    "token refresh",
+    "pagination",
+    "error message",
+    "timeout",
+    "unicode handling",
+    "rate limiting",
+    "schema migration",
+    "batch writes",
+    "logging",
+    "path handling",
+    "date parsing",
+    "connection pool",
+]
+WHY = [
+    "it broke on empty input",
+    "users hit it on slow networks",
+    "the old code leaked handles",
+    "to make the tests deterministic",
+    "after the incident in staging",
+    "it was quadratic",
+    "to match the API docs",
+    "because Windows paths differ",
+    "to stop double counting",
+]
 AUTHORS = [(f"Dev {n}", f"dev{n}@example.com") for n in range(10)]
 
 
@@ -69,11 +101,16 @@ class TimedEmbedder:
 def _module(m: int, versions: list[int]) -> bytes:
     lines = [f'"""Module {m}: helpers for service {m}."""', "", "import os", ""]
     for f, v in enumerate(versions):
-        lines += ["", f"def handler_{m}_{f}(value, options=None):",
-                  f'    """Handle case {f} of module {m}."""',
-                  f"    limit = {v} * {f + 1}",
-                  "    if value is None:", "        return limit",
-                  f"    return os.path.join(str(value), 'v{v}')", ""]
+        lines += [
+            "",
+            f"def handler_{m}_{f}(value, options=None):",
+            f'    """Handle case {f} of module {m}."""',
+            f"    limit = {v} * {f + 1}",
+            "    if value is None:",
+            "        return limit",
+            f"    return os.path.join(str(value), 'v{v}')",
+            "",
+        ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -93,16 +130,25 @@ def make_repo(path: Path, commits: int, seed: int = 7) -> None:
             versions[m][f] += 1
             changes.append((m, f))
         m, f = changes[0]
-        msg = (f"{rng.choice(VERBS)} {rng.choice(NOUNS)} in handler_{m}_{f}\n\n"
-               f"Changed because {rng.choice(WHY)} (#{n}).\n").encode()
+        msg = (
+            f"{rng.choice(VERBS)} {rng.choice(NOUNS)} in handler_{m}_{f}\n\n"
+            f"Changed because {rng.choice(WHY)} (#{n}).\n"
+        ).encode()
         stamp = f"{name} <{email}> {t0 + n * 600} +0000".encode()
-        out += [b"commit refs/heads/main\n", b"author " + stamp + b"\n", b"committer " + stamp + b"\n",
-                b"data %d\n" % len(msg), msg]
+        out += [
+            b"commit refs/heads/main\n",
+            b"author " + stamp + b"\n",
+            b"committer " + stamp + b"\n",
+            b"data %d\n" % len(msg),
+            msg,
+        ]
         for m in sorted(touched if n else range(MODULES)):
             blob = _module(m, versions[m])
             out += [f"M 100644 inline pkg/mod_{m}.py\n".encode(), b"data %d\n" % len(blob), blob]
         out.append(b"\n")
-    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=b"".join(out), check=True)
+    subprocess.run(
+        ["git", "-C", str(path), "fast-import", "--quiet"], input=b"".join(out), check=True
+    )
     subprocess.run(["git", "-C", str(path), "checkout", "-q", "main"], check=True)
 
 
@@ -121,23 +167,32 @@ def measure(repo: Path, embedder: FastEmbedEmbedder, workdir: Path, label: str) 
         svc.close()
     commits = report.added + report.updated + report.unchanged
     return {
-        "repo": label, "commits": commits, "seconds": round(total, 2),
+        "repo": label,
+        "commits": commits,
+        "seconds": round(total, 2),
         "commits_per_s": round(commits / total, 1) if total else None,
         "embedding_seconds": round(timed.seconds, 2),
         "commits_per_s_without_embedding": round(commits / (total - timed.seconds), 1)
-        if total > timed.seconds else None,
-        "embedded_texts": timed.texts, "resync_seconds": round(resync, 3),
+        if total > timed.seconds
+        else None,
+        "embedded_texts": timed.texts,
+        "resync_seconds": round(resync, 3),
         # CPU time of this process (all threads): what the sync costs whatever else runs
-        "cpu_seconds": round(cpu, 2), "commits_per_cpu_s": round(commits / cpu, 1) if cpu else None,
-        "load_average_at_start": round(load, 2), "cores": os.cpu_count(),
-        "resync_added": again.added, "summary": report.summary(),
+        "cpu_seconds": round(cpu, 2),
+        "commits_per_cpu_s": round(commits / cpu, 1) if cpu else None,
+        "load_average_at_start": round(load, 2),
+        "cores": os.cpu_count(),
+        "resync_added": again.added,
+        "summary": report.summary(),
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commits", type=int, default=5_000)
-    parser.add_argument("--self-repo", type=Path, default=ROOT, help="the real repository to measure")
+    parser.add_argument(
+        "--self-repo", type=Path, default=ROOT, help="the real repository to measure"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="devmem-bench-") as tmp:
@@ -149,19 +204,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.perf_counter()
         make_repo(work / "synthetic", args.commits)
         built = time.perf_counter() - start
-        results = [measure(work / "synthetic", embedder, work, "synthetic"),
-                   measure(args.self_repo, embedder, work, args.self_repo.name)]
+        results = [
+            measure(work / "synthetic", embedder, work, "synthetic"),
+            measure(args.self_repo, embedder, work, args.self_repo.name),
+        ]
     results[0]["build_seconds"] = round(built, 2)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for r in results:
-        print(f"{r['repo']}: {r['commits']} commits in {r['seconds']} s = {r['commits_per_s']} commits/s"
-              f" (embedding {r['embedding_seconds']} s for {r['embedded_texts']} texts; "
-              f"{r['commits_per_s_without_embedding']} commits/s without it); "
-              f"re-sync {r['resync_seconds']} s, added {r['resync_added']}; "
-              f"{r['cpu_seconds']} CPU s = {r['commits_per_cpu_s']} commits per CPU-second "
-              f"(load average {r['load_average_at_start']} on {r['cores']} cores)")
+        print(
+            f"{r['repo']}: {r['commits']} commits in {r['seconds']} s = {r['commits_per_s']} commits/s"
+            f" (embedding {r['embedding_seconds']} s for {r['embedded_texts']} texts; "
+            f"{r['commits_per_s_without_embedding']} commits/s without it); "
+            f"re-sync {r['resync_seconds']} s, added {r['resync_added']}; "
+            f"{r['cpu_seconds']} CPU s = {r['commits_per_cpu_s']} commits per CPU-second "
+            f"(load average {r['load_average_at_start']} on {r['cores']} cores)"
+        )
     print(f"synthetic repository built with git fast-import in {results[0]['build_seconds']} s")
     return 0
 

@@ -41,26 +41,40 @@ def session_time(text: str) -> str | None:
 
 def turns(conversation: dict[str, Any]) -> list[MemoryInput]:
     out = []
-    sessions = sorted((k for k in conversation if k.startswith("session_") and not k.endswith("date_time")),
-                      key=lambda k: int(k.split("_")[1]))
+    sessions = sorted(
+        (k for k in conversation if k.startswith("session_") and not k.endswith("date_time")),
+        key=lambda k: int(k.split("_")[1]),
+    )
     for key in sessions:
         when = session_time(conversation.get(f"{key}_date_time", ""))
         for turn in conversation[key]:
             text = f"{turn['speaker']}: {turn['text']}"
             if turn.get("blip_caption"):
                 text += f" [shares a photo: {turn['blip_caption']}]"
-            out.append(MemoryInput(text, kind="chat", event_at=when, source="locomo",
-                                   metadata={"dia_id": turn["dia_id"]}))
+            out.append(
+                MemoryInput(
+                    text,
+                    kind="chat",
+                    event_at=when,
+                    source="locomo",
+                    metadata={"dia_id": turn["dia_id"]},
+                )
+            )
     return out
 
 
-def evaluate(sample: dict[str, Any], embedder: FastEmbedEmbedder, workdir: Path, mode: str,
-             figures: dict[str, list[float]]) -> None:
+def evaluate(
+    sample: dict[str, Any],
+    embedder: FastEmbedEmbedder,
+    workdir: Path,
+    mode: str,
+    figures: dict[str, list[float]],
+) -> None:
     svc = MemoryService.open(workdir / f"{sample.get('sample_id', id(sample))}.db", embedder)
     inputs = turns(sample["conversation"])
     start = time.perf_counter()
     for i in range(0, len(inputs), 128):
-        svc.remember_many(inputs[i:i + 128])
+        svc.remember_many(inputs[i : i + 128])
     figures["ingest_s"].append(time.perf_counter() - start)
     figures["ingest_n"].append(len(inputs))
     for qa in sample["qa"]:
@@ -83,12 +97,18 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", required=True, help="locomo JSON file (list of samples)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "text", "vector", "graph"])
-    parser.add_argument("--graph-weight", type=float, default=None,
-                        help="weight of graph results in hybrid fusion (0 turns graph off)")
+    parser.add_argument(
+        "--graph-weight",
+        type=float,
+        default=None,
+        help="weight of graph results in hybrid fusion (0 turns graph off)",
+    )
     args = parser.parse_args()
     if args.graph_weight is not None:
         search_mod.GRAPH_WEIGHT = args.graph_weight
@@ -96,7 +116,9 @@ def main() -> None:
     embedder = FastEmbedEmbedder(Path(tempfile.gettempdir()) / "devmem-bench-cache").start()
     if not embedder.wait(120):
         sys.exit(f"embedding model unavailable: {embedder.failure()}")
-    figures: dict[str, list[float]] = {k: [] for k in ("r5", "r10", "hit10", "latency_ms", "ingest_s", "ingest_n")}
+    figures: dict[str, list[float]] = {
+        k: [] for k in ("r5", "r10", "hit10", "latency_ms", "ingest_s", "ingest_n")
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for sample in samples:
             evaluate(sample, embedder, Path(tmp), args.mode, figures)

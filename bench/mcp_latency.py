@@ -40,25 +40,79 @@ from mcp import ClientSession, StdioServerParameters, stdio_client  # noqa: E402
 
 SERVER = Path(sys.executable).with_name("devmem-mcp")
 PROJECT = "bench"
-TECH = ["postgres", "sqlite", "redis", "kafka", "react", "django", "fastapi", "kubernetes", "terraform",
-        "nginx", "grpc", "graphql", "celery", "docker", "webpack", "pytest", "numpy", "oauth", "jwt"]
-THINGS = ["connection pool", "retry policy", "cache invalidation", "schema migration", "rate limiter",
-          "background job", "feature flag", "login flow", "invoice export", "search index",
-          "session store", "billing webhook", "CI pipeline", "deploy script", "health check"]
-PROBLEMS = ["times out under load", "leaks file descriptors", "deadlocks on concurrent writes",
-            "returns stale data", "crashes on empty input", "drops messages", "is slow on cold start"]
-FIXES = ["added exponential backoff", "raised the pool size to 20", "moved the work to a queue",
-         "added an index on created_at", "made the handler idempotent", "set a 30 s timeout"]
-SHAPES = [("decision", "Decision: we use {t} for the {x} because the old one {p}; {f}."),
-          ("bugfix", "Bug: the {x} {p} when {t} is busy. Fix: {f}."),
-          ("note", "Note: the {t} {x} {p} unless we {f}.")]
-QUESTIONS = ["why does the {x} {p}", "{t} {x}", "how did we fix the {x} in {t}", "{p} with {t}",
-             "{f} for the {x}"]
+TECH = [
+    "postgres",
+    "sqlite",
+    "redis",
+    "kafka",
+    "react",
+    "django",
+    "fastapi",
+    "kubernetes",
+    "terraform",
+    "nginx",
+    "grpc",
+    "graphql",
+    "celery",
+    "docker",
+    "webpack",
+    "pytest",
+    "numpy",
+    "oauth",
+    "jwt",
+]
+THINGS = [
+    "connection pool",
+    "retry policy",
+    "cache invalidation",
+    "schema migration",
+    "rate limiter",
+    "background job",
+    "feature flag",
+    "login flow",
+    "invoice export",
+    "search index",
+    "session store",
+    "billing webhook",
+    "CI pipeline",
+    "deploy script",
+    "health check",
+]
+PROBLEMS = [
+    "times out under load",
+    "leaks file descriptors",
+    "deadlocks on concurrent writes",
+    "returns stale data",
+    "crashes on empty input",
+    "drops messages",
+    "is slow on cold start",
+]
+FIXES = [
+    "added exponential backoff",
+    "raised the pool size to 20",
+    "moved the work to a queue",
+    "added an index on created_at",
+    "made the handler idempotent",
+    "set a 30 s timeout",
+]
+SHAPES = [
+    ("decision", "Decision: we use {t} for the {x} because the old one {p}; {f}."),
+    ("bugfix", "Bug: the {x} {p} when {t} is busy. Fix: {f}."),
+    ("note", "Note: the {t} {x} {p} unless we {f}."),
+]
+QUESTIONS = [
+    "why does the {x} {p}",
+    "{t} {x}",
+    "how did we fix the {x} in {t}",
+    "{p} with {t}",
+    "{f} for the {x}",
+]
 
 
 def sentence(rng: random.Random, template: str) -> str:
-    return template.format(t=rng.choice(TECH), x=rng.choice(THINGS), p=rng.choice(PROBLEMS),
-                           f=rng.choice(FIXES))
+    return template.format(
+        t=rng.choice(TECH), x=rng.choice(THINGS), p=rng.choice(PROBLEMS), f=rng.choice(FIXES)
+    )
 
 
 def build_store(db: Path, n: int, cache: Path) -> float:
@@ -78,8 +132,14 @@ def build_store(db: Path, n: int, cache: Path) -> float:
             batch = []
             for i in range(start, min(n, start + 500)):
                 kind, template = rng.choice(SHAPES)
-                batch.append(MemoryInput(f"{sentence(rng, template)} [#{i}]", kind=kind, project=PROJECT,
-                                         tags=[rng.choice(TECH)]))
+                batch.append(
+                    MemoryInput(
+                        f"{sentence(rng, template)} [#{i}]",
+                        kind=kind,
+                        project=PROJECT,
+                        tags=[rng.choice(TECH)],
+                    )
+                )
             svc.remember_many(batch)
             print(f"  stored {min(n, start + 500)}/{n}", file=sys.stderr, end="\r")
     finally:
@@ -101,7 +161,10 @@ async def cold_start(env: dict[str, str], runs: int) -> dict[str, list[float]]:
     with open(os.devnull, "w") as devnull:
         for _ in range(runs):
             t0 = time.perf_counter()
-            async with stdio_client(params(env), errlog=devnull) as (r, w), ClientSession(r, w) as s:
+            async with (
+                stdio_client(params(env), errlog=devnull) as (r, w),
+                ClientSession(r, w) as s,
+            ):
                 await s.initialize()
                 out["initialize"].append(time.perf_counter() - t0)
                 tools = await s.list_tools()
@@ -143,7 +206,9 @@ async def round_trips(env: dict[str, str], calls: int) -> dict[str, Any]:
             await s.initialize()
             await _wait_for_model(s)
             for i in range(20):  # warm caches (pages, prepared statements), not measured
-                await s.call_tool("recall", {"query": f"warm up {i} {sentence(rng, rng.choice(QUESTIONS))}"})
+                await s.call_tool(
+                    "recall", {"query": f"warm up {i} {sentence(rng, rng.choice(QUESTIONS))}"}
+                )
             for mode, key, seed in (("hybrid", "recall", 1), ("text", "recall_text", 2)):
                 for query in distinct_queries(seed, calls):
                     t0 = time.perf_counter()
@@ -158,14 +223,18 @@ async def round_trips(env: dict[str, str], calls: int) -> dict[str, Any]:
                 out["client_check"].append(time.perf_counter() - t0)
             written = []
             for i in range(calls):
-                content = f"{sentence(rng, rng.choice(SHAPES)[1])} (bench write {i} {time.time_ns()})"
+                content = (
+                    f"{sentence(rng, rng.choice(SHAPES)[1])} (bench write {i} {time.time_ns()})"
+                )
                 t0 = time.perf_counter()
                 result = await s.call_tool("remember", {"content": content, "kind": "note"})
                 out["remember"].append(time.perf_counter() - t0)
                 assert not result.is_error and result.structured_content["status"] == "created"
                 written.append(result.structured_content["memory"]["id"])
             stats = await s.call_tool("memory_stats", {})
-            out["store"] = {k: stats.structured_content[k] for k in ("memories", "vectors", "db_bytes")}
+            out["store"] = {
+                k: stats.structured_content[k] for k in ("memories", "vectors", "db_bytes")
+            }
             for memory_id in written:  # leave the store as it was for the next run (not measured)
                 await s.call_tool("forget", {"id": memory_id})
     return out
@@ -216,32 +285,51 @@ def pct(values: list[float], p: float) -> float:
 
 
 def ms(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(statistics.median(values) * 1000, 1), "p95_ms": round(pct(values, 95) * 1000, 1),
-            "max_ms": round(max(values) * 1000, 1), "n": len(values)}
+    return {
+        "p50_ms": round(statistics.median(values) * 1000, 1),
+        "p95_ms": round(pct(values, 95) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+        "n": len(values),
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="devmem-mcp-bench-"))
     db = Path(args.db) if args.db else workdir / "memories.db"
     cache = Path(os.environ.get("DEVMEM_CACHE_DIR") or workdir / "cache")
-    env = {"DEVMEM_DB": str(db), "DEVMEM_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1",
-           "PATH": os.environ.get("PATH", "")}
+    env = {
+        "DEVMEM_DB": str(db),
+        "DEVMEM_CACHE_DIR": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "PATH": os.environ.get("PATH", ""),
+    }
     if os.environ.get("PYTHONPATH"):  # the server runs the same checkout as this script
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     if args.cold_only:  # start-up does not open the store: no need to build one
         cold = await cold_start(env, args.cold_runs)
-        return {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "cold_start": _cold(cold)}
+        return {
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()[0],
+            "cold_start": _cold(cold),
+        }
     build_s = build_store(db, args.memories, cache)
     cold = await cold_start(env, args.cold_runs)
     trips = await round_trips(env, args.calls)
     direct = core_recall(db, cache, args.calls)
-    return {"memories": args.memories, "store_build_s": round(build_s, 1), "cpus": os.cpu_count(),
-            "load_average": os.getloadavg()[0],
-            "cold_start": _cold(cold),
-            "recall": ms(trips["recall"]), "recall_text_mode": ms(trips["recall_text"]),
-            "core_recall_in_process": ms(direct), "client_output_check": ms(trips["client_check"]),
-            "remember": ms(trips["remember"]),
-            "store": trips["store"], "targets": {"cold_start_p95_ms": 1000, "recall_p95_ms": 30}}
+    return {
+        "memories": args.memories,
+        "store_build_s": round(build_s, 1),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+        "cold_start": _cold(cold),
+        "recall": ms(trips["recall"]),
+        "recall_text_mode": ms(trips["recall_text"]),
+        "core_recall_in_process": ms(direct),
+        "client_output_check": ms(trips["client_check"]),
+        "remember": ms(trips["remember"]),
+        "store": trips["store"],
+        "targets": {"cold_start_p95_ms": 1000, "recall_p95_ms": 30},
+    }
 
 
 def main() -> None:
@@ -260,31 +348,47 @@ def main() -> None:
     cold = figures["cold_start"]
     cpu = cold.get("server_cpu_until_tools_list")
     if args.cold_only:
-        print(f"cold start, spawn → tools/list: p50 {cold['tools_list']['p50_ms']} ms, p95 "
-              f"{cold['tools_list']['p95_ms']} ms (n={cold['tools_list']['n']}, load {figures['load_average']:.1f})")
+        print(
+            f"cold start, spawn → tools/list: p50 {cold['tools_list']['p50_ms']} ms, p95 "
+            f"{cold['tools_list']['p95_ms']} ms (n={cold['tools_list']['n']}, load {figures['load_average']:.1f})"
+        )
         if cpu:
             print(f"server CPU time until then:     p50 {cpu['p50_ms']} ms, p95 {cpu['p95_ms']} ms")
         return
     recall, remember = figures["recall"], figures["remember"]
-    print(f"store: {figures['store']['memories']} memories ({figures['store']['db_bytes'] / 1e6:.1f} MB), "
-          f"built in {figures['store_build_s']} s on {figures['cpus']} CPUs")
-    print(f"cold start, spawn → initialize:  p50 {cold['initialize']['p50_ms']} ms, "
-          f"p95 {cold['initialize']['p95_ms']} ms")
-    print(f"cold start, spawn → tools/list:  p50 {cold['tools_list']['p50_ms']} ms, "
-          f"p95 {cold['tools_list']['p95_ms']} ms  (target p95 < 1000 ms, n={cold['tools_list']['n']})")
+    print(
+        f"store: {figures['store']['memories']} memories ({figures['store']['db_bytes'] / 1e6:.1f} MB), "
+        f"built in {figures['store_build_s']} s on {figures['cpus']} CPUs"
+    )
+    print(
+        f"cold start, spawn → initialize:  p50 {cold['initialize']['p50_ms']} ms, "
+        f"p95 {cold['initialize']['p95_ms']} ms"
+    )
+    print(
+        f"cold start, spawn → tools/list:  p50 {cold['tools_list']['p50_ms']} ms, "
+        f"p95 {cold['tools_list']['p95_ms']} ms  (target p95 < 1000 ms, n={cold['tools_list']['n']})"
+    )
     if cpu:
-        print(f"  server CPU time until then:    p50 {cpu['p50_ms']} ms, p95 {cpu['p95_ms']} ms  "
-              "(≈ the wall time on an idle machine)")
-    print(f"recall round trip (warm):        p50 {recall['p50_ms']} ms, p95 {recall['p95_ms']} ms  "
-          f"(target p95 < 30 ms, n={recall['n']})")
+        print(
+            f"  server CPU time until then:    p50 {cpu['p50_ms']} ms, p95 {cpu['p95_ms']} ms  "
+            "(≈ the wall time on an idle machine)"
+        )
+    print(
+        f"recall round trip (warm):        p50 {recall['p50_ms']} ms, p95 {recall['p95_ms']} ms  "
+        f"(target p95 < 30 ms, n={recall['n']})"
+    )
     text, direct = figures["recall_text_mode"], figures["core_recall_in_process"]
     print(f"recall round trip, text mode:    p50 {text['p50_ms']} ms, p95 {text['p95_ms']} ms")
     print(f"core recall in process (no MCP): p50 {direct['p50_ms']} ms, p95 {direct['p95_ms']} ms")
     check = figures["client_output_check"]
-    print(f"  client's output-schema check:  p50 {check['p50_ms']} ms, p95 {check['p95_ms']} ms  "
-          "(in the round trip above; the SDK client's work, not the server's)")
-    print(f"remember round trip (warm):      p50 {remember['p50_ms']} ms, p95 {remember['p95_ms']} ms  "
-          f"(n={remember['n']})")
+    print(
+        f"  client's output-schema check:  p50 {check['p50_ms']} ms, p95 {check['p95_ms']} ms  "
+        "(in the round trip above; the SDK client's work, not the server's)"
+    )
+    print(
+        f"remember round trip (warm):      p50 {remember['p50_ms']} ms, p95 {remember['p95_ms']} ms  "
+        f"(n={remember['n']})"
+    )
     print(f"(1-minute load average at the end: {figures['load_average']:.1f})")
 
 

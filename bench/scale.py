@@ -32,18 +32,79 @@ from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.models import MemoryInput  # noqa: E402
 from core.service import MemoryService  # noqa: E402
 
-TECH = ["postgres", "sqlite", "redis", "kafka", "react", "django", "fastapi", "kubernetes", "terraform",
-        "nginx", "grpc", "graphql", "celery", "rabbitmq", "elasticsearch", "docker", "webpack", "vite",
-        "pytest", "numpy", "pandas", "spark", "airflow", "s3", "lambda", "oauth", "jwt", "websocket"]
-THINGS = ["connection pool", "retry policy", "cache invalidation", "schema migration", "rate limiter",
-          "background job", "feature flag", "login flow", "invoice export", "search index", "upload handler",
-          "session store", "billing webhook", "CI pipeline", "deploy script", "health check", "log rotation"]
-PROBLEMS = ["times out under load", "leaks file descriptors", "deadlocks on concurrent writes",
-            "returns stale data", "crashes on empty input", "double-charges customers", "drops messages",
-            "breaks with unicode names", "is slow on cold start", "fails after the DST change"]
-FIXES = ["added exponential backoff", "raised the pool size to 20", "moved the work to a queue",
-         "added an index on created_at", "normalised input to NFC", "made the handler idempotent",
-         "pinned the dependency", "set a 30 s timeout", "wrapped it in a transaction", "added a circuit breaker"]
+TECH = [
+    "postgres",
+    "sqlite",
+    "redis",
+    "kafka",
+    "react",
+    "django",
+    "fastapi",
+    "kubernetes",
+    "terraform",
+    "nginx",
+    "grpc",
+    "graphql",
+    "celery",
+    "rabbitmq",
+    "elasticsearch",
+    "docker",
+    "webpack",
+    "vite",
+    "pytest",
+    "numpy",
+    "pandas",
+    "spark",
+    "airflow",
+    "s3",
+    "lambda",
+    "oauth",
+    "jwt",
+    "websocket",
+]
+THINGS = [
+    "connection pool",
+    "retry policy",
+    "cache invalidation",
+    "schema migration",
+    "rate limiter",
+    "background job",
+    "feature flag",
+    "login flow",
+    "invoice export",
+    "search index",
+    "upload handler",
+    "session store",
+    "billing webhook",
+    "CI pipeline",
+    "deploy script",
+    "health check",
+    "log rotation",
+]
+PROBLEMS = [
+    "times out under load",
+    "leaks file descriptors",
+    "deadlocks on concurrent writes",
+    "returns stale data",
+    "crashes on empty input",
+    "double-charges customers",
+    "drops messages",
+    "breaks with unicode names",
+    "is slow on cold start",
+    "fails after the DST change",
+]
+FIXES = [
+    "added exponential backoff",
+    "raised the pool size to 20",
+    "moved the work to a queue",
+    "added an index on created_at",
+    "normalised input to NFC",
+    "made the handler idempotent",
+    "pinned the dependency",
+    "set a 30 s timeout",
+    "wrapped it in a transaction",
+    "added a circuit breaker",
+]
 PEOPLE = ["alice", "bob", "carol", "dan", "erin", "frank", "grace", "heidi"]
 TEMPLATES = [
     ("decision", "Decision: we use {t} for the {x} because the old approach {p}; {f}."),
@@ -58,21 +119,41 @@ def synth(rng: random.Random, n: int) -> list[MemoryInput]:
     out = []
     for i in range(n):
         kind, template = rng.choice(TEMPLATES)
-        text = template.format(t=rng.choice(TECH), x=rng.choice(THINGS), p=rng.choice(PROBLEMS),
-                               f=rng.choice(FIXES), person=rng.choice(PEOPLE))
-        out.append(MemoryInput(f"{text} [#{i}]", kind=kind, project=f"proj{i % 20}",
-                               tags=[rng.choice(TECH)], event_at=f"20{20 + i % 6}-0{1 + i % 9}-1{i % 9}"))
+        text = template.format(
+            t=rng.choice(TECH),
+            x=rng.choice(THINGS),
+            p=rng.choice(PROBLEMS),
+            f=rng.choice(FIXES),
+            person=rng.choice(PEOPLE),
+        )
+        out.append(
+            MemoryInput(
+                f"{text} [#{i}]",
+                kind=kind,
+                project=f"proj{i % 20}",
+                tags=[rng.choice(TECH)],
+                event_at=f"20{20 + i % 6}-0{1 + i % 9}-1{i % 9}",
+            )
+        )
     return out
 
 
 def queries(rng: random.Random, n: int) -> list[str]:
     shapes = ["why does the {x} {p}", "{t} {x}", "how did we fix the {x}", "{p}", "{f} for {t}"]
-    return [rng.choice(shapes).format(t=rng.choice(TECH), x=rng.choice(THINGS), p=rng.choice(PROBLEMS),
-                                      f=rng.choice(FIXES)) for _ in range(n)]
+    return [
+        rng.choice(shapes).format(
+            t=rng.choice(TECH), x=rng.choice(THINGS), p=rng.choice(PROBLEMS), f=rng.choice(FIXES)
+        )
+        for _ in range(n)
+    ]
 
 
-def generated_vectors(embedder: FastEmbedEmbedder, inputs: list[MemoryInput], rng: np.random.Generator,
-                      bases: np.ndarray) -> list[np.ndarray]:
+def generated_vectors(
+    embedder: FastEmbedEmbedder,
+    inputs: list[MemoryInput],
+    rng: np.random.Generator,
+    bases: np.ndarray,
+) -> list[np.ndarray]:
     idx = rng.integers(0, len(bases), len(inputs))
     noisy = bases[idx] + rng.normal(0, 0.05, (len(inputs), bases.shape[1])).astype(np.float32)
     noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
@@ -84,24 +165,32 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_size(size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bool, n_queries: int) -> dict:
+def run_size(
+    size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bool, n_queries: int
+) -> dict:
     rng = random.Random(size)
     svc = MemoryService.open(workdir / f"scale-{size}.db", embedder)
     inputs = synth(rng, size)
     reused = svc.store.count() == size  # a kept store (--dir) from an earlier run
-    bases = embedder.embed_documents([i.content for i in inputs[:2000]]) if generate and not reused else None
+    bases = (
+        embedder.embed_documents([i.content for i in inputs[:2000]])
+        if generate and not reused
+        else None
+    )
     nprng = np.random.default_rng(size)
     start = time.perf_counter()
     batch = 512 if generate else 128
     for i in range(0, 0 if reused else size, batch):
-        chunk = inputs[i:i + batch]
+        chunk = inputs[i : i + batch]
         vecs = generated_vectors(embedder, chunk, nprng, bases) if bases is not None else None
         svc.remember_many(chunk, vectors=vecs)
         if (i // batch) % 20 == 0:
             print(f"  … {i + len(chunk):,}/{size:,}", file=sys.stderr, flush=True)
     ingest_s = time.perf_counter() - start
     if svc.store.count() != size:
-        sys.exit(f"{workdir / f'scale-{size}.db'} holds {svc.store.count():,} memories, not {size:,}: remove it")
+        sys.exit(
+            f"{workdir / f'scale-{size}.db'} holds {svc.store.count():,} memories, not {size:,}: remove it"
+        )
     svc.storage.optimize()
     db_bytes = sum(p.stat().st_size for p in workdir.glob(f"scale-{size}.db*"))
     qs = queries(rng, n_queries)
@@ -117,18 +206,32 @@ def run_size(size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bo
             lat.append((time.perf_counter() - t0) * 1000)
         modes[mode] = {"p50_ms": round(statistics.median(lat), 2), "p95_ms": round(pct(lat, 95), 2)}
     svc.close()
-    return {"memories": size, "vectors": "generated" if generate else "embedded",
-            "ingest_per_s": None if reused else round(size / ingest_s, 1), "db_mb": round(db_bytes / 1e6, 1), "search": modes}
+    return {
+        "memories": size,
+        "vectors": "generated" if generate else "embedded",
+        "ingest_per_s": None if reused else round(size / ingest_s, 1),
+        "db_mb": round(db_bytes / 1e6, 1),
+        "search": modes,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--generated-above", type=int, default=20000,
-                        help="sizes above this use generated vectors instead of embedding every text")
+    parser.add_argument(
+        "--generated-above",
+        type=int,
+        default=20000,
+        help="sizes above this use generated vectors instead of embedding every text",
+    )
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--dir", default=None,
-                        help="keep the stores here and reuse them on the next run (default: a temp dir)")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="keep the stores here and reuse them on the next run (default: a temp dir)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     embedder = FastEmbedEmbedder(Path(tempfile.gettempdir()) / "devmem-bench-cache").start()
@@ -136,16 +239,25 @@ def main() -> None:
         sys.exit(f"embedding model unavailable: {embedder.failure()}")
     results = []
     with contextlib.ExitStack() as stack:
-        workdir = Path(args.dir) if args.dir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        workdir = (
+            Path(args.dir) if args.dir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        )
         workdir.mkdir(parents=True, exist_ok=True)
         for size in (int(s) for s in args.sizes.split(",")):
-            results.append(run_size(size, embedder, workdir, size > args.generated_above, args.queries))
+            results.append(
+                run_size(size, embedder, workdir, size > args.generated_above, args.queries)
+            )
             r = results[-1]
             if not args.json:
-                print(f"{r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s'] or 'reused store, not measured'}/s, "
-                      f"db {r['db_mb']} MB; " + "; ".join(
-                          f"{m} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms" for m, v in r["search"].items()),
-                      flush=True)
+                print(
+                    f"{r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s'] or 'reused store, not measured'}/s, "
+                    f"db {r['db_mb']} MB; "
+                    + "; ".join(
+                        f"{m} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms"
+                        for m, v in r["search"].items()
+                    ),
+                    flush=True,
+                )
     if args.json:
         print(json.dumps(results))
 

@@ -90,14 +90,24 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Progress
     if not enabled or not err_console.is_terminal:
         yield _quiet
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[message]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[message]}"),
+    )
     with Progress(*columns, console=err_console, transient=False) as bar:
         task = bar.add_task(description, total=None, message="")
 
         def update(event: ProgressEvent) -> None:
-            bar.update(task, completed=event.done, total=event.total,
-                       description=f"{description} · {event.stage}", message=event.message[:60])
+            bar.update(
+                task,
+                completed=event.done,
+                total=event.total,
+                description=f"{description} · {event.stage}",
+                message=event.message[:60],
+            )
 
         yield update
 

@@ -13,8 +13,10 @@ import typer
 from cli.common import console, errors, fail, print_json
 from connectors.m365.auth import AccountStatus, M365Auth, M365Settings
 
-app = typer.Typer(help="Sign in to Microsoft 365 (mail, calendar, Teams, OneDrive) for `devmem sync m365`.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Sign in to Microsoft 365 (mail, calendar, Teams, OneDrive) for `devmem sync m365`.",
+    no_args_is_help=True,
+)
 
 
 def _auth(client: httpx.Client, *, channels: bool = False) -> M365Auth:
@@ -31,9 +33,23 @@ def browser_likely(env: Mapping[str, str], platform: str = sys.platform) -> bool
 
 @app.command()
 def login(
-    device_code: Annotated[bool, typer.Option("--device-code", help="Sign in on another device with a code (works over SSH).")] = False,
-    browser: Annotated[bool, typer.Option("--browser", help="Sign in in this machine's browser (auth code + PKCE).")] = False,
-    with_channels: Annotated[bool, typer.Option("--with-channels", help="Also ask for Teams channel messages (ChannelMessage.Read.All; may need an admin).")] = False,
+    device_code: Annotated[
+        bool,
+        typer.Option(
+            "--device-code", help="Sign in on another device with a code (works over SSH)."
+        ),
+    ] = False,
+    browser: Annotated[
+        bool,
+        typer.Option("--browser", help="Sign in in this machine's browser (auth code + PKCE)."),
+    ] = False,
+    with_channels: Annotated[
+        bool,
+        typer.Option(
+            "--with-channels",
+            help="Also ask for Teams channel messages (ChannelMessage.Read.All; may need an admin).",
+        ),
+    ] = False,
 ) -> None:
     """Sign in; the token cache is kept owner-only (0600) or in the OS keyring.
 
@@ -46,8 +62,10 @@ def login(
         auth = _auth(client, channels=with_channels)
         show = lambda text: console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
         status = auth.login_browser(show) if use_browser else auth.login_device_code(show)
-    console.print(f"Signed in as [bold]{status.username or 'unknown'}[/]; token cache: {status.cache}",
-                  highlight=False)
+    console.print(
+        f"Signed in as [bold]{status.username or 'unknown'}[/]; token cache: {status.cache}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -55,7 +73,11 @@ def logout() -> None:
     """Sign out: remove the cached tokens (file or keyring entry)."""
     with errors(), httpx.Client() as client:
         removed = _auth(client).logout()
-    console.print("Signed out; the token cache was removed." if removed else "Not signed in; nothing to remove.")
+    console.print(
+        "Signed out; the token cache was removed."
+        if removed
+        else "Not signed in; nothing to remove."
+    )
 
 
 @app.command()
@@ -72,6 +94,11 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def _describe(info: AccountStatus) -> str:
     if not info.signed_in:
         return f"Not signed in to Microsoft 365 ({info.authority}). Run `devmem m365 login`."
-    return "\n".join([f"Signed in as {info.username} (tenant {info.tenant})",
-                      f"Scopes: {' '.join(info.scopes) or 'none cached'}",
-                      f"Authority: {info.authority}", f"Token cache: {info.cache}"])
+    return "\n".join(
+        [
+            f"Signed in as {info.username} (tenant {info.tenant})",
+            f"Scopes: {' '.join(info.scopes) or 'none cached'}",
+            f"Authority: {info.authority}",
+            f"Token cache: {info.cache}",
+        ]
+    )

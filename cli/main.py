@@ -35,11 +35,18 @@ app = typer.Typer(
     help="DevMemory: a developer's long-term memory, local and offline.\n\n"
     "Store decisions, fixes and notes; search them by words and meaning; serve them to AI "
     "assistants (devmem-mcp) and editors (devmem-lsp).",
-    no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False)
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-KindsOpt = Annotated[list[str] | None, typer.Option("--kind", "-k", help="Only these kinds (repeatable).")]
-TagsOpt = Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only with these tags (repeatable).")]
+KindsOpt = Annotated[
+    list[str] | None, typer.Option("--kind", "-k", help="Only these kinds (repeatable).")
+]
+TagsOpt = Annotated[
+    list[str] | None, typer.Option("--tag", "-t", help="Only with these tags (repeatable).")
+]
 
 
 def _version(value: bool) -> None:
@@ -50,38 +57,81 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    db: Annotated[str | None, typer.Option("--db", envvar="DEVMEM_DB", help="Database file (default: your platform's data folder).")] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", envvar="DEVMEM_DB", help="Database file (default: your platform's data folder)."
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     common.STATE.db = db
 
 
-def _filters(kind: list[str] | None, tag: list[str] | None, all_tags: bool, project: str | None,
-             source: str | None, since: str | None, until: str | None, path: str | None = None) -> SearchFilters:
+def _filters(
+    kind: list[str] | None,
+    tag: list[str] | None,
+    all_tags: bool,
+    project: str | None,
+    source: str | None,
+    since: str | None,
+    until: str | None,
+    path: str | None = None,
+) -> SearchFilters:
     from core import to_iso
 
-    return SearchFilters(kinds=list(kind or []), tags=list(tag or []), tags_mode="all" if all_tags else "any",
-                         project=project, source=source, since=to_iso(since), until=to_iso(until), path=path)
+    return SearchFilters(
+        kinds=list(kind or []),
+        tags=list(tag or []),
+        tags_mode="all" if all_tags else "any",
+        project=project,
+        source=source,
+        since=to_iso(since),
+        until=to_iso(until),
+        path=path,
+    )
 
 
 @app.command()
 def add(
-    text: Annotated[str | None, typer.Argument(help="The memory's text; '-' or nothing reads stdin.")] = None,
-    title: Annotated[str | None, typer.Option("--title", help="A short title (default: the first line).")] = None,
-    kind: Annotated[str, typer.Option("--kind", "-k", help=f"One of {', '.join(KINDS)}, or your own word.")] = "note",
+    text: Annotated[
+        str | None, typer.Argument(help="The memory's text; '-' or nothing reads stdin.")
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="A short title (default: the first line).")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", "-k", help=f"One of {', '.join(KINDS)}, or your own word.")
+    ] = "note",
     tags: Annotated[str, typer.Option("--tags", help="Comma-separated tags.")] = "",
-    project: Annotated[str | None, typer.Option("--project", help="Project (default: this git repository's name).")] = None,
-    file: Annotated[str | None, typer.Option("--file", help="Anchor to this file (path[:line[-end]]).")] = None,
-    symbol: Annotated[str | None, typer.Option("--symbol", help="Anchor to this function/class.")] = None,
-    visibility: Annotated[str, typer.Option("--visibility", help="private, team or public.")] = "private",
+    project: Annotated[
+        str | None, typer.Option("--project", help="Project (default: this git repository's name).")
+    ] = None,
+    file: Annotated[
+        str | None, typer.Option("--file", help="Anchor to this file (path[:line[-end]]).")
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="Anchor to this function/class.")
+    ] = None,
+    visibility: Annotated[
+        str, typer.Option("--visibility", help="private, team or public.")
+    ] = "private",
     json_out: JsonOpt = False,
 ) -> None:
     """Remember something: [dim]devmem add "We pin numpy<2 because …" --kind decision --tags deps[/]"""
     content = sys.stdin.read() if text in (None, "-") else text
     with errors():
-        inp = MemoryInput(content=content or "", title=title, kind=kind, tags=[t for t in tags.split(",") if t],
-                          project=project if project is not None else git_project(Path.cwd()),
-                          anchor=_anchor(file, symbol), visibility=visibility)
+        inp = MemoryInput(
+            content=content or "",
+            title=title,
+            kind=kind,
+            tags=[t for t in tags.split(",") if t],
+            project=project if project is not None else git_project(Path.cwd()),
+            anchor=_anchor(file, symbol),
+            visibility=visibility,
+        )
         result = service().remember(inp)
     print_json(result) if json_out else console.print(write_line(result))
 
@@ -91,20 +141,33 @@ def _anchor(file: str | None, symbol: str | None) -> CodeAnchor | None:
         return None
     path, _, lines = file.partition(":")
     start, _, end = lines.partition("-")
-    return CodeAnchor(path=path, start_line=int(start) if start.isdigit() else None,
-                      end_line=int(end) if end.isdigit() else None, symbol=symbol)
+    return CodeAnchor(
+        path=path,
+        start_line=int(start) if start.isdigit() else None,
+        end_line=int(end) if end.isdigit() else None,
+        symbol=symbol,
+    )
 
 
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for (any text is safe).")],
-    mode: Annotated[str, typer.Option("--mode", "-m", help=f"One of {', '.join(SEARCH_MODES)}.")] = "hybrid",
+    mode: Annotated[
+        str, typer.Option("--mode", "-m", help=f"One of {', '.join(SEARCH_MODES)}.")
+    ] = "hybrid",
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many hits.")] = 10,
-    kind: KindsOpt = None, tag: TagsOpt = None,
-    all_tags: Annotated[bool, typer.Option("--all-tags", help="Require every --tag, not any.")] = False,
+    kind: KindsOpt = None,
+    tag: TagsOpt = None,
+    all_tags: Annotated[
+        bool, typer.Option("--all-tags", help="Require every --tag, not any.")
+    ] = False,
     project: Annotated[str | None, typer.Option("--project", help="Only this project.")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Only from this source (user, assistant, git…).")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Not before this date (ISO).")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only from this source (user, assistant, git…).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Not before this date (ISO).")
+    ] = None,
     until: Annotated[str | None, typer.Option("--until", help="Not after this date (ISO).")] = None,
     related: Annotated[bool, typer.Option("--related", help="Also show related entities.")] = False,
     json_out: JsonOpt = False,
@@ -113,8 +176,13 @@ def search(
     with errors():
         svc = service()
         svc.embedder.wait(30)  # a one-shot command can wait for the model; servers do not
-        result = svc.recall(query, mode=mode, limit=limit, include_related=related,
-                            filters=_filters(kind, tag, all_tags, project, source, since, until))
+        result = svc.recall(
+            query,
+            mode=mode,
+            limit=limit,
+            include_related=related,
+            filters=_filters(kind, tag, all_tags, project, source, since, until),
+        )
     if json_out:
         return print_json(result)
     for notice in result.notices:
@@ -124,13 +192,17 @@ def search(
         return
     console.print(hits_table(result))
     if result.related_entities:
-        console.print("related: " + ", ".join(f"{e.display} ({e.type})" for e in result.related_entities))
+        console.print(
+            "related: " + ", ".join(f"{e.display} ({e.type})" for e in result.related_entities)
+        )
 
 
 @app.command()
 def show(
     memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
-    versions: Annotated[bool, typer.Option("--versions", help="Also show its version history.")] = False,
+    versions: Annotated[
+        bool, typer.Option("--versions", help="Also show its version history.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one memory in full."""
@@ -153,16 +225,22 @@ def show(
 def list_(
     limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
     offset: Annotated[int, typer.Option("--offset")] = 0,
-    kind: KindsOpt = None, tag: TagsOpt = None,
+    kind: KindsOpt = None,
+    tag: TagsOpt = None,
     project: Annotated[str | None, typer.Option("--project")] = None,
     source: Annotated[str | None, typer.Option("--source")] = None,
-    path: Annotated[str | None, typer.Option("--path", help="Anchored to this file (or folder/).")] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Anchored to this file (or folder/).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List memories, newest first."""
     with errors():
         page = service(embeddings=False).list(
-            _filters(kind, tag, False, project, source, None, None, path), limit=limit, offset=offset)
+            _filters(kind, tag, False, project, source, None, None, path),
+            limit=limit,
+            offset=offset,
+        )
     if json_out:
         return print_json(page)
     console.print(memories_table(page.memories))
@@ -173,12 +251,18 @@ def list_(
 @app.command()
 def edit(
     memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
-    text: Annotated[str | None, typer.Option("--text", help="New content ('-' reads stdin).")] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="New content ('-' reads stdin).")
+    ] = None,
     title: Annotated[str | None, typer.Option("--title")] = None,
     kind: Annotated[str | None, typer.Option("--kind")] = None,
-    tags: Annotated[str | None, typer.Option("--tags", help="Comma-separated; replaces the tags.")] = None,
+    tags: Annotated[
+        str | None, typer.Option("--tags", help="Comma-separated; replaces the tags.")
+    ] = None,
     visibility: Annotated[str | None, typer.Option("--visibility")] = None,
-    accept: Annotated[int | None, typer.Option("--accept", help="Apply this pending version.")] = None,
+    accept: Annotated[
+        int | None, typer.Option("--accept", help="Apply this pending version.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Change a memory (a new version is kept), or accept a pending version."""
@@ -188,8 +272,13 @@ def edit(
         if accept is not None:
             result = svc.accept_pending(memory_id, accept)
         else:
-            patch = MemoryPatch(content=content, title=title, kind=kind, visibility=visibility,
-                                tags=[t for t in tags.split(",") if t] if tags is not None else None)
+            patch = MemoryPatch(
+                content=content,
+                title=title,
+                kind=kind,
+                visibility=visibility,
+                tags=[t for t in tags.split(",") if t] if tags is not None else None,
+            )
             result = svc.update(memory_id, patch, source="user")
     print_json(result) if json_out else console.print(write_line(result))
 
@@ -203,7 +292,11 @@ def forget(
     with errors():
         svc = service(embeddings=False)
         memory = svc.get(memory_id)
-        if not yes and sys.stdin.isatty() and not typer.confirm(f"Forget {memory.id} “{memory.title}”?"):
+        if (
+            not yes
+            and sys.stdin.isatty()
+            and not typer.confirm(f"Forget {memory.id} “{memory.title}”?")
+        ):
             raise typer.Exit(1)
         removed = svc.forget(memory_id)
     console.print(f"forgot {removed.id}  {removed.title}")
@@ -213,7 +306,9 @@ def forget(
 def link(
     source_id: Annotated[str, typer.Argument(help="From this memory…")],
     target_id: Annotated[str, typer.Argument(help="…to this one.")],
-    link_type: Annotated[str, typer.Option("--type", help="related, supersedes, depends_on, implements, references.")] = "related",
+    link_type: Annotated[
+        str, typer.Option("--type", help="related, supersedes, depends_on, implements, references.")
+    ] = "related",
     remove: Annotated[bool, typer.Option("--remove", help="Remove the link instead.")] = False,
 ) -> None:
     """Link two memories (typed)."""
@@ -233,17 +328,25 @@ def stats(json_out: JsonOpt = False) -> None:
         data = service(embeddings=False).stats()
     if json_out:
         return print_json(data)
-    console.print(f"[bold]{data['memories']}[/] memories, {data['vectors']} vectors, {data['links']} links, "
-                  f"{data['entities']} entities, {data['relations']} relations")
-    console.print(f"database: {data['db_path']} ({data['db_bytes'] / 1e6:.1f} MB, schema v{data['schema_version']})")
+    console.print(
+        f"[bold]{data['memories']}[/] memories, {data['vectors']} vectors, {data['links']} links, "
+        f"{data['entities']} entities, {data['relations']} relations"
+    )
+    console.print(
+        f"database: {data['db_path']} ({data['db_bytes'] / 1e6:.1f} MB, schema v{data['schema_version']})"
+    )
     for key in ("by_kind", "by_project", "by_source"):
         if data[key]:
-            console.print(f"{key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in data[key].items()))
+            console.print(
+                f"{key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in data[key].items())
+            )
 
 
 @app.command()
 def doctor(
-    check: Annotated[bool, typer.Option("--check", help="Also verify integrity and index consistency.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Also verify integrity and index consistency.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Check the model, sqlite-vec and the database, and say what to do about problems."""
@@ -253,8 +356,13 @@ def doctor(
     else:
         for c in report.checks:
             mark = "[green]✓[/]" if c.ok else "[red]✗[/]"
-            console.print(f"{mark} {c.name}: {c.detail}" + (f"\n    [yellow]→ {c.fix}[/]" if not c.ok and c.fix else ""))
-        console.print("[green]All good.[/]" if report.ok else "[red]Some checks failed; see the → lines.[/]")
+            console.print(
+                f"{mark} {c.name}: {c.detail}"
+                + (f"\n    [yellow]→ {c.fix}[/]" if not c.ok and c.fix else "")
+            )
+        console.print(
+            "[green]All good.[/]" if report.ok else "[red]Some checks failed; see the → lines.[/]"
+        )
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -280,8 +388,12 @@ def _doctor_report(check: bool) -> DoctorReport:
 
 @app.command()
 def reindex(
-    missing: Annotated[bool, typer.Option("--missing", help="Only embed memories that have no vector.")] = False,
-    text: Annotated[bool, typer.Option("--text", help="Rebuild the full-text index instead.")] = False,
+    missing: Annotated[
+        bool, typer.Option("--missing", help="Only embed memories that have no vector.")
+    ] = False,
+    text: Annotated[
+        bool, typer.Option("--text", help="Rebuild the full-text index instead.")
+    ] = False,
 ) -> None:
     """Re-embed memories (after a model change) or rebuild the full-text index."""
     with errors():
@@ -296,8 +408,12 @@ def reindex(
 
 @app.command()
 def export(
-    dest: Annotated[str, typer.Argument(help="A .jsonl file ('-' for stdout), or a folder with --markdown.")] = "-",
-    markdown: Annotated[bool, typer.Option("--markdown", help="Write a folder of Markdown files with front matter.")] = False,
+    dest: Annotated[
+        str, typer.Argument(help="A .jsonl file ('-' for stdout), or a folder with --markdown.")
+    ] = "-",
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Write a folder of Markdown files with front matter.")
+    ] = False,
     project: Annotated[str | None, typer.Option("--project")] = None,
 ) -> None:
     """Export memories as JSON Lines or Markdown (a round trip through import loses nothing)."""
@@ -316,8 +432,12 @@ def export(
 
 @app.command("import")
 def import_(
-    src: Annotated[str, typer.Argument(help="A .jsonl file ('-' for stdin), or a folder with --markdown.")],
-    markdown: Annotated[bool, typer.Option("--markdown", help="Read a folder of Markdown files.")] = False,
+    src: Annotated[
+        str, typer.Argument(help="A .jsonl file ('-' for stdin), or a folder with --markdown.")
+    ],
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Read a folder of Markdown files.")
+    ] = False,
 ) -> None:
     """Import memories exported by `devmem export` (already present ids are left alone)."""
     with errors():
@@ -334,9 +454,13 @@ def import_(
             with stream:
                 imported, present = import_records(svc, read_jsonl(stream))
     for reason in skipped:  # one line each on stderr; the exit status says some were left out
-        common.err_console.print(f"[bold yellow]skipped:[/] {reason}", soft_wrap=True, highlight=False)
-    console.print(f"imported {imported}, already present {present}"
-                  + (f", skipped {len(skipped)}" if skipped else ""))
+        common.err_console.print(
+            f"[bold yellow]skipped:[/] {reason}", soft_wrap=True, highlight=False
+        )
+    console.print(
+        f"imported {imported}, already present {present}"
+        + (f", skipped {len(skipped)}" if skipped else "")
+    )
     if skipped:
         raise typer.Exit(1)
 
@@ -345,12 +469,16 @@ def _check_import_source(src: str, markdown: bool) -> None:
     """A folder needs --markdown and --markdown needs a folder: say so before touching the store."""
     path = Path(src)
     if markdown and not path.is_dir():
-        raise InvalidInput(f"{src} is not a folder.",
-                           hint="--markdown reads a folder of .md files; for a .jsonl file drop --markdown.")
+        raise InvalidInput(
+            f"{src} is not a folder.",
+            hint="--markdown reads a folder of .md files; for a .jsonl file drop --markdown.",
+        )
     if not markdown and src != "-" and path.is_dir():
-        raise InvalidInput(f"{src} is a folder.",
-                           hint="To import a folder of Markdown files add --markdown: "
-                                f"`devmem import --markdown {src}`; otherwise pass a .jsonl file.")
+        raise InvalidInput(
+            f"{src} is a folder.",
+            hint="To import a folder of Markdown files add --markdown: "
+            f"`devmem import --markdown {src}`; otherwise pass a .jsonl file.",
+        )
 
 
 @app.command()

@@ -21,7 +21,9 @@ from connectors.m365.auth import M365Auth, M365Settings
 from connectors.m365.graph import GRAPH_URL
 from connectors.m365.sync import AREAS, M365Connector
 
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 TIMEOUT = httpx.Timeout(60.0, connect=15.0)
 MAX_LISTED = 50
@@ -35,8 +37,18 @@ def register(app: typer.Typer) -> None:
 
 def github(
     repo: Annotated[str, typer.Argument(help="The repository, as OWNER/REPO.")],
-    full: Annotated[bool, typer.Option("--full", help="Re-read everything (and drop issues deleted or transferred on GitHub).")] = False,
-    project: Annotated[str | None, typer.Option("--project", help="Project name (default: REPO, as the git connector names a clone).")] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Re-read everything (and drop issues deleted or transferred on GitHub)."
+        ),
+    ] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project", help="Project name (default: REPO, as the git connector names a clone)."
+        ),
+    ] = None,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -47,22 +59,38 @@ def github(
     """
     token = token_from(os.environ)
     if not token and not json_out:
-        err_console.print("[yellow]No GitHub token (GITHUB_TOKEN, GH_TOKEN or `gh auth login`): "
-                          "public repositories only, 60 requests per hour.[/]")
+        err_console.print(
+            "[yellow]No GitHub token (GITHUB_TOKEN, GH_TOKEN or `gh auth login`): "
+            "public repositories only, 60 requests per hour.[/]"
+        )
     api = os.environ.get("DEVMEM_GITHUB_API", "").strip() or API_URL
     with _interruptible(), errors():
         svc = service()
-        with httpx.Client(timeout=TIMEOUT) as client, progress_bar(f"github {repo}", enabled=not json_out) as bar:
-            connector = GitHubConnector(client, repo, token=token, api_url=api, full=full, project=project)
+        with (
+            httpx.Client(timeout=TIMEOUT) as client,
+            progress_bar(f"github {repo}", enabled=not json_out) as bar,
+        ):
+            connector = GitHubConnector(
+                client, repo, token=token, api_url=api, full=full, project=project
+            )
             report = connector.sync(SyncContext(svc, connector.name, dry_run=dry_run, progress=bar))
     show_report(report, json_out)
 
 
 def m365(
-    mail: Annotated[bool, typer.Option("--mail", help="Outlook mail (inbox and sent items).")] = False,
-    calendar: Annotated[bool, typer.Option("--calendar", help="Calendar events (a year back, six months ahead).")] = False,
-    teams: Annotated[bool, typer.Option("--teams", help="Teams chats and channel messages.")] = False,
-    files: Annotated[bool, typer.Option("--files", help="OneDrive files (text, Markdown, Word, PowerPoint, Excel).")] = False,
+    mail: Annotated[
+        bool, typer.Option("--mail", help="Outlook mail (inbox and sent items).")
+    ] = False,
+    calendar: Annotated[
+        bool, typer.Option("--calendar", help="Calendar events (a year back, six months ahead).")
+    ] = False,
+    teams: Annotated[
+        bool, typer.Option("--teams", help="Teams chats and channel messages.")
+    ] = False,
+    files: Annotated[
+        bool,
+        typer.Option("--files", help="OneDrive files (text, Markdown, Word, PowerPoint, Excel)."),
+    ] = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -75,9 +103,13 @@ def m365(
     graph_url = os.environ.get("DEVMEM_GRAPH_URL", "").strip() or GRAPH_URL
     with _interruptible(), errors():
         svc = service()
-        with httpx.Client(timeout=TIMEOUT) as client, progress_bar("m365", enabled=not json_out) as bar:
-            connector = M365Connector(client, M365Auth(settings, client), graph_url=graph_url,
-                                      areas=chosen or AREAS)
+        with (
+            httpx.Client(timeout=TIMEOUT) as client,
+            progress_bar("m365", enabled=not json_out) as bar,
+        ):
+            connector = M365Connector(
+                client, M365Auth(settings, client), graph_url=graph_url, areas=chosen or AREAS
+            )
             report = connector.sync(SyncContext(svc, connector.name, dry_run=dry_run, progress=bar))
     show_report(report, json_out)
 
@@ -91,7 +123,10 @@ def show_report(report: SyncReport, json_out: bool) -> None:
     for line in report.skipped[:MAX_LISTED]:
         console.print(f"  skipped {line}", highlight=False, markup=False, soft_wrap=True)
     if len(report.skipped) > MAX_LISTED:
-        console.print(f"  … and {len(report.skipped) - MAX_LISTED} more (use --json to see all)", highlight=False)
+        console.print(
+            f"  … and {len(report.skipped) - MAX_LISTED} more (use --json to see all)",
+            highlight=False,
+        )
 
 
 @contextlib.contextmanager
@@ -99,5 +134,7 @@ def _interruptible() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        err_console.print("interrupted: the pages stored so far are kept; run the same command again to resume.")
+        err_console.print(
+            "interrupted: the pages stored so far are kept; run the same command again to resume."
+        )
         raise typer.Exit(130) from None

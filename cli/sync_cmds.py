@@ -9,25 +9,35 @@ import typer
 
 from cli.common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 
-app = typer.Typer(help="Import memories from outside sources (git, markdown, console logs, GitHub, Microsoft 365).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Import memories from outside sources (git, markdown, console logs, GitHub, Microsoft 365).",
+    no_args_is_help=True,
+)
 
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 MAX_LISTED = 50
 
 
-def _run_connector(connector: Any, *, dry_run: bool, as_json: bool, show_progress: bool = True) -> None:
+def _run_connector(
+    connector: Any, *, dry_run: bool, as_json: bool, show_progress: bool = True
+) -> None:
     """Run one connector with a progress bar, then print its summary (or JSON)."""
     from connectors.base import SyncContext
 
     svc = service()
     try:
-        with errors(), progress_bar(f"sync {connector.name}", enabled=show_progress and not as_json) as bar:
+        with (
+            errors(),
+            progress_bar(f"sync {connector.name}", enabled=show_progress and not as_json) as bar,
+        ):
             report = connector.sync(SyncContext(svc, connector.name, dry_run=dry_run, progress=bar))
     except KeyboardInterrupt:
-        err_console.print("interrupted: the batches stored so far are kept; run the same command "
-                          "again to resume.")
+        err_console.print(
+            "interrupted: the batches stored so far are kept; run the same command again to resume."
+        )
         raise typer.Exit(130) from None
     _print_report(report, getattr(connector, "notes", []), as_json)
 
@@ -48,9 +58,20 @@ def _print_report(report: Any, notes: list[str], as_json: bool) -> None:
 
 @app.command("git")
 def sync_git(
-    path: Annotated[Path, typer.Argument(help="The repository, or any folder inside it.")] = Path("."),
-    since: Annotated[str | None, typer.Option("--since", help="Leave out REV and its ancestors, or commits before a date (2024-01-31). Remembered for later syncs; `all` lifts it.")] = None,
-    project: Annotated[str | None, typer.Option("--project", help="Project name (default: the repository's folder name).")] = None,
+    path: Annotated[Path, typer.Argument(help="The repository, or any folder inside it.")] = Path(
+        "."
+    ),
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Leave out REV and its ancestors, or commits before a date (2024-01-31). Remembered for later syncs; `all` lifts it.",
+        ),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option("--project", help="Project name (default: the repository's folder name)."),
+    ] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -61,14 +82,26 @@ def sync_git(
     """
     from connectors.git import GitConnector
 
-    _run_connector(GitConnector(path, since=since, project=project), dry_run=dry_run, as_json=as_json)
+    _run_connector(
+        GitConnector(path, since=since, project=project), dry_run=dry_run, as_json=as_json
+    )
 
 
 @app.command("markdown")
 def sync_markdown(
-    path: Annotated[Path, typer.Argument(help="The folder of notes: an Obsidian vault, docs/adr, a wiki…")],
-    watch: Annotated[bool, typer.Option("--watch", help="Keep syncing as notes change (Ctrl+C stops).")] = False,
-    project: Annotated[str | None, typer.Option("--project", help="Project name (default: the git repository holding the folder, else the folder's name).")] = None,
+    path: Annotated[
+        Path, typer.Argument(help="The folder of notes: an Obsidian vault, docs/adr, a wiki…")
+    ],
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep syncing as notes change (Ctrl+C stops).")
+    ] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            help="Project name (default: the git repository holding the folder, else the folder's name).",
+        ),
+    ] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -85,8 +118,12 @@ def sync_markdown(
     name = project or git_project(folder) or folder.name
 
     def once() -> None:
-        _run_connector(MarkdownConnector(folder, project=name), dry_run=dry_run, as_json=as_json,
-                       show_progress=not watch)
+        _run_connector(
+            MarkdownConnector(folder, project=name),
+            dry_run=dry_run,
+            as_json=as_json,
+            show_progress=not watch,
+        )
 
     if not watch:
         once()
@@ -100,8 +137,18 @@ def sync_markdown(
 
 @app.command("console")
 def sync_console(
-    files: Annotated[list[Path], typer.Argument(help="Capture files (JSON array, {\"events\": […]}, JSON Lines) or folders of them.")],
-    project: Annotated[str | None, typer.Option("--project", help="Project name (default: the git repository of the current folder).")] = None,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help='Capture files (JSON array, {"events": […]}, JSON Lines) or folders of them.'
+        ),
+    ],
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project", help="Project name (default: the git repository of the current folder)."
+        ),
+    ] = None,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

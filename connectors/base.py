@@ -36,13 +36,17 @@ class SyncReport:
     deleted: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)  # "<item>: <reason>"
-    notes: list[str] = field(default_factory=list)  # imported with a caveat (e.g. bad UTF-8 replaced)
+    notes: list[str] = field(
+        default_factory=list
+    )  # imported with a caveat (e.g. bad UTF-8 replaced)
     dry_run: bool = False
 
     def summary(self) -> str:
         verb = "would add" if self.dry_run else "added"
-        return (f"{self.connector}: {verb} {self.added}, updated {self.updated}, deleted {self.deleted},"
-                f" unchanged {self.unchanged}, skipped {len(self.skipped)}")
+        return (
+            f"{self.connector}: {verb} {self.added}, updated {self.updated}, deleted {self.deleted},"
+            f" unchanged {self.unchanged}, skipped {len(self.skipped)}"
+        )
 
 
 class Connector(Protocol):
@@ -56,16 +60,26 @@ class Connector(Protocol):
 class SyncContext:
     """What a connector writes through: batching, dry-run, progress and the report."""
 
-    def __init__(self, service: MemoryService, connector: str, *, dry_run: bool = False,
-                 progress: ProgressCallback = no_progress) -> None:
+    def __init__(
+        self,
+        service: MemoryService,
+        connector: str,
+        *,
+        dry_run: bool = False,
+        progress: ProgressCallback = no_progress,
+    ) -> None:
         self.service = service
         self.connector = connector
         self.dry_run = dry_run
         self.progress = progress
         self.report = SyncReport(connector, dry_run=dry_run)
 
-    def apply(self, inputs: Sequence[MemoryInput], deletions: Sequence[str] = (),
-              cursor: tuple[str, str] | None = None) -> None:
+    def apply(
+        self,
+        inputs: Sequence[MemoryInput],
+        deletions: Sequence[str] = (),
+        cursor: tuple[str, str] | None = None,
+    ) -> None:
         """Upsert ``inputs``, delete ``deletions`` (external ids) and save ``cursor`` (scope,
         value) together. In a dry run nothing is written; the report says what would be."""
         if self.dry_run:
@@ -73,7 +87,8 @@ class SyncContext:
             return
         full_cursor = (self.connector, cursor[0], cursor[1]) if cursor else None
         results = self.service.sync_batch(
-            inputs, [(self.connector, d) for d in deletions], full_cursor)
+            inputs, [(self.connector, d) for d in deletions], full_cursor
+        )
         for r in results:
             self._count(r)
 
@@ -86,7 +101,8 @@ class SyncContext:
                 continue
             self._tally(status)
         self.report.deleted += sum(
-            1 for d in deletions if self.service.find_external(self.connector, d) is not None)
+            1 for d in deletions if self.service.find_external(self.connector, d) is not None
+        )
 
     def _count(self, result: WriteResult | Memory) -> None:
         if isinstance(result, Memory):

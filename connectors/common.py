@@ -12,8 +12,12 @@ from core import DevMemError, InvalidInput, MemoryInput
 BATCH_SIZE = 200
 
 
-def apply_checked(ctx: SyncContext, inputs: Sequence[MemoryInput], deletions: Sequence[str] = (),
-                  cursor: tuple[str, str] | None = None) -> None:
+def apply_checked(
+    ctx: SyncContext,
+    inputs: Sequence[MemoryInput],
+    deletions: Sequence[str] = (),
+    cursor: tuple[str, str] | None = None,
+) -> None:
     """``ctx.apply`` that skips (with the reason) the inputs the store refuses.
 
     ``sync_batch`` validates the whole batch and raises on the first bad input, which would

@@ -44,7 +44,9 @@ def capture_files(paths: Sequence[Path], skip: Any) -> list[Path]:
         if path.is_dir():
             root = path.resolve()
             for f in sorted(root.rglob("*")):
-                if not f.name.lower().endswith(SUFFIXES) or any(p.startswith(".") for p in f.relative_to(root).parts):
+                if not f.name.lower().endswith(SUFFIXES) or any(
+                    p.startswith(".") for p in f.relative_to(root).parts
+                ):
                     continue
                 reason = escape_reason(f, root) or _kind_reason(f)
                 if reason:
@@ -68,8 +70,15 @@ def _kind_reason(path: Path) -> str | None:
 
 
 def _contribution(g: Group) -> dict[str, Any]:
-    return {"n": g.count, "first": g.first, "last": g.last, "urls": g.urls, "level": g.level,
-            "norm": g.normalised, "func": g.function}
+    return {
+        "n": g.count,
+        "first": g.first,
+        "last": g.last,
+        "urls": g.urls,
+        "level": g.level,
+        "norm": g.normalised,
+        "func": g.function,
+    }
 
 
 class ConsoleConnector:
@@ -77,8 +86,14 @@ class ConsoleConnector:
 
     name = "console"
 
-    def __init__(self, paths: Sequence[Path], *, project: str | None = None,
-                 max_file_bytes: int = MAX_FILE_BYTES, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        *,
+        project: str | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self.paths = list(paths)
         self.project = project
         self.max_file_bytes = max_file_bytes
@@ -99,13 +114,15 @@ class ConsoleConnector:
             ctx.tick("captures", n, len(files), path.name)
         if not changed:
             return ctx.report
-        fps = sorted({fp for p in changed for v in (old.get(p), state.get(p)) if v
-                      for fp in v["groups"]})
+        fps = sorted(
+            {fp for p in changed for v in (old.get(p), state.get(p)) if v for fp in v["groups"]}
+        )
         self._write(ctx, key, fps, state, examples)
         return ctx.report
 
-    def _read(self, ctx: SyncContext, path: Path, state: dict[str, Any],
-              examples: dict[str, Group]) -> bool:
+    def _read(
+        self, ctx: SyncContext, path: Path, state: dict[str, Any], examples: dict[str, Group]
+    ) -> bool:
         """Read one capture into ``state``; True when its contribution changed."""
         handle, reason = open_regular(path, self.max_file_bytes)
         if handle is None:
@@ -118,7 +135,9 @@ class ConsoleConnector:
                 return False
             if state.get(str(path), {}).get("sha") == sha:
                 return False
-            twin = next((p for p, v in state.items() if v.get("sha") == sha and p != str(path)), None)
+            twin = next(
+                (p for p, v in state.items() if v.get("sha") == sha and p != str(path)), None
+            )
             if twin:
                 self.notes.append(f"{path}: same content as {twin}, already counted")
                 return False
@@ -131,7 +150,10 @@ class ConsoleConnector:
             self.notes.append(f"{path}: invalid UTF-8 bytes replaced by U+FFFD")
         if grouped.ignored:
             self.notes.append(f"{path}: {grouped.ignored} log/info/debug events left out")
-        state[str(path)] = {"sha": sha, "groups": {fp: _contribution(g) for fp, g in grouped.groups.items()}}
+        state[str(path)] = {
+            "sha": sha,
+            "groups": {fp: _contribution(g) for fp, g in grouped.groups.items()},
+        }
         for fp, g in grouped.groups.items():
             if fp not in examples or (g.first and (examples[fp].first or "~") > g.first):
                 examples[fp] = g
@@ -157,11 +179,20 @@ class ConsoleConnector:
             ctx.skip(f"{path.name} {p.split(':', 1)[0]}", p.split(":", 1)[-1].strip())
         more = len(problems) - MAX_PROBLEMS_LISTED
         if more > 0:
-            ctx.skip(path.name, f"{more} more malformed lines/events skipped (the first "
-                                f"{MAX_PROBLEMS_LISTED} are listed)")
+            ctx.skip(
+                path.name,
+                f"{more} more malformed lines/events skipped (the first "
+                f"{MAX_PROBLEMS_LISTED} are listed)",
+            )
 
-    def _write(self, ctx: SyncContext, key: str, fps: list[str], state: dict[str, Any],
-               examples: dict[str, Group]) -> None:
+    def _write(
+        self,
+        ctx: SyncContext,
+        key: str,
+        fps: list[str],
+        state: dict[str, Any],
+        examples: dict[str, Group],
+    ) -> None:
         inputs: list[MemoryInput] = []
         deletions: list[str] = []
         for fp in fps:
@@ -175,13 +206,18 @@ class ConsoleConnector:
         # carries the cursor) can be re-applied by a resumed run with the same result.
         for start in range(0, len(inputs), self.batch_size):
             last = start + self.batch_size >= len(inputs)
-            apply_checked(ctx, inputs[start:start + self.batch_size], deletions if last else (),
-                          cursor if last else None)
+            apply_checked(
+                ctx,
+                inputs[start : start + self.batch_size],
+                deletions if last else (),
+                cursor if last else None,
+            )
         if not inputs:
             apply_checked(ctx, [], deletions, cursor)
 
-    def _input(self, ctx: SyncContext, key: str, fp: str, state: dict[str, Any],
-               example: Group | None) -> MemoryInput | None:
+    def _input(
+        self, ctx: SyncContext, key: str, fp: str, state: dict[str, Any], example: Group | None
+    ) -> MemoryInput | None:
         parts = [(p, v["groups"][fp]) for p, v in sorted(state.items()) if fp in v["groups"]]
         count = sum(int(c["n"]) for _, c in parts)
         if count == 0:
@@ -194,15 +230,31 @@ class ConsoleConnector:
         old_meta = stored.metadata if stored else {}
         message = example.example if example else old_meta.get("example", info["norm"])
         stack = example.stack if example else old_meta.get("stack")
-        meta = {"fingerprint": fp, "level": info["level"], "normalised": info["norm"],
-                "function": info["func"], "count": count, "first_seen": min(firsts, default=None),
-                "last_seen": max(lasts, default=None), "urls": urls, "example": message,
-                "stack": stack, "captures": [p for p, _ in parts][:MAX_CAPTURES_LISTED]}
+        meta = {
+            "fingerprint": fp,
+            "level": info["level"],
+            "normalised": info["norm"],
+            "function": info["func"],
+            "count": count,
+            "first_seen": min(firsts, default=None),
+            "last_seen": max(lasts, default=None),
+            "urls": urls,
+            "example": message,
+            "stack": stack,
+            "captures": [p for p, _ in parts][:MAX_CAPTURES_LISTED],
+        }
         return MemoryInput(
-            content=_content(meta), title=clip(f"{info['level'].capitalize()}: {info['norm']}", 160),
-            kind="log", tags=["console", info["level"]], project=None if key == "-" else key,
-            source="console", external_id=f"{key}:{fp}", source_url=Path(parts[0][0]).as_uri(),
-            event_at=meta["last_seen"], metadata=meta)
+            content=_content(meta),
+            title=clip(f"{info['level'].capitalize()}: {info['norm']}", 160),
+            kind="log",
+            tags=["console", info["level"]],
+            project=None if key == "-" else key,
+            source="console",
+            external_id=f"{key}:{fp}",
+            source_url=Path(parts[0][0]).as_uri(),
+            event_at=meta["last_seen"],
+            metadata=meta,
+        )
 
 
 def _content(meta: dict[str, Any]) -> str:

@@ -39,8 +39,15 @@ from typing import Any, BinaryIO
 from connectors.json_stream import ItemStream
 from core import InvalidInput, to_iso
 
-LEVELS = {"error": "error", "severe": "error", "fatal": "error", "assert": "error",
-          "exception": "error", "warning": "warning", "warn": "warning"}
+LEVELS = {
+    "error": "error",
+    "severe": "error",
+    "fatal": "error",
+    "assert": "error",
+    "exception": "error",
+    "warning": "warning",
+    "warn": "warning",
+}
 IGNORED_LEVELS = frozenset({"log", "info", "debug", "verbose", "trace", "dir", "table", "fine"})
 LIST_KEYS = ("events", "entries", "logs", "messages")
 MAX_MESSAGE = 2_000
@@ -48,8 +55,14 @@ MAX_STACK = 4_000
 MAX_URLS = 5
 _MASKS = [
     (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>()\[\]]+", re.I), "<url>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\b"), "<time>"),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<uuid>",
+    ),
+    (
+        re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\b"),
+        "<time>",
+    ),
     (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
     (re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", re.I), "<hex>"),
     (re.compile(r"(?<![A-Za-z<])[-+]?\d+(\.\d+)?"), "<n>"),
@@ -162,8 +175,10 @@ def _message(raw: dict[str, Any]) -> str:
         message = json.dumps(message, ensure_ascii=False, default=str)
     args = raw.get("args")
     if not message and isinstance(args, list):
-        message = " ".join(a if isinstance(a, str) else json.dumps(a, ensure_ascii=False, default=str)
-                           for a in args)
+        message = " ".join(
+            a if isinstance(a, str) else json.dumps(a, ensure_ascii=False, default=str)
+            for a in args
+        )
     return (message or "").replace("\x00", "")[:MAX_MESSAGE]
 
 
@@ -181,12 +196,20 @@ def to_event(raw: Any) -> Event | str | None:
     stack = raw.get("stack", raw.get("stackTrace"))
     if isinstance(stack, dict):
         stack = stack.get("callFrames", [])
-    return Event(level, message, _timestamp(raw.get("timestamp", raw.get("time"))),
-                 _page(raw.get("url")), _stack_text(stack), top_function(stack))
+    return Event(
+        level,
+        message,
+        _timestamp(raw.get("timestamp", raw.get("time"))),
+        _page(raw.get("url")),
+        _stack_text(stack),
+        top_function(stack),
+    )
 
 
-NO_LIST = ("no list of events: expected a JSON array, an object with an 'events' or 'entries' "
-           "list, or JSON Lines")
+NO_LIST = (
+    "no list of events: expected a JSON array, an object with an 'events' or 'entries' "
+    "list, or JSON Lines"
+)
 
 
 @dataclass
@@ -229,8 +252,10 @@ def _items(stream: ItemStream, cap: Capture) -> Iterator[tuple[int, Any]]:
         line, column = stream.window.where(exc)
         cap.fatal = f"malformed JSON at line {line}, column {column}: {exc.msg}"
     except RecursionError:
-        cap.fatal = (f"nested too deeply to read (more than {sys.getrecursionlimit()} levels) "
-                     f"{f'after {cap.where} {n}' if n else 'in its first event'}")
+        cap.fatal = (
+            f"nested too deeply to read (more than {sys.getrecursionlimit()} levels) "
+            f"{f'after {cap.where} {n}' if n else 'in its first event'}"
+        )
 
 
 def load(text: str) -> Capture:

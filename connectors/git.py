@@ -32,14 +32,16 @@ from connectors.git_log import FORMAT, Commit, FileChange, parse_log
 from core import CodeAnchor, ConnectorError, EntityRef, MemoryInput
 
 ATTRIBUTES = Path(__file__).with_name("git_attributes")
-JS_FUNCNAME = "\n".join([
-    r"!^[ \t]*(if|for|while|switch|catch|return|else|do)([ \t(]|$)",
-    r"^[ \t]*((export[ \t]+)?(default[ \t]+)?(async[ \t]+)?(function|class|interface|enum)[ \t*]+[A-Za-z_$].*)$",
-    r"^[ \t]*((export[ \t]+)?(const|let|var)[ \t]+[A-Za-z_$][A-Za-z0-9_$]*[ \t]*(:[^=]*)?=[ \t]*"
-    r"(async[ \t]+)?(function|\(.*\)[^=]*=>|[A-Za-z_$][A-Za-z0-9_$]*[ \t]*=>).*)$",
-    r"^[ \t]*(((public|private|protected|static|async|readonly|get|set)[ \t]+)*"
-    r"[A-Za-z_$][A-Za-z0-9_$]*[ \t]*\([^;]*\)[ \t]*(:[^;{]*)?\{[ \t]*)$",
-])
+JS_FUNCNAME = "\n".join(
+    [
+        r"!^[ \t]*(if|for|while|switch|catch|return|else|do)([ \t(]|$)",
+        r"^[ \t]*((export[ \t]+)?(default[ \t]+)?(async[ \t]+)?(function|class|interface|enum)[ \t*]+[A-Za-z_$].*)$",
+        r"^[ \t]*((export[ \t]+)?(const|let|var)[ \t]+[A-Za-z_$][A-Za-z0-9_$]*[ \t]*(:[^=]*)?=[ \t]*"
+        r"(async[ \t]+)?(function|\(.*\)[^=]*=>|[A-Za-z_$][A-Za-z0-9_$]*[ \t]*=>).*)$",
+        r"^[ \t]*(((public|private|protected|static|async|readonly|get|set)[ \t]+)*"
+        r"[A-Za-z_$][A-Za-z0-9_$]*[ \t]*\([^;]*\)[ \t]*(:[^;{]*)?\{[ \t]*)$",
+    ]
+)
 MAX_FILES_IN_CONTENT = 30
 MAX_FILES_IN_METADATA = 200
 MAX_SYMBOLS = 40
@@ -52,14 +54,23 @@ _COAUTHOR = re.compile(r"^co-authored-by:\s*(.+?)\s*<([^>]+)>\s*$", re.I | re.M)
 def git(root: Path, *args: str, check: bool = True, stdin: str | None = None) -> str:
     """Run ``git -C root args…`` and return its output (decoded with replacement)."""
     try:
-        proc = subprocess.run(["git", "-C", str(root), *args], input=stdin.encode() if stdin else None,
-                              capture_output=True, check=False, timeout=600)
+        proc = subprocess.run(
+            ["git", "-C", str(root), *args],
+            input=stdin.encode() if stdin else None,
+            capture_output=True,
+            check=False,
+            timeout=600,
+        )
     except FileNotFoundError:
-        raise ConnectorError("git is not installed or not on PATH.",
-                             hint="Install git (https://git-scm.com) and run the sync again.") from None
+        raise ConnectorError(
+            "git is not installed or not on PATH.",
+            hint="Install git (https://git-scm.com) and run the sync again.",
+        ) from None
     if check and proc.returncode != 0:
         err = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
-        raise ConnectorError(f"git {args[0]} failed in {root}: {err[-1] if err else proc.returncode}")
+        raise ConnectorError(
+            f"git {args[0]} failed in {root}: {err[-1] if err else proc.returncode}"
+        )
     return proc.stdout.decode("utf-8", errors="replace")
 
 
@@ -69,8 +80,12 @@ def repo_root(path: Path) -> Path:
     if not path.exists():
         raise ConnectorError(f"not a git repository: {path} (no such file or folder) — {hint}.")
     folder = path if path.is_dir() else path.parent
-    out = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0 or not out.stdout.strip():
         raise ConnectorError(f"not a git repository: {path} — {hint}.")
     return Path(out.stdout.strip()).resolve()
@@ -87,7 +102,9 @@ def existing_commits(root: Path, shas: Sequence[str]) -> list[str]:
     """The ``shas`` still present in the object database (a gc may have dropped rewritten ones)."""
     if not shas:
         return []
-    out = git(root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(shas) + "\n")
+    out = git(
+        root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(shas) + "\n"
+    )
     return [line.split()[0] for line in out.splitlines() if line.endswith(" commit")]
 
 
@@ -133,10 +150,31 @@ class Range:
 
 def log_lines(root: Path, rng: Range) -> Iterator[bytes]:
     """The raw lines of ``git log -p -U0`` over ``rng``, oldest first (parents before children)."""
-    cmd = ["git", "-C", str(root), "-c", "core.quotepath=off", "-c", f"core.attributesFile={ATTRIBUTES}",
-           "-c", f"diff.javascript.xfuncname={JS_FUNCNAME}", "-c", "diff.renameLimit=2000",
-           "log", "--reverse", "--topo-order", "--no-color", "--no-ext-diff", "--no-textconv",
-           "--encoding=UTF-8", "-p", "-U0", "--diff-merges=off", f"--format={FORMAT}", *rng.args()]
+    cmd = [
+        "git",
+        "-C",
+        str(root),
+        "-c",
+        "core.quotepath=off",
+        "-c",
+        f"core.attributesFile={ATTRIBUTES}",
+        "-c",
+        f"diff.javascript.xfuncname={JS_FUNCNAME}",
+        "-c",
+        "diff.renameLimit=2000",
+        "log",
+        "--reverse",
+        "--topo-order",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--encoding=UTF-8",
+        "-p",
+        "-U0",
+        "--diff-merges=off",
+        f"--format={FORMAT}",
+        *rng.args(),
+    ]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
@@ -178,7 +216,9 @@ def anchor_of(c: Commit) -> CodeAnchor | None:
     lines = f.ranges.get(symbol) if symbol else f.first_range
     if f.status == "D" or lines is None:
         return CodeAnchor(path=f.path, symbol=symbol, commit=c.sha)
-    return CodeAnchor(path=f.path, start_line=lines[0], end_line=lines[1], symbol=symbol, commit=c.sha)
+    return CodeAnchor(
+        path=f.path, start_line=lines[0], end_line=lines[1], symbol=symbol, commit=c.sha
+    )
 
 
 def symbols_of(c: Commit) -> list[tuple[str, str]]:
@@ -219,20 +259,38 @@ def commit_input(c: Commit, project: str, root: Path, web_base: str | None) -> M
     subject = c.message.strip().splitlines()[0].strip() if c.message.strip() else ""
     title = clip(subject or f"Commit {c.sha[:10]}", 200)
     entities = [EntityRef("person", c.email.lower(), c.author, "authored")] if c.email else []
-    entities += [EntityRef("person", email.lower(), name, "co-authored")
-                 for name, email in _COAUTHOR.findall(c.message)]
+    entities += [
+        EntityRef("person", email.lower(), name, "co-authored")
+        for name, email in _COAUTHOR.findall(c.message)
+    ]
     metadata = {
-        "sha": c.sha, "parents": c.parents, "author": c.author, "author_email": c.email,
-        "date": c.author_date, "committed": c.commit_date, "repo": str(root),
-        "files": [f.path for f in c.files[:MAX_FILES_IN_METADATA]], "file_count": len(c.files),
+        "sha": c.sha,
+        "parents": c.parents,
+        "author": c.author,
+        "author_email": c.email,
+        "date": c.author_date,
+        "committed": c.commit_date,
+        "repo": str(root),
+        "files": [f.path for f in c.files[:MAX_FILES_IN_METADATA]],
+        "file_count": len(c.files),
         "symbols": [name for name, _ in symbols],
-        "insertions": sum(f.added for f in c.files), "deletions": sum(f.removed for f in c.files),
+        "insertions": sum(f.added for f in c.files),
+        "deletions": sum(f.removed for f in c.files),
     }
     return MemoryInput(
-        content=commit_content(c, symbols), title=title, kind="commit",
-        tags=["merge"] if len(c.parents) > 1 else [], project=project, anchor=anchor_of(c),
-        source="git", external_id=f"{project}:{c.sha}", source_url=commit_url(web_base, c.sha),
-        event_at=c.commit_date or None, metadata=metadata, entities=entities)
+        content=commit_content(c, symbols),
+        title=title,
+        kind="commit",
+        tags=["merge"] if len(c.parents) > 1 else [],
+        project=project,
+        anchor=anchor_of(c),
+        source="git",
+        external_id=f"{project}:{c.sha}",
+        source_url=commit_url(web_base, c.sha),
+        event_at=c.commit_date or None,
+        metadata=metadata,
+        entities=entities,
+    )
 
 
 # ---- the connector ---------------------------------------------------------------------
@@ -241,8 +299,14 @@ class GitConnector:
 
     name = "git"
 
-    def __init__(self, path: Path, *, since: str | None = None, project: str | None = None,
-                 batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        since: str | None = None,
+        project: str | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self.path = path
         self.since = since
         self.project = project
@@ -274,22 +338,33 @@ class GitConnector:
             if stored.startswith("rev:") and not existing_commits(root, [stored[4:]]):
                 raise ConnectorError(
                     f"the --since commit of the last sync ({stored[4:14]}) no longer exists in {root}.",
-                    hint="Pass --since again with a commit that exists, or --since all.")
+                    hint="Pass --since again with a commit that exists, or --since all.",
+                )
             return stored
         value = self.since.strip()
         if value in ("", "all"):
             return ""
         if _DATE.match(value):
             return "date:" + value
-        sha = git(root, "rev-parse", "--verify", "--quiet", value + "^{commit}", check=False).strip()
+        sha = git(
+            root, "rev-parse", "--verify", "--quiet", value + "^{commit}", check=False
+        ).strip()
         if not sha:
-            raise ConnectorError(f"unknown revision {value!r} in {root}.",
-                                 hint="Pass a commit sha, tag or branch (see `git log`), "
-                                      "a date like 2024-01-31, or `all`.")
+            raise ConnectorError(
+                f"unknown revision {value!r} in {root}.",
+                hint="Pass a commit sha, tag or branch (see `git log`), "
+                "a date like 2024-01-31, or `all`.",
+            )
         return "rev:" + sha
 
-    def _gone(self, root: Path, tips: list[str], old: list[str], cursor: dict[str, object],
-              known: set[str]) -> set[str]:
+    def _gone(
+        self,
+        root: Path,
+        tips: list[str],
+        old: list[str],
+        cursor: dict[str, object],
+        known: set[str],
+    ) -> set[str]:
         """Imported commits no longer reachable from HEAD or a local branch."""
         if not known:
             return set()
@@ -305,8 +380,9 @@ class GitConnector:
         return set(out.split()) & known
 
 
-def _check_same_repository(cursor: dict[str, object], root: Path, present: list[str],
-                           project: str) -> None:
+def _check_same_repository(
+    cursor: dict[str, object], root: Path, present: list[str], project: str
+) -> None:
     """Refuse to sync a different repository under a project name already in use.
 
     Two unrelated repositories in folders of the same name would share the project, and
@@ -317,25 +393,36 @@ def _check_same_repository(cursor: dict[str, object], root: Path, present: list[
         raise ConnectorError(
             f"project {project!r} is already synced from another repository ({stored_root}), "
             f"which shares no commit with {root}.",
-            hint="Pass --project with another name for this one.")
+            hint="Pass --project with another name for this one.",
+        )
 
 
 class _Run:
     """One sync run: batching, frontier tracking (for the resumable cursor) and progress."""
 
-    def __init__(self, ctx: SyncContext, conn: GitConnector, root: Path, project: str, since: str,
-                 old: list[str]) -> None:
+    def __init__(
+        self,
+        ctx: SyncContext,
+        conn: GitConnector,
+        root: Path,
+        project: str,
+        since: str,
+        old: list[str],
+    ) -> None:
         self.ctx, self.conn, self.root, self.project, self.since = ctx, conn, root, project, since
         self.old = old
         self.frontier: set[str] = set()
         self.deletions: list[str] = []
 
     def cursor(self, tips: Iterable[str]) -> tuple[str, str]:
-        return self.project, dump_cursor({"tips": sorted(tips), "since": self.since,
-                                          "root": str(self.root)})
+        return self.project, dump_cursor(
+            {"tips": sorted(tips), "since": self.since, "root": str(self.root)}
+        )
 
     def import_commits(self, rng: Range, skip: set[str], final_tips: list[str]) -> None:
-        total = int(git(self.root, "rev-list", "--count", *rng.args()).strip() or 0) if rng.tips else 0
+        total = (
+            int(git(self.root, "rev-list", "--count", *rng.args()).strip() or 0) if rng.tips else 0
+        )
         web = remote_web_base(self.root)
         batch: list[MemoryInput] = []
         done = 0

@@ -26,20 +26,26 @@ from dataclasses import dataclass, field
 FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1d"
 MAX_SCANNED_LINES = 4_000  # changed lines per file per commit looked at for definitions
 
-CODE_EXTENSIONS = frozenset("""
+CODE_EXTENSIONS = frozenset(
+    """
 py pyi js jsx mjs cjs ts tsx mts cts go rs java kt kts scala c h cc cpp cxx hpp hh hxx m mm cs
 rb php swift ex exs erl pl pm lua sh bash zsh dart vue svelte clj fs fsx ml mli hs r jl groovy
-""".split())
+""".split()
+)
 
-_MODIFIERS = (rb"(?:(?:export|default|public|private|protected|internal|static|abstract|final|async"
-              rb"|pub(?:\([^)]*\))?|override|virtual|extern|unsafe|inline|sealed|open|data|suspend)\s+)*")
+_MODIFIERS = (
+    rb"(?:(?:export|default|public|private|protected|internal|static|abstract|final|async"
+    rb"|pub(?:\([^)]*\))?|override|virtual|extern|unsafe|inline|sealed|open|data|suspend)\s+)*"
+)
 _DEF = re.compile(
     rb"^\s*" + _MODIFIERS + rb"(?:def|class|function\*?|func|fn|interface|struct|enum|trait|impl"
     rb"|module|record|object|protocol|extension|sub|procedure|defp?|defmodule)\s+"
-    rb"(?:\([^)]*\)\s*)?([A-Za-z_$][\w$.!?]*)")
+    rb"(?:\([^)]*\)\s*)?([A-Za-z_$][\w$.!?]*)"
+)
 _ARROW = re.compile(
     rb"^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?"
-    rb"(?:function\b|\([^)]*\)\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>)")
+    rb"(?:function\b|\([^)]*\)\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>)"
+)
 _CALL = re.compile(rb"([A-Za-z_~][\w~]*(?:::[A-Za-z_~][\w~]*)*)\s*\(")
 _NOT_NAMES = frozenset(b"if for while switch return catch sizeof elif else with new".split())
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
@@ -65,7 +71,9 @@ class FileChange:
 
     @property
     def is_code(self) -> bool:
-        return self.path.rsplit(".", 1)[-1].lower() in CODE_EXTENSIONS if "." in self.path else False
+        return (
+            self.path.rsplit(".", 1)[-1].lower() in CODE_EXTENSIONS if "." in self.path else False
+        )
 
 
 @dataclass
@@ -109,14 +117,23 @@ def unquote_path(raw: bytes) -> str:
     if not (raw.startswith(b'"') and raw.endswith(b'"') and len(raw) >= 2):
         return _decode(raw)
     body, out, i = raw[1:-1], bytearray(), 0
-    escapes = {ord("n"): 10, ord("t"): 9, ord('"'): 34, ord("\\"): 92, ord("a"): 7, ord("b"): 8,
-               ord("f"): 12, ord("r"): 13, ord("v"): 11}
+    escapes = {
+        ord("n"): 10,
+        ord("t"): 9,
+        ord('"'): 34,
+        ord("\\"): 92,
+        ord("a"): 7,
+        ord("b"): 8,
+        ord("f"): 12,
+        ord("r"): 13,
+        ord("v"): 11,
+    }
     while i < len(body):
         c = body[i]
         if c == 92 and i + 1 < len(body):
             nxt = body[i + 1]
             if 48 <= nxt <= 55 and i + 3 < len(body) + 1:
-                out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+                out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
                 i += 4
                 continue
             out.append(escapes.get(nxt, nxt))
@@ -128,7 +145,7 @@ def unquote_path(raw: bytes) -> str:
 
 
 def _strip_prefix(path: str, prefix: str) -> str:
-    return path[len(prefix):] if path.startswith(prefix) else path
+    return path[len(prefix) :] if path.startswith(prefix) else path
 
 
 def diff_git_path(rest: bytes) -> str:
@@ -139,7 +156,7 @@ def diff_git_path(rest: bytes) -> str:
         return _strip_prefix(unquote_path(first), "a/")
     half = (len(rest) - 3) // 2
     left = rest[:half]
-    if rest[half:half + 3] == b" b/" and left[2:] == rest[half + 3:]:
+    if rest[half : half + 3] == b" b/" and left[2:] == rest[half + 3 :]:
         return _strip_prefix(_decode(left), "a/")
     return _strip_prefix(_decode(rest.split(b" b/", 1)[0]), "a/")
 
@@ -187,9 +204,15 @@ class _Parser:
         fields = raw.split(b"\x1f", 6)
         fields += [b""] * (7 - len(fields))
         sha, parents, author, email, adate, cdate, message = fields
-        self.commit = Commit(_decode(sha).strip(), _decode(parents).split(), _decode(author),
-                             _decode(email), _decode(adate), _decode(cdate),
-                             _decode(message).strip("\n"))
+        self.commit = Commit(
+            _decode(sha).strip(),
+            _decode(parents).split(),
+            _decode(author),
+            _decode(email),
+            _decode(adate),
+            _decode(cdate),
+            _decode(message).strip("\n"),
+        )
 
     def _diff_line(self, line: bytes) -> None:
         sign = line[:1]

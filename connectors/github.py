@@ -74,8 +74,11 @@ class Listing:
     path: str  # under /repos/{owner}/{repo}
 
 
-LISTINGS = (Listing("issues", "/issues"), Listing("comments", "/issues/comments"),
-            Listing("review_comments", "/pulls/comments"))
+LISTINGS = (
+    Listing("issues", "/issues"),
+    Listing("comments", "/issues/comments"),
+    Listing("review_comments", "/pulls/comments"),
+)
 
 
 @dataclass
@@ -93,7 +96,11 @@ def mentions(text: str) -> Mentions:
     plain = _URL.sub(" ", text)
     issues = list(dict.fromkeys(int(n) for n in _ISSUE_REF.findall(plain)))
     closes = list(dict.fromkeys(int(n) for n in _CLOSING.findall(plain)))
-    shas = [s for s in dict.fromkeys(_SHA.findall(plain)) if re.search(r"\d", s) and re.search(r"[a-f]", s)]
+    shas = [
+        s
+        for s in dict.fromkeys(_SHA.findall(plain))
+        if re.search(r"\d", s) and re.search(r"[a-f]", s)
+    ]
     files = list(dict.fromkeys([*_PATH.findall(plain), *_TICKED_FILE.findall(plain)]))
     return Mentions(issues, closes, shas, files)
 
@@ -124,7 +131,9 @@ def token_from(env: Mapping[str, str], config_dir: Path | None = None) -> str | 
         if env.get(name, "").strip():
             return env[name].strip()
     if config_dir is None:
-        base = env.get("GH_CONFIG_DIR") or str(Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "gh")
+        base = env.get("GH_CONFIG_DIR") or str(
+            Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "gh"
+        )
         config_dir = Path(base)
     try:
         hosts = yaml.safe_load((config_dir / "hosts.yml").read_text(encoding="utf-8")) or {}
@@ -147,13 +156,24 @@ class GitHubConnector:
 
     name = "github"
 
-    def __init__(self, client: httpx.Client, repo: str, *, token: str | None = None,
-                 api_url: str = API_URL, full: bool = False, policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, per_page: int = 100,
-                 project: str | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        repo: str,
+        *,
+        token: str | None = None,
+        api_url: str = API_URL,
+        full: bool = False,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        per_page: int = 100,
+        project: str | None = None,
+    ) -> None:
         owner, _, name = repo.strip().strip("/").partition("/")
         if not owner or not name or "/" in name:
-            raise InvalidInput(f"{repo!r} is not OWNER/REPO.", hint="For example: devmem sync github psf/requests")
+            raise InvalidInput(
+                f"{repo!r} is not OWNER/REPO.", hint="For example: devmem sync github psf/requests"
+            )
         self.client, self.owner, self.repo = client, owner, name
         self.slug = f"{owner}/{name}"
         self.project = project or name  # the git connector's project: the clone's folder name
@@ -164,8 +184,14 @@ class GitHubConnector:
 
     def sync(self, ctx: SyncContext) -> SyncReport:
         progress = SyncProgress(ctx)
-        session = RetryingSession(self.client, self.policy, throttle=github_throttle,
-                                  on_wait=progress.on_wait, sleep=self.sleep, service_name="GitHub")
+        session = RetryingSession(
+            self.client,
+            self.policy,
+            throttle=github_throttle,
+            on_wait=progress.on_wait,
+            sleep=self.sleep,
+            service_name="GitHub",
+        )
         for listing in LISTINGS:
             progress.begin(listing.key)
             try:
@@ -176,8 +202,9 @@ class GitHubConnector:
         return ctx.report
 
     # ---- listings ----------------------------------------------------------------------
-    def _sync_listing(self, ctx: SyncContext, session: RetryingSession, progress: SyncProgress,
-                      listing: Listing) -> None:
+    def _sync_listing(
+        self, ctx: SyncContext, session: RetryingSession, progress: SyncProgress, listing: Listing
+    ) -> None:
         scope = f"{self.slug}:{listing.key}"
         state = {} if self.full else load_cursor(ctx, scope)
         since, etag = state.get("since"), state.get("etag")
@@ -191,19 +218,25 @@ class GitHubConnector:
             newest = max([newest or "", *(str(i.get("updated_at") or "") for i in page)]) or None
             # The ETag names this exact request; keep it only while `since` stays the same.
             keep = first_etag if newest == since else None
-            apply_checked(ctx, inputs, deletions, (scope, dump_cursor({"since": newest, "etag": keep})))
+            apply_checked(
+                ctx, inputs, deletions, (scope, dump_cursor({"since": newest, "etag": keep}))
+            )
             progress.advance(len(page))
             self._link_now(ctx)
         # A full listing shows every issue: the ones it lacks were deleted or transferred.
         # Not when an item was unreadable: its number may be among the "missing" ones.
         if listing.key == "issues" and since is None and len(ctx.report.skipped) == skips:
-            gone = [e for e in known_ids(ctx, f"{self.slug}:") if e.split(":")[1] in ("issue", "pr")
-                    and e not in seen]
+            gone = [
+                e
+                for e in known_ids(ctx, f"{self.slug}:")
+                if e.split(":")[1] in ("issue", "pr") and e not in seen
+            ]
             if gone:
                 ctx.apply([], gone, None)
 
-    def _pages(self, session: RetryingSession, listing: Listing, since: str | None,
-               etag: str | None) -> Iterator[tuple[list[dict[str, Any]] | None, str | None]]:
+    def _pages(
+        self, session: RetryingSession, listing: Listing, since: str | None, etag: str | None
+    ) -> Iterator[tuple[list[dict[str, Any]] | None, str | None]]:
         url: str | None = f"{self.api_url}/repos/{self.slug}{listing.path}"
         first: dict[str, Any] = {"sort": "updated", "direction": "asc", "per_page": self.per_page}
         if listing.key == "issues":
@@ -228,8 +261,11 @@ class GitHubConnector:
             params, headers = None, self._headers()  # the next link carries the query
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
-                   "User-Agent": "devmemory"}
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "devmemory",
+        }
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
@@ -239,37 +275,60 @@ class GitHubConnector:
             return
         message = _message(response)
         if response.status_code == 401:
-            raise ConnectorAuthError(f"GitHub rejected the token (401: {message}).",
-                                     hint="Set GITHUB_TOKEN or GH_TOKEN to a valid token, or run `gh auth login`.")
+            raise ConnectorAuthError(
+                f"GitHub rejected the token (401: {message}).",
+                hint="Set GITHUB_TOKEN or GH_TOKEN to a valid token, or run `gh auth login`.",
+            )
         if response.status_code == 403:
-            raise ConnectorAuthError(f"GitHub refused access to {self.slug} (403: {message}).",
-                                     hint="Use a token that can read this repository's issues.")
+            raise ConnectorAuthError(
+                f"GitHub refused access to {self.slug} (403: {message}).",
+                hint="Use a token that can read this repository's issues.",
+            )
         if response.status_code == 404:
-            raise ConnectorError(f"GitHub has no repository {self.slug}, or the token cannot see it.",
-                                 hint="Check OWNER/REPO; private repositories need GITHUB_TOKEN or GH_TOKEN.")
-        raise ConnectorError(f"GitHub answered {response.status_code} for {self.slug}: {message}.",
-                             hint="Try again later; the sync resumes where it stopped.")
+            raise ConnectorError(
+                f"GitHub has no repository {self.slug}, or the token cannot see it.",
+                hint="Check OWNER/REPO; private repositories need GITHUB_TOKEN or GH_TOKEN.",
+            )
+        raise ConnectorError(
+            f"GitHub answered {response.status_code} for {self.slug}: {message}.",
+            hint="Try again later; the sync resumes where it stopped.",
+        )
 
     # ---- mapping -----------------------------------------------------------------------
     def _ext(self, kind: str, number: int) -> str:
         """External ids carry the repository: two repos both have an ``issue:1``."""
         return f"{self.slug}:{kind}:{number}"
 
-    def _map_page(self, ctx: SyncContext, listing: Listing, page: list[dict[str, Any]],
-                  seen: set[str]) -> tuple[list[MemoryInput], list[str]]:
+    def _map_page(
+        self, ctx: SyncContext, listing: Listing, page: list[dict[str, Any]], seen: set[str]
+    ) -> tuple[list[MemoryInput], list[str]]:
         inputs: list[MemoryInput] = []
         deletions: list[str] = []
         for item in page:
             try:
                 if listing.key != "issues" and _trivial(item):
                     # "+1", "LGTM": not worth a memory; one edited down to that goes away.
-                    ext = self._ext("review" if listing.key == "review_comments" else "comment", int(item["id"]))
+                    ext = self._ext(
+                        "review" if listing.key == "review_comments" else "comment", int(item["id"])
+                    )
                     deletions += [e for e in ctx.known_ids(ext) if e == ext]
                     continue
-                inp = self._issue(item) if listing.key == "issues" else \
-                    self._comment(item, review=listing.key == "review_comments")
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError, DevMemError) as exc:
-                ctx.skip(f"{self.slug} {listing.key} item {_item_id(item)}", f"malformed item ({exc!r})")
+                inp = (
+                    self._issue(item)
+                    if listing.key == "issues"
+                    else self._comment(item, review=listing.key == "review_comments")
+                )
+            except (
+                KeyError,
+                TypeError,
+                ValueError,
+                AttributeError,
+                IndexError,
+                DevMemError,
+            ) as exc:
+                ctx.skip(
+                    f"{self.slug} {listing.key} item {_item_id(item)}", f"malformed item ({exc!r})"
+                )
                 continue
             seen.add(inp.external_id or "")
             inputs.append(inp)
@@ -288,18 +347,40 @@ class GitHubConnector:
         if labels:
             facts += f" · labels: {', '.join(labels)}"
         found = mentions(f"{title}\n{body}")
-        assignees = [str(a["login"]) for a in item.get("assignees") or [] if isinstance(a, dict) and a.get("login")]
-        entities = [_person(author, "authored"), self._issue_entity(number, title),
-                    *(_person(a, "assigned") for a in assignees)]
+        assignees = [
+            str(a["login"])
+            for a in item.get("assignees") or []
+            if isinstance(a, dict) and a.get("login")
+        ]
+        entities = [
+            _person(author, "authored"),
+            self._issue_entity(number, title),
+            *(_person(a, "assigned") for a in assignees),
+        ]
         self._want_links(ext, found, closes=bool(pr))
         return MemoryInput(
-            content=f"{head}\n{facts}\n\n{body}".strip(), title=head[:250], kind="issue",
-            project=self.project, source=self.name, external_id=ext, source_url=str(item["html_url"]),
-            event_at=str(item["created_at"]), entities=entities,
-            metadata={"repo": self.slug, "number": number, "state": state, "labels": labels,
-                      "author": {"login": author}, "assignees": [{"login": a} for a in assignees],
-                      "pull_request": bool(pr), "files": found.files,
-                      "commits": found.shas, "issues": found.issues})
+            content=f"{head}\n{facts}\n\n{body}".strip(),
+            title=head[:250],
+            kind="issue",
+            project=self.project,
+            source=self.name,
+            external_id=ext,
+            source_url=str(item["html_url"]),
+            event_at=str(item["created_at"]),
+            entities=entities,
+            metadata={
+                "repo": self.slug,
+                "number": number,
+                "state": state,
+                "labels": labels,
+                "author": {"login": author},
+                "assignees": [{"login": a} for a in assignees],
+                "pull_request": bool(pr),
+                "files": found.files,
+                "commits": found.shas,
+                "issues": found.issues,
+            },
+        )
 
     def _comment(self, item: dict[str, Any], *, review: bool) -> MemoryInput:
         cid, author = int(item["id"]), str(item["user"]["login"])
@@ -311,22 +392,40 @@ class GitHubConnector:
         where, anchor, text = "", None, body
         if review:
             path, line = str(item["path"]), item.get("line") or item.get("original_line")
-            anchor = CodeAnchor(path=path, start_line=int(line) if line else None,
-                                commit=str(item.get("commit_id") or "") or None)
+            anchor = CodeAnchor(
+                path=path,
+                start_line=int(line) if line else None,
+                commit=str(item.get("commit_id") or "") or None,
+            )
             where = f" on `{path}`" + (f" line {line}" if line else "")
             hunk = str(item.get("diff_hunk") or "")
             text = f"{body}\n\n```diff\n{hunk[-1500:]}\n```" if hunk else body
         head = f"{'Review comment' if review else 'Comment'} by @{author} on #{number}{where}"
         found = mentions(body)
         self._want_links(ext, found, closes=False)
-        self._pending.append(_Link(ext, (self.name, self._ext("pr" if is_pr else "issue", number)), "related"))
+        self._pending.append(
+            _Link(ext, (self.name, self._ext("pr" if is_pr else "issue", number)), "related")
+        )
         return MemoryInput(
-            content=f"{head}\n\n{text}", title=head[:250], kind="issue", project=self.project,
-            anchor=anchor, source=self.name, external_id=ext, source_url=str(item["html_url"]),
+            content=f"{head}\n\n{text}",
+            title=head[:250],
+            kind="issue",
+            project=self.project,
+            anchor=anchor,
+            source=self.name,
+            external_id=ext,
+            source_url=str(item["html_url"]),
             event_at=str(item["created_at"]),
             entities=[_person(author, "authored"), self._issue_entity(number, None)],
-            metadata={"repo": self.slug, "number": number, "author": {"login": author},
-                      "pull_request": is_pr, "files": found.files, "commits": found.shas})
+            metadata={
+                "repo": self.slug,
+                "number": number,
+                "author": {"login": author},
+                "pull_request": is_pr,
+                "files": found.files,
+                "commits": found.shas,
+            },
+        )
 
     def _issue_entity(self, number: int, title: str | None) -> EntityRef:
         name = f"{self.slug}#{number}"
@@ -360,7 +459,8 @@ class GitHubConnector:
         if src is None or target is None:
             return False
         if src.id != target.id and not any(
-                lk.target_id == target.id for lk in ctx.service.links(src.id) if lk.source_id == src.id):
+            lk.target_id == target.id for lk in ctx.service.links(src.id) if lk.source_id == src.id
+        ):
             ctx.service.link(src.id, target.id, link.type)
         return True
 
@@ -371,7 +471,9 @@ class GitHubConnector:
                 if found is not None:
                     return found
             return None
-        if source == "git":  # the git connector's ids are <project>:<full sha>; a short SHA is a prefix
+        if (
+            source == "git"
+        ):  # the git connector's ids are <project>:<full sha>; a short SHA is a prefix
             prefix = f"{self.project}:{ref.lower()}"
             matches = [e for e in ctx.service.external_ids("git", prefix) if e.startswith(prefix)]
             return ctx.service.find_external("git", matches[0]) if len(matches) == 1 else None
@@ -392,8 +494,10 @@ def _json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
     try:
         data = response.json()
     except ValueError:
-        raise MalformedPage(f"GitHub sent a {what} page that is not JSON ({response.url}).",
-                            hint="Items before it were imported; run the sync again later.") from None
+        raise MalformedPage(
+            f"GitHub sent a {what} page that is not JSON ({response.url}).",
+            hint="Items before it were imported; run the sync again later.",
+        ) from None
     if not isinstance(data, list):
         raise MalformedPage(f"GitHub sent a {what} page that is not a list ({response.url}).")
     return [item if isinstance(item, dict) else {"_bad": item} for item in data]
@@ -404,7 +508,11 @@ def _message(response: httpx.Response) -> str:
         data = response.json()
     except ValueError:
         return response.reason_phrase
-    return str(data.get("message", response.reason_phrase)) if isinstance(data, dict) else response.reason_phrase
+    return (
+        str(data.get("message", response.reason_phrase))
+        if isinstance(data, dict)
+        else response.reason_phrase
+    )
 
 
 def _item_id(item: Any) -> str:

@@ -63,9 +63,16 @@ def _no_wait_report(_seconds: float, _reason: str) -> None:
 class RetryingSession:
     """Send requests with retries, honouring the server's throttling, over an httpx client."""
 
-    def __init__(self, client: httpx.Client, policy: RetryPolicy | None = None, *,
-                 throttle: Throttle | None = None, on_wait: WaitCallback = _no_wait_report,
-                 sleep: Callable[[float], None] = time.sleep, service_name: str = "the server") -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        policy: RetryPolicy | None = None,
+        *,
+        throttle: Throttle | None = None,
+        on_wait: WaitCallback = _no_wait_report,
+        sleep: Callable[[float], None] = time.sleep,
+        service_name: str = "the server",
+    ) -> None:
         self.client = client
         self.policy = policy or RetryPolicy()
         self.throttle = throttle
@@ -82,15 +89,21 @@ class RetryingSession:
                 response = self.client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 if last:
-                    raise ConnectorError(f"Cannot reach {self.service_name}: {exc}.",
-                                         hint="Check the network connection and try again.") from exc
+                    raise ConnectorError(
+                        f"Cannot reach {self.service_name}: {exc}.",
+                        hint="Check the network connection and try again.",
+                    ) from exc
                 self._wait(self._backoff(attempt), f"{type(exc).__name__}, retrying")
                 continue
             delay = self._delay(response, attempt)
             if delay is None or last:
                 return response
             response.close()
-            reason = "rate limited" if response.status_code in (403, 429) else f"HTTP {response.status_code}"
+            reason = (
+                "rate limited"
+                if response.status_code in (403, 429)
+                else f"HTTP {response.status_code}"
+            )
             self._wait(delay, reason)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
@@ -117,7 +130,8 @@ class RetryingSession:
             at = datetime.fromtimestamp(resume, UTC).strftime("%H:%M UTC")
             raise ConnectorError(
                 f"{self.service_name} asks to wait {math.ceil(seconds)} s ({reason}).",
-                hint=f"Run the sync again after {at}; it resumes where it stopped.")
+                hint=f"Run the sync again after {at}; it resumes where it stopped.",
+            )
         left = max(0.0, seconds)
         while left > 0:
             self.on_wait(left, reason)

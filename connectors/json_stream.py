@@ -53,7 +53,7 @@ class _Window:
         data = self.handle.read(self.chunk)
         self.eof = not data
         self._drop()
-        self.buf = self.buf[self.pos:] + self.decoder.decode(data, final=self.eof)
+        self.buf = self.buf[self.pos :] + self.decoder.decode(data, final=self.eof)
         self.pos = 0
         return True
 
@@ -86,7 +86,9 @@ class _Window:
                 continue
             # A number that runs to the window's edge ("-25" of "-2500.0") may go on in the
             # next chunk; anything else ends with its own delimiter.
-            cut = isinstance(value, int | float) and _NUMBER_TAIL.fullmatch(self.buf, end) is not None
+            cut = (
+                isinstance(value, int | float) and _NUMBER_TAIL.fullmatch(self.buf, end) is not None
+            )
             if not cut or not self._grow():
                 self.pos, self.chunk = end, CHUNK
                 return value
@@ -114,12 +116,12 @@ class _Window:
         while True:
             nl = self.buf.find("\n", self.pos)
             if nl >= 0:
-                text, self.pos = self.buf[self.pos:nl], nl + 1
+                text, self.pos = self.buf[self.pos : nl], nl + 1
                 return text
             if not self.more():
                 if self.pos >= len(self.buf):
                     return None
-                text, self.pos = self.buf[self.pos:], len(self.buf)
+                text, self.pos = self.buf[self.pos :], len(self.buf)
                 return text
 
 
@@ -206,6 +208,8 @@ class ItemStream:
             try:
                 yield n, json.loads(line)
             except json.JSONDecodeError as exc:
-                self.line_problems.append(f"line {n}: malformed JSON ({exc.msg} at column {exc.colno})")
+                self.line_problems.append(
+                    f"line {n}: malformed JSON ({exc.msg} at column {exc.colno})"
+                )
             except RecursionError:
                 self.line_problems.append(f"line {n}: nested too deeply to read")

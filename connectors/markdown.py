@@ -91,8 +91,10 @@ def _note_file(path: Path, root: Path, skip: Callable[[str, str], None]) -> Foun
     rel = _rel(path, root)
     if contains_secret(rel):
         # Its path would be the memory's id and URL and the sync cursor's key: keep it out.
-        skip(redact_secrets(rel).text, "its file name holds a secret (a token or password); "
-                               "rename the note to import it")
+        skip(
+            redact_secrets(rel).text,
+            "its file name holds a secret (a token or password); rename the note to import it",
+        )
         return None
     reason = escape_reason(path, root)
     if reason is None:
@@ -114,7 +116,7 @@ def _rel(path: Path, root: Path) -> str:
 
 def _file_of(external_id: str, prefix: str) -> str:
     """The note (vault-relative path) of an external id ``rel`` or ``rel#slug``."""
-    return split_anchor(external_id[len(prefix):])[0]
+    return split_anchor(external_id[len(prefix) :])[0]
 
 
 class MarkdownConnector:
@@ -122,9 +124,15 @@ class MarkdownConnector:
 
     name = "markdown"
 
-    def __init__(self, folder: Path, *, project: str | None = None,
-                 max_file_bytes: int = MAX_FILE_BYTES, split_chars: int = SPLIT_CHARS,
-                 batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        project: str | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        split_chars: int = SPLIT_CHARS,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self.folder = folder
         self.project = project
         self.max_file_bytes = max_file_bytes
@@ -136,8 +144,10 @@ class MarkdownConnector:
     def root(self) -> Path:
         root = self.folder.expanduser().resolve()
         if not root.is_dir():
-            raise ConnectorError(f"not a folder: {self.folder}",
-                                 hint="Pass the folder that holds the notes (a vault, docs/adr…).")
+            raise ConnectorError(
+                f"not a folder: {self.folder}",
+                hint="Pass the folder that holds the notes (a vault, docs/adr…).",
+            )
         return root
 
     def sync(self, ctx: SyncContext) -> SyncReport:
@@ -205,8 +215,11 @@ class _Run:
         except (RecursionError, ValueError, TypeError) as exc:
             # Parsing is a pure function of this note's text: whatever it trips on is this
             # note's problem only. Its previous memories stay until it changes again.
-            self.ctx.skip(f.rel, f"could not be parsed ({type(exc).__name__}: {exc}); "
-                                 "its previous version, if any, is kept")
+            self.ctx.skip(
+                f.rel,
+                f"could not be parsed ({type(exc).__name__}: {exc}); "
+                "its previous version, if any, is kept",
+            )
             self.entries[f.rel] = [f.mtime_ns, f.size, SKIPPED]
             return
         if replaced:
@@ -218,20 +231,34 @@ class _Run:
 
     def _input(self, note: Note, s: Section, path: Path) -> MemoryInput:
         ext_id = self.prefix + note.rel + (f"#{s.slug}" if s.slug else "")
-        title = note.title if s.slug is None else clip(" › ".join([note.title, *s.heading_path]), 200)
+        title = (
+            note.title if s.slug is None else clip(" › ".join([note.title, *s.heading_path]), 200)
+        )
         content = s.text.strip()
         if s.slug is None and len(note.sections) > 1:
             names = " · ".join(" › ".join(x.heading_path) for x in note.sections[1:])
             content = (content + "\n\n" if content else f"{note.title}\n\n") + f"Sections: {names}"
-        metadata: dict[str, Any] = {"path": note.rel, "folder": str(self.root), "tags": note.tags,
-                                    "front_matter": note.front_matter, "links": s.links}
+        metadata: dict[str, Any] = {
+            "path": note.rel,
+            "folder": str(self.root),
+            "tags": note.tags,
+            "front_matter": note.front_matter,
+            "links": s.links,
+        }
         if s.slug:
             metadata["section"] = s.heading_path
         return MemoryInput(
-            content=content or note.title, title=title, kind=note.kind, tags=note.tags,
-            project=self.project, source="markdown", external_id=ext_id,
-            source_url=path.as_uri() + (f"#{s.slug}" if s.slug else ""), event_at=note.event_at,
-            metadata=metadata)
+            content=content or note.title,
+            title=title,
+            kind=note.kind,
+            tags=note.tags,
+            project=self.project,
+            source="markdown",
+            external_id=ext_id,
+            source_url=path.as_uri() + (f"#{s.slug}" if s.slug else ""),
+            event_at=note.event_at,
+            metadata=metadata,
+        )
 
     def _cursor(self) -> tuple[str, str]:
         return self.scope, dump_cursor({"files": self.entries, "links_pending": self.links_pending})
@@ -267,8 +294,11 @@ class _Run:
                     if found.id != memory_id:
                         desired.add(found.id)
                     break
-        existing = {link.target_id for link in svc.links(memory_id)
-                    if link.source_id == memory_id and link.type == "references"}
+        existing = {
+            link.target_id
+            for link in svc.links(memory_id)
+            if link.source_id == memory_id and link.type == "references"
+        }
         for target_id in sorted(desired - existing):
             svc.link(memory_id, target_id, "references")
         for target_id in sorted(existing - desired):
@@ -311,8 +341,12 @@ class _Resolver:
         return best[0] if best else None
 
 
-def watch(folder: Path, run_sync: Callable[[], None], stop_event: threading.Event | None = None,
-          debounce_ms: int = 400) -> None:
+def watch(
+    folder: Path,
+    run_sync: Callable[[], None],
+    stop_event: threading.Event | None = None,
+    debounce_ms: int = 400,
+) -> None:
     """Run ``run_sync`` now and after every change of a note under ``folder`` until stopped."""
     from watchfiles import Change, DefaultFilter
     from watchfiles import watch as watch_changes
@@ -321,9 +355,16 @@ def watch(folder: Path, run_sync: Callable[[], None], stop_event: threading.Even
         def __call__(self, change: Change, path: str) -> bool:
             name = os.path.basename(path)
             return super().__call__(change, path) and (
-                name.lower().endswith(MD_SUFFIXES) or "." not in name)  # folders too
+                name.lower().endswith(MD_SUFFIXES) or "." not in name
+            )  # folders too
 
     run_sync()
-    for _ in watch_changes(folder, watch_filter=NotesFilter(), stop_event=stop_event,
-                           debounce=debounce_ms, rust_timeout=500, yield_on_timeout=False):
+    for _ in watch_changes(
+        folder,
+        watch_filter=NotesFilter(),
+        stop_event=stop_event,
+        debounce=debounce_ms,
+        rust_timeout=500,
+        yield_on_timeout=False,
+    ):
         run_sync()

@@ -131,7 +131,9 @@ def clean_tags(values: Any) -> list[str]:
         values = re.split(r"[,\s]+", values)
     if not isinstance(values, list | tuple | set):
         return []
-    tags = [re.sub(r"\s+", "-", str(t).strip().lstrip("#").lower()) for t in values if t is not None]
+    tags = [
+        re.sub(r"\s+", "-", str(t).strip().lstrip("#").lower()) for t in values if t is not None
+    ]
     return list(dict.fromkeys(t for t in tags if t and len(t) <= 64))
 
 
@@ -226,7 +228,7 @@ def _hard_chunks(text: str) -> list[str]:
             current = ""
         current += para
     chunks.append(current)
-    return [c[i:i + HARD_CHUNK_CHARS] for c in chunks for i in range(0, len(c), HARD_CHUNK_CHARS)]
+    return [c[i : i + HARD_CHUNK_CHARS] for c in chunks for i in range(0, len(c), HARD_CHUNK_CHARS)]
 
 
 def sections_of(body: str, rel: str, split_chars: int = SPLIT_CHARS) -> list[Section]:
@@ -289,6 +291,13 @@ def parse_note(rel: str, text: str, split_chars: int = SPLIT_CHARS) -> Note:
     if len(tags) > MAX_TAGS:
         problems.append(f"{len(tags)} tags; kept the first {MAX_TAGS}")
         tags = tags[:MAX_TAGS]
-    return Note(rel=rel, title=_title(meta, body, rel), tags=tags, kind=_kind(meta, rel, problems),
-                event_at=_event_at(meta, problems), front_matter=jsonable(meta),
-                sections=sections_of(body, rel, split_chars), problems=problems)
+    return Note(
+        rel=rel,
+        title=_title(meta, body, rel),
+        tags=tags,
+        kind=_kind(meta, rel, problems),
+        event_at=_event_at(meta, problems),
+        front_matter=jsonable(meta),
+        sections=sections_of(body, rel, split_chars),
+        problems=problems,
+    )

@@ -51,8 +51,10 @@ def size_reason(size: int, max_bytes: int) -> str | None:
     """A 'too large' reason when ``size`` is above ``max_bytes``."""
     if size <= max_bytes:
         return None
-    return (f"file is {size / 1_048_576:.1f} MB, larger than the {max_bytes / 1_048_576:g} MB limit;"
-            " split it or raise the limit")
+    return (
+        f"file is {size / 1_048_576:.1f} MB, larger than the {max_bytes / 1_048_576:g} MB limit;"
+        " split it or raise the limit"
+    )
 
 
 def looks_binary(head: bytes) -> bool:
@@ -68,9 +70,17 @@ def file_kind_reason(mode: int) -> str | None:
     """
     if stat.S_ISREG(mode):
         return None
-    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a folder" if stat.S_ISDIR(mode) else "a special file")
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a folder"
+        if stat.S_ISDIR(mode)
+        else "a special file"
+    )
     return f"not a regular file ({kind}); not read"
 
 

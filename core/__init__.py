@@ -23,15 +23,45 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "git_project": ("core.config", "git_project"),
     "git_root": ("core.config", "git_root"),
     # errors
-    **{name: ("core.errors", name) for name in (
-        "DevMemError", "InvalidInput", "NotFound", "StoreError", "ConnectorError", "ConnectorAuthError")},
+    **{
+        name: ("core.errors", name)
+        for name in (
+            "DevMemError",
+            "InvalidInput",
+            "NotFound",
+            "StoreError",
+            "ConnectorError",
+            "ConnectorAuthError",
+        )
+    },
     # models
-    **{name: ("core.models", name) for name in (
-        "KINDS", "SEARCH_MODES", "CodeAnchor", "EntityRef", "EntitySummary", "Hit", "Link", "Memory",
-        "MemoryInput", "MemoryPatch", "ProgressCallback", "ProgressEvent", "RedactionNote", "SearchFilters",
-        "SearchResult", "Version", "WriteResult", "no_progress")},
+    **{
+        name: ("core.models", name)
+        for name in (
+            "KINDS",
+            "SEARCH_MODES",
+            "CodeAnchor",
+            "EntityRef",
+            "EntitySummary",
+            "Hit",
+            "Link",
+            "Memory",
+            "MemoryInput",
+            "MemoryPatch",
+            "ProgressCallback",
+            "ProgressEvent",
+            "RedactionNote",
+            "SearchFilters",
+            "SearchResult",
+            "Version",
+            "WriteResult",
+            "no_progress",
+        )
+    },
     # graph views returned by the service
-    **{name: ("core.graph", name) for name in ("EntityPath", "EntityView", "Neighbour", "PathStep")},
+    **{
+        name: ("core.graph", name) for name in ("EntityPath", "EntityView", "Neighbour", "PathStep")
+    },
     "Related": ("core.graph_api", "Related"),
     "RelatedMemory": ("core.graph_api", "RelatedMemory"),
     "MAX_GRAPH_PICTURE_NODES": ("core.graph_view", "MAX_NODES_LIMIT"),
@@ -43,8 +73,16 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "DoctorReport": ("core.maintenance", "DoctorReport"),
     "RECOVERY": ("core.maintenance", "RECOVERY"),
     # import and export
-    **{name: ("core.portability", name) for name in (
-        "export_jsonl", "export_markdown", "import_records", "read_jsonl", "read_markdown")},
+    **{
+        name: ("core.portability", name)
+        for name in (
+            "export_jsonl",
+            "export_markdown",
+            "import_records",
+            "read_jsonl",
+            "read_markdown",
+        )
+    },
     # helpers adapters legitimately share: code anchors, redaction, times, safe YAML, mail domains
     **{name: ("core.anchors", name) for name in ("Located", "SymbolSpan", "fingerprint", "locate")},
     "RedactingFilter": ("core.redact", "RedactingFilter"),

@@ -74,7 +74,9 @@ def _digest(normalised: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(normalised).encode("utf-8")).hexdigest()
 
 
-def find_symbol(symbols: Sequence[SymbolSpan], name: str, near: int | None = None) -> SymbolSpan | None:
+def find_symbol(
+    symbols: Sequence[SymbolSpan], name: str, near: int | None = None
+) -> SymbolSpan | None:
     """The symbol called ``name`` (qualified first, then by last part), nearest to ``near``."""
     found = [s for s in symbols if s.name == name]
     if not found:
@@ -87,8 +89,9 @@ def find_symbol(symbols: Sequence[SymbolSpan], name: str, near: int | None = Non
     return min(found, key=lambda s: abs(s.start_line - near))
 
 
-def find_window(lines: Sequence[str], digest: str, length: int, near: int,
-                bounds: tuple[int, int] | None = None) -> int | None:
+def find_window(
+    lines: Sequence[str], digest: str, length: int, near: int, bounds: tuple[int, int] | None = None
+) -> int | None:
     """1-based start of the ``length``-line window whose fingerprint is ``digest``.
 
     Windows are tried nearest-first around ``near`` (an edit above an anchor usually moves
@@ -99,10 +102,10 @@ def find_window(lines: Sequence[str], digest: str, length: int, near: int,
     last_start = high - length + 1
     if length < 1 or last_start < low:
         return None
-    normalised = [normalise_line(ln) for ln in lines[low - 1:high]]
+    normalised = [normalise_line(ln) for ln in lines[low - 1 : high]]
     for start in _nearest_first(low, last_start, min(max(near, low), last_start)):
         offset = start - low
-        if _digest(normalised[offset:offset + length]) == digest:
+        if _digest(normalised[offset : offset + length]) == digest:
             return start
     return None
 
@@ -117,7 +120,9 @@ def _nearest_first(low: int, high: int, centre: int) -> list[int]:
     return out
 
 
-def locate(anchor: CodeAnchor, lines: Sequence[str], symbols: Sequence[SymbolSpan] = ()) -> Located | None:
+def locate(
+    anchor: CodeAnchor, lines: Sequence[str], symbols: Sequence[SymbolSpan] = ()
+) -> Located | None:
     """Where ``anchor`` is in ``lines`` now (see the module docstring), or None if it is gone."""
     if not lines:
         return None
@@ -125,8 +130,9 @@ def locate(anchor: CodeAnchor, lines: Sequence[str], symbols: Sequence[SymbolSpa
     length = (anchor.end_line or start) - start + 1 if start else 0
     span = find_symbol(symbols, anchor.symbol, start) if anchor.symbol else None
     if span is not None:
-        inside = _by_fingerprint(anchor, lines, length, start or span.start_line,
-                                 (span.start_line, span.end_line))
+        inside = _by_fingerprint(
+            anchor, lines, length, start or span.start_line, (span.start_line, span.end_line)
+        )
         return inside or Located(span.start_line, span.end_line, "symbol")
     reach = (start - FINGERPRINT_REACH, start + length + FINGERPRINT_REACH) if start else None
     found = _by_fingerprint(anchor, lines, length, start or 1, reach)
@@ -137,8 +143,9 @@ def locate(anchor: CodeAnchor, lines: Sequence[str], symbols: Sequence[SymbolSpa
     return None
 
 
-def _by_fingerprint(anchor: CodeAnchor, lines: Sequence[str], length: int, near: int,
-                    bounds: tuple[int, int] | None) -> Located | None:
+def _by_fingerprint(
+    anchor: CodeAnchor, lines: Sequence[str], length: int, near: int, bounds: tuple[int, int] | None
+) -> Located | None:
     if not anchor.fingerprint or length < 1:
         return None
     start = find_window(lines, anchor.fingerprint, length, near, bounds)

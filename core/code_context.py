@@ -38,9 +38,17 @@ class Recaller(Protocol):
     @property
     def storage(self) -> Storage: ...
 
-    def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
-               filters: SearchFilters | None = None, include_related: bool = False,
-               recency: float = 0.0) -> SearchResult: ...
+    def recall(
+        self,
+        query: str,
+        *,
+        mode: str = "hybrid",
+        limit: int = 10,
+        offset: int = 0,
+        filters: SearchFilters | None = None,
+        include_related: bool = False,
+        recency: float = 0.0,
+    ) -> SearchResult: ...
 
 
 @dataclass(frozen=True)
@@ -53,16 +61,20 @@ class CodeSpot:
     kind: str = "text"  # identifier, string, comment or text
 
 
-def search_context(svc: Recaller, spot: CodeSpot, project: str | None, floor: float,
-                   limit: int = SEARCH_DEPTH) -> list[Hit]:
+def search_context(
+    svc: Recaller, spot: CodeSpot, project: str | None, floor: float, limit: int = SEARCH_DEPTH
+) -> list[Hit]:
     """Search hits of ``project`` (or of none) that qualify for ``spot``, best first.
 
     The project is filtered after the search rather than with ``SearchFilters``: the
     filtered vector search scores every vector of the project exactly (tens of ms from 10k
     memories on), the unfiltered one is a binary KNN; an editor cannot afford the former."""
     result = svc.recall(spot.text, limit=max(limit, SEARCH_DEPTH))
-    return [h for h in result.hits
-            if (project is None or h.memory.project in (project, None)) and relevant(h, spot, floor)][:limit]
+    return [
+        h
+        for h in result.hits
+        if (project is None or h.memory.project in (project, None)) and relevant(h, spot, floor)
+    ][:limit]
 
 
 def relevant(hit: Hit, spot: CodeSpot, floor: float) -> bool:
@@ -88,26 +100,50 @@ def mentions(m: Memory, spot: CodeSpot) -> bool:
     return False
 
 
-def past_fixes(svc: Recaller, message: str, project: str | None, kinds: Sequence[str],
-               limit: int = 3) -> list[Hit]:
+def past_fixes(
+    svc: Recaller, message: str, project: str | None, kinds: Sequence[str], limit: int = 3
+) -> list[Hit]:
     """Memories of ``kinds`` (bug fixes, pitfalls) sharing most words of an error message
     (text search: cheap enough for every code-action request)."""
     query = message[:MAX_QUERY]
-    hits = svc.recall(query, mode="text", limit=limit,
-                      filters=SearchFilters(kinds=list(kinds), project=project)).hits
+    hits = svc.recall(
+        query, mode="text", limit=limit, filters=SearchFilters(kinds=list(kinds), project=project)
+    ).hits
     wanted = len(search.words(query))
     need = max(1, min(wanted, int(FIX_OVERLAP * min(wanted, 6) + 0.5)))
-    return [h for h in hits if len(search.matched_words(message, f"{h.memory.title} {h.memory.content}")) >= need]
+    return [
+        h
+        for h in hits
+        if len(search.matched_words(message, f"{h.memory.title} {h.memory.content}")) >= need
+    ]
 
 
-def for_file(svc: Recaller, path: str, symbol: str | None, line: int | None, project: str | None,
-             limit: int, floor: float = RELEVANCE_FLOOR) -> list[Hit]:
+def for_file(
+    svc: Recaller,
+    path: str,
+    symbol: str | None,
+    line: int | None,
+    project: str | None,
+    limit: int,
+    floor: float = RELEVANCE_FLOOR,
+) -> list[Hit]:
     """Memories anchored to ``path`` (best placed first), then for a symbol the memories about
     it by the rules above (naming it verbatim, or close enough in meaning)."""
-    ranked = sorted(listing.anchored(svc.storage, path, project),
-                    key=lambda m: _anchor_score(m, symbol, line), reverse=True)
-    hits = [Hit(m, _anchor_score(m, symbol, line), ("anchor",), m.summary(200), _anchor_why(m, symbol, line))
-            for m in ranked[:limit]]
+    ranked = sorted(
+        listing.anchored(svc.storage, path, project),
+        key=lambda m: _anchor_score(m, symbol, line),
+        reverse=True,
+    )
+    hits = [
+        Hit(
+            m,
+            _anchor_score(m, symbol, line),
+            ("anchor",),
+            m.summary(200),
+            _anchor_why(m, symbol, line),
+        )
+        for m in ranked[:limit]
+    ]
     if symbol and len(hits) < limit:
         seen = {h.memory.id for h in hits}
         spot = CodeSpot(symbol, symbol.split(".")[-1], "identifier")
@@ -123,7 +159,11 @@ def _anchor_score(m: Memory, symbol: str | None, line: int | None) -> float:
     score = 1.0
     if symbol and a.symbol and a.symbol.split(".")[-1] == symbol.split(".")[-1]:
         score += 2.0
-    if line is not None and a.start_line is not None and a.start_line <= line <= (a.end_line or a.start_line):
+    if (
+        line is not None
+        and a.start_line is not None
+        and a.start_line <= line <= (a.end_line or a.start_line)
+    ):
         score += 1.5
     return score
 
@@ -131,5 +171,9 @@ def _anchor_score(m: Memory, symbol: str | None, line: int | None) -> float:
 def _anchor_why(m: Memory, symbol: str | None, line: int | None) -> str:
     a = m.anchor
     assert a is not None
-    where = a.path + (f":{a.start_line}" if a.start_line else "") + (f" ({a.symbol})" if a.symbol else "")
+    where = (
+        a.path
+        + (f":{a.start_line}" if a.start_line else "")
+        + (f" ({a.symbol})" if a.symbol else "")
+    )
     return f"anchored to {where}"

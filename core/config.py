@@ -36,9 +36,12 @@ class Settings:
         cache = Path(env.get("DEVMEM_CACHE_DIR") or platformdirs.user_cache_dir(APP)).expanduser()
         model_dir = env.get("DEVMEM_MODEL_DIR")
         return cls(
-            db_path=db_path, cache_dir=cache, model=env.get("DEVMEM_MODEL") or DEFAULT_MODEL,
+            db_path=db_path,
+            cache_dir=cache,
+            model=env.get("DEVMEM_MODEL") or DEFAULT_MODEL,
             model_dir=Path(model_dir).expanduser() if model_dir else None,
-            embeddings=env.get("DEVMEM_EMBEDDINGS", "1").lower() not in ("0", "false", "off", "no"))
+            embeddings=env.get("DEVMEM_EMBEDDINGS", "1").lower() not in ("0", "false", "off", "no"),
+        )
 
 
 def default_db_path() -> Path:
@@ -49,7 +52,8 @@ def build_service(settings: Settings) -> MemoryService:
     """The composition root: store + embedder (loading in the background) + service."""
     if settings.embeddings:
         embedder: FastEmbedEmbedder | UnavailableEmbedder = FastEmbedEmbedder(
-            settings.cache_dir / "models", settings.model, settings.model_dir).start()
+            settings.cache_dir / "models", settings.model, settings.model_dir
+        ).start()
     else:
         embedder = UnavailableEmbedder("embeddings are switched off (DEVMEM_EMBEDDINGS=0)")
     return MemoryService.open(settings.db_path, embedder)
@@ -63,8 +67,14 @@ def git_project(cwd: Path) -> str | None:
 
 def git_root(cwd: Path) -> Path | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None

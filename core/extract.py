@@ -27,19 +27,54 @@ from typing import Any
 
 from core import extract_patterns as P
 
-ENTITY_TYPES = ("technology", "person", "project", "repository", "file", "symbol", "issue",
-                "host", "organisation", "meeting")
-RELATION_TYPES = ("co_occurs", "sent", "received", "attended", "authored", "member_of", "fixes",
-                  "mentions", "touches")
+ENTITY_TYPES = (
+    "technology",
+    "person",
+    "project",
+    "repository",
+    "file",
+    "symbol",
+    "issue",
+    "host",
+    "organisation",
+    "meeting",
+)
+RELATION_TYPES = (
+    "co_occurs",
+    "sent",
+    "received",
+    "attended",
+    "authored",
+    "member_of",
+    "fixes",
+    "mentions",
+    "touches",
+)
 MAX_PAIRS = 50
-COMMIT_KINDS = frozenset({"commit", "bugfix", "fix", "pr", "pull_request", "merge_request", "patch"})
+COMMIT_KINDS = frozenset(
+    {"commit", "bugfix", "fix", "pr", "pull_request", "merge_request", "patch"}
+)
 ISSUE_KINDS = frozenset({"issue", "bug", "bug_report", "ticket"})
 MEETING_KINDS = frozenset({"meeting", "calendar", "event"})
 TECHY = frozenset({"technology", "file", "symbol", "issue", "repository", "host"})
-PEOPLE_ROLES = {"author": "author", "committer": "author", "from": "from", "sender": "from",
-                "to": "to", "cc": "to", "bcc": "to", "recipients": "to", "attendees": "attendee",
-                "organizer": "attendee", "organiser": "attendee", "participants": "attendee",
-                "assignees": "other", "assignee": "other", "reviewers": "other", "reporter": "other"}
+PEOPLE_ROLES = {
+    "author": "author",
+    "committer": "author",
+    "from": "from",
+    "sender": "from",
+    "to": "to",
+    "cc": "to",
+    "bcc": "to",
+    "recipients": "to",
+    "attendees": "attendee",
+    "organizer": "attendee",
+    "organiser": "attendee",
+    "participants": "attendee",
+    "assignees": "other",
+    "assignee": "other",
+    "reviewers": "other",
+    "reporter": "other",
+}
 FILE_KEYS = ("files", "paths", "changed_files")
 
 
@@ -85,8 +120,9 @@ class _Ctx:
     person_words: set[str] = field(default_factory=set)
     protected: list[tuple[int, int]] = field(default_factory=list)
 
-    def add(self, etype: str, name: str, display: str, conf: float, source: str,
-            *aliases: str) -> Key:
+    def add(
+        self, etype: str, name: str, display: str, conf: float, source: str, *aliases: str
+    ) -> Key:
         key = (etype, name)
         item = self.items.get(key)
         if item is None:
@@ -105,10 +141,16 @@ class _Ctx:
 # --------------------------------------------------------------------------- public API
 
 
-def extract(text: str, *, title: str = "", kind: str = "note", anchor_path: str | None = None,
-            anchor_symbol: str | None = None, project: str | None = None,
-            metadata: Mapping[str, Any] | None = None,
-            ) -> tuple[list[ExtractedEntity], list[ExtractedRelation]]:
+def extract(
+    text: str,
+    *,
+    title: str = "",
+    kind: str = "note",
+    anchor_path: str | None = None,
+    anchor_symbol: str | None = None,
+    project: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> tuple[list[ExtractedEntity], list[ExtractedRelation]]:
     """Entities and relations of one memory."""
     meta: Mapping[str, Any] = metadata or {}
     ctx = _Ctx(repo=_repo_context(project, meta))
@@ -162,14 +204,19 @@ def _metadata_people(meta: Mapping[str, Any], ctx: _Ctx) -> None:
             ctx.roles.setdefault("author", []).append(key)
 
 
-def _add_person(ctx: _Ctx, name: str | None, email: str | None, handle: str | None,
-                source: str) -> Key | None:
-    if (name and "[bot]" in name) or (email and ("[bot]" in email or "noreply" in email.split("@")[-1])):
+def _add_person(
+    ctx: _Ctx, name: str | None, email: str | None, handle: str | None, source: str
+) -> Key | None:
+    if (name and "[bot]" in name) or (
+        email and ("[bot]" in email or "noreply" in email.split("@")[-1])
+    ):
         return None
     if email and "@" in email:
         return _add_email_person(ctx, name, email.lower().strip("<>."), handle, source)
     if handle:
-        key = ctx.add("person", "@" + handle.lower(), name or "@" + handle, 0.9, source, "@" + handle)
+        key = ctx.add(
+            "person", "@" + handle.lower(), name or "@" + handle, 0.9, source, "@" + handle
+        )
         ctx.handles[handle.lower()] = key
         return key
     if name and re.search(r"[A-Za-z]", name) and "/" not in name:
@@ -178,8 +225,9 @@ def _add_person(ctx: _Ctx, name: str | None, email: str | None, handle: str | No
     return None
 
 
-def _add_email_person(ctx: _Ctx, name: str | None, email: str, handle: str | None,
-                      source: str) -> Key | None:
+def _add_email_person(
+    ctx: _Ctx, name: str | None, email: str, handle: str | None, source: str
+) -> Key | None:
     local, _, domain = email.partition("@")
     if local in P.NOREPLY or local.startswith(("noreply", "no-reply")):
         if domain in P.NOTIFY_DOMAINS and name and len(name.split()) >= 2:
@@ -189,8 +237,16 @@ def _add_email_person(ctx: _Ctx, name: str | None, email: str, handle: str | Non
     if local in P.ROLE_MAILBOXES or local.split("-")[0] in P.ROLE_MAILBOXES:
         return None
     conf = 1.0 if source.startswith("metadata") else 0.95
-    key = ctx.add("person", email, name or email, conf, source, name or "", email,
-                  "@" + handle if handle else "")
+    key = ctx.add(
+        "person",
+        email,
+        name or email,
+        conf,
+        source,
+        name or "",
+        email,
+        "@" + handle if handle else "",
+    )
     if name:
         ctx.person_words.update(name.split())
     if handle:
@@ -207,8 +263,9 @@ def _add_org(ctx: _Ctx, domain: str) -> Key | None:
     return ctx.add("organisation", reg, reg.split(".")[0].title(), 0.8, "email-domain", domain)
 
 
-def _metadata_code(meta: Mapping[str, Any], anchor_path: str | None,
-                   anchor_symbol: str | None, ctx: _Ctx) -> None:
+def _metadata_code(
+    meta: Mapping[str, Any], anchor_path: str | None, anchor_symbol: str | None, ctx: _Ctx
+) -> None:
     if anchor_path and anchor_path.strip():
         path = anchor_path.strip().replace("\\", "/").removeprefix("./")
         ctx.add("file", path, path, 1.0, "anchor")
@@ -235,8 +292,13 @@ def _meeting(title: str, kind: str, meta: Mapping[str, Any], ctx: _Ctx) -> Key |
     label = subject.strip() if isinstance(subject, str) and subject.strip() else title.strip()
     if not label:
         return None
-    return ctx.add("meeting", " ".join(label.lower().split()), label, 1.0,
-                   "metadata:subject" if label != title.strip() else "title")
+    return ctx.add(
+        "meeting",
+        " ".join(label.lower().split()),
+        label,
+        1.0,
+        "metadata:subject" if label != title.strip() else "title",
+    )
 
 
 # --------------------------------------------------------------------------- text scanning
@@ -250,8 +312,10 @@ def _scan(text: str, ctx: _Ctx) -> None:
         _issues(masked, ctx)
     if "@" in masked:
         _handles(P.BACKTICK_RE.sub(lambda m: " " * len(m.group()), masked), ctx)
-    toks = [(m.start(), m.end(), m.group())
-            for m in P.TOKEN_RE.finditer(masked.translate(P.ASCII_LOWER))]
+    toks = [
+        (m.start(), m.end(), m.group())
+        for m in P.TOKEN_RE.finditer(masked.translate(P.ASCII_LOWER))
+    ]
     weak = _vocab(masked, toks, ctx)
     _symbols(masked, sym_cands, ctx)
     if weak:
@@ -316,8 +380,13 @@ def _path(value: str, ctx: _Ctx) -> bool:
     path = P.classify_path(value)
     if path:
         ctx.add("file", path, path, 0.9 if "." in path.rsplit("/", 1)[-1] else 0.7, "pattern:path")
-    elif ctx.query and re.fullmatch(r"[A-Za-z][\w.-]*/[A-Za-z][\w.-]*", value) and not any(
-            P.vocab().lookup(part) or part in P.SLASH_WORDS for part in value.lower().split("/")):
+    elif (
+        ctx.query
+        and re.fullmatch(r"[A-Za-z][\w.-]*/[A-Za-z][\w.-]*", value)
+        and not any(
+            P.vocab().lookup(part) or part in P.SLASH_WORDS for part in value.lower().split("/")
+        )
+    ):
         ctx.add("repository", value.lower(), value, 0.6, "pattern:repo")
         return True
     return path is not None
@@ -331,13 +400,15 @@ def _issues(text: str, ctx: _Ctx) -> None:
         elif ctx.query:
             ctx.add("issue", f"#{m.group(1)}", f"#{m.group(1)}", 0.6, "pattern:issue")
     for m in P.JIRA_RE.finditer(text):
-        if m.group(1) not in P.JIRA_STOP and not P.vocab().lookup(m.group().translate(P.ASCII_LOWER)):
+        if m.group(1) not in P.JIRA_STOP and not P.vocab().lookup(
+            m.group().translate(P.ASCII_LOWER)
+        ):
             ctx.add("issue", m.group(), m.group(), 0.8, "pattern:jira")
 
 
 def _handles(text: str, ctx: _Ctx) -> None:
     for m in P.HANDLE_RE.finditer(text):
-        handle, after = m.group(1), text[m.end():m.end() + 2]
+        handle, after = m.group(1), text[m.end() : m.end() + 2]
         if re.match(r"[.(/][\w]", after) or handle.lower() in P.HANDLE_STOP:
             continue
         if handle[0].isupper():
@@ -346,7 +417,9 @@ def _handles(text: str, ctx: _Ctx) -> None:
         elif handle.lower() in ctx.handles:
             ctx.items[ctx.handles[handle.lower()]].aliases.append("@" + handle)
         else:
-            ctx.add("person", "@" + handle.lower(), "@" + handle, 0.8, "pattern:handle", "@" + handle)
+            ctx.add(
+                "person", "@" + handle.lower(), "@" + handle, 0.8, "pattern:handle", "@" + handle
+            )
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -372,7 +445,7 @@ def _resolve_weak(text: str, toks: list[P.Tok], weak: list[P.Weak], ctx: _Ctx) -
         rest = []
         for w in weak:
             if P.accept_weak(text, toks, w, techy=techy, query=ctx.query, names=ctx.person_words):
-                _add_tech(ctx, w.name, text[w.start:w.end], 0.7)
+                _add_tech(ctx, w.name, text[w.start : w.end], 0.7)
             else:
                 rest.append(w)
         if techy or len(rest) == len(weak):
@@ -428,8 +501,10 @@ def _symbol(ctx: _Ctx, name: str, conf: float, source: str) -> None:
 
 
 def _entities(ctx: _Ctx) -> list[ExtractedEntity]:
-    return [ExtractedEntity(t, n, it.display, tuple(it.aliases), it.confidence, it.source)
-            for (t, n), it in ctx.items.items()]
+    return [
+        ExtractedEntity(t, n, it.display, tuple(it.aliases), it.confidence, it.source)
+        for (t, n), it in ctx.items.items()
+    ]
 
 
 class _Rels:
@@ -447,8 +522,9 @@ class _Rels:
         return [ExtractedRelation(s, d, t, w) for (s, d, t), w in self.edges.items()]
 
 
-def _relations(ctx: _Ctx, entities: list[ExtractedEntity], kind: str, meeting: Key | None,
-               text: str) -> list[ExtractedRelation]:
+def _relations(
+    ctx: _Ctx, entities: list[ExtractedEntity], kind: str, meeting: Key | None, text: str
+) -> list[ExtractedRelation]:
     rels = _Rels()
     _co_occurs(entities, rels)
     code = [k for k in ctx.items if k[0] in ("file", "symbol")]
@@ -477,18 +553,22 @@ def _co_occurs(entities: list[ExtractedEntity], rels: _Rels) -> None:
     pairs, weight = 0, 1.0 / (n - 1)
     keys = [(e.type, e.name) for e in ranked]
     for i, a in enumerate(keys):
-        for b in keys[i + 1:]:
+        for b in keys[i + 1 :]:
             if pairs >= MAX_PAIRS:
                 return
             rels.edges[(a, b, "co_occurs") if a < b else (b, a, "co_occurs")] = weight
             pairs += 1
 
 
-def _code_relations(ctx: _Ctx, kind: str, text: str, code: list[Key], issues: list[Key],
-                    rels: _Rels) -> None:
+def _code_relations(
+    ctx: _Ctx, kind: str, text: str, code: list[Key], issues: list[Key], rels: _Rels
+) -> None:
     fixing = kind in COMMIT_KINDS or (kind not in ISSUE_KINDS and bool(P.FIX_RE.search(text)))
     if fixing and issues:
-        actors = ctx.roles.get("author") or [k for k in ctx.items if k[0] in ("repository", "project")][:1]
+        actors = (
+            ctx.roles.get("author")
+            or [k for k in ctx.items if k[0] in ("repository", "project")][:1]
+        )
         for actor in actors:
             for issue in issues:
                 rels.add(actor, issue, "fixes")

@@ -48,7 +48,9 @@ SPAN_RE = re.compile(
     r"|\b(?:" + "|".join(sorted(SPECIAL_FILES)) + r")\b)"
 )
 FENCE_RE = re.compile(r"^```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^```", re.M | re.S)
-DEF_RE = re.compile(r"\b(?:def|class|func|fn|function|interface|struct|trait|enum)\s+([A-Za-z_]\w*)")
+DEF_RE = re.compile(
+    r"\b(?:def|class|func|fn|function|interface|struct|trait|enum)\s+([A-Za-z_]\w*)"
+)
 BACKTICK_RE = re.compile(r"`([^`\n]+)`")
 IDENT_CALL_RE = re.compile(r"([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)(\(.*\))?")
 HANDLE_RE = re.compile(r"(?<![\w@./+-])@([A-Za-z0-9](?:[A-Za-z0-9_]|-(?=[A-Za-z0-9])){0,38})")
@@ -64,7 +66,9 @@ SYMBOL_RE = re.compile(
 JIRA_HINT_RE = re.compile(r"[A-Z]-[1-9]")
 HUMP_RE = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
 FIX_RE = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\b", re.I)
-NAME_ADDR_RE = re.compile(r"\"?([^\"<>,;]*?)\"?\s*<([^<>\s]+@[^<>\s]+)>|([\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
+NAME_ADDR_RE = re.compile(
+    r"\"?([^\"<>,;]*?)\"?\s*<([^<>\s]+@[^<>\s]+)>|([\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+)
 
 
 def words(s: str) -> frozenset[str]:
@@ -196,7 +200,9 @@ def _add_entry(v: Vocab, e: Mapping[str, Any]) -> None:
             continue
         if key in weak:
             v.weak[key] = name
-            v.natural[key] = frozenset({form, display} if display.translate(ASCII_LOWER) == key else {form})
+            v.natural[key] = frozenset(
+                {form, display} if display.translate(ASCII_LOWER) == key else {form}
+            )
         else:
             v.strong[key] = name
         parts = key.split(" ")
@@ -249,7 +255,11 @@ def classify_path(tok: str) -> str | None:
     segs = [s for s in tok.split("/") if s]
     if not segs or all(re.fullmatch(r"[\d.]+", s) for s in segs):
         return None
-    if _is_filename(segs[-1]) and not re.fullmatch(r"[\d.]+", segs[-1]) or tok.startswith(("~/", "../")):
+    if (
+        _is_filename(segs[-1])
+        and not re.fullmatch(r"[\d.]+", segs[-1])
+        or tok.startswith(("~/", "../"))
+    ):
         return tok
     if tok.startswith("/"):
         return tok if len(segs) >= 2 and segs[0] in SYSTEM_DIRS else None
@@ -327,7 +337,7 @@ def next_tok(toks: list[Tok], i: int) -> str:
 
 
 def version_after(toks: list[Tok], i: int) -> bool:
-    """"Go 1.22", "Node 20" (a year such as "Spring 2025" does not count)."""
+    """ "Go 1.22", "Node 20" (a year such as "Spring 2025" does not count)."""
     nxt = next_tok(toks, i)
     if not nxt or not VERSION_RE.fullmatch(nxt) or toks[i + 1][0] - toks[i][1] > 1:
         return False
@@ -335,20 +345,20 @@ def version_after(toks: list[Tok], i: int) -> bool:
 
 
 def capitalised_next(text: str, toks: list[Tok], i: int) -> bool:
-    """"Julia Evans": a capitalised word right after suggests a person's name."""
-    if i + 1 >= len(toks) or text[toks[i][1]:toks[i + 1][0]] != " ":
+    """ "Julia Evans": a capitalised word right after suggests a person's name."""
+    if i + 1 >= len(toks) or text[toks[i][1] : toks[i + 1][0]] != " ":
         return False
-    return re.fullmatch(r"[A-Z][a-z]+", text[toks[i + 1][0]:toks[i + 1][1]]) is not None
+    return re.fullmatch(r"[A-Z][a-z]+", text[toks[i + 1][0] : toks[i + 1][1]]) is not None
 
 
 def multi_match(text: str, toks: list[Tok], i: int) -> tuple[str, int] | None:
     """Longest multi-word vocabulary name starting at token ``i`` ("Spring Boot", "Pub/Sub")."""
     v = vocab()
     for k in range(min(v.max_ngram, len(toks) - i), 1, -1):
-        gaps = (text[toks[j][1]:toks[j + 1][0]] for j in range(i, i + k - 1))
+        gaps = (text[toks[j][1] : toks[j + 1][0]] for j in range(i, i + k - 1))
         if not all(len(g) <= 3 and set(g) <= GAP_CHARS for g in gaps):
             continue
-        name = v.strong.get(" ".join(t[2] for t in toks[i:i + k]))
+        name = v.strong.get(" ".join(t[2] for t in toks[i : i + k]))
         if name:
             return name, k
     return None
@@ -379,6 +389,7 @@ def people(value: Any) -> Iterator[Person]:
 
 def _str(v: Any) -> str | None:
     return v.strip() or None if isinstance(v, str) else None
+
 
 def _people_str(s: str) -> Iterator[Person]:
     found = False
@@ -438,7 +449,7 @@ def scan_vocab(text: str, toks: list[Tok]) -> tuple[list[Hit], list[Weak], list[
 
 
 def _hyphenated(start: int, tok: str) -> list[Hit]:
-    """"kafka-based" -> kafka; never a weak part ("go-live", "rust-colored")."""
+    """ "kafka-based" -> kafka; never a weak part ("go-live", "rust-colored")."""
     v, parts = vocab(), tok.split("-")
     joined = v.strong.get(" ".join(parts))
     if joined:
@@ -452,10 +463,11 @@ def _hyphenated(start: int, tok: str) -> list[Hit]:
     return hits
 
 
-def accept_weak(text: str, toks: list[Tok], w: Weak, *, techy: bool, query: bool,
-                names: set[str]) -> bool:
+def accept_weak(
+    text: str, toks: list[Tok], w: Weak, *, techy: bool, query: bool, names: set[str]
+) -> bool:
     """Keep an ambiguous form only with a cue, a version, or proper casing in technical prose."""
-    surface = text[w.start:w.end]
+    surface = text[w.start : w.end]
     if surface in names:
         return False
     if near(toks, w.pos, 2, STRONG_CUES) or version_after(toks, w.pos):
@@ -484,14 +496,20 @@ def parse_url(url: str) -> tuple[str | None, str | None, str | None]:
     if host not in NOTIFY_DOMAINS or len(parts) < 2 or parts[0] in {"orgs", "settings", "about"}:
         return host, None, None
     cut = parts.index("-") if "-" in parts else 2
-    rest = parts[cut:] if cut == 2 else parts[cut + 1:]
+    rest = parts[cut:] if cut == 2 else parts[cut + 1 :]
     number = None
-    if len(rest) >= 2 and rest[0] in {"issues", "pull", "pulls", "merge_requests"} and rest[1].isdigit():
+    if (
+        len(rest) >= 2
+        and rest[0] in {"issues", "pull", "pulls", "merge_requests"}
+        and rest[1].isdigit()
+    ):
         number = rest[1]
     return host, "/".join(parts[:cut]), number
 
 
-URL_PARTS_RE = re.compile(r"(?:[a-z]+://|git@)?(?:[^@/\s]+@)?([^/:\s?#]+)(?::\d+)?[:/]?([^?#\s]*)", re.I)
+URL_PARTS_RE = re.compile(
+    r"(?:[a-z]+://|git@)?(?:[^@/\s]+@)?([^/:\s?#]+)(?::\d+)?[:/]?([^?#\s]*)", re.I
+)
 
 
 def blank(text: str, spans: list[tuple[int, int]]) -> str:

@@ -96,7 +96,9 @@ def find_entities(store: Storage, text: str, limit: int = 10) -> list[int]:
         ids += [found] if found is not None else store.entities_by_alias([ent.name.lower()])
     grams = _grams(whole)
     if grams:
-        ids += store.entities_by_alias(grams, tuple(t for t in extract.ENTITY_TYPES if t != "technology"))
+        ids += store.entities_by_alias(
+            grams, tuple(t for t in extract.ENTITY_TYPES if t != "technology")
+        )
     return list(dict.fromkeys(ids))[:limit]
 
 
@@ -104,7 +106,9 @@ def _typed(text: str) -> tuple[str | None, str]:
     """``"person:Alice"`` → ("person", "alice"); anything else → (None, the text lower-cased)."""
     whole = " ".join(text.lower().split())
     etype, _, rest = whole.partition(":")
-    return (etype, rest.strip()) if etype in extract.ENTITY_TYPES and rest.strip() else (None, whole)
+    return (
+        (etype, rest.strip()) if etype in extract.ENTITY_TYPES and rest.strip() else (None, whole)
+    )
 
 
 def _grams(text: str) -> list[str]:
@@ -113,11 +117,13 @@ def _grams(text: str) -> list[str]:
     words = [w[:-2] if w.endswith("'s") else w for w in words]
     grams = [w for w in words if len(w) >= 3 and w not in STOPWORDS]
     for n in (2, 3):
-        grams += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+        grams += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
     return list(dict.fromkeys(g for g in grams if g))
 
 
-def named_exactly(store: Storage, names: Sequence[str], types: Sequence[str]) -> dict[str, list[int]]:
+def named_exactly(
+    store: Storage, names: Sequence[str], types: Sequence[str]
+) -> dict[str, list[int]]:
     """Name (as given) → ids of the entities of ``types`` whose name or display is exactly
     that name (any case), for many names at once: an editor asks for every function of a
     file (50k names took 5 s one ``find_entities`` each, entity extraction included)."""
@@ -129,13 +135,20 @@ def resolve(store: Storage, name: str) -> int:
 
     Raises NotFound with close matches (by alias prefix) as the hint."""
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("The entity name is empty.", hint="Name a technology, person, file or symbol.")
+        raise InvalidInput(
+            "The entity name is empty.", hint="Name a technology, person, file or symbol."
+        )
     ids = find_entities(store, name, 10)
     if not ids:
-        raise NotFound(f"No entity in the knowledge graph is named {name!r}.", hint=_suggest(store, name))
+        raise NotFound(
+            f"No entity in the knowledge graph is named {name!r}.", hint=_suggest(store, name)
+        )
     wanted = _typed(name)[1]
-    exact = [(e.memory_count, -i) for i, e in zip(ids, summaries(store, ids), strict=True)
-             if wanted in (e.name.lower(), e.display.lower())]
+    exact = [
+        (e.memory_count, -i)
+        for i, e in zip(ids, summaries(store, ids), strict=True)
+        if wanted in (e.name.lower(), e.display.lower())
+    ]
     return -max(exact)[1] if exact else ids[0]  # the most mentioned of the same name
 
 
@@ -143,7 +156,9 @@ def suggestions(store: Storage, text: str, limit: int = 5) -> list[EntitySummary
     """Entities with an alias starting like ``text`` (of its type, for ``type:name``), trying
     shorter prefixes down to three characters until some match; the most mentioned first."""
     etype, whole = _typed(text)
-    for size in dict.fromkeys(n for n in (len(whole), len(whole) * 3 // 4, len(whole) // 2, 3) if n >= 3):
+    for size in dict.fromkeys(
+        n for n in (len(whole), len(whole) * 3 // 4, len(whole) // 2, 3) if n >= 3
+    ):
         prefix = whole[:size]
         ids = store.entities_by_prefix(prefix, etype, limit * 4)
         if ids:
@@ -155,8 +170,10 @@ def _suggest(store: Storage, text: str) -> str:
     close = suggestions(store, text)
     if close:
         return "Did you mean " + ", ".join(f"{e.display!r} ({e.type})" for e in close) + "?"
-    return ("Entities come from stored memories: `devmem graph stats` lists the most mentioned, "
-            "and `devmem graph rebuild` re-extracts them if the graph is empty.")
+    return (
+        "Entities come from stored memories: `devmem graph stats` lists the most mentioned, "
+        "and `devmem graph rebuild` re-extracts them if the graph is empty."
+    )
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -170,8 +187,12 @@ def neighbours(store: Storage, entity_id: int, limit: int = 20) -> list[Neighbou
     rows = store.entity_neighbours(entity_id, limit)
     ids = list(dict.fromkeys(r.other_id for r in rows))
     by_id = dict(zip(ids, summaries(store, ids), strict=True))
-    return [Neighbour(by_id[r.other_id], r.relation, r.weight, "out" if r.outgoing else "in", r.other_id)
-            for r in rows]
+    return [
+        Neighbour(
+            by_id[r.other_id], r.relation, r.weight, "out" if r.outgoing else "in", r.other_id
+        )
+        for r in rows
+    ]
 
 
 def latest_memories(store: Storage, entity_id: int, limit: int = 5) -> list[MemoryBrief]:
@@ -193,17 +214,25 @@ def show_entity(store: Storage, entity_id: int, limit: int = 10) -> EntityView:
     ids = [b.id for b in latest_memories(store, entity_id, limit)]
     found = store.get_many(ids)
     latest = [found[i] for i in ids if i in found]
-    return EntityView(summaries(store, [entity_id])[0], entity_id, aliases,
-                      neighbours(store, entity_id, limit), latest)
+    return EntityView(
+        summaries(store, [entity_id])[0],
+        entity_id,
+        aliases,
+        neighbours(store, entity_id, limit),
+        latest,
+    )
 
 
-def memory_ids_for(store: Storage, entity_ids: Sequence[int], filters: SearchFilters | None,
-                   limit: int) -> list[str]:
+def memory_ids_for(
+    store: Storage, entity_ids: Sequence[int], filters: SearchFilters | None, limit: int
+) -> list[str]:
     """Memories (ids) mentioning any of the entities, most entities and latest first."""
     return store.memories_mentioning(entity_ids, filters, limit)
 
 
-def graph_candidates(store: Storage, query: str, filters: SearchFilters | None, k: int) -> list[str]:
+def graph_candidates(
+    store: Storage, query: str, filters: SearchFilters | None, k: int
+) -> list[str]:
     """Graph-mode retrieval: memories naming the query's entities, then their neighbours'.
 
     A memory scores the confidence of each mention × the entity's rarity (1 / log2(2 + its
@@ -220,14 +249,22 @@ def graph_candidates(store: Storage, query: str, filters: SearchFilters | None, 
             top = neighbours(store, seed, 5)
             strongest = max((n.weight for n in top), default=1.0) or 1.0
             for n in (n for n in top if n.entity_id not in seeds):
-                _add_mentions(store, n.entity_id, NEAR_FACTOR * n.weight / strongest, filters, k, scores)
+                _add_mentions(
+                    store, n.entity_id, NEAR_FACTOR * n.weight / strongest, filters, k, scores
+                )
     # equal scores: the newer memory first (ids sort by time)
     ranked = sorted(sorted(scores.items(), reverse=True), key=lambda kv: -kv[1])
     return [memory_id for memory_id, _ in ranked[:k]]
 
 
-def _add_mentions(store: Storage, entity_id: int, factor: float, filters: SearchFilters | None, k: int,
-                  scores: dict[str, float]) -> None:
+def _add_mentions(
+    store: Storage,
+    entity_id: int,
+    factor: float,
+    filters: SearchFilters | None,
+    k: int,
+    scores: dict[str, float],
+) -> None:
     rows = store.mentions(entity_id, filters, k)
     rarity = factor / math.log2(2 + store.mention_count(entity_id))
     for memory_id, confidence in rows:
@@ -278,7 +315,9 @@ def _shortest(store: Storage, src: int, dst: int, max_depth: int) -> list[_Hop]:
     sides: tuple[dict[int, _Hop | None], dict[int, _Hop | None]] = ({src: None}, {dst: None})
     dist: tuple[dict[int, int], dict[int, int]] = ({src: 0}, {dst: 0})
     fronts, hops = [[src], [dst]], 0
-    while fronts[0] and fronts[1] and hops < max_depth and len(dist[0]) + len(dist[1]) < MAX_VISITED:
+    while (
+        fronts[0] and fronts[1] and hops < max_depth and len(dist[0]) + len(dist[1]) < MAX_VISITED
+    ):
         side = 0 if len(fronts[0]) <= len(fronts[1]) else 1
         seen, other, nxt, meets = sides[side], sides[1 - side], [], []
         for node, near, rtype, weight, stored_out in _edges(store, fronts[side]):
@@ -296,7 +335,9 @@ def _shortest(store: Storage, src: int, dst: int, max_depth: int) -> list[_Hop]:
     return []
 
 
-def _join(forward: dict[int, _Hop | None], backward: dict[int, _Hop | None], meet: int) -> list[_Hop]:
+def _join(
+    forward: dict[int, _Hop | None], backward: dict[int, _Hop | None], meet: int
+) -> list[_Hop]:
     head: list[_Hop] = []
     node, hop = meet, forward[meet]
     while hop is not None:  # forward hops point back at the previous entity
@@ -317,8 +358,9 @@ def _edges(store: Storage, nodes: Sequence[int]) -> list[tuple[int, int, str, fl
     return [(r.entity_id, r.other_id, r.relation, r.weight, r.outgoing) for r in rows]
 
 
-def subgraph(store: Storage, center: int | None = None, depth: int = 2,
-             max_nodes: int = 200) -> tuple[list[int], list[Edge]]:
+def subgraph(
+    store: Storage, center: int | None = None, depth: int = 2, max_nodes: int = 200
+) -> tuple[list[int], list[Edge]]:
     """Entities and merged edges for a picture: the ``depth``-neighbourhood of ``center``
     (strongest relations first), or the most mentioned entities of the whole graph."""
     tree: set[tuple[int, int]] = set()
@@ -329,7 +371,9 @@ def subgraph(store: Storage, center: int | None = None, depth: int = 2,
     return nodes, _edges_among(store, nodes, max_nodes * 4, tree)
 
 
-def _ball(store: Storage, center: int, depth: int, max_nodes: int) -> tuple[list[int], set[tuple[int, int]]]:
+def _ball(
+    store: Storage, center: int, depth: int, max_nodes: int
+) -> tuple[list[int], set[tuple[int, int]]]:
     """Breadth-first from ``center``, strongest relations first; the edges that reached each node."""
     chosen, front, tree = {center: None}, [center], set()
     for _ in range(max(depth, 0)):
@@ -343,8 +387,9 @@ def _ball(store: Storage, center: int, depth: int, max_nodes: int) -> tuple[list
     return list(chosen), tree
 
 
-def _edges_among(store: Storage, nodes: list[int], max_edges: int,
-                 keep: set[tuple[int, int]]) -> list[Edge]:
+def _edges_among(
+    store: Storage, nodes: list[int], max_edges: int, keep: set[tuple[int, int]]
+) -> list[Edge]:
     """The strongest ``max_edges`` merged edges among ``nodes``, plus those in ``keep`` and
     each node's strongest (so the picture stays connected)."""
     wanted = set(nodes)
@@ -353,8 +398,10 @@ def _edges_among(store: Storage, nodes: list[int], max_edges: int,
         if b in wanted and a < b:
             types, total = merged.get((a, b), (set(), 0.0))
             merged[(a, b)] = (types | {rtype}, total + weight)
-    edges = sorted((Edge(a, b, tuple(sorted(t)), round(w, 4)) for (a, b), (t, w) in merged.items()),
-                   key=lambda e: (-e.weight, e.src, e.dst))
+    edges = sorted(
+        (Edge(a, b, tuple(sorted(t)), round(w, 4)) for (a, b), (t, w) in merged.items()),
+        key=lambda e: (-e.weight, e.src, e.dst),
+    )
     kept, linked = edges[:max_edges], {n for e in edges[:max_edges] for n in (e.src, e.dst)}
     for e in edges[max_edges:]:
         if (e.src, e.dst) in keep or e.src not in linked or e.dst not in linked:
@@ -363,24 +410,35 @@ def _edges_among(store: Storage, nodes: list[int], max_edges: int,
     return kept
 
 
-def aliases_of(store: Storage, entity_ids: Sequence[int], per_entity: int = 8) -> dict[int, list[str]]:
+def aliases_of(
+    store: Storage, entity_ids: Sequence[int], per_entity: int = 8
+) -> dict[int, list[str]]:
     return store.entity_aliases(entity_ids, per_entity)
 
 
 def stats(store: Storage) -> dict[str, Any]:
     counts = store.graph_counts()
-    return {"entities": counts["entities"], "entities_by_type": counts["entities_by_type"],
-            "relations": counts["relations"]}
+    return {
+        "entities": counts["entities"],
+        "entities_by_type": counts["entities_by_type"],
+        "relations": counts["relations"],
+    }
 
 
 def overview(store: Storage, top: int = 15) -> dict[str, Any]:
     """``stats`` plus relations by type and the most mentioned entities (for `devmem graph stats`)."""
     counts = store.graph_counts()
-    return {**stats(store), "relations_by_type": counts["relations_by_type"], "mentions": counts["mentions"],
-            "top_entities": summaries(store, store.most_mentioned(top))}
+    return {
+        **stats(store),
+        "relations_by_type": counts["relations_by_type"],
+        "mentions": counts["mentions"],
+        "top_entities": summaries(store, store.most_mentioned(top)),
+    }
 
 
-def rebuild(store: Storage, progress: ProgressCallback = no_progress, batch: int = 500) -> RebuildResult:
+def rebuild(
+    store: Storage, progress: ProgressCallback = no_progress, batch: int = 500
+) -> RebuildResult:
     """Re-extract every memory into a fresh graph (after an extractor upgrade, or to repair);
     other processes keep writing meanwhile, and an interrupted rebuild finishes when run again."""
     return store.rebuild_graph(progress, batch)

@@ -43,6 +43,7 @@ class GraphMethods:
     """Graph queries of :class:`core.service.MemoryService` (entity names in, domain objects out)."""
 
     if TYPE_CHECKING:  # provided by MemoryService
+
         @property
         def store(self) -> Storage: ...
 
@@ -70,19 +71,25 @@ class GraphMethods:
         wanted = name.strip().lower()
         for entity_id, found in zip(ids, graph.summaries(self.store, ids), strict=True):
             if wanted in (found.name.lower(), (found.display or "").lower()):
-                return graph.EntityView(found, entity_id, [], graph.neighbours(self.store, entity_id, limit), [])
+                return graph.EntityView(
+                    found, entity_id, [], graph.neighbours(self.store, entity_id, limit), []
+                )
         return None
 
-    def memories_naming(self, names: Sequence[str], types: Sequence[str], project: str | None,
-                        per_name: int) -> dict[str, list[Memory]]:
+    def memories_naming(
+        self, names: Sequence[str], types: Sequence[str], project: str | None, per_name: int
+    ) -> dict[str, list[Memory]]:
         """Per name, memories of ``project`` (or of none) mentioning an entity of ``types``
         named exactly so. The project is checked after the entity lookup: a project filter
         in the query scans the project's memories instead of the entity's (~50× slower)."""
         out: dict[str, list[Memory]] = {}
         for name, ids in graph.named_exactly(self.store, names, types).items():
             found = graph.memory_ids_for(self.store, ids, None, per_name + 5)
-            memories = [m for m in self.store.get_many(found).values()
-                        if project is None or m.project in (project, None)]
+            memories = [
+                m
+                for m in self.store.get_many(found).values()
+                if project is None or m.project in (project, None)
+            ]
             if memories:
                 out[name] = memories[:per_name]
         return out
@@ -95,8 +102,9 @@ class GraphMethods:
         """Re-extract every memory into a fresh graph (after an extractor upgrade, or to repair)."""
         return graph.rebuild(self.store, progress)
 
-    def graph_picture(self, path: Path | str, entity: str | None = None, depth: int = 2,
-                      max_nodes: int = 200) -> graph_view.Picture:
+    def graph_picture(
+        self, path: Path | str, entity: str | None = None, depth: int = 2, max_nodes: int = 200
+    ) -> graph_view.Picture:
         """Write an interactive, offline HTML picture of the graph (centred on ``entity``)."""
         return graph_view.write(self.store, path, entity, depth, max_nodes)
 
@@ -113,7 +121,9 @@ class GraphMethods:
         for other_id, other in self.store.get_many(ids).items():
             if other.id in seen or len(out) >= limit:
                 continue
-            shared = tuple(e.name for e in graph.entities_of_memory(self.store, other_id) if e.name in names)
+            shared = tuple(
+                e.name for e in graph.entities_of_memory(self.store, other_id) if e.name in names
+            )
             out.append(RelatedMemory(other, "shares entities", shared))
             seen.add(other.id)
         return Related(memory, links, entities, out[:limit])

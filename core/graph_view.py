@@ -23,9 +23,16 @@ from core.storage import Storage
 
 # One colour per entity type (Okabe–Ito based: tells types apart for most colour vision).
 TYPE_COLOURS = {
-    "technology": "#0072B2", "person": "#E69F00", "project": "#009E73", "repository": "#56B4E9",
-    "file": "#8C6BB1", "symbol": "#CC79A7", "issue": "#D55E00", "host": "#7F7F7F",
-    "organisation": "#B8A600", "meeting": "#17BECF",
+    "technology": "#0072B2",
+    "person": "#E69F00",
+    "project": "#009E73",
+    "repository": "#56B4E9",
+    "file": "#8C6BB1",
+    "symbol": "#CC79A7",
+    "issue": "#D55E00",
+    "host": "#7F7F7F",
+    "organisation": "#B8A600",
+    "meeting": "#17BECF",
 }
 MAX_NODES_LIMIT = 2000
 MEMORIES_PER_NODE = 5
@@ -41,22 +48,29 @@ class Picture:
     center: str | None  # the entity it is centred on, as displayed
 
 
-def page_data(store: Storage, entity: str | None = None, depth: int = 2,
-              max_nodes: int = 200) -> dict[str, Any]:
+def page_data(
+    store: Storage, entity: str | None = None, depth: int = 2, max_nodes: int = 200
+) -> dict[str, Any]:
     """The JSON the page draws: nodes (with latest memories), merged edges, colours."""
     if not 1 <= max_nodes <= MAX_NODES_LIMIT:
         raise InvalidInput(f"max_nodes must be between 1 and {MAX_NODES_LIMIT}.")
     if not 0 <= depth <= 6:
-        raise InvalidInput("depth must be between 0 and 6.", hint="2 shows neighbours of neighbours.")
+        raise InvalidInput(
+            "depth must be between 0 and 6.", hint="2 shows neighbours of neighbours."
+        )
     center = graph.resolve(store, entity) if entity else None
     ids, edges = graph.subgraph(store, center, depth, max_nodes)
     aliases = graph.aliases_of(store, ids)
-    nodes = [_node(store, entity_id, summary, aliases[entity_id])
-             for entity_id, summary in zip(ids, graph.summaries(store, ids), strict=True)]
+    nodes = [
+        _node(store, entity_id, summary, aliases[entity_id])
+        for entity_id, summary in zip(ids, graph.summaries(store, ids), strict=True)
+    ]
     return {
         "nodes": nodes,
         "edges": [{"s": e.src, "t": e.dst, "w": e.weight, "types": list(e.types)} for e in edges],
-        "colours": TYPE_COLOURS, "center": center, "total_entities": graph.stats(store)["entities"],
+        "colours": TYPE_COLOURS,
+        "center": center,
+        "total_entities": graph.stats(store)["entities"],
         "subtitle": _subtitle(nodes[0]["label"] if center is not None and nodes else None, depth),
     }
 
@@ -64,10 +78,16 @@ def page_data(store: Storage, entity: str | None = None, depth: int = 2,
 def _node(store: Storage, entity_id: int, summary: Any, aliases: list[str]) -> dict[str, Any]:
     shown = {summary.name.lower(), summary.display.lower()}
     return {
-        "id": entity_id, "label": summary.display, "name": summary.name, "type": summary.type,
-        "count": summary.memory_count, "aliases": [a for a in aliases if a not in shown],
-        "memories": [{"id": m.id, "title": m.title, "kind": m.kind, "when": m.when, "snippet": m.snippet}
-                     for m in graph.latest_memories(store, entity_id, MEMORIES_PER_NODE)],
+        "id": entity_id,
+        "label": summary.display,
+        "name": summary.name,
+        "type": summary.type,
+        "count": summary.memory_count,
+        "aliases": [a for a in aliases if a not in shown],
+        "memories": [
+            {"id": m.id, "title": m.title, "kind": m.kind, "when": m.when, "snippet": m.snippet}
+            for m in graph.latest_memories(store, entity_id, MEMORIES_PER_NODE)
+        ],
     }
 
 
@@ -78,28 +98,41 @@ def _subtitle(center: str | None, depth: int) -> str:
     return f"Around {center}, {depth} step{'s' if depth != 1 else ''} out · made {made}"
 
 
-def render(store: Storage, entity: str | None = None, depth: int = 2, max_nodes: int = 200) -> Picture:
+def render(
+    store: Storage, entity: str | None = None, depth: int = 2, max_nodes: int = 200
+) -> Picture:
     """The page as a string (``entity``: centre on it and show ``depth`` steps around it)."""
     data = page_data(store, entity, depth, max_nodes)
-    title = "DevMemory knowledge graph" + (f" — {data['nodes'][0]['label']}" if data["center"] is not None else "")
-    page = (_asset("graph_view.html")
-            .replace("/*__CSS__*/", _asset("graph_view.css"))
-            .replace("/*__JS__*/", _asset("graph_view.js"))
-            .replace("__TITLE__", html.escape(title))
-            .replace("__DATA__", _script_json(data)))
+    title = "DevMemory knowledge graph" + (
+        f" — {data['nodes'][0]['label']}" if data["center"] is not None else ""
+    )
+    page = (
+        _asset("graph_view.html")
+        .replace("/*__CSS__*/", _asset("graph_view.css"))
+        .replace("/*__JS__*/", _asset("graph_view.js"))
+        .replace("__TITLE__", html.escape(title))
+        .replace("__DATA__", _script_json(data))
+    )
     center = data["nodes"][0]["label"] if data["center"] is not None else None
     return Picture(page, len(data["nodes"]), len(data["edges"]), center)
 
 
-def write(store: Storage, path: Path | str, entity: str | None = None, depth: int = 2,
-          max_nodes: int = 200) -> Picture:
+def write(
+    store: Storage,
+    path: Path | str,
+    entity: str | None = None,
+    depth: int = 2,
+    max_nodes: int = 200,
+) -> Picture:
     """Render the page and write it to ``path`` (UTF-8)."""
     picture = render(store, entity, depth, max_nodes)
     try:
         Path(path).write_text(picture.html, encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"Cannot write {path}: {exc.strerror or exc}.",
-                           hint="Check that the folder exists and is writable.") from exc
+        raise InvalidInput(
+            f"Cannot write {path}: {exc.strerror or exc}.",
+            hint="Check that the folder exists and is writable.",
+        ) from exc
     return picture
 
 

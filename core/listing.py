@@ -8,7 +8,9 @@ from core.models import Memory, Page, SearchFilters
 from core.storage import Storage
 
 
-def page(storage: Storage, filters: SearchFilters | None, limit: int, offset: int, order: str) -> Page:
+def page(
+    storage: Storage, filters: SearchFilters | None, limit: int, offset: int, order: str
+) -> Page:
     """Memories matching ``filters``, newest first by ``order`` (updated, created, event)."""
     return storage.page(filters, limit, offset, order)
 
@@ -24,6 +26,8 @@ def path_suffixes(path: str) -> list[str]:
     return list(dict.fromkeys(s for s in suffixes if s))
 
 
-def anchored(storage: Storage, path: str, project: str | None, limit: int | None = 200) -> list[Memory]:
+def anchored(
+    storage: Storage, path: str, project: str | None, limit: int | None = 200
+) -> list[Memory]:
     """Memories anchored to ``path`` (any suffix match), newest first (all with ``limit=None``)."""
     return storage.anchored(path_suffixes(path), project, limit)

@@ -11,7 +11,9 @@ def install_redaction() -> int:
     """Add a RedactingFilter to every handler configured so far (root's and each logger's);
     call it again after a library adds its own handlers. Returns how many were added."""
     loggers: list[logging.Logger] = [logging.getLogger()]
-    loggers += [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    loggers += [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
     added = 0
     for logger in loggers:
         for handler in logger.handlers:

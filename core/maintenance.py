@@ -31,10 +31,13 @@ class Upkept(Protocol):
 
     def embed_ids(self, memory_ids: Sequence[str]) -> int: ...
 
+
 REINDEX_BATCH = 64
-RECOVERY = ("Keep the damaged file; restore a backup (`cp BACKUP.db DB`), or rebuild from what still "
-            "reads: `devmem --db DAMAGED.db export dump.jsonl && devmem --db NEW.db import dump.jsonl`. "
-            "`devmem backup FILE` makes backups while the store is in use.")
+RECOVERY = (
+    "Keep the damaged file; restore a backup (`cp BACKUP.db DB`), or rebuild from what still "
+    "reads: `devmem --db DAMAGED.db export dump.jsonl && devmem --db NEW.db import dump.jsonl`. "
+    "`devmem backup FILE` makes backups while the store is in use."
+)
 
 
 def stats(storage: Storage, embedder: Embedder) -> dict[str, Any]:
@@ -72,28 +75,50 @@ def consistency(svc: Upkept) -> list[Check]:
     checks = [Check("SQLite integrity", h.integrity == "ok", h.integrity, RECOVERY)]
     if h.integrity != "ok":
         return checks
-    checks.append(Check("full-text index", h.text_rows == h.memories and h.text_orphans == 0,
-                        f"{h.text_rows} rows for {h.memories} memories, {h.text_orphans} orphans",
-                        "Run `devmem reindex --text`."))
+    checks.append(
+        Check(
+            "full-text index",
+            h.text_rows == h.memories and h.text_orphans == 0,
+            f"{h.text_rows} rows for {h.memories} memories, {h.text_orphans} orphans",
+            "Run `devmem reindex --text`.",
+        )
+    )
     vec_ok = h.vector_orphans == 0 and (h.ann_rows is None or h.ann_rows == h.vectors)
     if svc.embedder.is_ready():
         vec_ok = vec_ok and h.vectors == h.memories
     ann = h.ann_rows if h.ann_rows is not None else "no"
-    checks.append(Check("vector index", vec_ok,
-                        f"{h.vectors} vectors ({ann} in vec0) for {h.memories}"
-                        f" memories, {h.vector_orphans} orphans", "Run `devmem reindex`."))
+    checks.append(
+        Check(
+            "vector index",
+            vec_ok,
+            f"{h.vectors} vectors ({ann} in vec0) for {h.memories}"
+            f" memories, {h.vector_orphans} orphans",
+            "Run `devmem reindex`.",
+        )
+    )
     return checks
 
 
 def doctor(svc: Upkept, *, check: bool = False, model_wait: float = 30.0) -> DoctorReport:
     report = DoctorReport()
     ok, detail = svc.storage.backend_check()
-    report.checks.append(Check("sqlite-vec", ok, detail,
-                               "" if ok else "pip install --force-reinstall sqlite-vec sqlean-py"))
+    report.checks.append(
+        Check(
+            "sqlite-vec",
+            ok,
+            detail,
+            "" if ok else "pip install --force-reinstall sqlite-vec sqlean-py",
+        )
+    )
     report.checks.append(_model_check(svc, model_wait))
     schema = svc.storage.schema_version()
-    report.checks.append(Check("database", True, f"{svc.storage.location}, {svc.storage.count()} memories,"
-                               f" schema v{schema}"))
+    report.checks.append(
+        Check(
+            "database",
+            True,
+            f"{svc.storage.location}, {svc.storage.count()} memories, schema v{schema}",
+        )
+    )
     if check:
         report.checks.extend(consistency(svc))
     return report
@@ -101,14 +126,22 @@ def doctor(svc: Upkept, *, check: bool = False, model_wait: float = 30.0) -> Doc
 
 def _model_check(svc: Upkept, wait: float) -> Check:
     if svc.embedder.identity == "none":  # switched off on purpose: not a fault
-        return Check("embedding model", True, f"off ({svc.embedder.failure()}); text and graph search only")
+        return Check(
+            "embedding model", True, f"off ({svc.embedder.failure()}); text and graph search only"
+        )
     if svc.embedder.wait(wait) and svc.vectors_usable():
         probe = svc.embedder.embed_query("doctor probe")
-        return Check("embedding model", True, f"{svc.embedder.identity} ({len(probe)} dims), offline")
+        return Check(
+            "embedding model", True, f"{svc.embedder.identity} ({len(probe)} dims), offline"
+        )
     notice = svc.vector_notice() or "not loaded"
-    return Check("embedding model", False, notice,
-                 "Run `devmem reindex` after a model change, or reinstall devmemory "
-                 "(pip install --force-reinstall devmemory); text search works meanwhile.")
+    return Check(
+        "embedding model",
+        False,
+        notice,
+        "Run `devmem reindex` after a model change, or reinstall devmemory "
+        "(pip install --force-reinstall devmemory); text search works meanwhile.",
+    )
 
 
 def reindex(svc: Upkept, *, full: bool = True, progress: ProgressCallback = no_progress) -> int:

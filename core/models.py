@@ -54,7 +54,9 @@ class EntityRef:
     type: str
     name: str
     display: str | None = None
-    relation: str | None = None  # e.g. "sent", "attended", "authored": entity → this memory's subject
+    relation: str | None = (
+        None  # e.g. "sent", "attended", "authored": entity → this memory's subject
+    )
 
 
 @dataclass

@@ -30,8 +30,11 @@ def memory_record(svc: MemoryService, m: Memory) -> dict[str, Any]:
     record = asdict(m)
     record["provenance"] = m.provenance.name.lower()
     record["tags"] = list(m.tags)
-    record["links"] = [{"target": link.target_id, "type": link.type}
-                       for link in svc.links(m.id) if link.source_id == m.id]
+    record["links"] = [
+        {"target": link.target_id, "type": link.type}
+        for link in svc.links(m.id)
+        if link.source_id == m.id
+    ]
     return record
 
 
@@ -46,7 +49,9 @@ def iter_all(svc: MemoryService, filters: SearchFilters | None = None) -> Iterat
 def export_jsonl(svc: MemoryService, out: IO[str], filters: SearchFilters | None = None) -> int:
     count = 0
     for m in iter_all(svc, filters):
-        out.write(json.dumps({"format": FORMAT, **memory_record(svc, m)}, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps({"format": FORMAT, **memory_record(svc, m)}, ensure_ascii=False) + "\n"
+        )
         count += 1
     return count
 
@@ -57,24 +62,42 @@ def record_to_memory(record: dict[str, Any]) -> tuple[Memory, list[tuple[str, st
         anchor = CodeAnchor(**record["anchor"]) if record.get("anchor") else None
         prov = record.get("provenance", "user")
         m = Memory(
-            id=str(record["id"]).upper(), title=record["title"], content=record["content"],
-            kind=record.get("kind", "note"), tags=tuple(record.get("tags", [])),
-            project=record.get("project"), anchor=anchor, source=record.get("source", "user"),
-            external_id=record.get("external_id"), source_url=record.get("source_url"),
+            id=str(record["id"]).upper(),
+            title=record["title"],
+            content=record["content"],
+            kind=record.get("kind", "note"),
+            tags=tuple(record.get("tags", [])),
+            project=record.get("project"),
+            anchor=anchor,
+            source=record.get("source", "user"),
+            external_id=record.get("external_id"),
+            source_url=record.get("source_url"),
             provenance=Provenance[prov.upper()] if isinstance(prov, str) else Provenance(prov),
-            visibility=record.get("visibility", "private"), created_at=record["created_at"],
-            updated_at=record.get("updated_at", record["created_at"]), event_at=record.get("event_at"),
-            version=int(record.get("version", 1)), metadata=record.get("metadata") or {},
-            content_hash=record.get("content_hash", ""))
+            visibility=record.get("visibility", "private"),
+            created_at=record["created_at"],
+            updated_at=record.get("updated_at", record["created_at"]),
+            event_at=record.get("event_at"),
+            version=int(record.get("version", 1)),
+            metadata=record.get("metadata") or {},
+            content_hash=record.get("content_hash", ""),
+        )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"not a DevMemory export record ({exc}).",
-                           hint="Export with `devmem export` to see the expected fields.") from None
-    links = [(str(link["target"]).upper(), str(link.get("type", "related"))) for link in record.get("links", [])]
+        raise InvalidInput(
+            f"not a DevMemory export record ({exc}).",
+            hint="Export with `devmem export` to see the expected fields.",
+        ) from None
+    links = [
+        (str(link["target"]).upper(), str(link.get("type", "related")))
+        for link in record.get("links", [])
+    ]
     return m, links
 
 
-def import_records(svc: MemoryService, records: Iterable[dict[str, Any] | SkippedFile],
-                   skipped: list[str] | None = None) -> tuple[int, int]:
+def import_records(
+    svc: MemoryService,
+    records: Iterable[dict[str, Any] | SkippedFile],
+    skipped: list[str] | None = None,
+) -> tuple[int, int]:
     """Write exported records through the service's restore mode (validation, redaction,
     embedding and one transaction per batch, as ``remember``; ids and times kept); returns
     (imported, already present).
@@ -107,21 +130,30 @@ def import_records(svc: MemoryService, records: Iterable[dict[str, Any] | Skippe
     return counts[0], counts[1]
 
 
-def _record(number: int, record: dict[str, Any] | SkippedFile,
-            skipped: list[str] | None) -> tuple[Memory, list[tuple[str, str]]] | None:
-    where = str(record.get(SOURCE_KEY) or f"record {number}") if isinstance(record, dict) else record.path
+def _record(
+    number: int, record: dict[str, Any] | SkippedFile, skipped: list[str] | None
+) -> tuple[Memory, list[tuple[str, str]]] | None:
+    where = (
+        str(record.get(SOURCE_KEY) or f"record {number}")
+        if isinstance(record, dict)
+        else record.path
+    )
     try:
         if isinstance(record, SkippedFile):
             raise InvalidInput(record.reason)
         return record_to_memory(record)
     except InvalidInput as exc:
         if skipped is not None:
-            skipped.append(exc.message if isinstance(record, SkippedFile) else f"{where}: {exc.message}")
+            skipped.append(
+                exc.message if isinstance(record, SkippedFile) else f"{where}: {exc.message}"
+            )
             return None
         if isinstance(record, SkippedFile):
             raise
-        raise InvalidInput(f"{where}: {exc.message}",
-                           hint="Records before it were imported; import again after fixing it.") from None
+        raise InvalidInput(
+            f"{where}: {exc.message}",
+            hint="Records before it were imported; import again after fixing it.",
+        ) from None
 
 
 def read_jsonl(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -131,8 +163,10 @@ def read_jsonl(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {number} is not JSON ({exc.msg} at column {exc.colno}).",
-                               hint="Nothing after that line was imported; fix it and import again.") from None
+            raise InvalidInput(
+                f"line {number} is not JSON ({exc.msg} at column {exc.colno}).",
+                hint="Nothing after that line was imported; fix it and import again.",
+            ) from None
         if not isinstance(record, dict):
             raise InvalidInput(f"line {number} is not a JSON object.")
         yield record
@@ -150,7 +184,9 @@ def export_markdown(svc: MemoryService, folder: Path, filters: SearchFilters | N
         record = memory_record(svc, m)
         body = record.pop("content")
         front = yamlsafe.dump(record)  # read back by read_markdown, which refuses aliases
-        (folder / f"{m.id}-{_slug(m.title)}.md").write_text(f"---\n{front}---\n{body}", encoding="utf-8")
+        (folder / f"{m.id}-{_slug(m.title)}.md").write_text(
+            f"---\n{front}---\n{body}", encoding="utf-8"
+        )
         count += 1
     return count
 
@@ -184,7 +220,9 @@ def read_markdown(folder: Path) -> Iterator[dict[str, Any] | SkippedFile]:
 def _markdown_record(path: Path) -> dict[str, Any]:
     match = re.match(r"^---\n(.*?)\n---\n(.*)$", _read_export(path), re.S)
     if not match:
-        raise InvalidInput(f"{path} has no front matter.", hint="Export with `devmem export --markdown`.")
+        raise InvalidInput(
+            f"{path} has no front matter.", hint="Export with `devmem export --markdown`."
+        )
     try:
         # A whole record (content aside) may pass the 64 KiB metadata limit: bound the
         # parse by the largest export, not by the metadata alone.
@@ -192,7 +230,9 @@ def _markdown_record(path: Path) -> dict[str, Any]:
     except InvalidInput as exc:  # aliases (a bomb), deep nesting: refused before expansion
         raise InvalidInput(f"{path}: front matter refused: {exc.message}.") from None
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: front matter is not valid YAML ({' '.join(str(exc).split())}).") from None
+        raise InvalidInput(
+            f"{path}: front matter is not valid YAML ({' '.join(str(exc).split())})."
+        ) from None
     if not isinstance(record, dict):
         raise InvalidInput(f"{path}: front matter is not a mapping of fields.")
     record["content"] = match.group(2)
@@ -208,6 +248,8 @@ def _read_export(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text.", hint="Export with `devmem export --markdown`.") from None
+        raise InvalidInput(
+            f"{path} is not UTF-8 text.", hint="Export with `devmem export --markdown`."
+        ) from None
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}.") from None

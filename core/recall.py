@@ -28,13 +28,29 @@ class Retrieval(Protocol):
 
     def vector_notice(self) -> str | None: ...
 
-    def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
-               filters: SearchFilters | None = None, include_related: bool = False,
-               recency: float = 0.0) -> SearchResult: ...
+    def recall(
+        self,
+        query: str,
+        *,
+        mode: str = "hybrid",
+        limit: int = 10,
+        offset: int = 0,
+        filters: SearchFilters | None = None,
+        include_related: bool = False,
+        recency: float = 0.0,
+    ) -> SearchResult: ...
 
 
-def run(svc: Retrieval, query: str, mode: str, limit: int, offset: int,
-        filters: SearchFilters | None, include_related: bool, recency: float) -> SearchResult:
+def run(
+    svc: Retrieval,
+    query: str,
+    mode: str,
+    limit: int,
+    offset: int,
+    filters: SearchFilters | None,
+    include_related: bool,
+    recency: float,
+) -> SearchResult:
     if mode not in SEARCH_MODES:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(SEARCH_MODES)}.")
     notices: list[str] = []
@@ -54,7 +70,7 @@ def run(svc: Retrieval, query: str, mode: str, limit: int, offset: int,
     fused = sorted(merged.values(), key=lambda c: c.score, reverse=True)
     if recency > 0:
         fused = _with_recency(svc, fused, recency)
-    page = fused[offset:offset + limit]
+    page = fused[offset : offset + limit]
     memories = svc.storage.get_many([c.memory_id for c in page])
     hits = [_hit(memories[c.memory_id], c, query) for c in page if c.memory_id in memories]
     related = _related(svc, query, [c.memory_id for c in page]) if include_related else []
@@ -66,8 +82,14 @@ Ranked = list[tuple[str, float]]
 SPEAKER_SEEDS = 60  # candidates checked for a speaker the query names or a question mark
 
 
-def _retrieve(svc: Retrieval, query: str, mode: str, filters: SearchFilters | None, depth: int,
-              notices: list[str]) -> tuple[Ranked, Ranked, list[str], str, np.ndarray | None]:
+def _retrieve(
+    svc: Retrieval,
+    query: str,
+    mode: str,
+    filters: SearchFilters | None,
+    depth: int,
+    notices: list[str],
+) -> tuple[Ranked, Ranked, list[str], str, np.ndarray | None]:
     want_vector = mode in ("hybrid", "vector")
     use_vector = want_vector and svc.vectors_usable()
     if want_vector and not use_vector:
@@ -81,16 +103,30 @@ def _retrieve(svc: Retrieval, query: str, mode: str, filters: SearchFilters | No
         except EmbeddingUnavailable as exc:
             notices.append(str(exc))
             use_vector = False
-    text = search.text_search(svc.storage, query, filters, depth) \
-        if mode in ("hybrid", "text") or (mode == "vector" and not use_vector) else []
-    graph_ids = graph.graph_candidates(svc.storage, query, filters, depth) if mode in ("graph", "hybrid") else []
+    text = (
+        search.text_search(svc.storage, query, filters, depth)
+        if mode in ("hybrid", "text") or (mode == "vector" and not use_vector)
+        else []
+    )
+    graph_ids = (
+        graph.graph_candidates(svc.storage, query, filters, depth)
+        if mode in ("graph", "hybrid")
+        else []
+    )
     used = mode if (use_vector or mode in ("text", "graph")) else "text"
     return text, vector, graph_ids, used, qvec
 
 
-def _within(svc: Retrieval, query: str, filters: SearchFilters | None,
-            when: timeexpr.TimeQuery, depth: int, qvec: np.ndarray | None, text: Ranked,
-            vector: Ranked) -> tuple[Ranked, Ranked, set[str]]:
+def _within(
+    svc: Retrieval,
+    query: str,
+    filters: SearchFilters | None,
+    when: timeexpr.TimeQuery,
+    depth: int,
+    qvec: np.ndarray | None,
+    text: Ranked,
+    vector: Ranked,
+) -> tuple[Ranked, Ranked, set[str]]:
     """Search again inside the time window the query names; the window's best matches join
     the candidates (a day's conversation is rarely in the top of a whole store otherwise)."""
     narrowed = _narrow(filters, when)
@@ -123,12 +159,16 @@ def _favour(merged: dict[str, search.Candidate], window: set[str]) -> None:
         merged[memory_id].ranks.setdefault("time", 1)
 
 
-def _with_recency(svc: Retrieval, fused: list[search.Candidate], weight: float) -> list[search.Candidate]:
+def _with_recency(
+    svc: Retrieval, fused: list[search.Candidate], weight: float
+) -> list[search.Candidate]:
     """Newer memories get up to ``weight`` × the top score, decaying with their time rank."""
     memories = svc.storage.get_many([c.memory_id for c in fused])
-    by_time = sorted((c for c in fused if c.memory_id in memories),
-                     key=lambda c: memories[c.memory_id].event_at or memories[c.memory_id].created_at,
-                     reverse=True)
+    by_time = sorted(
+        (c for c in fused if c.memory_id in memories),
+        key=lambda c: memories[c.memory_id].event_at or memories[c.memory_id].created_at,
+        reverse=True,
+    )
     top = fused[0].score if fused else 0.0
     for rank, cand in enumerate(by_time):
         cand.score += weight * top / (1 + rank)
@@ -173,8 +213,14 @@ def _hit(m: Memory, cand: search.Candidate, query: str) -> Hit:
     if "time" in cand.ranks:
         reasons.append("from the time the query names")
     snippet = search.snippet(m.content, query) if "text" in cand.ranks else None
-    return Hit(m, round(cand.score, 6), matched, snippet or search.opening(m.content), "; ".join(reasons),
-               cand.similarity)
+    return Hit(
+        m,
+        round(cand.score, 6),
+        matched,
+        snippet or search.opening(m.content),
+        "; ".join(reasons),
+        cand.similarity,
+    )
 
 
 def _related(svc: Retrieval, query: str, memory_ids: list[str]) -> list[EntitySummary]:
@@ -185,5 +231,7 @@ def _related(svc: Retrieval, query: str, memory_ids: list[str]) -> list[EntitySu
         for eid in svc.storage.entities_of(memory_id):
             counts[eid] += 1
     top = [eid for eid, _ in counts.most_common(8)]
-    return [EntitySummary(e.type, e.name, e.display, e.memory_count, float(counts[i]))
-            for i, e in zip(top, graph.summaries(svc.storage, top), strict=True)]
+    return [
+        EntitySummary(e.type, e.name, e.display, e.memory_count, float(counts[i]))
+        for i, e in zip(top, graph.summaries(svc.storage, top), strict=True)
+    ]

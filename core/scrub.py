@@ -58,8 +58,12 @@ class Scrubber:
     def anchor(self, anchor: CodeAnchor | None) -> CodeAnchor | None:
         if anchor is None:
             return None
-        return replace(anchor, path=self.text(anchor.path), symbol=self.optional(anchor.symbol),
-                       commit=self.optional(anchor.commit))
+        return replace(
+            anchor,
+            path=self.text(anchor.path),
+            symbol=self.optional(anchor.symbol),
+            commit=self.optional(anchor.commit),
+        )
 
     def entities(self, refs: Iterable[EntityRef]) -> list[EntityRef]:
         return [replace(e, name=self.text(e.name), display=self.optional(e.display)) for e in refs]

@@ -30,7 +30,8 @@ SNIPPET_WORDS = 24
 SNIPPET_SCAN = 20_000  # characters of a memory searched for a snippet (bounds the cost)
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had
 has have having he her here hers herself him himself his how i if in into is it its itself just
@@ -38,7 +39,8 @@ me more most my myself no nor not now of off on once only or other our ours ours
 own same she should so some such than that the their theirs them themselves then there these
 they this those through to too under until up very was we were what when where which while who
 whom why will with would you your yours yourself yourselves s t don didn doesn isn wasn
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -51,8 +53,10 @@ class Candidate:
     score: float = 0.0
 
 
-QUESTION_WORDS = frozenset("what why how when where who whom whose which did does do is are was were can "
-                           "could should would will has have".split())
+QUESTION_WORDS = frozenset(
+    "what why how when where who whom whose which did does do is are was were can "
+    "could should would will has have".split()
+)
 
 
 def asks(query: str) -> bool:
@@ -68,8 +72,9 @@ def words(text: str) -> list[str]:
     return list(dict.fromkeys(content or tokens))[:64]
 
 
-def text_search(storage: SearchIndex, query: str, filters: SearchFilters | None,
-                k: int) -> list[tuple[str, float]]:
+def text_search(
+    storage: SearchIndex, query: str, filters: SearchFilters | None, k: int
+) -> list[tuple[str, float]]:
     """(memory id, full-text relevance ≥ 0) best first, for the query's words."""
     terms = words(query)
     if not terms:
@@ -77,15 +82,21 @@ def text_search(storage: SearchIndex, query: str, filters: SearchFilters | None,
     return [(c.memory_id, c.score) for c in storage.text_candidates(terms, filters, k)]
 
 
-def vector_search(storage: SearchIndex, qvec: np.ndarray, filters: SearchFilters | None,
-                  k: int) -> list[tuple[str, float]]:
+def vector_search(
+    storage: SearchIndex, qvec: np.ndarray, filters: SearchFilters | None, k: int
+) -> list[tuple[str, float]]:
     """(memory id, cosine) best first."""
     return [(c.memory_id, c.similarity) for c in storage.vector_candidates(qvec, filters, k)]
 
 
-def fuse(text: Sequence[tuple[str, float]], vector: Sequence[tuple[str, float]],
-         graph: Sequence[str], *, text_weight: float | None = None,
-         graph_weight: float | None = None) -> dict[str, Candidate]:
+def fuse(
+    text: Sequence[tuple[str, float]],
+    vector: Sequence[tuple[str, float]],
+    graph: Sequence[str],
+    *,
+    text_weight: float | None = None,
+    graph_weight: float | None = None,
+) -> dict[str, Candidate]:
     """Score fusion: text_weight · bm25/max(bm25) + (1 − text_weight) · relative cosine + graph.
 
     Scores rather than ranks: on LoCoMo's development split this beat reciprocal-rank
@@ -110,7 +121,9 @@ def fuse(text: Sequence[tuple[str, float]], vector: Sequence[tuple[str, float]],
         cand = merged.setdefault(memory_id, Candidate(memory_id))
         cand.ranks["vector"] = rank
         cand.similarity = sim
-        cand.score += vec_weight * ((sim - low) / spread if RELATIVE_VECTOR and spread > 1e-6 else max(sim, 0.0))
+        cand.score += vec_weight * (
+            (sim - low) / spread if RELATIVE_VECTOR and spread > 1e-6 else max(sim, 0.0)
+        )
     for rank, memory_id in enumerate(graph, start=1):
         cand = merged.setdefault(memory_id, Candidate(memory_id))
         cand.ranks["graph"] = rank
@@ -118,8 +131,15 @@ def fuse(text: Sequence[tuple[str, float]], vector: Sequence[tuple[str, float]],
     return merged
 
 
-def expand_context(storage: SearchIndex, merged: dict[str, Candidate], filters: SearchFilters | None, *,
-                   weight: float | None = None, span: int = CONTEXT_SPAN, seeds: int = 50) -> None:
+def expand_context(
+    storage: SearchIndex,
+    merged: dict[str, Candidate],
+    filters: SearchFilters | None,
+    *,
+    weight: float | None = None,
+    span: int = CONTEXT_SPAN,
+    seeds: int = 50,
+) -> None:
     """Give memories captured together with a strong hit (the turns around it in a chat,
     the sections around it in a note) a share of its score: the answer to "what did we
     decide" is often the message next to the one that names the topic."""
@@ -131,7 +151,8 @@ def expand_context(storage: SearchIndex, merged: dict[str, Candidate], filters: 
     bonus: dict[str, float] = {}
     lifter: dict[str, float] = {}  # the best score among the hits that lift a memory
     for seed_id, memory_id, offset, seed_asks in storage.context_neighbours(
-            [c.memory_id for c in top], span, filters):
+        [c.memory_id for c in top], span, filters
+    ):
         share = weight + (ANSWER_WEIGHT if seed_asks else 0.0) if offset == 1 else weight
         seed_score = score_of[seed_id]
         bonus[memory_id] = bonus.get(memory_id, 0.0) + share * seed_score / abs(offset)
@@ -163,9 +184,13 @@ def snippet(text: str, query: str, width: int = SNIPPET_WORDS) -> str | None:
     end = min(len(tokens), start + width)
     out, pos = [], tokens[start].start()
     for i in (i for i in marked if start <= i < end):
-        out += [text[pos:tokens[i].start()], "**", tokens[i].group(), "**"]
+        out += [text[pos : tokens[i].start()], "**", tokens[i].group(), "**"]
         pos = tokens[i].end()
-    out.append(text[pos:] if end == len(tokens) and len(text) <= SNIPPET_SCAN else text[pos:tokens[end - 1].end()])
+    out.append(
+        text[pos:]
+        if end == len(tokens) and len(text) <= SNIPPET_SCAN
+        else text[pos : tokens[end - 1].end()]
+    )
     body = " ".join("".join(out).split())
     more = end < len(tokens) or len(text) > SNIPPET_SCAN
     return ("…" if start > 0 else "") + body + ("…" if more else "")
@@ -205,6 +230,7 @@ def _stem_matcher(query: str) -> Callable[[str], bool] | None:
 
     def hits(token: str) -> bool:
         return token in exact or any(token[:n] in prefixes for n in lengths if len(token) > n)
+
     return hits
 
 
@@ -218,5 +244,3 @@ def matched_words(query: str, text: str) -> list[str]:
     """The query words that occur in ``text`` (prefix match, like the porter stemmer's effect)."""
     lowered = text.lower()
     return [w for w in words(query) if w[: max(4, len(w) - 2)] in lowered][:6]
-
-

@@ -1,8 +1,8 @@
 """The service facade: the one API every adapter and connector calls.
 
-    remember(MemoryInput)  validate + limits → redact → dedupe → embed (outside the write
-                           lock) → one transaction: row + FTS + vector + graph + version
-    recall(query, …)       text (bm25) · vector (KNN) · graph → reciprocal-rank fusion
+remember(MemoryInput)  validate + limits → redact → dedupe → embed (outside the write
+                       lock) → one transaction: row + FTS + vector + graph + version
+recall(query, …)       text (bm25) · vector (KNN) · graph → reciprocal-rank fusion
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def embedding_text(m: Memory) -> str:
 class MemoryService(GraphMethods):
     """Remember, recall and curate memories in one store (graph queries: ``core.graph_api``)."""
 
-    def __init__(self, storage: Storage, embedder: Embedder, limits: validate.Limits | None = None) -> None:
+    def __init__(
+        self, storage: Storage, embedder: Embedder, limits: validate.Limits | None = None
+    ) -> None:
         self.storage = storage
         self.embedder = embedder
         self.limits = limits or validate.Limits()
@@ -81,8 +83,9 @@ class MemoryService(GraphMethods):
         return self.storage.location
 
     @classmethod
-    def open(cls, location: Path | str, embedder: Embedder,
-             limits: validate.Limits | None = None) -> MemoryService:
+    def open(
+        cls, location: Path | str, embedder: Embedder, limits: validate.Limits | None = None
+    ) -> MemoryService:
         """The service over the store at ``location`` (a path, ``sqlite:///…``)."""
         return cls(open_storage(location), embedder, limits)
 
@@ -95,7 +98,9 @@ class MemoryService(GraphMethods):
         if not self.embedder.is_ready():
             return False
         if not self._vector_checked:
-            self._vector_notice = self.storage.prepare_vectors(self.embedder.identity, self.embedder.dim)
+            self._vector_notice = self.storage.prepare_vectors(
+                self.embedder.identity, self.embedder.dim
+            )
             self._vector_checked = True
         return self._vector_notice is None
 
@@ -110,7 +115,9 @@ class MemoryService(GraphMethods):
             return f"Embedding model unavailable ({failure}); using text and graph search."
         return "The embedding model is still loading; this answer used text search only."
 
-    def _embed(self, memories: Sequence[Memory], wait: float = MODEL_WAIT_ON_WRITE_S) -> list[np.ndarray | None]:
+    def _embed(
+        self, memories: Sequence[Memory], wait: float = MODEL_WAIT_ON_WRITE_S
+    ) -> list[np.ndarray | None]:
         if not self.embedder.is_ready():
             self.embedder.wait(wait)
         if not self.vectors_usable():
@@ -133,23 +140,36 @@ class MemoryService(GraphMethods):
         project = scrub.optional(project)
         source = scrub.text(validate.text(inp.source or "user", "source"))
         memory = Memory(
-            id=new_id(), title=title, content=content, kind=validate.kind(inp.kind),
-            tags=validate.tags(_scrub_tags(scrub, inp.tags), self.limits), project=project,
-            anchor=scrub.anchor(validate.anchor(inp.anchor)), source=source,
+            id=new_id(),
+            title=title,
+            content=content,
+            kind=validate.kind(inp.kind),
+            tags=validate.tags(_scrub_tags(scrub, inp.tags), self.limits),
+            project=project,
+            anchor=scrub.anchor(validate.anchor(inp.anchor)),
+            source=source,
             external_id=scrub.external_id(validate.optional_text(inp.external_id, "external id")),
-            source_url=scrub.optional(validate.optional_text(inp.source_url, "source URL", validate.URL_CHARS)),
+            source_url=scrub.optional(
+                validate.optional_text(inp.source_url, "source URL", validate.URL_CHARS)
+            ),
             provenance=Provenance.for_source(inp.source or "user"),
-            visibility=validate.visibility(inp.visibility), created_at=now, updated_at=now,
-            event_at=to_iso(inp.event_at), version=1, metadata=metadata,
-            content_hash=content_hash(content, project))
+            visibility=validate.visibility(inp.visibility),
+            created_at=now,
+            updated_at=now,
+            event_at=to_iso(inp.event_at),
+            version=1,
+            metadata=metadata,
+            content_hash=content_hash(content, project),
+        )
         return memory, scrub.notes()
 
     def remember(self, inp: MemoryInput) -> WriteResult:
         """Store one memory (or report the identical one already stored)."""
         return self.remember_many([inp])[0]
 
-    def remember_many(self, inputs: Sequence[MemoryInput],
-                      vectors: Sequence[np.ndarray] | None = None) -> list[WriteResult]:
+    def remember_many(
+        self, inputs: Sequence[MemoryInput], vectors: Sequence[np.ndarray] | None = None
+    ) -> list[WriteResult]:
         """Store many memories: one embedding batch, one transaction.
 
         ``vectors`` (one per input, from the store's model) skips embedding: for bulk
@@ -161,8 +181,9 @@ class MemoryService(GraphMethods):
                 results.append(self._write_one(tx, inputs[i], m, notes, vec_of.get(i)))
         return results
 
-    def _prepare_batch(self, inputs: Sequence[MemoryInput], vectors: Sequence[np.ndarray] | None = None
-                       ) -> tuple[list[tuple[Memory, tuple[RedactionNote, ...]]], dict[int, np.ndarray | None]]:
+    def _prepare_batch(
+        self, inputs: Sequence[MemoryInput], vectors: Sequence[np.ndarray] | None = None
+    ) -> tuple[list[tuple[Memory, tuple[RedactionNote, ...]]], dict[int, np.ndarray | None]]:
         """Validate and redact every input, and embed (outside the write lock) only those not
         already stored; returns the prepared memories and input index → vector."""
         prepared = [self.prepare(i) for i in inputs]
@@ -180,8 +201,14 @@ class MemoryService(GraphMethods):
             return found is not None and _same_import(found, m)
         return self.storage.find_by_hash(m.content_hash, m.project) is not None
 
-    def _write_one(self, tx: Transaction, inp: MemoryInput, m: Memory, notes: tuple[RedactionNote, ...],
-                   vector: np.ndarray | None) -> WriteResult:
+    def _write_one(
+        self,
+        tx: Transaction,
+        inp: MemoryInput,
+        m: Memory,
+        notes: tuple[RedactionNote, ...],
+        vector: np.ndarray | None,
+    ) -> WriteResult:
         if m.external_id:
             found = self.storage.find_external(m.source, m.external_id)
             if found is not None:
@@ -189,21 +216,36 @@ class MemoryService(GraphMethods):
         else:
             dup = self.storage.find_by_hash(m.content_hash, m.project)
             if dup is not None:
-                return WriteResult(dup, "deduplicated", notes,
-                                   message=f"Already stored as {dup.id}; nothing new was written.")
+                return WriteResult(
+                    dup,
+                    "deduplicated",
+                    notes,
+                    message=f"Already stored as {dup.id}; nothing new was written.",
+                )
         tx.insert(m, vector)
         tx.add_version(m, m.source, version=1)
         tx.index_graph(m, Scrubber().entities(inp.entities))
         self._add_links(tx, m.id, inp.links, m.created_at)
         return WriteResult(m, "created", notes)
 
-    def _update_external(self, tx: Transaction, old: Memory, m: Memory,
-                         notes: tuple[RedactionNote, ...], vector: np.ndarray | None,
-                         inp: MemoryInput) -> WriteResult:
+    def _update_external(
+        self,
+        tx: Transaction,
+        old: Memory,
+        m: Memory,
+        notes: tuple[RedactionNote, ...],
+        vector: np.ndarray | None,
+        inp: MemoryInput,
+    ) -> WriteResult:
         if _same_import(old, m):
             return WriteResult(old, "unchanged", notes)
-        new = replace(m, id=old.id, created_at=old.created_at, version=old.version + 1,
-                      provenance=old.provenance)
+        new = replace(
+            m,
+            id=old.id,
+            created_at=old.created_at,
+            version=old.version + 1,
+            provenance=old.provenance,
+        )
         if vector is None and old.content_hash == m.content_hash:
             vector = self.storage.stored_vector(old.id)
         tx.replace(new, vector)
@@ -212,7 +254,9 @@ class MemoryService(GraphMethods):
         self._add_links(tx, new.id, inp.links, new.updated_at)
         return WriteResult(new, "updated", notes)
 
-    def _add_links(self, tx: Transaction, memory_id: str, links: Iterable[tuple[str, str]], at: str) -> None:
+    def _add_links(
+        self, tx: Transaction, memory_id: str, links: Iterable[tuple[str, str]], at: str
+    ) -> None:
         for target, link_type in links:
             found = self.storage.get(target)
             if found is not None and found.id != memory_id:
@@ -223,7 +267,9 @@ class MemoryService(GraphMethods):
         through the path ``remember`` takes: validation, limits and redaction of every field,
         dedupe (by id: a memory already present is left alone), embedding outside the write
         lock, one transaction. Returns the memories written."""
-        fresh = builtins.list({m.id: m for m in memories if self.storage.get(m.id) is None}.values())
+        fresh = builtins.list(
+            {m.id: m for m in memories if self.storage.get(m.id) is None}.values()
+        )
         checked = [self._restored(m) for m in fresh]
         vectors = self._embed(checked) if checked else []
         with self.storage.transaction() as tx:
@@ -234,12 +280,27 @@ class MemoryService(GraphMethods):
         return checked
 
     def _restored(self, m: Memory) -> Memory:
-        inp = MemoryInput(content=m.content, title=m.title, kind=m.kind, tags=builtins.list(m.tags),
-                          project=m.project, anchor=m.anchor, source=m.source, visibility=m.visibility,
-                          metadata=m.metadata)
+        inp = MemoryInput(
+            content=m.content,
+            title=m.title,
+            kind=m.kind,
+            tags=builtins.list(m.tags),
+            project=m.project,
+            anchor=m.anchor,
+            source=m.source,
+            visibility=m.visibility,
+            metadata=m.metadata,
+        )
         prepared, _ = self.prepare(inp)
-        return replace(m, content=prepared.content, title=prepared.title, kind=prepared.kind, tags=prepared.tags,
-                       metadata=prepared.metadata, content_hash=content_hash(prepared.content, m.project))
+        return replace(
+            m,
+            content=prepared.content,
+            title=prepared.title,
+            kind=prepared.kind,
+            tags=prepared.tags,
+            metadata=prepared.metadata,
+            content_hash=content_hash(prepared.content, m.project),
+        )
 
     def update(self, memory_id: str, patch: MemoryPatch, *, source: str = "user") -> WriteResult:
         """Change a memory. A lower-provenance writer's change waits as a pending version."""
@@ -250,45 +311,74 @@ class MemoryService(GraphMethods):
         if Provenance.for_source(source) < old.provenance:
             return self._pend(old, new, notes, source)
         new = replace(new, version=self.storage.next_version(old.id))
-        vector = self._embed([new])[0] if new.content_hash != old.content_hash or new.title != old.title \
+        vector = (
+            self._embed([new])[0]
+            if new.content_hash != old.content_hash or new.title != old.title
             else self.storage.stored_vector(old.id)
+        )
         with self.storage.transaction() as tx:
             tx.replace(new, vector)
             tx.add_version(new, source, version=new.version)
             tx.reindex_graph(new)  # keeps connector entities (a commit's author)
         return WriteResult(new, "updated", notes, message=f"Now at version {new.version}.")
 
-    def _patched(self, old: Memory, patch: MemoryPatch, source: str) -> tuple[Memory, tuple[RedactionNote, ...]]:
+    def _patched(
+        self, old: Memory, patch: MemoryPatch, source: str
+    ) -> tuple[Memory, tuple[RedactionNote, ...]]:
         scrub = Scrubber()
-        body = scrub.text(validate.content(patch.content, self.limits)) \
-            if patch.content is not None else old.content
+        body = (
+            scrub.text(validate.content(patch.content, self.limits))
+            if patch.content is not None
+            else old.content
+        )
         auto_title = old.title == validate.title(None, old.content, self.limits)
         wants_title = patch.title is not None or (auto_title and patch.content is not None)
-        title = scrub.text(validate.title(patch.title, body, self.limits)) if wants_title else old.title
-        project = old.project if patch.project is None else (scrub.text(patch.project.strip()) or None)
+        title = (
+            scrub.text(validate.title(patch.title, body, self.limits)) if wants_title else old.title
+        )
+        project = (
+            old.project if patch.project is None else (scrub.text(patch.project.strip()) or None)
+        )
         new = replace(
-            old, content=body, title=title,
+            old,
+            content=body,
+            title=title,
             kind=validate.kind(patch.kind) if patch.kind else old.kind,
             tags=validate.tags(_scrub_tags(scrub, patch.tags), self.limits)
-            if patch.tags is not None else old.tags,
-            project=project, anchor=scrub.anchor(validate.anchor(patch.anchor)) if patch.anchor else old.anchor,
-            visibility=validate.visibility(patch.visibility) if patch.visibility else old.visibility,
+            if patch.tags is not None
+            else old.tags,
+            project=project,
+            anchor=scrub.anchor(validate.anchor(patch.anchor)) if patch.anchor else old.anchor,
+            visibility=validate.visibility(patch.visibility)
+            if patch.visibility
+            else old.visibility,
             event_at=to_iso(patch.event_at) if patch.event_at else old.event_at,
             metadata=scrub.tree(validate.metadata(patch.metadata, self.limits))
-            if patch.metadata is not None else old.metadata,
-            updated_at=now_iso(), version=old.version + 1,
+            if patch.metadata is not None
+            else old.metadata,
+            updated_at=now_iso(),
+            version=old.version + 1,
             content_hash=content_hash(body, project),
-            provenance=max(old.provenance, Provenance.for_source(source)))
+            provenance=max(old.provenance, Provenance.for_source(source)),
+        )
         return new, scrub.notes()
 
-    def _pend(self, old: Memory, new: Memory, notes: tuple[RedactionNote, ...], source: str) -> WriteResult:
+    def _pend(
+        self, old: Memory, new: Memory, notes: tuple[RedactionNote, ...], source: str
+    ) -> WriteResult:
         with self.storage.transaction() as tx:
             version = tx.add_version(new, source, pending=True)
         return WriteResult(
-            old, "pending_review", notes, pending_version=version,
-            message=(f"{old.id} was written by a {old.provenance.name.lower()}; this change from "
-                     f"{source} is kept as pending version {version} and the memory is unchanged. "
-                     f"Accept it with `devmem edit {old.id} --accept {version}`."))
+            old,
+            "pending_review",
+            notes,
+            pending_version=version,
+            message=(
+                f"{old.id} was written by a {old.provenance.name.lower()}; this change from "
+                f"{source} is kept as pending version {version} and the memory is unchanged. "
+                f"Accept it with `devmem edit {old.id} --accept {version}`."
+            ),
+        )
 
     def accept_pending(self, memory_id: str, version: int, *, source: str = "user") -> WriteResult:
         """Apply a pending version (written by a lower-provenance writer) to the memory."""
@@ -296,10 +386,18 @@ class MemoryService(GraphMethods):
         fields = self.storage.version_fields(old.id, version)
         pending = [v for v in self.storage.versions(old.id) if v.version == version and v.pending]
         if fields is None or not pending:
-            raise NotFound(f"{memory_id} has no pending version {version}.",
-                           hint=f"List versions with `devmem show {memory_id} --versions`.")
-        patch = MemoryPatch(content=fields["content"], title=fields["title"], kind=fields["kind"],
-                            tags=fields["tags"], visibility=fields["visibility"], metadata=fields["metadata"])
+            raise NotFound(
+                f"{memory_id} has no pending version {version}.",
+                hint=f"List versions with `devmem show {memory_id} --versions`.",
+            )
+        patch = MemoryPatch(
+            content=fields["content"],
+            title=fields["title"],
+            kind=fields["kind"],
+            tags=fields["tags"],
+            visibility=fields["visibility"],
+            metadata=fields["metadata"],
+        )
         result = self.update(memory_id, patch, source=source)
         with self.storage.transaction() as tx:
             tx.clear_pending(old.id, version)
@@ -359,8 +457,12 @@ class MemoryService(GraphMethods):
         return maintenance.stats(self.storage, self.embedder)
 
     # ---- connectors --------------------------------------------------------------------
-    def sync_batch(self, inputs: Sequence[MemoryInput], deletions: Sequence[tuple[str, str]] = (),
-                   cursor: tuple[str, str, str] | None = None) -> list[WriteResult | Memory]:
+    def sync_batch(
+        self,
+        inputs: Sequence[MemoryInput],
+        deletions: Sequence[tuple[str, str]] = (),
+        cursor: tuple[str, str, str] | None = None,
+    ) -> list[WriteResult | Memory]:
         """Upsert ``inputs`` (by source + external id), delete ``deletions`` (source, external id)
         and store the connector's ``cursor`` (connector, scope, value) in ONE transaction, so a
         sync killed half-way resumes from the last committed batch with nothing half-written.
@@ -421,8 +523,10 @@ class MemoryService(GraphMethods):
         validate.text(memory_id, "id")
         found = self.storage.get(memory_id.strip())
         if found is None:
-            raise NotFound(f"No memory has the id {memory_id!r}.",
-                           hint="Search with `devmem search …` or the recall tool to find its id.")
+            raise NotFound(
+                f"No memory has the id {memory_id!r}.",
+                hint="Search with `devmem search …` or the recall tool to find its id.",
+            )
         return found
 
     def get(self, memory_id: str) -> Memory:
@@ -434,39 +538,90 @@ class MemoryService(GraphMethods):
     def links(self, memory_id: str) -> list[Link]:
         return self.storage.links_of(self._require(memory_id).id)
 
-    def list(self, filters: SearchFilters | None = None, limit: int = 20, offset: int = 0,
-             order: str = "updated") -> Page:
+    def list(
+        self,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        order: str = "updated",
+    ) -> Page:
         """Memories matching ``filters``, newest first (``order``: updated, created, event)."""
-        return listing.page(self.storage, validate.filters(filters), validate.limit(limit, self.limits),
-                            validate.offset(offset), order)
+        return listing.page(
+            self.storage,
+            validate.filters(filters),
+            validate.limit(limit, self.limits),
+            validate.offset(offset),
+            order,
+        )
 
-    def recall(self, query: str, *, mode: str = "hybrid", limit: int = 10, offset: int = 0,
-               filters: SearchFilters | None = None, include_related: bool = False,
-               recency: float = 0.0) -> SearchResult:
+    def recall(
+        self,
+        query: str,
+        *,
+        mode: str = "hybrid",
+        limit: int = 10,
+        offset: int = 0,
+        filters: SearchFilters | None = None,
+        include_related: bool = False,
+        recency: float = 0.0,
+    ) -> SearchResult:
         """Ranked memories for ``query`` with why each matched; see ``core.recall``."""
-        return recall.run(self, validate.query(query, self.limits), mode,
-                          validate.limit(limit, self.limits), validate.offset(offset),
-                          validate.filters(filters), include_related, validate.weight(recency, "recency"))
+        return recall.run(
+            self,
+            validate.query(query, self.limits),
+            mode,
+            validate.limit(limit, self.limits),
+            validate.offset(offset),
+            validate.filters(filters),
+            include_related,
+            validate.weight(recency, "recency"),
+        )
 
-    def context_for_file(self, path: str, *, symbol: str | None = None, line: int | None = None,
-                         project: str | None = None, limit: int = 10) -> builtins.list[Hit]:
+    def context_for_file(
+        self,
+        path: str,
+        *,
+        symbol: str | None = None,
+        line: int | None = None,
+        project: str | None = None,
+        limit: int = 10,
+    ) -> builtins.list[Hit]:
         """Memories anchored to this file / symbol / line first, then ones about the symbol by
         the editor's rules (``core.code_context``: project or global, must-mention, floor)."""
         symbol = validate.text(symbol, "symbol", required=False) if symbol is not None else None
         project = validate.text(project, "project", required=False) if project is not None else None
-        return ctx.for_file(self, validate.text(path, "path"), symbol, validate.line(line, "line"),
-                               project, validate.limit(limit, self.limits))
+        return ctx.for_file(
+            self,
+            validate.text(path, "path"),
+            symbol,
+            validate.line(line, "line"),
+            project,
+            validate.limit(limit, self.limits),
+        )
 
-    def code_context(self, text: str, *, term: str = "", kind: str = "text", project: str | None = None,
-                     floor: float = ctx.RELEVANCE_FLOOR, limit: int = ctx.SEARCH_DEPTH) -> builtins.list[Hit]:
+    def code_context(
+        self,
+        text: str,
+        *,
+        term: str = "",
+        kind: str = "text",
+        project: str | None = None,
+        floor: float = ctx.RELEVANCE_FLOOR,
+        limit: int = ctx.SEARCH_DEPTH,
+    ) -> builtins.list[Hit]:
         """Memories about a spot in code (hover, lens, code actions): of ``project`` or global,
         naming ``term`` verbatim or clearing the relevance ``floor``; see ``core.code_context``."""
         if kind not in ctx.KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(ctx.KINDS)}.")
         return ctx.search_context(self, ctx.CodeSpot(text, term, kind), project, floor, limit)
 
-    def past_fixes(self, message: str, *, project: str | None = None,
-                   kinds: Sequence[str] = ("bugfix", "pitfall")) -> builtins.list[Hit]:
+    def past_fixes(
+        self,
+        message: str,
+        *,
+        project: str | None = None,
+        kinds: Sequence[str] = ("bugfix", "pitfall"),
+    ) -> builtins.list[Hit]:
         """Bug-fix and pitfall memories sharing most words of an error message."""
         return ctx.past_fixes(self, message, project, kinds)
 
@@ -509,13 +664,50 @@ def _scrub_tags(scrub: Scrubber, tags: Any) -> Any:
 
 def _same_import(old: Memory, new: Memory) -> bool:
     """A connector's item is unchanged when everything it sets is the same."""
-    return (old.content_hash, old.title, old.metadata, old.kind, old.tags, old.anchor, old.event_at,
-            old.source_url, old.visibility, old.project) == (
-        new.content_hash, new.title, new.metadata, new.kind, new.tags, new.anchor, new.event_at,
-        new.source_url, new.visibility, new.project)
+    return (
+        old.content_hash,
+        old.title,
+        old.metadata,
+        old.kind,
+        old.tags,
+        old.anchor,
+        old.event_at,
+        old.source_url,
+        old.visibility,
+        old.project,
+    ) == (
+        new.content_hash,
+        new.title,
+        new.metadata,
+        new.kind,
+        new.tags,
+        new.anchor,
+        new.event_at,
+        new.source_url,
+        new.visibility,
+        new.project,
+    )
 
 
 def _same(a: Memory, b: Memory) -> bool:
-    return (a.content, a.title, a.kind, a.tags, a.project, a.anchor, a.visibility, a.event_at,
-            a.metadata) == (b.content, b.title, b.kind, b.tags, b.project, b.anchor, b.visibility,
-                            b.event_at, b.metadata)
+    return (
+        a.content,
+        a.title,
+        a.kind,
+        a.tags,
+        a.project,
+        a.anchor,
+        a.visibility,
+        a.event_at,
+        a.metadata,
+    ) == (
+        b.content,
+        b.title,
+        b.kind,
+        b.tags,
+        b.project,
+        b.anchor,
+        b.visibility,
+        b.event_at,
+        b.metadata,
+    )

@@ -26,15 +26,20 @@ _WORD = re.compile(r"[^\W_]+")
 
 def names_in(query: str) -> set[str]:
     """The lower-cased words of a query that could name a person ("Alice's" → "alice")."""
-    return {w for w in (t.lower() for t in _WORD.findall(query)) if len(w) >= 3 and w not in STOPWORDS}
+    return {
+        w for w in (t.lower() for t in _WORD.findall(query)) if len(w) >= 3 and w not in STOPWORDS
+    }
 
 
 def spoken_by(storage: Storage, memory_ids: Sequence[str], query_words: set[str]) -> set[str]:
     """Those of ``memory_ids`` whose speaker the query names (full name, first or last name)."""
     if not memory_ids or not query_words:
         return set()
-    return {o.memory_id for o in storage.openings(memory_ids, 64)
-            if _names(o.kind, o.opening, o.metadata_json) & query_words}
+    return {
+        o.memory_id
+        for o in storage.openings(memory_ids, 64)
+        if _names(o.kind, o.opening, o.metadata_json) & query_words
+    }
 
 
 @functools.lru_cache(maxsize=8192)  # the same memories come up query after query

@@ -30,7 +30,9 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
     ("y", re.compile(rf"\b(?P<y>{_YEAR})\b")),
 ]
 _BETWEEN = re.compile(rf"\bbetween\s+(?P<a>.+?)\s+and\s+(?P<b>.+?{_YEAR})\b", re.I)
-_MD = re.compile(rf"\b(?P<mon>{_MON})\s+(?P<d>{_DAY})\b|\b(?P<d2>{_DAY})\s+(?P<mon2>{_MON})\b", re.I)
+_MD = re.compile(
+    rf"\b(?P<mon>{_MON})\s+(?P<d>{_DAY})\b|\b(?P<d2>{_DAY})\s+(?P<mon2>{_MON})\b", re.I
+)
 _RELATIVE = re.compile(r"\b(today|yesterday|(?:last|this|past)\s+(?:week|month|year))\b", re.I)
 _SHIFT = re.compile(r"\b(?:the\s+)?(week|month|day)s?\s+(before|after)\s*$", re.I)
 _SIDE = re.compile(r"\b(before|after|since|until|by)\s*$", re.I)
@@ -56,8 +58,10 @@ def parse(query: str, now: datetime | None = None) -> TimeQuery | None:
     start, end, span = found
     rest = query
     if span is not None:
-        rest = (query[:span[0]] + " " + query[span[1]:]).strip()
-    return TimeQuery(_iso(start) if start else None, _iso(end) if end else None, " ".join(rest.split()))
+        rest = (query[: span[0]] + " " + query[span[1] :]).strip()
+    return TimeQuery(
+        _iso(start) if start else None, _iso(end) if end else None, " ".join(rest.split())
+    )
 
 
 def _absolute(query: str) -> tuple[date | None, date | None, tuple[int, int]] | None:
@@ -69,16 +73,22 @@ def _absolute(query: str) -> tuple[date | None, date | None, tuple[int, int]] | 
         if window is None:
             continue
         first, last = window
-        before = query[:m.start()]
+        before = query[: m.start()]
         span_start = m.start()
         shift = _SHIFT.search(before)
         side = _SIDE.search(before)
         start: date | None = first
         end: date | None = last
         if shift:  # "the week before 16 November"
-            length = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31)}
+            length = {
+                "day": timedelta(days=1),
+                "week": timedelta(days=7),
+                "month": timedelta(days=31),
+            }
             step = length[shift.group(1).lower()]
-            start, end = (first - step, first) if shift.group(2).lower() == "before" else (last, last + step)
+            start, end = (
+                (first - step, first) if shift.group(2).lower() == "before" else (last, last + step)
+            )
             span_start = shift.start()
         elif side:  # "before March 2024", "since 2023"
             word = side.group(1).lower()
@@ -125,7 +135,9 @@ def _month_day(text: str, year: int) -> tuple[date, date, tuple[int, int]] | Non
     m = _MD.search(text)
     if m is None:
         return None
-    mon, day = (m.group("mon"), m.group("d")) if m.group("mon") else (m.group("mon2"), m.group("d2"))
+    mon, day = (
+        (m.group("mon"), m.group("d")) if m.group("mon") else (m.group("mon2"), m.group("d2"))
+    )
     try:
         start = date(year, _MONTHS[mon.lower().rstrip(".")], int(re.sub(r"\D", "", day)))
     except (ValueError, KeyError):
@@ -145,8 +157,11 @@ def _relative(query: str, now: datetime) -> tuple[date, date, None] | None:
         return today - timedelta(days=1), today, None
     unit = phrase.split()[1]
     if phrase.startswith("this"):
-        starts = {"week": today - timedelta(days=today.weekday()), "month": today.replace(day=1),
-                  "year": today.replace(month=1, day=1)}
+        starts = {
+            "week": today - timedelta(days=today.weekday()),
+            "month": today.replace(day=1),
+            "year": today.replace(month=1, day=1),
+        }
         return starts[unit], today + timedelta(days=1), None
     back = {"week": timedelta(days=7), "month": timedelta(days=31), "year": timedelta(days=366)}
     return today - back[unit], today + timedelta(days=1), None  # relative words stay in the query

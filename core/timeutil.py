@@ -35,6 +35,7 @@ def _parse(text: str) -> datetime:
         dt = datetime.fromisoformat(cleaned)
     except ValueError:
         raise InvalidInput(
-            f"cannot read the time {text!r}", hint="Use ISO-8601, e.g. 2026-03-01 or 2026-03-01T14:30:00Z."
+            f"cannot read the time {text!r}",
+            hint="Use ISO-8601, e.g. 2026-03-01 or 2026-03-01T14:30:00Z.",
         ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

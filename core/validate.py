@@ -37,23 +37,30 @@ URL_CHARS = 8_192
 MAX_LINE = 10_000_000
 
 
-def text(value: Any, name: str, *, required: bool = True, max_chars: int | None = FIELD_CHARS) -> str:
+def text(
+    value: Any, name: str, *, required: bool = True, max_chars: int | None = FIELD_CHARS
+) -> str:
     """A string that encodes as UTF-8, holds no NUL byte and is at most ``max_chars`` long."""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text, not {type(value).__name__}.")
     if max_chars is not None and len(value) > max_chars:
-        raise ContentTooLarge(f"{name} is {len(value):,} characters; the limit is {max_chars:,}.",
-                              hint=f"Give a shorter {name}.")
+        raise ContentTooLarge(
+            f"{name} is {len(value):,} characters; the limit is {max_chars:,}.",
+            hint=f"Give a shorter {name}.",
+        )
     if required and not value.strip():
         raise InvalidInput(f"{name} is empty.", hint=f"Give a non-empty {name}.")
     if "\x00" in value:
-        raise InvalidInput(f"{name} contains a NUL byte (\\x00).",
-                           hint="Strip binary data; DevMemory stores text.")
+        raise InvalidInput(
+            f"{name} contains a NUL byte (\\x00).", hint="Strip binary data; DevMemory stores text."
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{name} is not valid Unicode text (it holds a lone surrogate).",
-                           hint="Decode the source as UTF-8 with errors='replace' first.") from None
+        raise InvalidInput(
+            f"{name} is not valid Unicode text (it holds a lone surrogate).",
+            hint="Decode the source as UTF-8 with errors='replace' first.",
+        ) from None
     return value
 
 
@@ -63,7 +70,8 @@ def content(value: Any, limits: Limits) -> str:
     if size > limits.content_bytes:
         raise ContentTooLarge(
             f"content is {size:,} bytes; the limit is {limits.content_bytes:,} bytes.",
-            hint="Split it into several memories (e.g. one per section) or store a summary.")
+            hint="Split it into several memories (e.g. one per section) or store a summary.",
+        )
     return body
 
 
@@ -73,15 +81,19 @@ def title(value: str | None, body: str, limits: Limits) -> str:
         return first if len(first) <= 80 else first[:79] + "…"
     value = " ".join(text(value, "title", max_chars=None).split())
     if len(value) > limits.title_chars:
-        raise ContentTooLarge(f"title is {len(value)} characters; the limit is {limits.title_chars}.")
+        raise ContentTooLarge(
+            f"title is {len(value)} characters; the limit is {limits.title_chars}."
+        )
     return value
 
 
 def kind(value: str) -> str:
     value = (value or "note").strip().lower()
     if not _KIND.match(value):
-        raise InvalidInput(f"kind {value!r} is not valid.",
-                           hint="Use a lower-case word such as note, decision, bugfix, snippet.")
+        raise InvalidInput(
+            f"kind {value!r} is not valid.",
+            hint="Use a lower-case word such as note, decision, bugfix, snippet.",
+        )
     return value
 
 
@@ -96,7 +108,9 @@ def tags(values: Any, limits: Limits) -> tuple[str, ...]:
         raise ContentTooLarge(f"{len(cleaned)} tags; the limit is {limits.tags}.")
     for t in cleaned:
         if len(t) > limits.tag_chars:
-            raise ContentTooLarge(f"tag {t[:20]!r}… is {len(t)} characters; the limit is {limits.tag_chars}.")
+            raise ContentTooLarge(
+                f"tag {t[:20]!r}… is {len(t)} characters; the limit is {limits.tag_chars}."
+            )
     return tuple(cleaned)
 
 
@@ -126,8 +140,9 @@ def metadata(value: Any, limits: Limits) -> dict[str, Any]:
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise InvalidInput(f"metadata cannot be stored as JSON: {exc}") from None
     if len(encoded.encode("utf-8")) > limits.metadata_bytes:
-        raise ContentTooLarge(f"metadata is {len(encoded):,} bytes as JSON; the limit is "
-                              f"{limits.metadata_bytes:,}.")
+        raise ContentTooLarge(
+            f"metadata is {len(encoded):,} bytes as JSON; the limit is {limits.metadata_bytes:,}."
+        )
     result: dict[str, Any] = json.loads(encoded)
     return result
 
@@ -198,9 +213,11 @@ def _bound_time(value: str | None, name: str) -> str | None:
     # an absolute date is taken out of the words; a relative phrase ("last week") stays in
     whole = window is not None and window.rest.strip() in ("", " ".join(value.split()))
     if bound is None or not whole:
-        raise InvalidInput(f"filter {name} {value[:40]!r} is not a date or time.",
-                           hint="Use ISO 8601 (2026-03-01 or 2026-03-01T14:30:00Z) or a phrase "
-                                "such as 'yesterday', 'last week', 'this month'.")
+        raise InvalidInput(
+            f"filter {name} {value[:40]!r} is not a date or time.",
+            hint="Use ISO 8601 (2026-03-01 or 2026-03-01T14:30:00Z) or a phrase "
+            "such as 'yesterday', 'last week', 'this month'.",
+        )
     return bound
 
 
@@ -228,8 +245,14 @@ def anchor(anchor: CodeAnchor | None) -> CodeAnchor | None:
         end = start
     symbol = text(anchor.symbol, "anchor symbol", required=False) if anchor.symbol else None
     commit = text(anchor.commit, "anchor commit", required=False) if anchor.commit else None
-    return replace(anchor, path=path, start_line=start, end_line=end if end is not None else start,
-                   symbol=symbol, commit=commit)
+    return replace(
+        anchor,
+        path=path,
+        start_line=start,
+        end_line=end if end is not None else start,
+        symbol=symbol,
+        commit=commit,
+    )
 
 
 def optional_text(value: str | None, name: str, max_chars: int = FIELD_CHARS) -> str | None:

@@ -30,8 +30,10 @@ class _NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]  # (PyYAML is untyp
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise InvalidInput("it uses a YAML alias (*name), which is not accepted here",
-                               hint="Write the value out instead of referring to an anchor.")
+            raise InvalidInput(
+                "it uses a YAML alias (*name), which is not accepted here",
+                hint="Write the value out instead of referring to an anchor.",
+            )
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise InvalidInput(f"it is nested more than {MAX_DEPTH} levels deep")

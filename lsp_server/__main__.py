@@ -28,10 +28,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     p.add_argument("--db", help="database file (overrides the client setting and DEVMEM_DB)")
-    p.add_argument("--poll", type=float, default=2.0,
-                   help="seconds between checks for other processes' writes (0: off)")
-    p.add_argument("--log-level", default=os.environ.get("DEVMEM_LOG", "INFO"),
-                   help="DEBUG, INFO, WARNING or ERROR (default INFO; env DEVMEM_LOG)")
+    p.add_argument(
+        "--poll",
+        type=float,
+        default=2.0,
+        help="seconds between checks for other processes' writes (0: off)",
+    )
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get("DEVMEM_LOG", "INFO"),
+        help="DEBUG, INFO, WARNING or ERROR (default INFO; env DEVMEM_LOG)",
+    )
     return p.parse_args(argv)
 
 
@@ -40,8 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.version:
         print(f"devmem-lsp {__version__}")
         return
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     # A worker parsing a big file keeps the interpreter lock for 5 ms slices by default; 1 ms
     # slices let the event loop answer other files meanwhile (a hover during a 4 MB parse:
@@ -55,12 +65,18 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env(os.environ, args.db)
 
     def open_service(db_path: str | None) -> MemoryService:
-        chosen = settings if db_path is None else replace(settings, db_path=Path(db_path).expanduser())
+        chosen = (
+            settings if db_path is None else replace(settings, db_path=Path(db_path).expanduser())
+        )
         return build_service(chosen)
 
     backend = Backend(open_service)
-    server = build_server(backend, docs_dir=settings.cache_dir / "memories",
-                          db_pinned=args.db is not None, poll_interval=args.poll)
+    server = build_server(
+        backend,
+        docs_dir=settings.cache_dir / "memories",
+        db_pinned=args.db is not None,
+        poll_interval=args.poll,
+    )
     from core import install_redaction
     from lsp_server.lifecycle import end_process
 

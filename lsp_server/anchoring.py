@@ -59,8 +59,9 @@ class Placements:
             out.append(Placed(m, where, symbol))
         return out
 
-    def _locate(self, info: DocInfo, memory_id: str, anchor: CodeAnchor,
-                symbol_spans: Sequence[SymbolSpan]) -> Located | None:
+    def _locate(
+        self, info: DocInfo, memory_id: str, anchor: CodeAnchor, symbol_spans: Sequence[SymbolSpan]
+    ) -> Located | None:
         if info.version is None:
             return locate(anchor, info.lines, symbol_spans)
         key = (info.uri, info.version, memory_id, anchor)
@@ -96,8 +97,13 @@ def persist_moves(svc: MemoryService, info: DocInfo, placed: Sequence[Placed]) -
 
 def for_symbol(placed: Sequence[Placed], symbol: Symbol) -> list[Placed]:
     """The placed memories that belong to ``symbol`` (innermost symbol around them)."""
-    return [p for p in placed if p.symbol is not None and p.symbol.qualname == symbol.qualname
-            and p.symbol.start_line == symbol.start_line]
+    return [
+        p
+        for p in placed
+        if p.symbol is not None
+        and p.symbol.qualname == symbol.qualname
+        and p.symbol.start_line == symbol.start_line
+    ]
 
 
 def by_symbol(placed: Sequence[Placed]) -> dict[tuple[str, int], list[Placed]]:

@@ -70,8 +70,10 @@ class Backend:
             self._error = exc
             log.error("cannot open the store: %s", exc)
         except Exception as exc:  # any failure must still release waiting requests
-            self._error = StoreError(f"Cannot open the DevMemory store: {exc}",
-                                     hint="Check the `database.path` setting or DEVMEM_DB.")
+            self._error = StoreError(
+                f"Cannot open the DevMemory store: {exc}",
+                hint="Check the `database.path` setting or DEVMEM_DB.",
+            )
             log.exception("cannot open the store")
         finally:
             self._ready.set()
@@ -107,12 +109,15 @@ class Backend:
     async def service(self) -> MemoryService:
         """The open service; waits while it opens, raises the opening error if it failed."""
         if self._opening is None:
-            raise StoreError("The language server has not been initialized yet.",
-                             hint="Send `initialize` first.")
+            raise StoreError(
+                "The language server has not been initialized yet.", hint="Send `initialize` first."
+            )
         try:
             await asyncio.wait_for(self._ready.wait(), OPEN_TIMEOUT_S)
         except TimeoutError:
-            raise StoreError("The DevMemory store is still opening.", hint="Try again in a moment.") from None
+            raise StoreError(
+                "The DevMemory store is still opening.", hint="Try again in a moment."
+            ) from None
         if self._service is None:
             raise self._error or StoreError("The DevMemory store is not open.")
         return self._service
@@ -125,7 +130,9 @@ class Backend:
     async def offload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Any blocking work (parsing, git, file reads) in a worker thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(self._counted, fn, *args, **kwargs))
+        return await loop.run_in_executor(
+            self._executor, partial(self._counted, fn, *args, **kwargs)
+        )
 
     def _counted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self._idle:

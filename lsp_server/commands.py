@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 # The `workDoneToken` of the executeCommand request being served (set by the protocol).
 WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
-    "work_done_token", default=None)
+    "work_done_token", default=None
+)
 REQUEST_FAILED = -32803  # LSP RequestFailed: valid request, the operation failed
 
 
@@ -63,8 +64,10 @@ class Rng(_Args):
     end: Pos
 
     def lsp(self) -> types.Range:
-        return types.Range(start=types.Position(line=self.start.line, character=self.start.character),
-                           end=types.Position(line=self.end.line, character=self.end.character))
+        return types.Range(
+            start=types.Position(line=self.start.line, character=self.start.character),
+            end=types.Position(line=self.end.line, character=self.end.character),
+        )
 
 
 class RememberArgs(_Args):
@@ -117,10 +120,13 @@ def parse(command: str, model: type[M], raw: Any) -> M:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "arguments[0]"
-        fields = ", ".join(f"{k}{'' if f.is_required() else '?'}" for k, f in model.model_fields.items())
+        fields = ", ".join(
+            f"{k}{'' if f.is_required() else '?'}" for k, f in model.model_fields.items()
+        )
         raise JsonRpcInvalidParams(
             message=f"{command}: {where}: {err.get('msg', 'invalid')}. "
-                    f"Pass one object in arguments[0]: {{{fields}}}.") from None
+            f"Pass one object in arguments[0]: {{{fields}}}."
+        ) from None
 
 
 def rpc_error(exc: DevMemError) -> JsonRpcException:
@@ -138,13 +144,25 @@ async def remember(ls: DevMemServer, raw: Any) -> dict[str, Any]:
         project = info.project or project  # an untitled buffer has no repository of its own
         anchor = await ls.backend.offload(build_anchor, info, a.range.lsp() if a.range else None)
     title = a.title if a.title and a.title.strip() else present.suggest_title(a.content)
-    inp = MemoryInput(content=a.content, title=title, kind=a.kind or "note", tags=list(a.tags),
-                      project=project, anchor=anchor, source="user")
+    inp = MemoryInput(
+        content=a.content,
+        title=title,
+        kind=a.kind or "note",
+        tags=list(a.tags),
+        project=project,
+        anchor=anchor,
+        source="user",
+    )
     result = await ls.backend.run(MemoryService.remember, inp)
     await ls.watcher.after_write()
     m = result.memory
-    return {"id": m.id, "title": m.title, "kind": m.kind, "status": result.status,
-            "redactions": [note.kind for note in result.redactions]}
+    return {
+        "id": m.id,
+        "title": m.title,
+        "kind": m.kind,
+        "status": result.status,
+        "redactions": [note.kind for note in result.redactions],
+    }
 
 
 def build_anchor(info: DocInfo, rng: types.Range | None) -> CodeAnchor | None:
@@ -156,9 +174,14 @@ def build_anchor(info: DocInfo, rng: types.Range | None) -> CodeAnchor | None:
         return CodeAnchor(path=info.anchor_path, commit=commit)
     start, end = line_range(info, rng)
     symbol = info.enclosing(start, end)
-    return CodeAnchor(path=info.anchor_path, start_line=start, end_line=end,
-                      symbol=symbol.qualname if symbol else None, commit=commit,
-                      fingerprint=fingerprint(info.lines[start - 1:end]))
+    return CodeAnchor(
+        path=info.anchor_path,
+        start_line=start,
+        end_line=end,
+        symbol=symbol.qualname if symbol else None,
+        commit=commit,
+        fingerprint=fingerprint(info.lines[start - 1 : end]),
+    )
 
 
 async def search_memories(ls: DevMemServer, raw: Any) -> dict[str, Any]:
@@ -171,7 +194,9 @@ async def search_memories(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     if result.notices:
         out["notice"] = " ".join(result.notices)
     if a.show:
-        _background(ls, ui.show_hits(ls, f"memories about “{present.one_line(a.query, 60)}”", out["hits"]))
+        _background(
+            ls, ui.show_hits(ls, f"memories about “{present.one_line(a.query, 60)}”", out["hits"])
+        )
     return out
 
 
@@ -184,8 +209,12 @@ async def open_memory(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     memory, links = await ls.backend.run(ui.memory_with_links, a.id)
     if a.show:
         _background(ls, ui.open_memory(ls, memory.id))
-    return {"id": memory.id, "title": memory.title, "markdown": present.memory_markdown(memory, links),
-            "memory": present.memory_summary(memory)}
+    return {
+        "id": memory.id,
+        "title": memory.title,
+        "markdown": present.memory_markdown(memory, links),
+        "memory": present.memory_summary(memory),
+    }
 
 
 async def forget(ls: DevMemServer, raw: Any) -> dict[str, Any]:
@@ -199,17 +228,24 @@ async def memories_for_file(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     a = parse("devmem.memoriesForFile", ForFileArgs, raw)
     info = await _document(ls, a.uri)
     if a.symbol:
-        symbol = next((s for s in info.symbols if s.qualname == a.symbol), None) \
-            or next((s for s in info.symbols if s.name == a.symbol.rsplit(".", 1)[-1]), None)
+        symbol = next((s for s in info.symbols if s.qualname == a.symbol), None) or next(
+            (s for s in info.symbols if s.name == a.symbol.rsplit(".", 1)[-1]), None
+        )
         if symbol is None:
-            raise InvalidInput(f"No function or class named {a.symbol!r} in {info.filename or a.uri}.",
-                               hint="Pass a symbol from the file, or no symbol for the whole file.")
+            raise InvalidInput(
+                f"No function or class named {a.symbol!r} in {info.filename or a.uri}.",
+                hint="Pass a symbol from the file, or no symbol for the whole file.",
+            )
         found = await lens.symbol_memories(ls, info, symbol)
         hits = [present.memory_summary(s.memory, line=s.line, why=s.why) for s in found]
     else:
         placed = await ls.placed(info)
-        hits = [present.memory_summary(p.memory, line=p.where.start_line if p.where else None,
-                                       why="anchored to this file") for p in placed]
+        hits = [
+            present.memory_summary(
+                p.memory, line=p.where.start_line if p.where else None, why="anchored to this file"
+            )
+            for p in placed
+        ]
     if a.show:
         where = a.symbol or info.filename or a.uri
         _background(ls, ui.show_hits(ls, f"memories for {where}", hits))
@@ -232,13 +268,17 @@ async def link(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     made = await ls.backend.run(MemoryService.link, a.id, target, a.type)
     await ls.watcher.after_write()
     if a.show:
-        ls.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Info, message=f"DevMemory: linked {made.source_id} → {made.target_id}."))
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Info,
+                message=f"DevMemory: linked {made.source_id} → {made.target_id}.",
+            )
+        )
     return {"source": made.source_id, "target": made.target_id, "type": made.type}
 
 
 async def _pick_target(ls: DevMemServer, a: LinkArgs) -> str | None:
-    """"Link to memory…": offer memories about the selection (or the source) to link to."""
+    """ "Link to memory…": offer memories about the selection (or the source) to link to."""
     query = ""
     if a.uri and a.range:
         info = await _document(ls, a.uri)
@@ -256,20 +296,32 @@ async def reindex(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     progress = ls.work_done_progress
     loop = asyncio.get_running_loop()
     if token is not None:
-        progress.begin(token, types.WorkDoneProgressBegin(
-            title="DevMemory: re-embedding memories", cancellable=True, percentage=0))
+        progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title="DevMemory: re-embedding memories", cancellable=True, percentage=0
+            ),
+        )
 
     abandoned = threading.Event()  # the request was cancelled (or the server is exiting)
 
     def report(event: ProgressEvent) -> None:  # called in the worker thread
         future = progress.tokens.get(token) if token is not None else None
-        if abandoned.is_set() or ls.backend.stopping.is_set() or (
-                future is not None and future.cancelled()):
+        if (
+            abandoned.is_set()
+            or ls.backend.stopping.is_set()
+            or (future is not None and future.cancelled())
+        ):
             raise _Cancelled(event.done)  # stops maintenance.reindex between two batches
         if token is not None and not loop.is_closed():
             pct = int(100 * event.done / event.total) if event.total else None
-            loop.call_soon_threadsafe(progress.report, token, types.WorkDoneProgressReport(
-                message=f"{event.done}/{event.total or '?'} memories", percentage=pct))
+            loop.call_soon_threadsafe(
+                progress.report,
+                token,
+                types.WorkDoneProgressReport(
+                    message=f"{event.done}/{event.total or '?'} memories", percentage=pct
+                ),
+            )
 
     try:
         count = await ls.backend.run(_reindex, report)
@@ -279,7 +331,8 @@ async def reindex(ls: DevMemServer, raw: Any) -> dict[str, Any]:
     except _Cancelled as stop:
         raise JsonRpcRequestCancelled(
             message=f"Reindex cancelled after {stop.done} memories; run devmem.reindex again to "
-                    "finish (vector search is incomplete until then).") from None
+            "finish (vector search is incomplete until then)."
+        ) from None
     finally:
         if token is not None:
             await asyncio.sleep(0)  # let queued reports go out before the end
@@ -321,8 +374,10 @@ async def _progress_token(ls: DevMemServer) -> types.ProgressToken | None:
 async def _document(ls: DevMemServer, uri: str) -> DocInfo:
     info = await ls.doc_info(uri)
     if info is None:
-        raise InvalidInput(f"Cannot read the document {uri}.",
-                           hint="Open or save the file first, or leave out `uri`.")
+        raise InvalidInput(
+            f"Cannot read the document {uri}.",
+            hint="Open or save the file first, or leave out `uri`.",
+        )
     return info
 
 

@@ -66,8 +66,13 @@ class ServerConfig(BaseModel):
             try:
                 ServerConfig.model_validate(candidate)
             except ValidationError as exc:
-                log.warning("ignoring %s.%s = %r: %s", SECTION, key, value,
-                            exc.errors()[0].get("msg", "invalid"))
+                log.warning(
+                    "ignoring %s.%s = %r: %s",
+                    SECTION,
+                    key,
+                    value,
+                    exc.errors()[0].get("msg", "invalid"),
+                )
                 continue
             data = candidate
         return ServerConfig.model_validate(data)

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE = "devmem"
-SEVERITY = {"pitfall": types.DiagnosticSeverity.Information, "bugfix": types.DiagnosticSeverity.Hint}
+SEVERITY = {
+    "pitfall": types.DiagnosticSeverity.Information,
+    "bugfix": types.DiagnosticSeverity.Hint,
+}
 
 
 def register(ls: DevMemServer) -> None:
@@ -39,7 +42,9 @@ async def publish(ls: DevMemServer, uri: str) -> None:
     if not ls.config.diagnostics.enabled:
         if uri in published:
             published.discard(uri)
-            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+            )
         return
     try:
         info = await ls.doc_info(uri)
@@ -52,8 +57,9 @@ async def publish(ls: DevMemServer, uri: str) -> None:
     codec = ls.workspace.position_codec
     found = [diagnostic(info, p, codec) for p in placed if p.where and p.memory.kind in SEVERITY]
     published.add(uri)
-    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-        uri=uri, diagnostics=found, version=info.version))
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=info.version)
+    )
 
 
 def diagnostic(info: DocInfo, p: Placed, codec: PositionCodec) -> types.Diagnostic:
@@ -62,10 +68,16 @@ def diagnostic(info: DocInfo, p: Placed, codec: PositionCodec) -> types.Diagnost
     number = p.where.start_line
     line = info.line(number)
     indent = len(line) - len(line.lstrip())
-    rng = types.Range(start=types.Position(line=number - 1, character=character_of(codec, line, indent)),
-                      end=types.Position(line=number - 1, character=character_of(codec, line, len(line))))
+    rng = types.Range(
+        start=types.Position(line=number - 1, character=character_of(codec, line, indent)),
+        end=types.Position(line=number - 1, character=character_of(codec, line, len(line))),
+    )
     m = p.memory
     return types.Diagnostic(
-        range=rng, severity=SEVERITY[m.kind], source=SOURCE, code=m.id,
+        range=rng,
+        severity=SEVERITY[m.kind],
+        source=SOURCE,
+        code=m.id,
         message=f"Known issue: {m.title} — {present.summary_line(m, 200)}",
-        data={"id": m.id, "title": m.title})
+        data={"id": m.id, "title": m.title},
+    )

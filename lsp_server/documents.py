@@ -52,7 +52,7 @@ class DocInfo:
 
     def text(self, start: int, end: int) -> str:
         """Lines ``start``…``end`` (1-based inclusive) joined by newlines."""
-        return "\n".join(self.lines[max(start, 1) - 1:end])
+        return "\n".join(self.lines[max(start, 1) - 1 : end])
 
     @cached_property
     def outline(self) -> Outline:
@@ -92,8 +92,13 @@ class Documents:
         costs each hover ~1 s of parsing otherwise. Below the edit, symbols may be off by
         the lines just typed until the parse lands."""
         cached = self._cache.get(uri)
-        if (cached is None or version is None or text is None or cached.version == version
-                or len(text) < LAZY_PARSE_CHARS):
+        if (
+            cached is None
+            or version is None
+            or text is None
+            or cached.version == version
+            or len(text) < LAZY_PARSE_CHARS
+        ):
             return None
         quick = replace(cached, version=None, lines=text.splitlines())
         # the same symbols: share their indexes (building them costs ~0.2 s for 50k)
@@ -132,8 +137,16 @@ class Documents:
         root = self.root_of(Path(path).parent) if path else None
         anchor_path = _relative(path, root) if path else None
         project = self._project_override() or (root.name if root else None)
-        return DocInfo(uri, version, text.splitlines(), path, root, anchor_path, project,
-                       symbols_of(text, path or uri))
+        return DocInfo(
+            uri,
+            version,
+            text.splitlines(),
+            path,
+            root,
+            anchor_path,
+            project,
+            symbols_of(text, path or uri),
+        )
 
     def root_of(self, folder: Path) -> Path | None:
         key = str(folder)
@@ -176,8 +189,14 @@ def head_commit(root: Path | None) -> str | None:
     if root is None:
         return None
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     sha = out.stdout.strip()
@@ -209,7 +228,7 @@ def column_of(codec: PositionCodec, line: str, character: int) -> int:
     if kind == "utf-32":
         return max(0, min(character, len(line)))
     name, width = _UNITS.get(kind, _UNITS["utf-16"])
-    head = line.encode(name, "surrogatepass")[:max(character, 0) * width]
+    head = line.encode(name, "surrogatepass")[: max(character, 0) * width]
     return min(len(head.decode(name, "ignore")), len(line))
 
 
@@ -228,5 +247,5 @@ def selected_text(codec: PositionCodec, info: DocInfo, rng: types.Range) -> str:
     last = column_of(codec, info.lines[end_line], end_char)
     if rng.start.line == end_line:
         return info.lines[end_line][first:last]
-    middle = info.lines[rng.start.line + 1:end_line]
+    middle = info.lines[rng.start.line + 1 : end_line]
     return "\n".join([info.lines[rng.start.line][first:], *middle, info.lines[end_line][:last]])

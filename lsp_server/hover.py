@@ -68,7 +68,9 @@ async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.H
     query = HoverQuery(target, query_text(target, symbol), info.project, ls.config.relevance_floor)
     epoch = await ls.watcher.current()
     # Anchored memories and the search run side by side in worker threads.
-    placed, (found, entity) = await asyncio.gather(ls.placed(info, epoch), _related(ls, query, epoch))
+    placed, (found, entity) = await asyncio.gather(
+        ls.placed(info, epoch), _related(ls, query, epoch)
+    )
     anchored = anchored_here(placed, target, position.line + 1)
     shown = {p.memory.id for p, _ in anchored}
     found = [h for h in found if h.memory.id not in shown]
@@ -77,8 +79,9 @@ async def hover(ls: DevMemServer, uri: str, position: types.Position) -> types.H
     if not entries and entity is None:
         return None
     markdown = present.hover_markdown(entries[:MAX_ENTRIES], entity)
-    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown),
-                       range=rng)
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown), range=rng
+    )
 
 
 async def document(ls: DevMemServer, uri: str) -> DocInfo | None:
@@ -95,8 +98,9 @@ async def document(ls: DevMemServer, uri: str) -> DocInfo | None:
     return quick
 
 
-def cursor_spot(info: DocInfo, codec: PositionCodec,
-                position: types.Position) -> tuple[Target, str | None, types.Range] | None:
+def cursor_spot(
+    info: DocInfo, codec: PositionCodec, position: types.Position
+) -> tuple[Target, str | None, types.Range] | None:
     """What the cursor is on, the qualified name of the symbol around it and the target's
     range in client units (worker thread: bounded, but linear in a long line)."""
     line = info.lines[position.line]
@@ -106,7 +110,8 @@ def cursor_spot(info: DocInfo, codec: PositionCodec,
     symbol = info.enclosing(position.line + 1)
     rng = types.Range(
         start=types.Position(line=position.line, character=character_of(codec, line, target.start)),
-        end=types.Position(line=position.line, character=character_of(codec, line, target.end)))
+        end=types.Position(line=position.line, character=character_of(codec, line, target.end)),
+    )
     return target, symbol.qualname if symbol else None, rng
 
 
@@ -155,8 +160,14 @@ def query_text(target: Target, symbol: str | None) -> str:
 def related(svc: MemoryService, q: HoverQuery) -> tuple[list[Hit], str | None]:
     """The memories about this spot by core's code-context rules (project or global scope,
     must-mention, relevance floor), and the entity block (worker thread)."""
-    hits = svc.code_context(q.text, term=q.target.text, kind=q.target.kind, project=q.project,
-                            floor=q.floor, limit=SEARCH_DEPTH)
+    hits = svc.code_context(
+        q.text,
+        term=q.target.text,
+        kind=q.target.kind,
+        project=q.project,
+        floor=q.floor,
+        limit=SEARCH_DEPTH,
+    )
     return hits, entity_markdown(svc, q.target)
 
 

@@ -44,8 +44,9 @@ class MemoryDocs:
         with self._lock:
             self._prepare()
             target = self.folder / f"{name}.md"
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),
-                         0o600)
+            fd = os.open(
+                target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600
+            )
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 os.fchmod(fh.fileno(), 0o600)  # an existing file keeps its old mode otherwise
                 fh.write(text)
@@ -68,7 +69,7 @@ class MemoryDocs:
     def _prune(self) -> None:
         """Keep the newest ``max_files`` documents."""
         files = sorted(self.folder.glob("*.md"), key=_mtime, reverse=True)
-        for old in files[self._max:]:
+        for old in files[self._max :]:
             old.unlink(missing_ok=True)
 
 

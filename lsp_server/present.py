@@ -44,12 +44,23 @@ def summary_line(m: Memory, width: int = 120) -> str:
     return one_line(m.title, width)
 
 
-def memory_summary(m: Memory, *, score: float | None = None, why: str | None = None,
-                   snippet: str | None = None, line: int | None = None) -> dict[str, Any]:
+def memory_summary(
+    m: Memory,
+    *,
+    score: float | None = None,
+    why: str | None = None,
+    snippet: str | None = None,
+    line: int | None = None,
+) -> dict[str, Any]:
     """The contract's ``MemorySummary`` (``line`` is 1-based: the anchor as found now)."""
-    out: dict[str, Any] = {"id": m.id, "title": m.title, "kind": m.kind, "date": date_of(m),
-                           "snippet": one_line(snippet if snippet is not None else m.content, 300),
-                           "tags": list(m.tags)}
+    out: dict[str, Any] = {
+        "id": m.id,
+        "title": m.title,
+        "kind": m.kind,
+        "date": date_of(m),
+        "snippet": one_line(snippet if snippet is not None else m.content, 300),
+        "tags": list(m.tags),
+    }
     if score is not None:
         out["score"] = round(score, 4)
     if why:
@@ -82,12 +93,16 @@ def hover_entry(m: Memory, note: str = "") -> str:
 
 def entity_block(entity: EntitySummary, neighbours: Sequence[Neighbour]) -> str:
     """An entity's neighbourhood: what it is, how many memories, its strongest relations."""
-    head = (f"**{escape(entity.display or entity.name)}** · {escape(entity.type)} · "
-            f"{entity.memory_count} memor{'y' if entity.memory_count == 1 else 'ies'}")
+    head = (
+        f"**{escape(entity.display or entity.name)}** · {escape(entity.type)} · "
+        f"{entity.memory_count} memor{'y' if entity.memory_count == 1 else 'ies'}"
+    )
     if not neighbours:
         return head
-    related = ", ".join(f"{escape(n.entity.display or n.entity.name)} ({escape(n.relation)})"
-                        for n in neighbours[:6])
+    related = ", ".join(
+        f"{escape(n.entity.display or n.entity.name)} ({escape(n.relation)})"
+        for n in neighbours[:6]
+    )
     return f"{head}  \nrelated: {related}"
 
 
@@ -103,15 +118,24 @@ def memory_markdown(m: Memory, links: Sequence[Link] = ()) -> str:
     parts = [f"# {m.title}", "", m.content.rstrip()]
     if links:
         parts += ["", "## Links", ""]
-        parts += [f"- {link.type}: {link.target_id if link.source_id == m.id else link.source_id}"
-                  for link in links]
+        parts += [
+            f"- {link.type}: {link.target_id if link.source_id == m.id else link.source_id}"
+            for link in links
+        ]
     return "\n".join(parts) + "\n"
 
 
 def memory_file_text(m: Memory, links: Sequence[Link] = ()) -> str:
     """A standalone memory document (for editors without the VS Code extension)."""
-    meta = [("id", m.id), ("kind", m.kind), ("date", date_of(m)), ("project", m.project or ""),
-            ("anchor", _where(m)), ("tags", ", ".join(m.tags)), ("source", m.source)]
+    meta = [
+        ("id", m.id),
+        ("kind", m.kind),
+        ("date", date_of(m)),
+        ("project", m.project or ""),
+        ("anchor", _where(m)),
+        ("tags", ", ".join(m.tags)),
+        ("source", m.source),
+    ]
     rows = "\n".join(f"| {k} | {v.replace('|', '/')} |" for k, v in meta if v)
     return f"{memory_markdown(m, links)}\n---\n\n| | |\n|---|---|\n{rows}\n"
 
@@ -120,7 +144,11 @@ def _where(m: Memory) -> str:
     a = m.anchor
     if a is None:
         return ""
-    return a.path + (f":{a.start_line}" if a.start_line else "") + (f" ({a.symbol})" if a.symbol else "")
+    return (
+        a.path
+        + (f":{a.start_line}" if a.start_line else "")
+        + (f" ({a.symbol})" if a.symbol else "")
+    )
 
 
 def memory_uri(memory_id: str, docs_dir: Path | None, write: str | None = None) -> str:

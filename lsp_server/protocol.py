@@ -55,8 +55,9 @@ class DevMemProtocol(LanguageServerProtocol):
             refusal = self._refusal(method)
             if refusal is not None:
                 log.warning("refused %s: %s", method, refusal)
-                self._send_response(msg_id, error=types.ResponseError(code=INVALID_REQUEST,
-                                                                      message=refusal))
+                self._send_response(
+                    msg_id, error=types.ResponseError(code=INVALID_REQUEST, message=refusal)
+                )
                 return
             if method == types.INITIALIZE:
                 self.initialized = True
@@ -89,8 +90,16 @@ class DevMemProtocol(LanguageServerProtocol):
         if isinstance(error, UnicodeDecodeError) and self._decode_leniently(error.object):
             return
         log.warning("unparseable message (%s): answered ParseError", error)
-        self._send_data({"jsonrpc": "2.0", "id": None, "error": {
-            "code": PARSE_ERROR, "message": f"Parse error: {error}. Send UTF-8 JSON bodies."}})
+        self._send_data(
+            {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {
+                    "code": PARSE_ERROR,
+                    "message": f"Parse error: {error}. Send UTF-8 JSON bodies.",
+                },
+            }
+        )
 
     def _decode_leniently(self, body: bytes) -> bool:
         try:
@@ -100,8 +109,11 @@ class DevMemProtocol(LanguageServerProtocol):
         if not isinstance(raw, dict) or "id" in raw or "method" not in raw:
             return False  # requests and responses still get a ParseError
         uri = (raw.get("params") or {}).get("textDocument", {}).get("uri", "")
-        log.warning("%s %s: body is not valid UTF-8; kept with U+FFFD replacement characters",
-                    raw["method"], uri)
+        log.warning(
+            "%s %s: body is not valid UTF-8; kept with U+FFFD replacement characters",
+            raw["method"],
+            uri,
+        )
         self.handle_message(self.structure_message(raw))
         return True
 
@@ -123,8 +135,9 @@ class DevMemProtocol(LanguageServerProtocol):
         self.output_lost = True
 
     # ---- bookkeeping -------------------------------------------------------------------
-    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any,
-                         args: Any = None, kwargs: Any = None) -> None:
+    def _execute_handler(
+        self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None
+    ) -> None:
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
         # pygls removes an entry only when it answers a request; notifications and the
         # nested handlers of its builtin features stayed for good. Remove each when done.
@@ -167,7 +180,8 @@ class DevMemProtocol(LanguageServerProtocol):
     # ---- builtin features --------------------------------------------------------------
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(
-            self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
         # Commands receive only their arguments; the token travels in a context variable
         # (each request runs in its own context, so tokens never leak between requests).
         WORK_DONE_TOKEN.set(params.work_done_token)

@@ -44,10 +44,20 @@ log = logging.getLogger(__name__)
 class DevMemServer(LanguageServer):
     """pygls LanguageServer plus DevMemory's collaborators."""
 
-    def __init__(self, backend: Backend, *, docs_dir: Path | None, db_pinned: bool,
-                 poll_interval: float = 2.0) -> None:
-        super().__init__("devmem-lsp", __version__, protocol_cls=DevMemProtocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        docs_dir: Path | None,
+        db_pinned: bool,
+        poll_interval: float = 2.0,
+    ) -> None:
+        super().__init__(
+            "devmem-lsp",
+            __version__,
+            protocol_cls=DevMemProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
         self.backend = backend
         self.config = ServerConfig()
         self.documents = Documents(lambda: self.config.project)
@@ -159,7 +169,8 @@ class DevMemServer(LanguageServer):
             return
         try:
             result = await self.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)]))
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
         except Exception as exc:  # a client that fails the request keeps the current config
             log.warning("workspace/configuration failed: %s", exc)
             return
@@ -179,8 +190,13 @@ class DevMemServer(LanguageServer):
         await self.watcher.announce()
 
 
-def build_server(backend: Backend, *, docs_dir: Path | None = None, db_pinned: bool = False,
-                 poll_interval: float = 2.0) -> DevMemServer:
+def build_server(
+    backend: Backend,
+    *,
+    docs_dir: Path | None = None,
+    db_pinned: bool = False,
+    poll_interval: float = 2.0,
+) -> DevMemServer:
     """The server with every feature registered."""
     ls = DevMemServer(backend, docs_dir=docs_dir, db_pinned=db_pinned, poll_interval=poll_interval)
     _register_lifecycle(ls)
@@ -236,7 +252,9 @@ def _register_lifecycle(ls: DevMemServer) -> None:
         # A closed big file leaves freed heap pages behind: give them back once closing stops.
         ls.debounce("release-memory", 1.0, lambda: ls.backend.offload(release_memory))
         if ls.config.diagnostics.enabled:
-            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+            )
 
     @ls.feature(types.SHUTDOWN)
     def on_shutdown(params: None) -> None:

@@ -42,15 +42,46 @@ class Symbol:
         return SymbolSpan(self.qualname, self.start_line, self.end_line)
 
 
-NOT_CODE = frozenset({".md", ".markdown", ".txt", ".rst", ".json", ".yaml", ".yml", ".toml",
-                      ".ini", ".cfg", ".csv", ".lock", ".xml", ".html", ".svg"})
+NOT_CODE = frozenset(
+    {
+        ".md",
+        ".markdown",
+        ".txt",
+        ".rst",
+        ".json",
+        ".yaml",
+        ".yml",
+        ".toml",
+        ".ini",
+        ".cfg",
+        ".csv",
+        ".lock",
+        ".xml",
+        ".html",
+        ".svg",
+    }
+)
 # ast.parse holds the interpreter lock for ~1 ms per KB: above this a parse would stall
 # every other request (hovers on other files waited 1.7–2.5 s behind a 5 MB file), so
 # bigger Python files take the linear heuristic, which yields the lock as it goes.
 AST_MAX_CHARS = 64 * 1024
 MAX_HEADER_CHARS = 1_000  # a longer line (minified code, data) is never a definition
-_HASH_LANGS = (".py", ".pyi", ".rb", ".sh", ".bash", ".zsh", ".pl", ".r", ".ex", ".exs",
-               ".nim", ".jl", ".ps1", ".cr")
+_HASH_LANGS = (
+    ".py",
+    ".pyi",
+    ".rb",
+    ".sh",
+    ".bash",
+    ".zsh",
+    ".pl",
+    ".r",
+    ".ex",
+    ".exs",
+    ".nim",
+    ".jl",
+    ".ps1",
+    ".cr",
+)
 
 
 def symbols_of(text: str, filename: str = "") -> list[Symbol]:
@@ -136,12 +167,19 @@ def _walk(body: Iterable[ast.stmt], prefix: str, in_class: bool, out: list[Symbo
             kind = "class" if is_class else ("method" if in_class else "function")
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             stub = any(_is_overload(d) for d in node.decorator_list)
-            out.append(Symbol(node.name, qual, kind, first, node.lineno, node.end_lineno or node.lineno, stub))
+            out.append(
+                Symbol(
+                    node.name, qual, kind, first, node.lineno, node.end_lineno or node.lineno, stub
+                )
+            )
             _walk(node.body, qual, is_class, out)
         elif isinstance(node, ast.If | ast.Try | ast.With | ast.AsyncWith | ast.For | ast.While):
             # Definitions under `if TYPE_CHECKING:` / `try:` belong to the enclosing scope.
-            for child in (getattr(node, "body", []), getattr(node, "orelse", []),
-                          getattr(node, "finalbody", [])):
+            for child in (
+                getattr(node, "body", []),
+                getattr(node, "orelse", []),
+                getattr(node, "finalbody", []),
+            ):
                 _walk(child, prefix, in_class, out)
             for handler in getattr(node, "handlers", []):
                 _walk(handler.body, prefix, in_class, out)
@@ -149,7 +187,8 @@ def _walk(body: Iterable[ast.stmt], prefix: str, in_class: bool, out: list[Symbo
 
 def _is_overload(decorator: ast.expr) -> bool:
     return (isinstance(decorator, ast.Name) and decorator.id == "overload") or (
-        isinstance(decorator, ast.Attribute) and decorator.attr == "overload")
+        isinstance(decorator, ast.Attribute) and decorator.attr == "overload"
+    )
 
 
 # ---- lexing: strings and comments out, line structure kept ------------------------------
@@ -157,16 +196,45 @@ def _is_overload(decorator: ast.expr) -> bool:
 # template literal is left to the other patterns (one line), so opening a docstring above
 # 50k definitions does not hide them all while it is being typed.
 _STR = r"(?:[^{q}\\\r\n]|\\(?:\r\n|[\s\S]))*(?:{q}|(?=[\r\n])|\Z)"
-_PY_TOKENS = re.compile("|".join([
-    r'#[^\r\n]*', r'"""[\s\S]*?"""', r"'''[\s\S]*?'''",
-    '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
-_HASH_TOKENS = re.compile("|".join([r'#[^\r\n]*', '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
-_C_TOKENS = re.compile("|".join([
-    r'//[^\r\n]*', r'/\*[\s\S]*?\*/', r'(?<!\\)`(?:[^`\\]|\\[\s\S])*+`',
-    '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M)
+_PY_TOKENS = re.compile(
+    "|".join(
+        [
+            r"#[^\r\n]*",
+            r'"""[\s\S]*?"""',
+            r"'''[\s\S]*?'''",
+            '"' + _STR.format(q='"'),
+            "'" + _STR.format(q="'"),
+        ]
+    ),
+    re.M,
+)
+_HASH_TOKENS = re.compile(
+    "|".join([r"#[^\r\n]*", '"' + _STR.format(q='"'), "'" + _STR.format(q="'")]), re.M
+)
+_C_TOKENS = re.compile(
+    "|".join(
+        [
+            r"//[^\r\n]*",
+            r"/\*[\s\S]*?\*/",
+            r"(?<!\\)`(?:[^`\\]|\\[\s\S])*+`",
+            '"' + _STR.format(q='"'),
+            "'" + _STR.format(q="'"),
+        ]
+    ),
+    re.M,
+)
 # Rust: a quote is a char literal only when it closes at once; else a lifetime (`&'a str`).
-_RUST_TOKENS = re.compile("|".join([
-    r'//[^\r\n]*', r'/\*[\s\S]*?\*/', '"' + _STR.format(q='"'), r"'(?:\\[^\n]{1,10}?|[^'\\\n])'"]), re.M)
+_RUST_TOKENS = re.compile(
+    "|".join(
+        [
+            r"//[^\r\n]*",
+            r"/\*[\s\S]*?\*/",
+            '"' + _STR.format(q='"'),
+            r"'(?:\\[^\n]{1,10}?|[^'\\\n])'",
+        ]
+    ),
+    re.M,
+)
 
 
 @dataclass(frozen=True)
@@ -191,7 +259,9 @@ def lex(text: str, tokens: re.Pattern[str]) -> Lexed:
 
     def blank(m: re.Match[str]) -> str:
         token = m.group()
-        newlines = token.count("\n") if _ODD_BREAK.search(token) is None else len(_BREAK.findall(token))
+        newlines = (
+            token.count("\n") if _ODD_BREAK.search(token) is None else len(_BREAK.findall(token))
+        )
         if newlines:
             first = bisect.bisect_right(starts, m.start())  # 1-based line of the match
             inside.update(range(first + 1, first + newlines + 1))
@@ -216,7 +286,9 @@ def _continued(code: Sequence[str]) -> set[int]:
                 depth = 0
             else:
                 out.add(number)
-        depth = max(0, depth + line.count("(") + line.count("[") - line.count(")") - line.count("]"))
+        depth = max(
+            0, depth + line.count("(") + line.count("[") - line.count(")") - line.count("]")
+        )
     return out
 
 
@@ -254,27 +326,76 @@ def _decorators(lexed: Lexed, header: int) -> tuple[int, bool]:
 
 
 # ---- other languages ---------------------------------------------------------------------
-_MODS = r"\s*(?:(?:export|default|public|private|protected|internal|static|final|abstract|async|" \
-        r"override|virtual|inline|open|suspend|sealed|partial|unsafe|extern|const|pub(?:\([^)]*\))?)\s+)*"
+_MODS = (
+    r"\s*(?:(?:export|default|public|private|protected|internal|static|final|abstract|async|"
+    r"override|virtual|inline|open|suspend|sealed|partial|unsafe|extern|const|pub(?:\([^)]*\))?)\s+)*"
+)
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("class", re.compile(_MODS + r"(?:class|struct|enum|trait|interface|protocol|object|record)\s+"
-                         r"(?P<name>[A-Za-z_$][\w$]*)")),
+    (
+        "class",
+        re.compile(
+            _MODS + r"(?:class|struct|enum|trait|interface|protocol|object|record)\s+"
+            r"(?P<name>[A-Za-z_$][\w$]*)"
+        ),
+    ),
     ("class", re.compile(r"\s*impl(?:<[^>]*>)?\s+(?:[\w:<>, ]+\s+for\s+)?(?P<name>[A-Za-z_]\w*)")),
     ("class", re.compile(r"\s*type\s+(?P<name>[A-Za-z_]\w*)\s+(?:struct|interface)\b")),
-    ("function", re.compile(_MODS + r"function\s*\*?\s*(?:[\w$]+[.:])*(?P<name>[A-Za-z_$][\w$]*)\s*[(<]")),
+    (
+        "function",
+        re.compile(_MODS + r"function\s*\*?\s*(?:[\w$]+[.:])*(?P<name>[A-Za-z_$][\w$]*)\s*[(<]"),
+    ),
     ("function", re.compile(_MODS + r"fn\s+(?P<name>[A-Za-z_]\w*)")),
     ("function", re.compile(r"\s*func\s+(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)")),
     ("function", re.compile(_MODS + r"fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?(?P<name>[A-Za-z_]\w*)")),
     ("function", re.compile(r"\s*(?:async\s+)?def\s+(?:self\.)?(?P<name>[A-Za-z_]\w*[?!]?)")),
-    ("function", re.compile(_MODS + r"(?:const|let|var)\s+(?P<name>[A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*"
-                            r"(?:async\s+)?(?:function\b|\([^()]*\)\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>)")),
-    ("method", re.compile(_MODS + r"(?:[\w<>\[\],.*&:?]+\s+)*?(?P<name>[A-Za-z_$][\w$]*)\s*\([^;]*\)"
-                          r"\s*(?:->\s*[^{]+|:\s*[^{=]+|throws\s+[\w., ]+|const|noexcept)?\s*\{\s*$")),
+    (
+        "function",
+        re.compile(
+            _MODS + r"(?:const|let|var)\s+(?P<name>[A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*"
+            r"(?:async\s+)?(?:function\b|\([^()]*\)\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>)"
+        ),
+    ),
+    (
+        "method",
+        re.compile(
+            _MODS + r"(?:[\w<>\[\],.*&:?]+\s+)*?(?P<name>[A-Za-z_$][\w$]*)\s*\([^;]*\)"
+            r"\s*(?:->\s*[^{]+|:\s*[^{=]+|throws\s+[\w., ]+|const|noexcept)?\s*\{\s*$"
+        ),
+    ),
 )
-_NOT_NAMES = frozenset({"if", "for", "while", "switch", "catch", "return", "else", "do", "try",
-                        "function", "new", "sizeof", "elif", "with", "using", "lock", "foreach",
-                        "match", "when", "synchronized", "typeof", "await", "yield", "super", "this",
-                        "throw", "case", "goto", "delete"})
+_NOT_NAMES = frozenset(
+    {
+        "if",
+        "for",
+        "while",
+        "switch",
+        "catch",
+        "return",
+        "else",
+        "do",
+        "try",
+        "function",
+        "new",
+        "sizeof",
+        "elif",
+        "with",
+        "using",
+        "lock",
+        "foreach",
+        "match",
+        "when",
+        "synchronized",
+        "typeof",
+        "await",
+        "yield",
+        "super",
+        "this",
+        "throw",
+        "case",
+        "goto",
+        "delete",
+    }
+)
 
 
 def _tokens_for(lower: str) -> re.Pattern[str]:
@@ -373,7 +494,9 @@ def _qualify(found: list[tuple[str, str, int, int, int, bool]]) -> list[Symbol]:
     for kind, name, start, def_line, end, stub in found:
         while open_ and open_[-1].end_line < start:
             open_.pop()
-        parent = next((s for s in reversed(open_) if s.contains(start, end) and s.start_line < start), None)
+        parent = next(
+            (s for s in reversed(open_) if s.contains(start, end) and s.start_line < start), None
+        )
         qual = f"{parent.qualname}.{name}" if parent else name
         if kind == "function" and parent is not None and parent.kind == "class":
             kind = "method"

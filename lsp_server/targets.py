@@ -14,20 +14,44 @@ TargetKind = Literal["identifier", "string", "comment"]
 
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _WORD = re.compile(r"[\w$]")
-_HASH_COMMENT = {".py", ".pyi", ".sh", ".bash", ".zsh", ".rb", ".pl", ".r", ".yaml", ".yml",
-                 ".toml", ".cfg", ".ini", ".conf", ".ex", ".exs", ".nim", ".jl", ".ps1", ".mk",
-                 ".dockerfile", ".cmake", ".tf"}
+_HASH_COMMENT = {
+    ".py",
+    ".pyi",
+    ".sh",
+    ".bash",
+    ".zsh",
+    ".rb",
+    ".pl",
+    ".r",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".conf",
+    ".ex",
+    ".exs",
+    ".nim",
+    ".jl",
+    ".ps1",
+    ".mk",
+    ".dockerfile",
+    ".cmake",
+    ".tf",
+}
 _DASH_COMMENT = {".sql", ".lua", ".hs", ".elm", ".ada", ".adb"}
 MIN_IDENTIFIER = 3
 # Words too common in code to say anything about a project on their own.
-KEYWORDS = frozenset("""
+KEYWORDS = frozenset(
+    """
 and as assert async await break case catch class const continue debugger def default del delete
 do elif else enum except export extends false final finally fn for from func function go if impl
 import in instanceof interface is lambda let loop match mod mut new nil none not null or package
 pass private protected pub public raise return self static struct super switch this throw throws
 true try type typeof undefined use var void where while with yield int str float bool dict list
 string number boolean any object args kwargs len print console log err error ctx val value key
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +66,7 @@ class Target:
 
 def comment_markers(filename: str) -> tuple[str, ...]:
     lower = filename.lower()
-    ext = lower[lower.rfind("."):] if "." in lower else ""
+    ext = lower[lower.rfind(".") :] if "." in lower else ""
     if ext in _HASH_COMMENT or lower.endswith(("makefile", "dockerfile")):
         return ("#",)
     if ext in _DASH_COMMENT:
@@ -68,10 +92,13 @@ def target_at(line: str, column: int, filename: str = "") -> Target | None:
         offset = _outside_strings(line, max(0, column - WINDOW))
         if offset > column:
             return None  # inside a string of thousands of characters: nothing to search for
-        line, column = line[offset:column + WINDOW], column - offset
+        line, column = line[offset : column + WINDOW], column - offset
     found = _target_in(line, column, comment_markers(filename), block_rule=not offset)
-    return found if found is None or not offset else \
-        Target(found.kind, found.text, found.start + offset, found.end + offset)
+    return (
+        found
+        if found is None or not offset
+        else Target(found.kind, found.text, found.start + offset, found.end + offset)
+    )
 
 
 def _outside_strings(line: str, start: int) -> int:
@@ -98,8 +125,9 @@ def _target_in(line: str, column: int, markers: tuple[str, ...], block_rule: boo
     return _identifier(line, column)
 
 
-def scan(line: str, markers: tuple[str, ...],
-         block_rule: bool = True) -> tuple[list[tuple[int, int]], int | None]:
+def scan(
+    line: str, markers: tuple[str, ...], block_rule: bool = True
+) -> tuple[list[tuple[int, int]], int | None]:
     """The string literals of ``line`` (``[start, end)``) and where a comment starts, in one
     left-to-right pass: a comment marker inside a string does not count, and a quote that
     never closes is an ordinary character (an apostrophe in prose)."""
@@ -131,7 +159,9 @@ _STARTS: dict[tuple[str, ...], re.Pattern[str]] = {}
 def _starts_pattern(markers: tuple[str, ...]) -> re.Pattern[str]:
     pattern = _STARTS.get(markers)
     if pattern is None:
-        pattern = _STARTS[markers] = re.compile("|".join(re.escape(t) for t in (*_QUOTES, *markers)))
+        pattern = _STARTS[markers] = re.compile(
+            "|".join(re.escape(t) for t in (*_QUOTES, *markers))
+        )
     return pattern
 
 
@@ -141,7 +171,7 @@ def _comment(line: str, start: int) -> Target | None:
 
 
 def _string(line: str, start: int, end: int) -> Target | None:
-    text = " ".join(line[start + 1:end - 1].split())
+    text = " ".join(line[start + 1 : end - 1].split())
     return Target("string", text, start, end) if len(text) >= MIN_IDENTIFIER else None
 
 

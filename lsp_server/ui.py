@@ -29,14 +29,20 @@ MAX_CHOICES = 7
 async def pick(ls: DevMemServer, message: str, summaries: Sequence[dict[str, Any]]) -> str | None:
     """Ask the user to pick one memory; its id, or None (dismissed / nothing to pick)."""
     if not summaries:
-        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info,
-                                                       message=f"DevMemory: {message} — none found."))
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Info, message=f"DevMemory: {message} — none found."
+            )
+        )
         return None
     if not can_pick(ls):
-        ls.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Warning,
-            message=f"DevMemory: {message} — this editor cannot show a choice; "
-                    "run the command with an explicit id instead."))
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning,
+                message=f"DevMemory: {message} — this editor cannot show a choice; "
+                "run the command with an explicit id instead.",
+            )
+        )
         return None
     titles: dict[str, str] = {}
     for s in summaries[:MAX_CHOICES]:
@@ -45,9 +51,13 @@ async def pick(ls: DevMemServer, message: str, summaries: Sequence[dict[str, Any
             label = f"{label} ({s['id'][-6:]})"
         titles[label] = s["id"]
     try:
-        chosen = await ls.window_show_message_request_async(types.ShowMessageRequestParams(
-            type=types.MessageType.Info, message=f"DevMemory: {message}",
-            actions=[types.MessageActionItem(title=t) for t in titles]))
+        chosen = await ls.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Info,
+                message=f"DevMemory: {message}",
+                actions=[types.MessageActionItem(title=t) for t in titles],
+            )
+        )
     except Exception as exc:  # the client cannot ask: nothing picked
         log.info("showMessageRequest failed: %s", exc)
         return None
@@ -76,8 +86,11 @@ async def _show_page(ls: DevMemServer, message: str, summaries: Sequence[dict[st
     lines = [f"# DevMemory: {message}", ""]
     for m in memories:
         uri = await ls.backend.offload(memory_uri, docs, m.id, present.memory_file_text(m))
-        lines += [f"- **[{m.kind}]** [{present.escape(m.title)}]({uri}) — {present.date_of(m)}",
-                  f"  {present.escape(present.summary_line(m))}", ""]
+        lines += [
+            f"- **[{m.kind}]** [{present.escape(m.title)}]({uri}) — {present.date_of(m)}",
+            f"  {present.escape(present.summary_line(m))}",
+            "",
+        ]
     page = await ls.backend.offload(memory_uri, docs, "results", "\n".join(lines))
     await _show_document(ls, page)
 
@@ -89,8 +102,11 @@ async def open_memory(ls: DevMemServer, memory_id: str) -> None:
     text = present.memory_file_text(memory, links) if docs is not None else None
     uri = await ls.backend.offload(memory_uri, docs, memory.id, text)
     if not ls.supports("window.show_document.support") and docs is None:
-        ls.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Info, message=f"{memory.title}\n\n{memory.content}"))
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Info, message=f"{memory.title}\n\n{memory.content}"
+            )
+        )
         return
     await _show_document(ls, uri)
 

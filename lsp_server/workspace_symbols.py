@@ -27,9 +27,14 @@ log = logging.getLogger(__name__)
 
 MAX_SYMBOLS = 50
 MIN_QUERY = 2
-KIND_SYMBOLS = {"decision": types.SymbolKind.Event, "bugfix": types.SymbolKind.Key,
-                "pitfall": types.SymbolKind.Key, "snippet": types.SymbolKind.Function,
-                "commit": types.SymbolKind.Module, "issue": types.SymbolKind.Object}
+KIND_SYMBOLS = {
+    "decision": types.SymbolKind.Event,
+    "bugfix": types.SymbolKind.Key,
+    "pitfall": types.SymbolKind.Key,
+    "snippet": types.SymbolKind.Function,
+    "commit": types.SymbolKind.Module,
+    "issue": types.SymbolKind.Object,
+}
 
 
 def register(ls: DevMemServer) -> None:
@@ -57,7 +62,9 @@ def _search(svc: MemoryService, query: str, project: str | None) -> list[Hit]:
     Unfiltered on purpose, like hover: core's project-filtered vector search is too slow
     for a keystroke, and memories of other projects are still worth finding here."""
     hits = svc.recall(query, limit=MAX_SYMBOLS).hits
-    return sorted(hits, key=lambda h: project is not None and h.memory.project not in (project, None))
+    return sorted(
+        hits, key=lambda h: project is not None and h.memory.project not in (project, None)
+    )
 
 
 def _folders(ls: DevMemServer) -> list[str]:
@@ -77,31 +84,43 @@ def _roots(documents: Documents, folders: list[str]) -> list[Path]:
     return roots
 
 
-def _symbols(hits: list[Hit], documents: Documents, roots: list[Path],
-             docs: MemoryDocs | None) -> list[types.WorkspaceSymbol]:
+def _symbols(
+    hits: list[Hit], documents: Documents, roots: list[Path], docs: MemoryDocs | None
+) -> list[types.WorkspaceSymbol]:
     """Symbols for the hits (blocking: resolves files and writes memory documents)."""
     out = []
     for hit in hits:
         m = hit.memory
-        location = _code_location(m.anchor.path, m.anchor.start_line, m.anchor.end_line,
-                                  documents, roots) if m.anchor else None
+        location = (
+            _code_location(m.anchor.path, m.anchor.start_line, m.anchor.end_line, documents, roots)
+            if m.anchor
+            else None
+        )
         if location is None:
             text = present.memory_file_text(m) if docs is not None else None
             uri = memory_uri(docs, m.id, text)
             location = types.Location(uri=uri, range=_lines(1, 1))
-        out.append(types.WorkspaceSymbol(
-            name=f"[{m.kind}] {present.one_line(m.title, 100)}",
-            kind=KIND_SYMBOLS.get(m.kind, types.SymbolKind.String), location=location,
-            container_name=f"DevMemory · {present.date_of(m)}" + (f" · {m.project}" if m.project else "")))
+        out.append(
+            types.WorkspaceSymbol(
+                name=f"[{m.kind}] {present.one_line(m.title, 100)}",
+                kind=KIND_SYMBOLS.get(m.kind, types.SymbolKind.String),
+                location=location,
+                container_name=f"DevMemory · {present.date_of(m)}"
+                + (f" · {m.project}" if m.project else ""),
+            )
+        )
     return out
 
 
-def _code_location(path: str, start: int | None, end: int | None, documents: Documents,
-                   roots: list[Path]) -> types.Location | None:
+def _code_location(
+    path: str, start: int | None, end: int | None, documents: Documents, roots: list[Path]
+) -> types.Location | None:
     uri = documents.resolve(path, roots)
     return types.Location(uri=uri, range=_lines(start or 1, end or start or 1)) if uri else None
 
 
 def _lines(start: int, end: int) -> types.Range:
-    return types.Range(start=types.Position(line=start - 1, character=0),
-                       end=types.Position(line=end - 1, character=0))
+    return types.Range(
+        start=types.Position(line=start - 1, character=0),
+        end=types.Position(line=end - 1, character=0),
+    )

@@ -28,19 +28,40 @@ MODEL_WAIT_S = 600.0
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="devmem-mcp", description="DevMemory MCP server: your developer memory for AI assistants.",
-        epilog=f"Environment: DEVMEM_DB (the store), {TOKEN_ENV} (bearer token for --http).")
-    p.add_argument("--db", help="the SQLite store (default: $DEVMEM_DB, else the platform data dir)")
-    p.add_argument("--project", help="the current project (default: the client's root folder's, else "
-                                     "the working directory's git repository)")
+        prog="devmem-mcp",
+        description="DevMemory MCP server: your developer memory for AI assistants.",
+        epilog=f"Environment: DEVMEM_DB (the store), {TOKEN_ENV} (bearer token for --http).",
+    )
+    p.add_argument(
+        "--db", help="the SQLite store (default: $DEVMEM_DB, else the platform data dir)"
+    )
+    p.add_argument(
+        "--project",
+        help="the current project (default: the client's root folder's, else "
+        "the working directory's git repository)",
+    )
     p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    p.add_argument("--host", default="127.0.0.1",
-                   help=f"--http address (default 127.0.0.1; any other needs ${TOKEN_ENV})")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"--http port (default {DEFAULT_PORT})")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="--http: also accept requests from this browser Origin (repeatable)")
-    p.add_argument("--log-level", default="WARNING", type=str.upper,
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help=f"--http address (default 127.0.0.1; any other needs ${TOKEN_ENV})",
+    )
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"--http port (default {DEFAULT_PORT})"
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="--http: also accept requests from this browser Origin (repeatable)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    )
     p.add_argument("--version", action="version", version=f"devmem-mcp {__version__}")
     return p.parse_args(argv)
 
@@ -81,8 +102,14 @@ class LazyRedaction(logging.Filter):
 def redact_log_handlers() -> None:
     """Every log handler configured so far scrubs secrets (as core.logs.install_redaction does,
     with the filter loaded lazily); call it after the SDK may have added handlers."""
-    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
-                                      if isinstance(lg, logging.Logger))]
+    loggers = [
+        logging.getLogger(),
+        *(
+            lg
+            for lg in logging.Logger.manager.loggerDict.values()
+            if isinstance(lg, logging.Logger)
+        ),
+    ]
     for logger in loggers:
         for handler in logger.handlers:
             if not any(isinstance(f, LazyRedaction) for f in handler.filters):
@@ -103,29 +130,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     try:
         args = parse(argv)
-        logging.basicConfig(stream=sys.stderr, level=args.log_level,
-                            format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            stream=sys.stderr,
+            level=args.log_level,
+            format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s",
+        )
         env = dict(os.environ)
         token = env.get(TOKEN_ENV) or None
         if args.http:
             from mcp_server.http import MAKE_TOKEN, is_loopback, token_problem
 
             if not is_loopback(args.host) and not token:
-                print(f"devmem-mcp: refusing to serve {args.host} without a token: set {TOKEN_ENV} "
-                      "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1.",
-                      file=sys.stderr)
+                print(
+                    f"devmem-mcp: refusing to serve {args.host} without a token: set {TOKEN_ENV} "
+                    "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1.",
+                    file=sys.stderr,
+                )
                 return 2
             if token and (problem := token_problem(token)):
                 if not is_loopback(args.host):
-                    print(f"devmem-mcp: refusing to serve {args.host} with a weak {TOKEN_ENV}: {problem}. "
-                          f"Generate one with: {MAKE_TOKEN}", file=sys.stderr)
+                    print(
+                        f"devmem-mcp: refusing to serve {args.host} with a weak {TOKEN_ENV}: {problem}. "
+                        f"Generate one with: {MAKE_TOKEN}",
+                        file=sys.stderr,
+                    )
                     return 2
-                log.warning("%s is weak (%s); generate one with: %s", TOKEN_ENV, problem, MAKE_TOKEN)
+                log.warning(
+                    "%s is weak (%s); generate one with: %s", TOKEN_ENV, problem, MAKE_TOKEN
+                )
         from mcp_server.runtime import LazyService
         from mcp_server.server import build_server
 
         lazy = LazyService(lambda: open_service(env, args.db), on_warm=_freeze_when_model_ready)
-        mcp = build_server(lazy, args.project, detect_project=detect_project, log_level=args.log_level)
+        mcp = build_server(
+            lazy, args.project, detect_project=detect_project, log_level=args.log_level
+        )
         redact_log_handlers()  # after build_server: the SDK may add its own handler there
         gc.freeze()
     finally:

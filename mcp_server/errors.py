@@ -18,10 +18,18 @@ INVALID_PARAMS = -32602
 _SHOWN_CHARS = 40
 
 _EXPECTED = {  # pydantic error type → what the argument must be
-    "string_type": "text", "list_type": "a list (e.g. [\"a\", \"b\"])", "dict_type": "an object",
-    "model_type": "an object", "model_attributes_type": "an object", "int_type": "a whole number",
-    "int_parsing": "a whole number", "int_from_float": "a whole number", "float_type": "a number",
-    "float_parsing": "a number", "bool_type": "true or false", "bool_parsing": "true or false",
+    "string_type": "text",
+    "list_type": 'a list (e.g. ["a", "b"])',
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
 }
 
 
@@ -63,8 +71,12 @@ def _sentence(err: dict[str, Any], allowed: Iterable[str]) -> str:
         return f"`{name}` must be one of {ctx.get('expected', '')}; got {got}."
     if kind in _EXPECTED:
         return f"`{name}` must be {_EXPECTED[kind]}; got {got}."
-    bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
-              "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
     if kind in bounds:
         words, key = bounds[kind]
         return f"`{name}` must be {words} {ctx.get(key)}; got {got}."
@@ -85,5 +97,7 @@ def invalid_arguments(what: str, exc: ValidationError, allowed: Iterable[str] = 
 def missing_arguments(what: str, missing: Iterable[str], allowed: Iterable[str]) -> str:
     need = sorted(missing)
     verb = "is" if len(need) == 1 else "are"
-    return (f"Invalid arguments for {what}: {', '.join(f'`{m}`' for m in need)} {verb} required "
-            f"(arguments: {', '.join(sorted(allowed))}).")
+    return (
+        f"Invalid arguments for {what}: {', '.join(f'`{m}`' for m in need)} {verb} required "
+        f"(arguments: {', '.join(sorted(allowed))})."
+    )

@@ -57,13 +57,19 @@ def origin_allowed(origin: str, extra: Sequence[str] = ()) -> bool:
     if origin.rstrip("/") in {o.rstrip("/") for o in extra}:
         return True
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and is_loopback(parts.hostname or "")
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and is_loopback(parts.hostname or "")
+    )
 
 
 class Guard:
     """ASGI middleware: Origin check (403), then bearer token check (401) when a token is set."""
 
-    def __init__(self, app: ASGIApp, token: str | None, allowed_origins: Sequence[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str | None, allowed_origins: Sequence[str] = ()
+    ) -> None:
         self.app = app
         self._token = token.encode() if token else None
         self._origins = tuple(allowed_origins)
@@ -76,12 +82,20 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and not origin_allowed(origin, self._origins):
             log.warning("refused a request from Origin %r", origin)
-            await _deny(send, 403, f"Origin {origin!r} is not allowed: only local pages may call this "
-                                   "server (start it with --allow-origin to add one).")
+            await _deny(
+                send,
+                403,
+                f"Origin {origin!r} is not allowed: only local pages may call this "
+                "server (start it with --allow-origin to add one).",
+            )
             return
         if self._token is not None and not self._authorised(headers.get("authorization")):
-            await _deny(send, 401, "Missing or wrong bearer token: send 'Authorization: Bearer "
-                                   "<DEVMEM_MCP_TOKEN>'.", {"www-authenticate": 'Bearer realm="devmemory"'})
+            await _deny(
+                send,
+                401,
+                "Missing or wrong bearer token: send 'Authorization: Bearer <DEVMEM_MCP_TOKEN>'.",
+                {"www-authenticate": 'Bearer realm="devmemory"'},
+            )
             return
         await self.app(scope, receive, send)
 
@@ -95,8 +109,9 @@ class Guard:
 
 
 async def _deny(send: Send, status: int, message: str, extra: dict[str, str] | None = None) -> None:
-    body = json.dumps({"jsonrpc": "2.0", "id": None,
-                       "error": {"code": -32001, "message": message}}).encode()
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32001, "message": message}}
+    ).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -111,28 +126,58 @@ def app(mcp: Any, host: str, token: str | None, allowed_origins: Sequence[str] =
         # The SDK's own Host/Origin check (DNS-rebinding protection) for a loopback bind.
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"],
-            allowed_origins=[f"{scheme}://{name}{port}" for scheme in ("http", "https")
-                             for name in ("127.0.0.1", "localhost", "[::1]") for port in (":*", "")]
-            + list(allowed_origins))
+            allowed_hosts=[
+                "127.0.0.1:*",
+                "localhost:*",
+                "[::1]:*",
+                "127.0.0.1",
+                "localhost",
+                "[::1]",
+            ],
+            allowed_origins=[
+                f"{scheme}://{name}{port}"
+                for scheme in ("http", "https")
+                for name in ("127.0.0.1", "localhost", "[::1]")
+                for port in (":*", "")
+            ]
+            + list(allowed_origins),
+        )
     else:
         # Bound to a network address, the Host header is whatever name clients use: the token
         # (required on such a bind) and the Origin check above do the protecting.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    inner = mcp.streamable_http_app(streamable_http_path=PATH, transport_security=security, host=host)
+    inner = mcp.streamable_http_app(
+        streamable_http_path=PATH, transport_security=security, host=host
+    )
     return Guard(inner, token, allowed_origins)
 
 
-def serve(mcp: Any, host: str, port: int, token: str | None, allowed_origins: Sequence[str] = (),
-          log_level: str = "info") -> None:
+def serve(
+    mcp: Any,
+    host: str,
+    port: int,
+    token: str | None,
+    allowed_origins: Sequence[str] = (),
+    log_level: str = "info",
+) -> None:
     """Serve until interrupted."""
     import uvicorn
 
     from core import install_redaction
 
-    config = uvicorn.Config(app(mcp, host, token, allowed_origins), host=host, port=port,
-                            log_level=log_level.lower(), lifespan="on")
+    config = uvicorn.Config(
+        app(mcp, host, token, allowed_origins),
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        lifespan="on",
+    )
     install_redaction()  # uvicorn adds its handlers (access log included) in Config()
-    log.info("DevMemory MCP server on http://%s:%d%s (token %s)", host, port, PATH,
-             "required" if token else "not required")
+    log.info(
+        "DevMemory MCP server on http://%s:%d%s (token %s)",
+        host,
+        port,
+        PATH,
+        "required" if token else "not required",
+    )
     uvicorn.Server(config).run()

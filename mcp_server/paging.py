@@ -46,11 +46,15 @@ def decode(cursor: str | None, fp: str) -> int:
         offset, owner = int(data["o"]), str(data["q"])
     # OverflowError: {"o": Infinity}; RecursionError: a deeply nested document
     except (binascii.Error, ValueError, KeyError, TypeError, OverflowError, RecursionError):
-        raise InvalidInput("cursor is not one this server returned.",
-                           hint="Pass next_cursor from a recall result unchanged, or omit it.") from None
+        raise InvalidInput(
+            "cursor is not one this server returned.",
+            hint="Pass next_cursor from a recall result unchanged, or omit it.",
+        ) from None
     if owner != fp or offset < 0:
-        raise InvalidInput("cursor belongs to a different query, mode, filter or project.",
-                           hint="Repeat the same recall arguments with the cursor, or omit it to start over.")
+        raise InvalidInput(
+            "cursor belongs to a different query, mode, filter or project.",
+            hint="Repeat the same recall arguments with the cursor, or omit it to start over.",
+        )
     return offset
 
 

@@ -52,8 +52,11 @@ def guard() -> Iterator[None]:
 class LazyService:
     """The MemoryService, built on first need or by :meth:`warm_up` in the background."""
 
-    def __init__(self, factory: Callable[[], MemoryService],
-                 on_warm: Callable[[MemoryService], None] | None = None) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], MemoryService],
+        on_warm: Callable[[MemoryService], None] | None = None,
+    ) -> None:
         self._factory = factory
         self._on_warm = on_warm  # run on the warm-up thread once the service is built
         self._service: MemoryService | None = None
@@ -80,7 +83,9 @@ class LazyService:
             if self._warming or self._service is not None:
                 return
             self._warming = True
-        threading.Thread(target=self._warm, args=(delay,), name="devmem-mcp-warmup", daemon=True).start()
+        threading.Thread(
+            target=self._warm, args=(delay,), name="devmem-mcp-warmup", daemon=True
+        ).start()
 
     def _warm(self, delay: float) -> None:
         if delay > 0:
@@ -146,7 +151,9 @@ class ProjectScope:
         try:
             return await anyio.to_thread.run_sync(self._detect, path)
         except Exception as exc:  # no git, or a broken folder: no project rather than a failed call
-            log.warning("could not detect the project of %s: %s", path or "the working directory", exc)
+            log.warning(
+                "could not detect the project of %s: %s", path or "the working directory", exc
+            )
             return None
 
     async def _from_roots(self, ctx: Context[Any, Any] | None) -> str | None:
@@ -154,7 +161,9 @@ class ProjectScope:
             return None
         try:
             with anyio.fail_after(ROOTS_TIMEOUT_S), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # roots are deprecated from 2026-07-28 on; still useful
+                warnings.simplefilter(
+                    "ignore"
+                )  # roots are deprecated from 2026-07-28 on; still useful
                 result = await ctx.session.list_roots()
         except Exception as exc:  # no back-channel, a timeout, or a client error: use the cwd
             log.info("roots/list failed (%s); using the working directory's project", exc)

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:  # core's models are built lazily: the store's warm-up imports them, start-up need not
+if (
+    TYPE_CHECKING
+):  # core's models are built lazily: the store's warm-up imports them, start-up need not
     from core import (
         CodeAnchor,
         EntitySummary,
@@ -39,37 +41,66 @@ class _Model(BaseModel):
 class AnchorIn(_Model):
     """Where in the code a memory belongs."""
 
-    path: str = Field(description="File path, relative to the repository root (e.g. 'src/app/db.py').")
+    path: str = Field(
+        description="File path, relative to the repository root (e.g. 'src/app/db.py')."
+    )
     start_line: int | None = Field(default=None, ge=1, description="First line (1-based).")
-    end_line: int | None = Field(default=None, ge=1, description="Last line (inclusive); defaults to start_line.")
+    end_line: int | None = Field(
+        default=None, ge=1, description="Last line (inclusive); defaults to start_line."
+    )
     symbol: str | None = Field(default=None, description="Function/class name, e.g. 'Store.write'.")
     commit: str | None = Field(default=None, description="Commit sha the lines refer to, if known.")
 
     def to_core(self) -> CodeAnchor:
         from core import CodeAnchor
 
-        return CodeAnchor(path=self.path, start_line=self.start_line, end_line=self.end_line,
-                          symbol=self.symbol, commit=self.commit)
+        return CodeAnchor(
+            path=self.path,
+            start_line=self.start_line,
+            end_line=self.end_line,
+            symbol=self.symbol,
+            commit=self.commit,
+        )
 
 
 class FiltersIn(_Model):
     """Restrictions on search and listing; empty fields restrict nothing."""
 
-    kinds: list[str] = Field(default_factory=list, description="Only these kinds, e.g. ['decision', 'bugfix'].")
+    kinds: list[str] = Field(
+        default_factory=list, description="Only these kinds, e.g. ['decision', 'bugfix']."
+    )
     tags: list[str] = Field(default_factory=list, description="Only memories with these tags.")
-    tags_mode: Literal["any", "all"] = Field(default="any", description="'any' tag or 'all' of them.")
-    source: str | None = Field(default=None, description="Only from this source: 'user', 'assistant', 'git', …")
-    visibility: list[Visibility] = Field(default_factory=list, description="Only these visibilities.")
-    since: str | None = Field(default=None, description="ISO date/time: only memories from then on.")
+    tags_mode: Literal["any", "all"] = Field(
+        default="any", description="'any' tag or 'all' of them."
+    )
+    source: str | None = Field(
+        default=None, description="Only from this source: 'user', 'assistant', 'git', …"
+    )
+    visibility: list[Visibility] = Field(
+        default_factory=list, description="Only these visibilities."
+    )
+    since: str | None = Field(
+        default=None, description="ISO date/time: only memories from then on."
+    )
     until: str | None = Field(default=None, description="ISO date/time: only memories until then.")
-    path: str | None = Field(default=None, description="Anchored to this file, or under this folder if it ends with '/'.")
+    path: str | None = Field(
+        default=None, description="Anchored to this file, or under this folder if it ends with '/'."
+    )
 
     def to_core(self, project: str | None) -> SearchFilters:
         from core import SearchFilters
 
-        return SearchFilters(kinds=list(self.kinds), tags=list(self.tags), tags_mode=self.tags_mode,
-                             project=project, source=self.source, visibility=list(self.visibility),
-                             since=self.since, until=self.until, path=self.path)
+        return SearchFilters(
+            kinds=list(self.kinds),
+            tags=list(self.tags),
+            tags_mode=self.tags_mode,
+            project=project,
+            source=self.source,
+            visibility=list(self.visibility),
+            since=self.since,
+            until=self.until,
+            path=self.path,
+        )
 
 
 # ---- outputs -----------------------------------------------------------------------------
@@ -87,14 +118,17 @@ class MemoryOut(BaseModel):
     id: str
     title: str
     content: str
-    content_truncated: bool = Field(default=False, description="True when content was cut; get_memory has it all.")
+    content_truncated: bool = Field(
+        default=False, description="True when content was cut; get_memory has it all."
+    )
     kind: str
     tags: list[str]
     project: str | None
     anchor: AnchorOut | None
     source: str
     provenance: Literal["user", "automation", "ai"] = Field(
-        description="Who wrote it: a user-authored memory outranks automation and AI.")
+        description="Who wrote it: a user-authored memory outranks automation and AI."
+    )
     visibility: str
     created_at: str
     updated_at: str
@@ -119,7 +153,9 @@ class MemoryBrief(BaseModel):
 
 
 class RedactionOut(BaseModel):
-    kind: str = Field(description="What kind of secret was removed (the secret itself is never stored).")
+    kind: str = Field(
+        description="What kind of secret was removed (the secret itself is never stored)."
+    )
     count: int
 
 
@@ -131,7 +167,9 @@ class WriteOut(BaseModel):
     memory: MemoryOut
     redactions: list[RedactionOut] = Field(default_factory=list)
     pending_version: int | None = Field(
-        default=None, description="Set when status is pending_review: the user must accept this version.")
+        default=None,
+        description="Set when status is pending_review: the user must accept this version.",
+    )
 
 
 class HitOut(BaseModel):
@@ -163,12 +201,16 @@ class RecallOut(BaseModel):
     """Ranked memories for a query."""
 
     query: str
-    mode: str = Field(description="The search that actually ran (text when the model is not ready).")
+    mode: str = Field(
+        description="The search that actually ran (text when the model is not ready)."
+    )
     requested_mode: str
     project: str | None = Field(description="The project searched; null means every project.")
     hits: list[HitOut]
     notices: list[str] = Field(default_factory=list)
-    next_cursor: str | None = Field(default=None, description="Pass back as `cursor` for the next results.")
+    next_cursor: str | None = Field(
+        default=None, description="Pass back as `cursor` for the next results."
+    )
     related_entities: list[EntityOut] = Field(default_factory=list)
 
 
@@ -199,7 +241,9 @@ class LinkOut(BaseModel):
 
 class RelatedMemoryOut(BaseModel):
     memory: MemoryBrief
-    relation: str = Field(description="'link:<type>' for an explicit link, 'shares entities' otherwise.")
+    relation: str = Field(
+        description="'link:<type>' for an explicit link, 'shares entities' otherwise."
+    )
     shared_entities: list[str] = Field(default_factory=list)
 
 
@@ -242,7 +286,9 @@ class GraphOut(BaseModel):
     neighbours: list[NeighbourOut] = Field(default_factory=list)
     memories: list[MemoryBrief] = Field(default_factory=list)
     target: EntityOut | None = None
-    path: list[PathStepOut] | None = Field(default=None, description="Set when `to` was given; [] if unconnected.")
+    path: list[PathStepOut] | None = Field(
+        default=None, description="Set when `to` was given; [] if unconnected."
+    )
 
 
 class StatsOut(BaseModel):
@@ -270,27 +316,54 @@ def cut(text: str, width: int) -> str:
 def anchor_out(a: CodeAnchor | None) -> AnchorOut | None:
     if a is None:
         return None
-    return AnchorOut(path=a.path, start_line=a.start_line, end_line=a.end_line, symbol=a.symbol,
-                     commit=a.commit)
+    return AnchorOut(
+        path=a.path, start_line=a.start_line, end_line=a.end_line, symbol=a.symbol, commit=a.commit
+    )
 
 
 def memory_out(m: Memory) -> MemoryOut:
     return MemoryOut(
-        id=m.id, title=m.title, content=m.content, kind=m.kind, tags=list(m.tags), project=m.project,
-        anchor=anchor_out(m.anchor), source=m.source, provenance=_provenance(m), visibility=m.visibility,
-        created_at=m.created_at, updated_at=m.updated_at, event_at=m.event_at, version=m.version,
-        source_url=m.source_url, metadata=m.metadata)
+        id=m.id,
+        title=m.title,
+        content=m.content,
+        kind=m.kind,
+        tags=list(m.tags),
+        project=m.project,
+        anchor=anchor_out(m.anchor),
+        source=m.source,
+        provenance=_provenance(m),
+        visibility=m.visibility,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        event_at=m.event_at,
+        version=m.version,
+        source_url=m.source_url,
+        metadata=m.metadata,
+    )
 
 
 def memory_brief(m: Memory) -> MemoryBrief:
-    return MemoryBrief(id=m.id, title=m.title, kind=m.kind, tags=list(m.tags), project=m.project,
-                       anchor=anchor_out(m.anchor), provenance=_provenance(m), updated_at=m.updated_at,
-                       summary=m.summary(SUMMARY_CHARS))
+    return MemoryBrief(
+        id=m.id,
+        title=m.title,
+        kind=m.kind,
+        tags=list(m.tags),
+        project=m.project,
+        anchor=anchor_out(m.anchor),
+        provenance=_provenance(m),
+        updated_at=m.updated_at,
+        summary=m.summary(SUMMARY_CHARS),
+    )
 
 
 def write_out(r: WriteResult) -> WriteOut:
-    return WriteOut(status=r.status, message=_write_message(r), memory=memory_out(r.memory),
-                    redactions=[redaction_out(n) for n in r.redactions], pending_version=r.pending_version)
+    return WriteOut(
+        status=r.status,
+        message=_write_message(r),
+        memory=memory_out(r.memory),
+        redactions=[redaction_out(n) for n in r.redactions],
+        pending_version=r.pending_version,
+    )
 
 
 def redaction_out(n: RedactionNote) -> RedactionOut:
@@ -299,25 +372,45 @@ def redaction_out(n: RedactionNote) -> RedactionOut:
 
 def hit_out(h: Hit) -> HitOut:
     m = h.memory
-    return HitOut(id=m.id, title=m.title, kind=m.kind, tags=list(m.tags), project=m.project,
-                  anchor=anchor_out(m.anchor), updated_at=m.updated_at, score=h.score,
-                  matched=list(h.matched), why=h.why, snippet=cut(h.snippet, SNIPPET_CHARS),
-                  similarity=None if h.similarity is None else round(h.similarity, 4))
+    return HitOut(
+        id=m.id,
+        title=m.title,
+        kind=m.kind,
+        tags=list(m.tags),
+        project=m.project,
+        anchor=anchor_out(m.anchor),
+        updated_at=m.updated_at,
+        score=h.score,
+        matched=list(h.matched),
+        why=h.why,
+        snippet=cut(h.snippet, SNIPPET_CHARS),
+        similarity=None if h.similarity is None else round(h.similarity, 4),
+    )
 
 
 def entity_out(e: EntitySummary) -> EntityOut:
-    return EntityOut(type=e.type, name=e.name, display=e.display, memory_count=e.memory_count,
-                     score=e.score)
+    return EntityOut(
+        type=e.type, name=e.name, display=e.display, memory_count=e.memory_count, score=e.score
+    )
 
 
 def link_out(link: Link) -> LinkOut:
-    return LinkOut(source_id=link.source_id, target_id=link.target_id, type=link.type,
-                   created_at=link.created_at)
+    return LinkOut(
+        source_id=link.source_id,
+        target_id=link.target_id,
+        type=link.type,
+        created_at=link.created_at,
+    )
 
 
 def version_out(v: Version) -> VersionOut:
-    return VersionOut(version=v.version, title=v.title, changed_at=v.changed_at,
-                      changed_by=v.changed_by, pending=v.pending)
+    return VersionOut(
+        version=v.version,
+        title=v.title,
+        changed_at=v.changed_at,
+        changed_by=v.changed_by,
+        pending=v.pending,
+    )
 
 
 def _provenance(m: Memory) -> Literal["user", "automation", "ai"]:
@@ -326,8 +419,11 @@ def _provenance(m: Memory) -> Literal["user", "automation", "ai"]:
 
 
 def _write_message(r: WriteResult) -> str:
-    default = {"created": f"Stored as {r.memory.id}.", "updated": f"Updated {r.memory.id}.",
-               "unchanged": "Nothing changed."}.get(r.status, "")
+    default = {
+        "created": f"Stored as {r.memory.id}.",
+        "updated": f"Updated {r.memory.id}.",
+        "unchanged": "Nothing changed.",
+    }.get(r.status, "")
     message = r.message or default
     secrets = sum(n.count for n in r.redactions)
     if secrets:

@@ -43,14 +43,19 @@ Searches and writes default to the current project; pass project="*" to search e
 # Methods after which a stdio client is up and the store can be opened without slowing start-up,
 # _WARM_DELAY_S later: the warm-up's imports hold the GIL for long stretches and would delay
 # writing this answer and the rest of the client's start-up burst (tools/list +2-3 ms).
-_WARM_AFTER = frozenset({"tools/list", "tools/call", "resources/list", "resources/read",
-                         "prompts/list", "prompts/get"})
+_WARM_AFTER = frozenset(
+    {"tools/list", "tools/call", "resources/list", "resources/read", "prompts/list", "prompts/get"}
+)
 _WARM_DELAY_S = 0.05
 
 
-def build_server(service: MemoryService | LazyService, project: str | None = None, *,
-                 detect_project: Callable[[Path | None], str | None] | None = None,
-                 log_level: LogLevel = "WARNING") -> MCPServer[Any]:
+def build_server(
+    service: MemoryService | LazyService,
+    project: str | None = None,
+    *,
+    detect_project: Callable[[Path | None], str | None] | None = None,
+    log_level: LogLevel = "WARNING",
+) -> MCPServer[Any]:
     """An MCP server over ``service``.
 
     ``project`` (``--project``) fixes the current project; without it the client's roots,
@@ -59,9 +64,14 @@ def build_server(service: MemoryService | LazyService, project: str | None = Non
     lazy = service if isinstance(service, LazyService) else LazyService.ready(service)
     scope = ProjectScope(project, detect_project or (lambda _path: None))
     rt = Runtime(lazy, scope)
-    mcp: MCPServer[Any] = DevMemMCPServer(NAME, title="DevMemory", version=__version__,
-                                    instructions=INSTRUCTIONS, middleware=[_WarmUp(lazy)],
-                                    log_level=log_level)
+    mcp: MCPServer[Any] = DevMemMCPServer(
+        NAME,
+        title="DevMemory",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        middleware=[_WarmUp(lazy)],
+        log_level=log_level,
+    )
     tools.register(mcp, rt)
     tools_graph.register(mcp, rt)
     resources.register(mcp, rt)
@@ -77,20 +87,38 @@ class DevMemMCPServer(MCPServer[Any]):
     (an is_error result the model can correct); a prompt asked for without its required
     arguments, or by an unknown name, is a JSON-RPC -32602 (the SDK answers -32603)."""
 
-    def tool(self, name: str | None = None, title: str | None = None, description: str | None = None,
-             annotations: ToolAnnotations | None = None, icons: list[Icon] | None = None,
-             meta: dict[str, Any] | None = None, structured_output: bool | None = None,
-             ) -> Callable[[_Fn], _Fn]:
+    def tool(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> Callable[[_Fn], _Fn]:
         register = super().tool
 
         def decorate(fn: _Fn) -> _Fn:
-            return register(name, title, description or clean_doc(fn.__doc__), annotations, icons, meta,
-                            structured_output)(fn)
+            return register(
+                name,
+                title,
+                description or clean_doc(fn.__doc__),
+                annotations,
+                icons,
+                meta,
+                structured_output,
+            )(fn)
 
         return decorate
 
-    def prompt(self, name: str | None = None, title: str | None = None, description: str | None = None,
-               icons: list[Icon] | None = None) -> Callable[[_Fn], _Fn]:
+    def prompt(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[Icon] | None = None,
+    ) -> Callable[[_Fn], _Fn]:
         register = super().prompt
 
         def decorate(fn: _Fn) -> _Fn:
@@ -104,25 +132,34 @@ class DevMemMCPServer(MCPServer[Any]):
         params = await self._parameters(name)
         unknown = sorted(set(arguments) - set(params)) if params else []
         if unknown:  # the SDK ignores them: a misspelt argument would silently do nothing
-            raise ToolError(f"Invalid arguments for tool {name}: " + " ".join(
-                f"`{u}` is not a parameter (parameters: {', '.join(sorted(params))})." for u in unknown))
+            raise ToolError(
+                f"Invalid arguments for tool {name}: "
+                + " ".join(
+                    f"`{u}` is not a parameter (parameters: {', '.join(sorted(params))})."
+                    for u in unknown
+                )
+            )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
                 raise
-            raise ToolError(invalid_arguments(f"tool {name}", cause, await self._parameters(name))) from cause
+            raise ToolError(
+                invalid_arguments(f"tool {name}", cause, await self._parameters(name))
+            ) from cause
 
     async def _parameters(self, name: str) -> list[str]:
         """The tool's parameter names (tools are all registered before the first call)."""
         if self._known is None:
-            self._known = {t.name: list(t.input_schema.get("properties", {}))
-                           for t in await self.list_tools()}
+            self._known = {
+                t.name: list(t.input_schema.get("properties", {})) for t in await self.list_tools()
+            }
         return self._known.get(name, [])
 
-    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None,
-                         context: Any = None) -> Any:
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Any = None
+    ) -> Any:
         found = [p for p in await self.list_prompts() if p.name == name]
         if not found:
             known = ", ".join(sorted(p.name for p in await self.list_prompts()))
@@ -130,8 +167,10 @@ class DevMemMCPServer(MCPServer[Any]):
         declared = found[0].arguments or []
         missing = {a.name for a in declared if a.required} - set(arguments or {})
         if missing:
-            raise MCPError(INVALID_PARAMS, missing_arguments(f"prompt {name}", missing,
-                                                             [a.name for a in declared]))
+            raise MCPError(
+                INVALID_PARAMS,
+                missing_arguments(f"prompt {name}", missing, [a.name for a in declared]),
+            )
         return await super().get_prompt(name, arguments, context)
 
 

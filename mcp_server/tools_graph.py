@@ -29,9 +29,15 @@ from mcp_server.tools import ADDITIVE, READ_ONLY, MemoryId, Project, structured
 if TYPE_CHECKING:
     from core import MemoryService
 
-Entity = Annotated[str, Field(description="An entity name as it appears in memories: a technology "
-                                          "('sqlite'), a person, a file path or a symbol.",
-                              min_length=1, max_length=200)]
+Entity = Annotated[
+    str,
+    Field(
+        description="An entity name as it appears in memories: a technology "
+        "('sqlite'), a person, a file path or a symbol.",
+        min_length=1,
+        max_length=200,
+    ),
+]
 
 
 def register(mcp: MCPServer[Any], rt: Runtime) -> None:
@@ -56,7 +62,9 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
     @mcp.tool(title="Related memories", annotations=READ_ONLY)
     async def related(
         id: MemoryId,
-        limit: Annotated[int, Field(ge=1, le=50, description="At most this many related memories.")] = 10,
+        limit: Annotated[
+            int, Field(ge=1, le=50, description="At most this many related memories.")
+        ] = 10,
     ) -> Annotated[CallToolResult, RelatedOut]:
         """What a memory is connected to: its explicit links, its entities, and memories sharing them.
 
@@ -66,18 +74,34 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         Example: related(id="01JAB3K4Z9X7Q2R5T8V0W1Y3C6")
         """
         found = await rt.run(lambda svc: svc.related(id, limit))
-        return structured(RelatedOut(
-            id=found.memory.id, links=[link_out(link) for link in found.links],
-            entities=[entity_out(e) for e in found.entities],
-            related=[RelatedMemoryOut(memory=memory_brief(r.memory), relation=r.relation,
-                                      shared_entities=list(r.shared)) for r in found.related]))
+        return structured(
+            RelatedOut(
+                id=found.memory.id,
+                links=[link_out(link) for link in found.links],
+                entities=[entity_out(e) for e in found.entities],
+                related=[
+                    RelatedMemoryOut(
+                        memory=memory_brief(r.memory),
+                        relation=r.relation,
+                        shared_entities=list(r.shared),
+                    )
+                    for r in found.related
+                ],
+            )
+        )
 
     @mcp.tool(title="Memories about a file", annotations=READ_ONLY)
     async def context_for_file(
-        path: Annotated[str, Field(description="The file, relative to the repository root or absolute.",
-                                   min_length=1)],
+        path: Annotated[
+            str,
+            Field(
+                description="The file, relative to the repository root or absolute.", min_length=1
+            ),
+        ],
         ctx: Context,
-        symbol: Annotated[str | None, Field(description="A function/class in it, e.g. 'Store.write'.")] = None,
+        symbol: Annotated[
+            str | None, Field(description="A function/class in it, e.g. 'Store.write'.")
+        ] = None,
         line: Annotated[int | None, Field(ge=1, description="A line in it (1-based).")] = None,
         project: Project = None,
         limit: Annotated[int, Field(ge=1, le=50, description="At most this many memories.")] = 10,
@@ -89,8 +113,11 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         Example: context_for_file(path="core/db.py", symbol="write_transaction")
         """
         scope = await rt.scope.resolve(ctx, project)
-        hits = await rt.run(lambda svc: svc.context_for_file(path, symbol=symbol, line=line,
-                                                             project=scope, limit=limit))
+        hits = await rt.run(
+            lambda svc: svc.context_for_file(
+                path, symbol=symbol, line=line, project=scope, limit=limit
+            )
+        )
         return structured(FileContextOut(path=path, project=scope, hits=[hit_out(h) for h in hits]))
 
     @mcp.tool(title="Memory store statistics", annotations=READ_ONLY)
@@ -102,17 +129,20 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         scope = await rt.scope.current(ctx)
 
         def read(svc: MemoryService) -> StatsOut:
-            return StatsOut(**svc.stats(), current_project=scope,
-                            vector_notice=svc.vector_notice())
+            return StatsOut(**svc.stats(), current_project=scope, vector_notice=svc.vector_notice())
 
         return structured(await rt.run(read))
 
     @mcp.tool(title="Knowledge graph", annotations=READ_ONLY)
     async def graph(
         entity: Entity,
-        to: Annotated[str | None, Field(description="A second entity: return the path between them.",
-                                        max_length=200)] = None,
-        limit: Annotated[int, Field(ge=1, le=50, description="Neighbours and memories to show.")] = 10,
+        to: Annotated[
+            str | None,
+            Field(description="A second entity: return the path between them.", max_length=200),
+        ] = None,
+        limit: Annotated[
+            int, Field(ge=1, le=50, description="Neighbours and memories to show.")
+        ] = 10,
     ) -> Annotated[CallToolResult, GraphOut]:
         """Explore the knowledge graph built from the memories: who and what is connected to what.
 
@@ -123,13 +153,29 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         """
         if to:
             found = await rt.run(lambda svc: svc.entity_path(entity, to))
-            return structured(GraphOut(
-                entity=entity_out(found.source), target=entity_out(found.target),
-                path=[PathStepOut(entity=entity_out(s.entity), relation=s.relation) for s in found.steps]))
+            return structured(
+                GraphOut(
+                    entity=entity_out(found.source),
+                    target=entity_out(found.target),
+                    path=[
+                        PathStepOut(entity=entity_out(s.entity), relation=s.relation)
+                        for s in found.steps
+                    ],
+                )
+            )
         view = await rt.run(lambda svc: svc.entity(entity, limit))
-        return structured(GraphOut(
-            entity=entity_out(view.entity),
-            neighbours=[NeighbourOut(entity=entity_out(n.entity), relation=n.relation, weight=n.weight,
-                                     direction="out" if n.direction == "out" else "in")
-                        for n in view.neighbours],
-            memories=[memory_brief(m) for m in view.memories]))
+        return structured(
+            GraphOut(
+                entity=entity_out(view.entity),
+                neighbours=[
+                    NeighbourOut(
+                        entity=entity_out(n.entity),
+                        relation=n.relation,
+                        weight=n.weight,
+                        direction="out" if n.direction == "out" else "in",
+                    )
+                    for n in view.neighbours
+                ],
+                memories=[memory_brief(m) for m in view.memories],
+            )
+        )

@@ -60,13 +60,19 @@ class M365Settings:
         tenant = env.get("DEVMEM_M365_TENANT", "").strip() or DEFAULT_TENANT
         authority = env.get("DEVMEM_M365_AUTHORITY", "").strip() or f"{LOGIN_HOST}/{tenant}"
         cache = env.get("DEVMEM_M365_TOKEN_CACHE", "").strip()
-        return cls(client_id=env.get("DEVMEM_M365_CLIENT_ID", "").strip(), authority=authority.rstrip("/"),
-                   cache_path=Path(cache).expanduser() if cache else cls.cache_path,
-                   encrypted_cache=env.get("DEVMEM_M365_KEYRING", "1").lower() not in ("0", "no", "off", "false"))
+        return cls(
+            client_id=env.get("DEVMEM_M365_CLIENT_ID", "").strip(),
+            authority=authority.rstrip("/"),
+            cache_path=Path(cache).expanduser() if cache else cls.cache_path,
+            encrypted_cache=env.get("DEVMEM_M365_KEYRING", "1").lower()
+            not in ("0", "no", "off", "false"),
+        )
 
     def with_channels(self) -> M365Settings:
         scopes = tuple(dict.fromkeys([*self.scopes, *CHANNEL_SCOPES]))
-        return M365Settings(self.client_id, self.authority, scopes, self.cache_path, self.encrypted_cache)
+        return M365Settings(
+            self.client_id, self.authority, scopes, self.cache_path, self.encrypted_cache
+        )
 
 
 class OwnerOnlyFilePersistence(FilePersistence):  # type: ignore[misc]
@@ -97,8 +103,13 @@ PersistenceFactory = Callable[[str], BasePersistence]
 class TokenStore:
     """The persisted msal token cache: keyring when available, else a 0600 file."""
 
-    def __init__(self, path: Path, *, encrypted: bool = True,
-                 factory: PersistenceFactory = build_encrypted_persistence) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        encrypted: bool = True,
+        factory: PersistenceFactory = build_encrypted_persistence,
+    ) -> None:
         self.path = path
         self.persistence, self.kind = _persistence(path, encrypted, factory)
         self.cache = PersistedTokenCache(self.persistence)
@@ -114,7 +125,10 @@ class TokenStore:
     def scopes(self) -> list[str]:
         """The scopes of the cached tokens (never the tokens themselves)."""
         found: set[str] = set()
-        for kind in (msal.TokenCache.CredentialType.ACCESS_TOKEN, msal.TokenCache.CredentialType.REFRESH_TOKEN):
+        for kind in (
+            msal.TokenCache.CredentialType.ACCESS_TOKEN,
+            msal.TokenCache.CredentialType.REFRESH_TOKEN,
+        ):
             for entry in self.cache.search(kind):
                 found |= set(str(entry.get("target") or "").split())
         return sorted(found, key=str.lower)
@@ -130,7 +144,9 @@ class TokenStore:
         return had
 
 
-def _persistence(path: Path, encrypted: bool, factory: PersistenceFactory) -> tuple[BasePersistence, str]:
+def _persistence(
+    path: Path, encrypted: bool, factory: PersistenceFactory
+) -> tuple[BasePersistence, str]:
     if encrypted:
         try:
             persistence = factory(str(path))
@@ -151,8 +167,9 @@ class MsalHttpClient:
     def get(self, url: str, params: Any = None, headers: Any = None, **_: Any) -> httpx.Response:
         return self._client.get(url, params=params, headers=headers)
 
-    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
-             **_: Any) -> httpx.Response:
+    def post(
+        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **_: Any
+    ) -> httpx.Response:
         if isinstance(data, str | bytes):
             return self._client.post(url, params=params, content=data, headers=headers)
         return self._client.post(url, params=params, data=data, headers=headers)
@@ -176,7 +193,9 @@ class AccountStatus:
 class M365Auth:
     """Sign in, hand out access tokens (silently refreshed), sign out."""
 
-    def __init__(self, settings: M365Settings, http: httpx.Client, store: TokenStore | None = None) -> None:
+    def __init__(
+        self, settings: M365Settings, http: httpx.Client, store: TokenStore | None = None
+    ) -> None:
         self.settings = settings
         self.http = http
         self.store = store or TokenStore(settings.cache_path, encrypted=settings.encrypted_cache)
@@ -188,18 +207,24 @@ class M365Auth:
             if not self.settings.client_id:
                 raise ConnectorAuthError(
                     "No Microsoft 365 app registration is configured.",
-                    hint="Set DEVMEM_M365_CLIENT_ID to a public client app's id (see docs/accounts.md).")
+                    hint="Set DEVMEM_M365_CLIENT_ID to a public client app's id (see docs/accounts.md).",
+                )
             host = urlparse(self.settings.authority).hostname or ""
             try:
                 self._msal = msal.PublicClientApplication(
-                    self.settings.client_id, authority=self.settings.authority,
-                    token_cache=self.store.cache, http_client=MsalHttpClient(self.http),
+                    self.settings.client_id,
+                    authority=self.settings.authority,
+                    token_cache=self.store.cache,
+                    http_client=MsalHttpClient(self.http),
                     # msal asks login.microsoftonline.com to vouch for unknown hosts; an
                     # explicitly configured authority is known to the user, so skip it.
-                    instance_discovery=False if host not in WELL_KNOWN_AUTHORITY_HOSTS else None)
+                    instance_discovery=False if host not in WELL_KNOWN_AUTHORITY_HOSTS else None,
+                )
             except (ValueError, httpx.HTTPError) as exc:
-                raise ConnectorError(f"Cannot reach the Microsoft sign-in service at {self.settings.authority}: {exc}",
-                                     hint="Check DEVMEM_M365_TENANT / DEVMEM_M365_AUTHORITY and the network.") from exc
+                raise ConnectorError(
+                    f"Cannot reach the Microsoft sign-in service at {self.settings.authority}: {exc}",
+                    hint="Check DEVMEM_M365_TENANT / DEVMEM_M365_AUTHORITY and the network.",
+                ) from exc
         return self._msal
 
     # ---- sign-in -----------------------------------------------------------------------
@@ -209,8 +234,10 @@ class M365Auth:
         app = self.app()
         flow = app.initiate_device_flow(scopes=list(self.settings.scopes))
         if "user_code" not in flow:
-            raise ConnectorAuthError(f"Microsoft refused to start a device sign-in: {_describe(flow)}",
-                                     hint="Check DEVMEM_M365_CLIENT_ID and that the app allows public client flows.")
+            raise ConnectorAuthError(
+                f"Microsoft refused to start a device sign-in: {_describe(flow)}",
+                hint="Check DEVMEM_M365_CLIENT_ID and that the app allows public client flows.",
+            )
         show(str(flow["message"]))
         return self._finish(app.acquire_token_by_device_flow(flow))
 
@@ -218,15 +245,20 @@ class M365Auth:
         """Auth code + PKCE in the local browser; msal listens on http://localhost:<port>."""
         app = self.app()
         result = app.acquire_token_interactive(
-            list(self.settings.scopes), timeout=timeout,
+            list(self.settings.scopes),
+            timeout=timeout,
             on_before_launching_ui=lambda **_: show(
-                "A browser window opens for Microsoft sign-in (no browser here? use --device-code)."))
+                "A browser window opens for Microsoft sign-in (no browser here? use --device-code)."
+            ),
+        )
         return self._finish(result)
 
     def _finish(self, result: dict[str, Any] | None) -> AccountStatus:
         if not result or "access_token" not in result:
-            raise ConnectorAuthError(f"Microsoft sign-in failed: {_describe(result)}",
-                                     hint="Try again, or use `devmem m365 login --device-code`.")
+            raise ConnectorAuthError(
+                f"Microsoft sign-in failed: {_describe(result)}",
+                hint="Try again, or use `devmem m365 login --device-code`.",
+            )
         return self.status()
 
     # ---- tokens ------------------------------------------------------------------------
@@ -237,10 +269,15 @@ class M365Auth:
         app = self.app()
         accounts = app.get_accounts()
         result = app.acquire_token_silent_with_error(
-            list(self.settings.scopes), account=accounts[0] if accounts else None, force_refresh=force_refresh)
+            list(self.settings.scopes),
+            account=accounts[0] if accounts else None,
+            force_refresh=force_refresh,
+        )
         if not result or "access_token" not in result:
             raise ConnectorAuthError(
-                f"The Microsoft 365 sign-in has expired or was revoked ({_describe(result)}).", hint=LOGIN_HINT)
+                f"The Microsoft 365 sign-in has expired or was revoked ({_describe(result)}).",
+                hint=LOGIN_HINT,
+            )
         return str(result["access_token"])
 
     # ---- status / sign-out -------------------------------------------------------------
@@ -248,9 +285,14 @@ class M365Auth:
         """Signed-in account and scopes, read from the cache (no network, no tokens shown)."""
         accounts = self.store.accounts()
         first = accounts[0] if accounts else {}
-        return AccountStatus(bool(accounts), first.get("username"), first.get("realm"),
-                             self.store.scopes() if accounts else [], self.store.describe(),
-                             self.settings.authority)
+        return AccountStatus(
+            bool(accounts),
+            first.get("username"),
+            first.get("realm"),
+            self.store.scopes() if accounts else [],
+            self.store.describe(),
+            self.settings.authority,
+        )
 
     def logout(self) -> bool:
         self._msal = None
@@ -262,4 +304,8 @@ def _describe(result: dict[str, Any] | None) -> str:
     if not result:
         return "no cached sign-in"
     text = str(result.get("error_description") or "").strip().splitlines()
-    return f"{result.get('error', 'error')}: {text[0]}" if text else str(result.get("error", "unknown error"))
+    return (
+        f"{result.get('error', 'error')}: {text[0]}"
+        if text
+        else str(result.get("error", "unknown error"))
+    )

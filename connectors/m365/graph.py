@@ -56,36 +56,58 @@ class GraphPage:
 class GraphClient:
     """Authorised GET requests to Microsoft Graph."""
 
-    def __init__(self, session: RetryingSession, tokens: TokenSource, base_url: str = GRAPH_URL) -> None:
+    def __init__(
+        self, session: RetryingSession, tokens: TokenSource, base_url: str = GRAPH_URL
+    ) -> None:
         self.session = session
         self.tokens = tokens
         self.base_url = base_url.rstrip("/")
 
     def url(self, path_or_url: str) -> str:
-        return path_or_url if path_or_url.startswith(("https://", "http://")) else self.base_url + path_or_url
+        return (
+            path_or_url
+            if path_or_url.startswith(("https://", "http://"))
+            else self.base_url + path_or_url
+        )
 
-    def get(self, path_or_url: str, params: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None) -> dict[str, Any]:
-        response = self._authorised("GET", self.url(path_or_url), params=params, headers=headers or {})
+    def get(
+        self,
+        path_or_url: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = self._authorised(
+            "GET", self.url(path_or_url), params=params, headers=headers or {}
+        )
         _raise_for(response)
         try:
             data = response.json()
         except ValueError:
-            raise MalformedResponse(f"Graph sent a response that is not JSON ({_short(response.url)}).",
-                                    hint="Items before it were kept; run the sync again later.") from None
+            raise MalformedResponse(
+                f"Graph sent a response that is not JSON ({_short(response.url)}).",
+                hint="Items before it were kept; run the sync again later.",
+            ) from None
         if not isinstance(data, dict):
-            raise MalformedResponse(f"Graph sent a response that is not a JSON object ({_short(response.url)}).")
+            raise MalformedResponse(
+                f"Graph sent a response that is not a JSON object ({_short(response.url)})."
+            )
         return data
 
-    def pages(self, path_or_url: str, params: dict[str, Any] | None = None,
-              headers: dict[str, str] | None = None) -> Iterator[GraphPage]:
+    def pages(
+        self,
+        path_or_url: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Iterator[GraphPage]:
         """Follow ``@odata.nextLink`` (which carries the query) until the last page."""
         url: str | None = path_or_url
         while url:
             data = self.get(url, params, headers)
             items = data.get("value")
             if not isinstance(items, list):
-                raise MalformedResponse(f"Graph sent a page without a value list ({_short(self.url(url))}).")
+                raise MalformedResponse(
+                    f"Graph sent a page without a value list ({_short(self.url(url))})."
+                )
             next_link = _link(data, "@odata.nextLink")
             yield GraphPage(items, next_link, _link(data, "@odata.deltaLink"))
             url, params = next_link, None
@@ -101,7 +123,9 @@ class GraphClient:
             raise GraphError(413, f"the file is larger than {limit:,} bytes")
         return response.content
 
-    def _authorised(self, method: str, url: str, *, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
+    def _authorised(
+        self, method: str, url: str, *, headers: dict[str, str], **kwargs: Any
+    ) -> httpx.Response:
         response = self._send(method, url, headers, False, **kwargs)
         if response.status_code == 401:
             # An access token can expire or be revoked mid-sync: refresh once, silently.
@@ -110,14 +134,17 @@ class GraphClient:
             if response.status_code == 401:
                 raise ConnectorAuthError(
                     f"Microsoft Graph refused the refreshed sign-in ({_error(response)[1]}).",
-                    hint="Run `devmem m365 login`.")
+                    hint="Run `devmem m365 login`.",
+                )
         return response
 
-    def _send(self, method: str, url: str, headers: dict[str, str], refresh: bool,
-              **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], refresh: bool, **kwargs: Any
+    ) -> httpx.Response:
         token = self.tokens.access_token(force_refresh=refresh)
-        return self.session.request(method, url, headers={**headers, "Authorization": f"Bearer {token}"},
-                                    **kwargs)
+        return self.session.request(
+            method, url, headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs
+        )
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -129,14 +156,22 @@ def _raise_for(response: httpx.Response) -> None:
     if status == 410 or code in ("resyncRequired", "SyncStateNotFound", "syncStateNotFound"):
         raise DeltaExpired(status, f"Graph no longer knows this sync state ({where}).")
     if status == 401:
-        raise ConnectorAuthError(f"Microsoft Graph refused the sign-in ({message}).", hint="Run `devmem m365 login`.")
+        raise ConnectorAuthError(
+            f"Microsoft Graph refused the sign-in ({message}).", hint="Run `devmem m365 login`."
+        )
     if status == 403:
-        raise GraphError(status, f"Microsoft Graph denied access to {where} ({code}: {message}).",
-                         hint="The sign-in lacks a permission, or the tenant does not allow it.")
+        raise GraphError(
+            status,
+            f"Microsoft Graph denied access to {where} ({code}: {message}).",
+            hint="The sign-in lacks a permission, or the tenant does not allow it.",
+        )
     if status == 404:
         raise GraphError(status, f"Microsoft Graph has no {where} ({code}).")
-    raise GraphError(status, f"Microsoft Graph answered {status} for {where} ({code}: {message}).",
-                     hint="Try again later; the sync resumes where it stopped.")
+    raise GraphError(
+        status,
+        f"Microsoft Graph answered {status} for {where} ({code}: {message}).",
+        hint="Try again later; the sync resumes where it stopped.",
+    )
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:

@@ -24,14 +24,17 @@ from core import PUBLIC_MAIL, EntityRef, MemoryInput, registrable_domain
 
 SOURCE = "m365"
 BODY_LIMIT = 200_000
-_CUT = [re.compile(p, re.I) for p in (
-    r"^-{2,}\s*(original message|forwarded message|ursprüngliche nachricht)\s*-{2,}",
-    r"^_{20,}\s*$",  # Outlook's line above a quoted header, and the Teams invite block
-    r"^on .{4,200}\bwrote:\s*$",
-    r"^am .{4,200}\bschrieb .{0,100}:\s*$",
-    r"^--\s*$",  # the signature delimiter
-    r"^(sent from my|get outlook for)\b",
-)]
+_CUT = [
+    re.compile(p, re.I)
+    for p in (
+        r"^-{2,}\s*(original message|forwarded message|ursprüngliche nachricht)\s*-{2,}",
+        r"^_{20,}\s*$",  # Outlook's line above a quoted header, and the Teams invite block
+        r"^on .{4,200}\bwrote:\s*$",
+        r"^am .{4,200}\bschrieb .{0,100}:\s*$",
+        r"^--\s*$",  # the signature delimiter
+        r"^(sent from my|get outlook for)\b",
+    )
+]
 _QUOTED_FROM = re.compile(r"^\**(from|von|de)\**:\**\s", re.I)
 _QUOTED_SENT = re.compile(r"^\**(sent|date|gesendet|envoyé)\**:\**\s", re.I)
 
@@ -71,7 +74,9 @@ def _starts_quote(lines: list[str], n: int) -> bool:
     if any(p.search(line) for p in _CUT):
         return True
     # Outlook quotes as "From: …" followed within a few lines by "Sent: …".
-    return bool(_QUOTED_FROM.search(line)) and any(_QUOTED_SENT.search(x.strip()) for x in lines[n + 1:n + 5])
+    return bool(_QUOTED_FROM.search(line)) and any(
+        _QUOTED_SENT.search(x.strip()) for x in lines[n + 1 : n + 5]
+    )
 
 
 def _clip(text: str) -> str:
@@ -97,8 +102,10 @@ def _address(recipient: Any) -> tuple[str, str] | None:
 
 
 def _people(pairs: list[tuple[str, str] | None], relation: str) -> list[EntityRef]:
-    return [EntityRef("person", addr or name.lower(), name or addr, relation) for addr, name in
-            (p for p in pairs if p is not None)]
+    return [
+        EntityRef("person", addr or name.lower(), name or addr, relation)
+        for addr, name in (p for p in pairs if p is not None)
+    ]
 
 
 def _organisations(refs: list[EntityRef]) -> list[EntityRef]:
@@ -106,7 +113,10 @@ def _organisations(refs: list[EntityRef]) -> list[EntityRef]:
     (registrable domain; public mail providers are no organisation)."""
     domains = {r.name.rsplit("@", 1)[1] for r in refs if r.type == "person" and "@" in r.name}
     orgs = sorted({registrable_domain(d) for d in domains if d not in PUBLIC_MAIL})
-    return [EntityRef("organisation", d, d.split(".")[0].replace("-", " ").title(), "member_of") for d in orgs]
+    return [
+        EntityRef("organisation", d, d.split(".")[0].replace("-", " ").title(), "member_of")
+        for d in orgs
+    ]
 
 
 def _dedupe(refs: list[EntityRef]) -> list[EntityRef]:
@@ -118,7 +128,7 @@ def _dedupe(refs: list[EntityRef]) -> list[EntityRef]:
 
 
 def _who(pair: tuple[str, str] | None) -> str | None:
-    """"Name <email>": the form ``core.extract`` reads people (and their roles) from metadata."""
+    """ "Name <email>": the form ``core.extract`` reads people (and their roles) from metadata."""
     if pair is None:
         return None
     address, name = pair
@@ -150,14 +160,27 @@ def message(item: Any, folder: str) -> MemoryInput | None:
     cc = [_address(r) for r in _list(item, "ccRecipients")]
     when = item.get("receivedDateTime") or item.get("sentDateTime")
     text = body_text(item.get("body")) or str(item.get("bodyPreview") or "")
-    header = f"From: {_names([sender])}\nTo: {_names(to)}" + (f"\nCc: {_names(cc)}" if any(cc) else "")
+    header = f"From: {_names([sender])}\nTo: {_names(to)}" + (
+        f"\nCc: {_names(cc)}" if any(cc) else ""
+    )
     people = _dedupe(_people([sender], "sent") + _people(to + cc, "received"))
     return MemoryInput(
-        content=_clip(f"{subject}\n{header}\nDate: {when or 'unknown'}\n\n{text}"), title=_title(subject),
-        kind="email", source=SOURCE, external_id=f"mail:{item['id']}", source_url=_str(item.get("webLink")),
-        event_at=_str(when), entities=people + _organisations(people),
-        metadata={"folder": folder, "from": _who(sender), "to": [_who(p) for p in to if p],
-                  "cc": [_who(p) for p in cc if p], "conversation_id": item.get("conversationId")})
+        content=_clip(f"{subject}\n{header}\nDate: {when or 'unknown'}\n\n{text}"),
+        title=_title(subject),
+        kind="email",
+        source=SOURCE,
+        external_id=f"mail:{item['id']}",
+        source_url=_str(item.get("webLink")),
+        event_at=_str(when),
+        entities=people + _organisations(people),
+        metadata={
+            "folder": folder,
+            "from": _who(sender),
+            "to": [_who(p) for p in to if p],
+            "cc": [_who(p) for p in cc if p],
+            "conversation_id": item.get("conversationId"),
+        },
+    )
 
 
 # ---- calendar --------------------------------------------------------------------------
@@ -169,23 +192,43 @@ def event(item: Any) -> MemoryInput | None:
     organizer = _address(item.get("organizer"))
     attendees = [_address(a) for a in _list(item, "attendees")]
     location = item.get("location") if isinstance(item.get("location"), dict) else {}
-    where = str(location.get("displayName") or ("Online meeting" if item.get("isOnlineMeeting") else ""))
+    where = str(
+        location.get("displayName") or ("Online meeting" if item.get("isOnlineMeeting") else "")
+    )
     text = body_text(item.get("body")) or str(item.get("bodyPreview") or "")
     status = " (cancelled)" if item.get("isCancelled") else ""
-    lines = [f"{subject}{status}", f"When: {start} – {end}", f"Where: {where}" if where else "",
-             f"Organizer: {_names([organizer])}", f"Attendees: {_names(attendees)}", "", text]
+    lines = [
+        f"{subject}{status}",
+        f"When: {start} – {end}",
+        f"Where: {where}" if where else "",
+        f"Organizer: {_names([organizer])}",
+        f"Attendees: {_names(attendees)}",
+        "",
+        text,
+    ]
     people = _dedupe(_people([organizer, *attendees], "attended"))
     # One entity per occurrence: a weekly meeting's instances are different meetings.
     label = " ".join(f"{subject} {start[:10]}".split())
     meeting = EntityRef("meeting", label.lower(), label, "attended")
     return MemoryInput(
-        content=_clip("\n".join(ln for ln in lines if ln is not None).strip()), title=_title(subject),
-        kind="meeting", source=SOURCE, external_id=f"event:{item['id']}",
-        source_url=_str(item.get("webLink")), event_at=start or None,
+        content=_clip("\n".join(ln for ln in lines if ln is not None).strip()),
+        title=_title(subject),
+        kind="meeting",
+        source=SOURCE,
+        external_id=f"event:{item['id']}",
+        source_url=_str(item.get("webLink")),
+        event_at=start or None,
         entities=[meeting, *people, *_organisations(people)],
-        metadata={"subject": label, "start": start, "end": end, "location": where or None,
-                  "cancelled": bool(item.get("isCancelled")), "organizer": _who(organizer),
-                  "attendees": [_who(a) for a in attendees if a]})
+        metadata={
+            "subject": label,
+            "start": start,
+            "end": end,
+            "location": where or None,
+            "cancelled": bool(item.get("isCancelled")),
+            "organizer": _who(organizer),
+            "attendees": [_who(a) for a in attendees if a],
+        },
+    )
 
 
 def _when(value: Any) -> str:
@@ -209,11 +252,18 @@ def chat_message(item: Any, chat: dict[str, Any]) -> MemoryInput | None:
     name = chat_name(chat)
     refs = _people([author], "authored") if author else []
     return MemoryInput(
-        content=_clip(f"{author[1] if author else 'Someone'} in {name} ({item.get('createdDateTime', '')}):\n{text}"),
-        title=_title(f"{name}: {text.splitlines()[0]}"), kind="chat", source=SOURCE,
-        external_id=f"chat:{chat['id']}:{item['id']}", source_url=_str(item.get("webUrl") or chat.get("webUrl")),
-        event_at=_str(item.get("createdDateTime")), entities=refs + _organisations(refs),
-        metadata={"chat_id": chat["id"], "chat": name, "author": _who(author)})
+        content=_clip(
+            f"{author[1] if author else 'Someone'} in {name} ({item.get('createdDateTime', '')}):\n{text}"
+        ),
+        title=_title(f"{name}: {text.splitlines()[0]}"),
+        kind="chat",
+        source=SOURCE,
+        external_id=f"chat:{chat['id']}:{item['id']}",
+        source_url=_str(item.get("webUrl") or chat.get("webUrl")),
+        event_at=_str(item.get("createdDateTime")),
+        entities=refs + _organisations(refs),
+        metadata={"chat_id": chat["id"], "chat": name, "author": _who(author)},
+    )
 
 
 def channel_message(item: Any, team: dict[str, Any], channel: dict[str, Any]) -> MemoryInput | None:
@@ -228,25 +278,42 @@ def channel_message(item: Any, team: dict[str, Any], channel: dict[str, Any]) ->
     subject = str(item.get("subject") or text.splitlines()[0])
     refs = _people([author], "authored") if author else []
     return MemoryInput(
-        content=_clip(f"{subject}\n{author[1] if author else 'Someone'} in {place} "
-                      f"({item.get('createdDateTime', '')}):\n{text}"),
-        title=_title(f"{place}: {subject}"), kind="chat", source=SOURCE,
-        external_id=f"channel:{team['id']}:{channel['id']}:{item['id']}", source_url=_str(item.get("webUrl")),
-        event_at=_str(item.get("createdDateTime")), entities=refs + _organisations(refs),
-        metadata={"team": team.get("displayName"), "channel": channel.get("displayName"),
-                  "author": _who(author)})
+        content=_clip(
+            f"{subject}\n{author[1] if author else 'Someone'} in {place} "
+            f"({item.get('createdDateTime', '')}):\n{text}"
+        ),
+        title=_title(f"{place}: {subject}"),
+        kind="chat",
+        source=SOURCE,
+        external_id=f"channel:{team['id']}:{channel['id']}:{item['id']}",
+        source_url=_str(item.get("webUrl")),
+        event_at=_str(item.get("createdDateTime")),
+        entities=refs + _organisations(refs),
+        metadata={
+            "team": team.get("displayName"),
+            "channel": channel.get("displayName"),
+            "author": _who(author),
+        },
+    )
 
 
 def chat_name(chat: dict[str, Any]) -> str:
     if chat.get("topic"):
         return str(chat["topic"])
-    names = [str(m.get("displayName")) for m in _list(chat, "members") if isinstance(m, dict) and m.get("displayName")]
+    names = [
+        str(m.get("displayName"))
+        for m in _list(chat, "members")
+        if isinstance(m, dict) and m.get("displayName")
+    ]
     return "Chat with " + ", ".join(names[:4]) if names else "Chat"
 
 
 def _member_emails(chat: dict[str, Any]) -> dict[str, str]:
-    return {str(m["userId"]): str(m["email"]).lower() for m in _list(chat, "members")
-            if isinstance(m, dict) and m.get("userId") and m.get("email")}
+    return {
+        str(m["userId"]): str(m["email"]).lower()
+        for m in _list(chat, "members")
+        if isinstance(m, dict) and m.get("userId") and m.get("email")
+    }
 
 
 def _author(item: dict[str, Any], emails: dict[str, str]) -> tuple[str, str] | None:
@@ -263,7 +330,11 @@ def _author(item: dict[str, Any], emails: dict[str, str]) -> tuple[str, str] | N
 
 def _message_text(item: dict[str, Any]) -> str:
     text = body_text(item.get("body"))
-    files = [str(a.get("name")) for a in _list(item, "attachments") if isinstance(a, dict) and a.get("name")]
+    files = [
+        str(a.get("name"))
+        for a in _list(item, "attachments")
+        if isinstance(a, dict) and a.get("name")
+    ]
     return (text + ("\nAttachments: " + ", ".join(files) if files else "")).strip()
 
 
@@ -282,11 +353,23 @@ def drive_item(item: dict[str, Any], text: str) -> MemoryInput:
     authors = [_identity(item.get("createdBy")), _identity(item.get("lastModifiedBy"))]
     refs = _dedupe(_people(authors, "authored"))
     return MemoryInput(
-        content=_clip(f"{item['name']}\nPath: {path}\n\n{text.strip()}"), title=_title(str(item["name"])),
-        kind="document", source=SOURCE, external_id=f"file:{item['id']}", source_url=_str(item.get("webUrl")),
-        event_at=_str(item.get("lastModifiedDateTime")), entities=refs + _organisations(refs),
-        metadata={"path": path, "size": item.get("size"), "author": _who(authors[0] or authors[1]),
-                  "mime": (item.get("file") or {}).get("mimeType") if isinstance(item.get("file"), dict) else None})
+        content=_clip(f"{item['name']}\nPath: {path}\n\n{text.strip()}"),
+        title=_title(str(item["name"])),
+        kind="document",
+        source=SOURCE,
+        external_id=f"file:{item['id']}",
+        source_url=_str(item.get("webUrl")),
+        event_at=_str(item.get("lastModifiedDateTime")),
+        entities=refs + _organisations(refs),
+        metadata={
+            "path": path,
+            "size": item.get("size"),
+            "author": _who(authors[0] or authors[1]),
+            "mime": (item.get("file") or {}).get("mimeType")
+            if isinstance(item.get("file"), dict)
+            else None,
+        },
+    )
 
 
 def _identity(value: Any) -> tuple[str, str] | None:

@@ -15,8 +15,24 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import PurePosixPath
 
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".adoc", ".org", ".csv", ".tsv",
-                           ".json", ".yaml", ".yml", ".toml", ".ini", ".log"})
+TEXT_SUFFIXES = frozenset(
+    {
+        ".txt",
+        ".md",
+        ".markdown",
+        ".rst",
+        ".adoc",
+        ".org",
+        ".csv",
+        ".tsv",
+        ".json",
+        ".yaml",
+        ".yml",
+        ".toml",
+        ".ini",
+        ".log",
+    }
+)
 OFFICE_SUFFIXES = frozenset({".docx", ".pptx", ".xlsx"})
 MEMBER_LIMIT = 20 * 1024 * 1024  # uncompressed bytes read from one zip member
 MAX_ROWS = 2_000  # per sheet
@@ -80,11 +96,15 @@ def _docx(zf: zipfile.ZipFile) -> str:
 
 
 def _pptx(zf: zipfile.ZipFile) -> str:
-    slides = sorted((n for n in zf.namelist() if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)),
-                    key=lambda n: int(re.sub(r"\D", "", n.rsplit("/", 1)[1])))
+    slides = sorted(
+        (n for n in zf.namelist() if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)),
+        key=lambda n: int(re.sub(r"\D", "", n.rsplit("/", 1)[1])),
+    )
     out = []
     for number, member in enumerate(slides, 1):
-        paras = ["".join(t.text or "" for t in p.iter(f"{_A}t")) for p in _xml(zf, member).iter(f"{_A}p")]
+        paras = [
+            "".join(t.text or "" for t in p.iter(f"{_A}t")) for p in _xml(zf, member).iter(f"{_A}p")
+        ]
         text = "\n".join(p for p in paras if p.strip())
         out.append(f"## Slide {number}\n{text}")
     return _tidy("\n\n".join(out))
@@ -93,10 +113,18 @@ def _pptx(zf: zipfile.ZipFile) -> str:
 def _xlsx(zf: zipfile.ZipFile) -> str:
     shared = []
     if "xl/sharedStrings.xml" in zf.namelist():
-        shared = ["".join(t.text or "" for t in si.iter(f"{_S}t")) for si in _xml(zf, "xl/sharedStrings.xml").iter(f"{_S}si")]
-    names = [s.get("name", f"Sheet{i}") for i, s in enumerate(_xml(zf, "xl/workbook.xml").iter(f"{_S}sheet"), 1)]
-    sheets = sorted((n for n in zf.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
-                    key=lambda n: int(re.sub(r"\D", "", n.rsplit("/", 1)[1])))
+        shared = [
+            "".join(t.text or "" for t in si.iter(f"{_S}t"))
+            for si in _xml(zf, "xl/sharedStrings.xml").iter(f"{_S}si")
+        ]
+    names = [
+        s.get("name", f"Sheet{i}")
+        for i, s in enumerate(_xml(zf, "xl/workbook.xml").iter(f"{_S}sheet"), 1)
+    ]
+    sheets = sorted(
+        (n for n in zf.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
+        key=lambda n: int(re.sub(r"\D", "", n.rsplit("/", 1)[1])),
+    )
     out = []
     for index, member in enumerate(sheets):
         rows = []

@@ -23,8 +23,20 @@ from core.storage.base import (
 )  # fmt: skip
 from core.storage.sqlite_storage import SqliteStorage
 
-__all__ = ["ContextNeighbour", "IndexHealth", "MemoryBrief", "MemoryOpening", "RebuildResult",
-           "RelationRow", "SqliteStorage", "Storage", "TextCandidate", "Transaction", "VectorCandidate", "open_storage"]
+__all__ = [
+    "ContextNeighbour",
+    "IndexHealth",
+    "MemoryBrief",
+    "MemoryOpening",
+    "RebuildResult",
+    "RelationRow",
+    "SqliteStorage",
+    "Storage",
+    "TextCandidate",
+    "Transaction",
+    "VectorCandidate",
+    "open_storage",
+]
 
 
 def open_storage(location: Path | str) -> Storage:
@@ -35,10 +47,14 @@ def open_storage(location: Path | str) -> Storage:
             other scheme, and when the database cannot be opened."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError("The PostgreSQL backend is not available yet.",
-                         hint="Use a SQLite file path (or sqlite:///path) for --db / DEVMEM_DB.")
+        raise StoreError(
+            "The PostgreSQL backend is not available yet.",
+            hint="Use a SQLite file path (or sqlite:///path) for --db / DEVMEM_DB.",
+        )
     if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///"):]  # sqlite:///rel/path, sqlite:////abs/path
+        text = text[len("sqlite:///") :]  # sqlite:///rel/path, sqlite:////abs/path
     elif "://" in text:
-        raise StoreError(f"Unknown store location {text!r}.", hint="Use a file path or sqlite:///path.")
+        raise StoreError(
+            f"Unknown store location {text!r}.", hint="Use a file path or sqlite:///path."
+        )
     return SqliteStorage(text)

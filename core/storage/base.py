@@ -135,8 +135,9 @@ class Transaction(Protocol):
     def set_anchor_lines(self, memory_id: str, start: int, end: int) -> None:
         """Move a memory's anchor to other lines (no new version)."""
 
-    def add_version(self, memory: Memory, changed_by: str, *, pending: bool = False,
-                    version: int | None = None) -> int:
+    def add_version(
+        self, memory: Memory, changed_by: str, *, pending: bool = False, version: int | None = None
+    ) -> int:
         """Record ``memory``'s state as a version (the next number unless given); returns it."""
 
     def clear_pending(self, memory_id: str, version: int) -> None:
@@ -191,7 +192,9 @@ class MemoryReads(Protocol):
     def page(self, filters: SearchFilters | None, limit: int, offset: int, order: str) -> Page:
         """Memories passing ``filters``, newest first by ``order`` (updated, created, event)."""
 
-    def anchored(self, paths: Sequence[str], project: str | None, limit: int | None) -> list[Memory]:
+    def anchored(
+        self, paths: Sequence[str], project: str | None, limit: int | None
+    ) -> list[Memory]:
         """Memories anchored to any of ``paths`` (in ``project`` or global), latest update first."""
 
     def versions(self, memory_id: str) -> list[Version]:
@@ -216,16 +219,19 @@ class MemoryReads(Protocol):
 class SearchIndex(Protocol):
     """Search primitives; fusion and ranking are the caller's."""
 
-    def text_candidates(self, terms: Sequence[str], filters: SearchFilters | None,
-                        k: int) -> list[TextCandidate]:
+    def text_candidates(
+        self, terms: Sequence[str], filters: SearchFilters | None, k: int
+    ) -> list[TextCandidate]:
         """Up to ``k`` memories holding any of ``terms``, best full-text score first."""
 
-    def vector_candidates(self, query: np.ndarray, filters: SearchFilters | None,
-                          k: int) -> list[VectorCandidate]:
+    def vector_candidates(
+        self, query: np.ndarray, filters: SearchFilters | None, k: int
+    ) -> list[VectorCandidate]:
         """Up to ``k`` memories nearest to ``query`` (a unit vector), most similar first."""
 
-    def context_neighbours(self, seed_ids: Sequence[str], span: int,
-                           filters: SearchFilters | None) -> list[ContextNeighbour]:
+    def context_neighbours(
+        self, seed_ids: Sequence[str], span: int, filters: SearchFilters | None
+    ) -> list[ContextNeighbour]:
         """Memories up to ``span`` places from each seed in capture order, of its group."""
 
     def openings(self, memory_ids: Sequence[str], chars: int) -> list[MemoryOpening]:
@@ -275,11 +281,14 @@ class GraphStore(Protocol):
     def latest_mentions(self, entity_id: int, limit: int) -> list[MemoryBrief]:
         """The latest memories among an entity's most recently stored mentions."""
 
-    def memories_mentioning(self, entity_ids: Sequence[int], filters: SearchFilters | None,
-                            limit: int) -> list[str]:
+    def memories_mentioning(
+        self, entity_ids: Sequence[int], filters: SearchFilters | None, limit: int
+    ) -> list[str]:
         """Memories mentioning any of the entities, most entities and latest first."""
 
-    def mentions(self, entity_id: int, filters: SearchFilters | None, limit: int) -> list[tuple[str, float]]:
+    def mentions(
+        self, entity_id: int, filters: SearchFilters | None, limit: int
+    ) -> list[tuple[str, float]]:
         """(memory id, confidence) of an entity's latest ``limit`` mentions passing ``filters``."""
 
     def mention_count(self, entity_id: int) -> int:

@@ -134,6 +134,7 @@ CREATE TABLE IF NOT EXISTS sync_state (
 );
 """
 
+
 # Forward migrations: index i upgrades a database at version i to version i + 1.
 def _run_script(conn: Connection, script: str) -> None:
     # executescript() would COMMIT first; running statement by statement keeps the
@@ -163,8 +164,10 @@ def _v2_binary_codes(conn: Connection) -> None:
     import numpy as np
 
     for rowid, blob in conn.execute("SELECT rowid, vector FROM memory_vectors").fetchall():
-        conn.execute("INSERT OR REPLACE INTO memory_bits(rowid, bits) VALUES (?, ?)",
-                     (rowid, codes_of(np.frombuffer(blob, dtype=np.float32))))
+        conn.execute(
+            "INSERT OR REPLACE INTO memory_bits(rowid, bits) VALUES (?, ?)",
+            (rowid, codes_of(np.frombuffer(blob, dtype=np.float32))),
+        )
 
 
 def _v3_secure_delete(conn: Connection) -> None:
@@ -191,7 +194,10 @@ def connect(path: Path | str, *, readonly: bool = False) -> Connection:
             Path(path_str).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         uri = f"file:{path_str}?mode=ro" if readonly else path_str
         conn: Connection = sqlite3.connect(
-            uri, uri=readonly, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            uri,
+            uri=readonly,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
             check_same_thread=False,
         )
         conn.enable_load_extension(True)
@@ -225,21 +231,33 @@ def explain(exc: BaseException, path: str) -> StoreError:
     if "unable to open" in text and _read_only_place(path):
         text = f"read-only: {text}"  # SQLite cannot make its -wal/-shm files beside it
     if "readonly" in text or "read-only" in text or "permission denied" in text:
-        return StoreError(f"The database {path} is read-only ({exc}).",
-                          hint="Check the file's permissions or point --db / DEVMEM_DB at a writable path.")
+        return StoreError(
+            f"The database {path} is read-only ({exc}).",
+            hint="Check the file's permissions or point --db / DEVMEM_DB at a writable path.",
+        )
     if "full" in text or "no space" in text:
-        return StoreError(f"The disk holding {path} is full; nothing was written ({exc}).",
-                          hint="Free some space and try again; the database is unchanged.")
+        return StoreError(
+            f"The disk holding {path} is full; nothing was written ({exc}).",
+            hint="Free some space and try again; the database is unchanged.",
+        )
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StoreError(f"The database {path} is damaged ({exc}).",
-                          hint="Run `devmem doctor` for recovery steps (restore a `devmem backup`, or `devmem export` what can be read).")
+        return StoreError(
+            f"The database {path} is damaged ({exc}).",
+            hint="Run `devmem doctor` for recovery steps (restore a `devmem backup`, or `devmem export` what can be read).",
+        )
     if isinstance(exc, NotADirectoryError | FileExistsError) or "not a directory" in text:
-        return StoreError(f"Cannot create the database {path}: part of its folder path is a file.",
-                          hint="Point --db / DEVMEM_DB at a path inside a folder.")
+        return StoreError(
+            f"Cannot create the database {path}: part of its folder path is a file.",
+            hint="Point --db / DEVMEM_DB at a path inside a folder.",
+        )
     if "unable to open" in text:
-        return StoreError(f"Cannot open the database {path} ({exc}).",
-                          hint="Check that the folder exists and is writable, or set --db / DEVMEM_DB.")
-    return StoreError(f"Database error on {path}: {exc}", hint="Run `devmem doctor` to check the store.")
+        return StoreError(
+            f"Cannot open the database {path} ({exc}).",
+            hint="Check that the folder exists and is writable, or set --db / DEVMEM_DB.",
+        )
+    return StoreError(
+        f"Database error on {path}: {exc}", hint="Run `devmem doctor` to check the store."
+    )
 
 
 def _read_only_place(path: str) -> bool:
@@ -311,7 +329,9 @@ def db_path(conn: Connection) -> str:
 
 
 def _schema_version(conn: Connection) -> int:
-    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
     if not has_meta:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -333,11 +353,15 @@ def migrate(conn: Connection, lock: threading.RLock, path: str) -> int:
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"The database {path} has schema version {current}, newer than this DevMemory "
-                f"understands ({SCHEMA_VERSION}).", hint="Upgrade DevMemory (pip install -U devmemory).")
+                f"understands ({SCHEMA_VERSION}).",
+                hint="Upgrade DevMemory (pip install -U devmemory).",
+            )
         for version in range(current, SCHEMA_VERSION):
             MIGRATIONS[version](conn)
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                     (str(SCHEMA_VERSION),))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
     return SCHEMA_VERSION
 
 
@@ -350,8 +374,11 @@ def bump_changes(conn: Connection) -> None:
     Readers in other processes (an editor's language server) compare this counter to see
     that anything changed: a count of rows plus the newest update time missed a delete
     and an older-dated import within one poll."""
-    conn.execute("INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE"
-                 " SET value = CAST(value AS INTEGER) + 1", (CHANGES_KEY,))
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE"
+        " SET value = CAST(value AS INTEGER) + 1",
+        (CHANGES_KEY,),
+    )
 
 
 def changes(conn: Connection) -> int:

@@ -8,8 +8,9 @@ from core.models import SearchFilters
 
 
 def is_empty(f: SearchFilters | None) -> bool:
-    return f is None or not (f.kinds or f.tags or f.project or f.source or f.visibility
-                             or f.since or f.until or f.path)
+    return f is None or not (
+        f.kinds or f.tags or f.project or f.source or f.visibility or f.since or f.until or f.path
+    )
 
 
 def where(f: SearchFilters | None, *, indexed: bool = True) -> tuple[str, list[Any]]:
@@ -65,10 +66,14 @@ def _path(parts: list[str], args: list[Any], path: str, m: str) -> None:
 def _tags(parts: list[str], args: list[Any], tags: list[str], mode: str) -> None:
     marks = ",".join("?" * len(tags))
     if mode == "all":
-        parts.append(f"(SELECT count(DISTINCT tag) FROM memory_tags t WHERE t.memory_rowid = m.rowid"
-                     f" AND t.tag IN ({marks})) = ?")
+        parts.append(
+            f"(SELECT count(DISTINCT tag) FROM memory_tags t WHERE t.memory_rowid = m.rowid"
+            f" AND t.tag IN ({marks})) = ?"
+        )
         args.extend([*tags, len(set(tags))])
     else:
-        parts.append(f"EXISTS (SELECT 1 FROM memory_tags t WHERE t.memory_rowid = m.rowid"
-                     f" AND t.tag IN ({marks}))")
+        parts.append(
+            f"EXISTS (SELECT 1 FROM memory_tags t WHERE t.memory_rowid = m.rowid"
+            f" AND t.tag IN ({marks}))"
+        )
         args.extend(tags)

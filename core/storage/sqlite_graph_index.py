@@ -69,9 +69,20 @@ class _Writer:
         key = (etype, name)
         entity_id = self.entity_ids.get(key)
         if entity_id is None:
-            row = self.conn.execute("SELECT id FROM entities WHERE type = ? AND name = ?", key).fetchone()
-            entity_id = int(row[0]) if row else int(self.conn.execute(
-                "INSERT INTO entities(type, name, display) VALUES (?, ?, ?)", (etype, name, display)).lastrowid or 0)
+            row = self.conn.execute(
+                "SELECT id FROM entities WHERE type = ? AND name = ?", key
+            ).fetchone()
+            entity_id = (
+                int(row[0])
+                if row
+                else int(
+                    self.conn.execute(
+                        "INSERT INTO entities(type, name, display) VALUES (?, ?, ?)",
+                        (etype, name, display),
+                    ).lastrowid
+                    or 0
+                )
+            )
             self.entity_ids[key] = entity_id
         for alias in (name, display, *aliases):
             pair = (alias.lower(), entity_id)
@@ -87,37 +98,65 @@ class _Writer:
         key = (src, dst, rtype)
         rel_id = self.relation_ids.get(key)
         if rel_id is None:
-            row = self.conn.execute("SELECT id FROM relations WHERE src_id = ? AND dst_id = ? AND type = ?",
-                                    key).fetchone()
-            rel_id = int(row[0]) if row else int(self.conn.execute(
-                "INSERT INTO relations(src_id, dst_id, type, weight) VALUES (?, ?, ?, 0)", key).lastrowid or 0)
+            row = self.conn.execute(
+                "SELECT id FROM relations WHERE src_id = ? AND dst_id = ? AND type = ?", key
+            ).fetchone()
+            rel_id = (
+                int(row[0])
+                if row
+                else int(
+                    self.conn.execute(
+                        "INSERT INTO relations(src_id, dst_id, type, weight) VALUES (?, ?, ?, 0)",
+                        key,
+                    ).lastrowid
+                    or 0
+                )
+            )
             self.relation_ids[key] = rel_id
         self.evidence[(rel_id, rowid)] = weight
 
     def drop_evidence(self, rows: Sequence[tuple[int, int, float]]) -> None:
         """Delete evidence rows (relation, memory, weight) now, taking their weight off."""
-        self.conn.executemany("DELETE FROM relation_evidence WHERE relation_id = ? AND memory_rowid = ?",
-                              [(rel, rowid) for rel, rowid, _ in rows])
-        self.conn.executemany("UPDATE relations SET weight = weight - ? WHERE id = ?",
-                              [(weight, rel) for rel, _, weight in rows])
+        self.conn.executemany(
+            "DELETE FROM relation_evidence WHERE relation_id = ? AND memory_rowid = ?",
+            [(rel, rowid) for rel, rowid, _ in rows],
+        )
+        self.conn.executemany(
+            "UPDATE relations SET weight = weight - ? WHERE id = ?",
+            [(weight, rel) for rel, _, weight in rows],
+        )
         self.dropped.update(rel for rel, _, _ in rows)
 
     def flush(self) -> None:
         """Write the queued rows and the weight changes; relations left without evidence go."""
         c = self.conn
-        c.executemany("INSERT OR IGNORE INTO entity_aliases(alias, entity_id) VALUES (?, ?)", self.aliases)
-        c.executemany("INSERT OR REPLACE INTO memory_entities(memory_rowid, entity_id, confidence, source)"
-                      " VALUES (?, ?, ?, ?)", self.mentions)
+        c.executemany(
+            "INSERT OR IGNORE INTO entity_aliases(alias, entity_id) VALUES (?, ?)", self.aliases
+        )
+        c.executemany(
+            "INSERT OR REPLACE INTO memory_entities(memory_rowid, entity_id, confidence, source)"
+            " VALUES (?, ?, ?, ?)",
+            self.mentions,
+        )
         deltas: dict[int, float] = {}
         for (rel, _), weight in self.evidence.items():
             deltas[rel] = deltas.get(rel, 0.0) + weight
         for rel, old in self._replaced():
             deltas[rel] -= old
-        c.executemany("INSERT OR REPLACE INTO relation_evidence(relation_id, memory_rowid, weight)"
-                      " VALUES (?, ?, ?)", [(rel, rowid, w) for (rel, rowid), w in self.evidence.items()])
-        c.executemany("UPDATE relations SET weight = weight + ? WHERE id = ?", [(d, r) for r, d in deltas.items()])
-        c.executemany("DELETE FROM relations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM relation_evidence"
-                      " WHERE relation_id = ?1)", [(r,) for r in self.dropped])
+        c.executemany(
+            "INSERT OR REPLACE INTO relation_evidence(relation_id, memory_rowid, weight)"
+            " VALUES (?, ?, ?)",
+            [(rel, rowid, w) for (rel, rowid), w in self.evidence.items()],
+        )
+        c.executemany(
+            "UPDATE relations SET weight = weight + ? WHERE id = ?",
+            [(d, r) for r, d in deltas.items()],
+        )
+        c.executemany(
+            "DELETE FROM relations WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM relation_evidence"
+            " WHERE relation_id = ?1)",
+            [(r,) for r in self.dropped],
+        )
         self.aliases, self.mentions, self.evidence, self.dropped = [], [], {}, set()
 
     def _replaced(self) -> list[tuple[int, float]]:
@@ -125,10 +164,12 @@ class _Writer:
         rowids = sorted({rowid for _, rowid in self.evidence})
         out: list[tuple[int, float]] = []
         for i in range(0, len(rowids), _CHUNK):
-            chunk = rowids[i:i + _CHUNK]
+            chunk = rowids[i : i + _CHUNK]
             for rel, rowid, weight in self.conn.execute(
-                    "SELECT relation_id, memory_rowid, weight FROM relation_evidence WHERE memory_rowid IN"
-                    f" ({','.join('?' * len(chunk))})", chunk):
+                "SELECT relation_id, memory_rowid, weight FROM relation_evidence WHERE memory_rowid IN"
+                f" ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
                 if (rel, rowid) in self.evidence:
                     out.append((int(rel), float(weight)))
         return out
@@ -147,16 +188,28 @@ def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityR
 
 def _extract(m: Memory) -> tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]]:
     return extract.extract(
-        m.content, title=m.title, kind=m.kind, anchor_path=m.anchor.path if m.anchor else None,
-        anchor_symbol=m.anchor.symbol if m.anchor else None, project=m.project, metadata=m.metadata)
+        m.content,
+        title=m.title,
+        kind=m.kind,
+        anchor_path=m.anchor.path if m.anchor else None,
+        anchor_symbol=m.anchor.symbol if m.anchor else None,
+        project=m.project,
+        metadata=m.metadata,
+    )
 
 
-def _store(w: _Writer, rowid: int, found: tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]],
-           refs: Sequence[EntityRef]) -> int:
+def _store(
+    w: _Writer,
+    rowid: int,
+    found: tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]],
+    refs: Sequence[EntityRef],
+) -> int:
     entities, relations = found
     ids: dict[tuple[str, str], int] = {}
     for ent in entities:
-        ids[(ent.type, ent.name)] = entity_id = w.entity(ent.type, ent.name, ent.display, ent.aliases)
+        ids[(ent.type, ent.name)] = entity_id = w.entity(
+            ent.type, ent.name, ent.display, ent.aliases
+        )
         w.mention(rowid, entity_id, ent.confidence, ent.source)
     for rel in relations:
         src, dst = ids.get(rel.src), ids.get(rel.dst)
@@ -167,7 +220,9 @@ def _store(w: _Writer, rowid: int, found: tuple[list[extract.ExtractedEntity], l
     return len(ids)
 
 
-def _store_refs(w: _Writer, rowid: int, ids: dict[tuple[str, str], int], refs: Sequence[EntityRef]) -> None:
+def _store_refs(
+    w: _Writer, rowid: int, ids: dict[tuple[str, str], int], refs: Sequence[EntityRef]
+) -> None:
     """Connector entities: a person "authored"/"attended"… the memory's subjects (its files,
     issue, meeting…); an organisation's "member_of" takes the people of its mail domain."""
     merged: dict[tuple[str, str], tuple[str, list[str]]] = {}
@@ -185,7 +240,9 @@ def _store_refs(w: _Writer, rowid: int, ids: dict[tuple[str, str], int], refs: S
             continue
         for rel in rels:
             if rel == "member_of":
-                for member in (i for k, i in ids.items() if k[0] == "person" and _in_domain(k[1], key[1])):
+                for member in (
+                    i for k, i in ids.items() if k[0] == "person" and _in_domain(k[1], key[1])
+                ):
                     w.relate(member, ids[key], rel, rowid, 1.0)
             else:
                 for subject in (s for s in subjects if s != ids[key]):
@@ -197,7 +254,9 @@ def _in_domain(email: str, domain: str) -> bool:
     return "@" in email and (host == domain or host.endswith("." + domain))
 
 
-def reindex_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] | None = None) -> int:
+def reindex_memory(
+    conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] | None = None
+) -> int:
     """Replace a changed memory's graph. ``refs=None`` keeps the connector entities it had
     (an edit of an imported commit keeps its author); a connector's update passes its own."""
     kept = unindex_memory(conn, rowid)
@@ -210,15 +269,27 @@ def unindex_memory(conn: Connection, rowid: int) -> list[EntityRef]:
     Returns the connector entities it had (they are stored nowhere else)."""
     refs = [_ref(r) for r in _connector_refs(conn, [rowid]).get(str(rowid), [])]
     w = _Writer(conn)
-    w.drop_evidence(conn.execute("SELECT relation_id, memory_rowid, weight FROM relation_evidence"
-                                 " WHERE memory_rowid = ?", (rowid,)).fetchall())
-    entity_ids = [int(r[0]) for r in conn.execute(
-        "SELECT entity_id FROM memory_entities WHERE memory_rowid = ?", (rowid,))]
+    w.drop_evidence(
+        conn.execute(
+            "SELECT relation_id, memory_rowid, weight FROM relation_evidence"
+            " WHERE memory_rowid = ?",
+            (rowid,),
+        ).fetchall()
+    )
+    entity_ids = [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT entity_id FROM memory_entities WHERE memory_rowid = ?", (rowid,)
+        )
+    ]
     conn.execute("DELETE FROM memory_entities WHERE memory_rowid = ?", (rowid,))
     # Links into this memory related their sources' entities to its entities: recompute them.
     _refresh_links(w, [s for s in _link_sources(conn, rowid) if s != rowid])
-    conn.executemany("DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
-                     " memory_entities WHERE entity_id = ?1)", [(e,) for e in entity_ids])
+    conn.executemany(
+        "DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+        " memory_entities WHERE entity_id = ?1)",
+        [(e,) for e in entity_ids],
+    )
     return refs
 
 
@@ -232,21 +303,28 @@ def link_relation(conn: Connection, src_rowid: int, dst_rowid: int, link_type: s
 
 def _link_sources(conn: Connection, rowid: int) -> list[int]:
     """The memories whose link relations depend on ``rowid``'s entities (itself included)."""
-    rows = conn.execute("SELECT source_rowid FROM memory_links WHERE source_rowid = ?1"
-                        " UNION SELECT source_rowid FROM memory_links WHERE target_rowid = ?1", (rowid,))
+    rows = conn.execute(
+        "SELECT source_rowid FROM memory_links WHERE source_rowid = ?1"
+        " UNION SELECT source_rowid FROM memory_links WHERE target_rowid = ?1",
+        (rowid,),
+    )
     return [int(r[0]) for r in rows]
 
 
 def _refresh_links(w: _Writer, sources: Iterable[int]) -> None:
     conn = w.conn
     for src in sources:
-        w.drop_evidence(conn.execute(
-            "SELECT e.relation_id, e.memory_rowid, e.weight FROM relation_evidence e JOIN relations r"
-            " ON r.id = e.relation_id WHERE e.memory_rowid = ? AND r.type LIKE 'linked!_%' ESCAPE '!'",
-            (src,)).fetchall())
+        w.drop_evidence(
+            conn.execute(
+                "SELECT e.relation_id, e.memory_rowid, e.weight FROM relation_evidence e JOIN relations r"
+                " ON r.id = e.relation_id WHERE e.memory_rowid = ? AND r.type LIKE 'linked!_%' ESCAPE '!'",
+                (src,),
+            ).fetchall()
+        )
         mine = _top_entities(conn, src)
         for dst, link_type in conn.execute(
-                "SELECT target_rowid, type FROM memory_links WHERE source_rowid = ?", (src,)).fetchall():
+            "SELECT target_rowid, type FROM memory_links WHERE source_rowid = ?", (src,)
+        ).fetchall():
             for a in mine:
                 for b in _top_entities(conn, int(dst)):
                     if a != b:
@@ -256,14 +334,19 @@ def _refresh_links(w: _Writer, sources: Iterable[int]) -> None:
 
 def _top_entities(conn: Connection, rowid: int) -> list[int]:
     # Ties broken by (type, name), not id: a rebuild numbers entities differently.
-    return [int(r[0]) for r in conn.execute(
-        "SELECT me.entity_id FROM memory_entities me JOIN entities e ON e.id = me.entity_id"
-        " WHERE me.memory_rowid = ? ORDER BY me.confidence DESC, e.type, e.name LIMIT ?",
-        (rowid, LINK_ENTITIES))]
+    return [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT me.entity_id FROM memory_entities me JOIN entities e ON e.id = me.entity_id"
+            " WHERE me.memory_rowid = ? ORDER BY me.confidence DESC, e.type, e.name LIMIT ?",
+            (rowid, LINK_ENTITIES),
+        )
+    ]
 
 
-def rebuild(store: Store, progress: ProgressCallback = no_progress,
-            batch: int = REBUILD_BATCH) -> RebuildResult:
+def rebuild(
+    store: Store, progress: ProgressCallback = no_progress, batch: int = REBUILD_BATCH
+) -> RebuildResult:
     """Re-extract every memory into a fresh graph (after an extractor upgrade, or to repair).
 
     Works in short transactions of ``batch`` memories so other processes keep writing; the
@@ -275,7 +358,13 @@ def rebuild(store: Store, progress: ProgressCallback = no_progress,
     with store.write() as conn:
         _merge_refs(refs, json.loads(db.get_meta(conn, REFS_KEY) or "{}"))
         db.set_meta(conn, REFS_KEY, json.dumps(refs))  # before the only other copy goes
-        for table in ("relation_evidence", "relations", "memory_entities", "entity_aliases", "entities"):
+        for table in (
+            "relation_evidence",
+            "relations",
+            "memory_entities",
+            "entity_aliases",
+            "entities",
+        ):
             conn.execute(f"DELETE FROM {table}")
     done = _rebuild_memories(store, refs, progress, batch)
     _rebuild_links(store, progress)
@@ -285,17 +374,24 @@ def rebuild(store: Store, progress: ProgressCallback = no_progress,
     return RebuildResult(done, entities, relations, time.perf_counter() - start)
 
 
-def _rebuild_memories(store: Store, refs: _Refs, progress: ProgressCallback,
-                      batch: int) -> int:
+def _rebuild_memories(store: Store, refs: _Refs, progress: ProgressCallback, batch: int) -> int:
     total = store.count()
     w, last, done = _Writer(store.conn()), 0, 0
     seen_version = _data_version(store.conn())
     while True:
-        rows = store.conn().execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE rowid > ?"
-                                    " ORDER BY rowid LIMIT ?", (last, batch)).fetchall()
+        rows = (
+            store.conn()
+            .execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (last, batch),
+            )
+            .fetchall()
+        )
         if not rows:
             return done
-        found = [(int(r[0]), (r[20], r[22]), _extract(row_to_memory(r))) for r in rows]  # outside the lock
+        found = [
+            (int(r[0]), (r[20], r[22]), _extract(row_to_memory(r))) for r in rows
+        ]  # outside the lock
         with store.write() as conn:
             if _data_version(conn) != seen_version:  # another process wrote: cached ids may be gone
                 w.forget_ids()
@@ -303,7 +399,9 @@ def _rebuild_memories(store: Store, refs: _Refs, progress: ProgressCallback,
             current = _versions(conn, rowids)
             _merge_refs(refs, _connector_refs(conn, rowids))  # written meanwhile by a connector
             for rowid, version, extracted in found:
-                if current.get(rowid) == version:  # else deleted, or changed and re-indexed meanwhile
+                if (
+                    current.get(rowid) == version
+                ):  # else deleted, or changed and re-indexed meanwhile
                     _store(w, rowid, extracted, [_ref(r) for r in refs.get(str(rowid), ())])
             w.flush()
             seen_version = _data_version(conn)
@@ -312,10 +410,12 @@ def _rebuild_memories(store: Store, refs: _Refs, progress: ProgressCallback,
 
 
 def _rebuild_links(store: Store, progress: ProgressCallback) -> None:
-    sources = [int(r[0]) for r in store.conn().execute("SELECT DISTINCT source_rowid FROM memory_links")]
+    sources = [
+        int(r[0]) for r in store.conn().execute("SELECT DISTINCT source_rowid FROM memory_links")
+    ]
     for i in range(0, len(sources), _CHUNK):
         with store.write() as conn:
-            _refresh_links(_Writer(conn), sources[i:i + _CHUNK])
+            _refresh_links(_Writer(conn), sources[i : i + _CHUNK])
         progress(ProgressEvent("links", min(i + _CHUNK, len(sources)), len(sources)))
     with store.write() as conn:
         conn.execute("DELETE FROM meta WHERE key = ?", (REFS_KEY,))
@@ -328,8 +428,10 @@ def _connector_refs(conn: Connection, rowids: Sequence[int] | None = None) -> _R
         where = f" AND me.memory_rowid IN ({','.join('?' * len(args))})"
     out: _Refs = {}
     for rowid, etype, name, display, source in conn.execute(
-            "SELECT me.memory_rowid, e.type, e.name, e.display, me.source FROM memory_entities me"
-            f" JOIN entities e ON e.id = me.entity_id WHERE me.source LIKE 'connector%'{where}", args):
+        "SELECT me.memory_rowid, e.type, e.name, e.display, me.source FROM memory_entities me"
+        f" JOIN entities e ON e.id = me.entity_id WHERE me.source LIKE 'connector%'{where}",
+        args,
+    ):
         for rel in str(source).partition(":")[2].split(","):
             out.setdefault(str(rowid), []).append([etype, name, display, rel or None])
     return out
@@ -352,5 +454,9 @@ def _data_version(conn: Connection) -> int:
 
 def _versions(conn: Connection, rowids: list[int]) -> dict[int, tuple[Any, Any]]:
     marks = ",".join("?" * len(rowids))
-    return {int(r[0]): (r[1], r[2]) for r in conn.execute(
-        f"SELECT rowid, updated_at, version FROM memories WHERE rowid IN ({marks})", rowids)}
+    return {
+        int(r[0]): (r[1], r[2])
+        for r in conn.execute(
+            f"SELECT rowid, updated_at, version FROM memories WHERE rowid IN ({marks})", rowids
+        )
+    }

@@ -19,19 +19,44 @@ def row_to_memory(row: Sequence[Any]) -> Memory:
     """Build a Memory from a row selected with MEMORY_COLUMNS."""
     anchor = None
     if row[8]:
-        anchor = CodeAnchor(path=row[8], start_line=row[9], end_line=row[10], symbol=row[11],
-                            commit=row[12], fingerprint=row[13])
+        anchor = CodeAnchor(
+            path=row[8],
+            start_line=row[9],
+            end_line=row[10],
+            symbol=row[11],
+            commit=row[12],
+            fingerprint=row[13],
+        )
     return Memory(
-        id=row[1], title=row[2], content=row[3], content_hash=row[4], kind=row[5],
-        tags=tuple(json.loads(row[6])), project=row[7], anchor=anchor, source=row[14],
-        external_id=row[15], source_url=row[16], provenance=Provenance(row[17]),
-        visibility=row[18], created_at=row[19], updated_at=row[20], event_at=row[21],
-        version=row[22], metadata=json.loads(row[23]),
+        id=row[1],
+        title=row[2],
+        content=row[3],
+        content_hash=row[4],
+        kind=row[5],
+        tags=tuple(json.loads(row[6])),
+        project=row[7],
+        anchor=anchor,
+        source=row[14],
+        external_id=row[15],
+        source_url=row[16],
+        provenance=Provenance(row[17]),
+        visibility=row[18],
+        created_at=row[19],
+        updated_at=row[20],
+        event_at=row[21],
+        version=row[22],
+        metadata=json.loads(row[23]),
     )
 
 
 def anchor_values(anchor: CodeAnchor | None) -> tuple[Any, ...]:
     if anchor is None:
         return (None,) * 6
-    return (anchor.path, anchor.start_line, anchor.end_line, anchor.symbol, anchor.commit,
-            anchor.fingerprint)
+    return (
+        anchor.path,
+        anchor.start_line,
+        anchor.end_line,
+        anchor.symbol,
+        anchor.commit,
+        anchor.fingerprint,
+    )

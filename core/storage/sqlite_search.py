@@ -30,13 +30,13 @@ def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-
 # (rowid, bm25 relevance, memory id when the query joined the memory anyway, else None)
 Scored = tuple[int, float, str | None]
 
 
-def text_search(store: Store, terms: Sequence[str], filters: SearchFilters | None,
-                k: int) -> list[Scored]:
+def text_search(
+    store: Store, terms: Sequence[str], filters: SearchFilters | None, k: int
+) -> list[Scored]:
     """(rowid, bm25 relevance ≥ 0, memory id) best first; an explicit title weighs twice the content.
 
     In a large store, memories holding every word are looked for first: when at least
@@ -50,8 +50,12 @@ def text_search(store: Store, terms: Sequence[str], filters: SearchFilters | Non
         if len(every) >= k:
             return every
         # the few holding every word stay in, however old (the OR query may score only its newest)
-        return _union(every, _bm25(store, " OR ".join(_quoted(t) for t in _selective_terms(store, terms)),
-                                   filters, k))[:k]
+        return _union(
+            every,
+            _bm25(
+                store, " OR ".join(_quoted(t) for t in _selective_terms(store, terms)), filters, k
+            ),
+        )[:k]
     return _bm25(store, " OR ".join(_quoted(t) for t in terms), filters, k)
 
 
@@ -70,33 +74,51 @@ def _bm25(store: Store, match: str, filters: SearchFilters | None, k: int) -> li
     large = _large(store)
     rows = _bm25_of(store, match, filters, k, TEXT_SCORE_CAP if large else None)
     # Without a filter, fewer than k rows means fewer than k matches: nothing was cut.
-    if large and len(rows) < k and not flt.is_empty(filters) and _matches_more_than(store, match, TEXT_SCORE_CAP):
+    if (
+        large
+        and len(rows) < k
+        and not flt.is_empty(filters)
+        and _matches_more_than(store, match, TEXT_SCORE_CAP)
+    ):
         rows = _bm25_of(store, match, filters, k, None)
     return rows
 
 
 def _matches_more_than(store: Store, match: str, n: int) -> bool:
-    return store.conn().execute(
-        "SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-        (match, n)).fetchone() is not None
+    return (
+        store.conn()
+        .execute(
+            "SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            (match, n),
+        )
+        .fetchone()
+        is not None
+    )
 
 
-def _bm25_of(store: Store, match: str, filters: SearchFilters | None, k: int,
-             newest: int | None) -> list[Scored]:
+def _bm25_of(
+    store: Store, match: str, filters: SearchFilters | None, k: int, newest: int | None
+) -> list[Scored]:
     # FTS5 walks its doclists newest first for ORDER BY rowid DESC, so the inner LIMIT
     # bounds the work; bm25() is only computed for the rows the inner query returns.
     # Equal scores: the newer memory first.
-    matches = ("SELECT rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts"
-               " WHERE memory_fts MATCH ?" + (" ORDER BY rowid DESC LIMIT ?" if newest is not None else ""))
+    matches = (
+        "SELECT rowid, -bm25(memory_fts, 2.0, 1.0, 1.0) AS s FROM memory_fts"
+        " WHERE memory_fts MATCH ?" + (" ORDER BY rowid DESC LIMIT ?" if newest is not None else "")
+    )
     bound = [match] + ([newest] if newest is not None else [])
     if flt.is_empty(filters):
-        rows = store.conn().execute(f"SELECT rowid, s, NULL FROM ({matches}) ORDER BY s DESC, rowid DESC LIMIT ?",
-                                    [*bound, k])
+        rows = store.conn().execute(
+            f"SELECT rowid, s, NULL FROM ({matches}) ORDER BY s DESC, rowid DESC LIMIT ?",
+            [*bound, k],
+        )
     else:
         where, args = flt.where(filters, indexed=False)
         rows = store.conn().execute(
             f"SELECT f.rowid, f.s, m.id FROM ({matches}) f JOIN memories m ON m.rowid = f.rowid"
-            f" WHERE {where} ORDER BY f.s DESC, f.rowid DESC LIMIT ?", [*bound, *args, k])
+            f" WHERE {where} ORDER BY f.s DESC, f.rowid DESC LIMIT ?",
+            [*bound, *args, k],
+        )
     return [(int(r[0]), float(r[1]), r[2]) for r in rows]
 
 
@@ -121,14 +143,20 @@ def _selective_terms(store: Store, terms: list[str]) -> list[str]:
 
 
 def _count_matches(store: Store, match: str, at_most: int | None) -> int:
-    row = store.conn().execute(
-        "SELECT count(*) FROM (SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
-        (match, -1 if at_most is None else at_most)).fetchone()
+    row = (
+        store.conn()
+        .execute(
+            "SELECT count(*) FROM (SELECT 1 FROM memory_fts WHERE memory_fts MATCH ? LIMIT ?)",
+            (match, -1 if at_most is None else at_most),
+        )
+        .fetchone()
+    )
     return int(row[0])
 
 
-def vector_search(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
-                  k: int) -> list[tuple[int, float]]:
+def vector_search(
+    store: Store, qvec: np.ndarray, filters: SearchFilters | None, k: int
+) -> list[tuple[int, float]]:
     """(rowid, cosine) best first: exact over few candidates, binary KNN + rescoring otherwise.
 
     Filters restrict the Hamming ranking itself, so a selective filter still gets its own
@@ -141,8 +169,9 @@ def vector_search(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
     return _binary_knn(store, qvec, filters, k, max(BINARY_OVERSAMPLE, 2 * k))
 
 
-def _held_exact(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
-                k: int) -> list[tuple[int, float]] | None:
+def _held_exact(
+    store: Store, qvec: np.ndarray, filters: SearchFilters | None, k: int
+) -> list[tuple[int, float]] | None:
     """Exact search over the vectors held in memory (None when the store is too large).
 
     With a filter, the best few of all are checked against it first: a project's scope
@@ -154,9 +183,17 @@ def _held_exact(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
         return None
     where, args = flt.where(filters, indexed=False)
     marks = ",".join("?" * len(best))
-    ok = {int(r[0]) for r in store.conn().execute(
-        f"SELECT m.rowid FROM memories m WHERE m.rowid IN ({marks}) AND {where}",
-        [*(r for r, _ in best), *args])} if best else set()
+    ok = (
+        {
+            int(r[0])
+            for r in store.conn().execute(
+                f"SELECT m.rowid FROM memories m WHERE m.rowid IN ({marks}) AND {where}",
+                [*(r for r, _ in best), *args],
+            )
+        }
+        if best
+        else set()
+    )
     hits = [(r, sim) for r, sim in best if r in ok][:k]
     if len(hits) >= k or len(best) < BROAD_FILTER_FACTOR * k:
         return hits
@@ -179,30 +216,46 @@ def _at_most(store: Store, filters: SearchFilters | None, n: int) -> bool:
         top = store.conn().execute("SELECT max(rowid) FROM memory_vectors").fetchone()[0]
         return top is None or int(top) <= n
     where, args = flt.where(filters)
-    found = store.conn().execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {where} LIMIT ?)", [*args, n + 1]).fetchone()[0]
+    found = (
+        store.conn()
+        .execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {where} LIMIT ?)", [*args, n + 1]
+        )
+        .fetchone()[0]
+    )
     return int(found) <= n
 
 
-def _exact(store: Store, qvec: np.ndarray, filters: SearchFilters | None,
-           k: int) -> list[tuple[int, float]]:
+def _exact(
+    store: Store, qvec: np.ndarray, filters: SearchFilters | None, k: int
+) -> list[tuple[int, float]]:
     if flt.is_empty(filters):  # no join: reading each memory's row too costs twice the scan
         rows = store.conn().execute("SELECT rowid, vector FROM memory_vectors").fetchall()
     else:
         where, args = flt.where(filters)
-        rows = store.conn().execute(
-            "SELECT v.rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
-            f" WHERE {where}", args).fetchall()
+        rows = (
+            store.conn()
+            .execute(
+                "SELECT v.rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
+                f" WHERE {where}",
+                args,
+            )
+            .fetchall()
+        )
     return _rank_by_cosine(rows, qvec, k)
 
 
-def _binary_knn(store: Store, qvec: np.ndarray, filters: SearchFilters | None, k: int,
-                oversample: int) -> list[tuple[int, float]]:
+def _binary_knn(
+    store: Store, qvec: np.ndarray, filters: SearchFilters | None, k: int, oversample: int
+) -> list[tuple[int, float]]:
     # Hamming distance on 1-bit codes ranks coarsely; rescoring a few hundred candidates
     # with the float vectors restores recall@10 ≈ 0.97 at a fraction of an exact scan's cost.
     if flt.is_empty(filters):
-        return _rank_by_cosine(_vectors_of(store, store.bit_index.search(store.conn(), qvec, oversample), None),
-                               qvec, k)
+        return _rank_by_cosine(
+            _vectors_of(store, store.bit_index.search(store.conn(), qvec, oversample), None),
+            qvec,
+            k,
+        )
     # With a filter, the Hamming ranking's head shows how much of the store passes it:
     # nearly all (a project's scope) needs no more candidates than no filter; a broad one
     # (≥ 1/4) passes enough of a 4x larger sample; a selective one restricts the ranking
@@ -217,22 +270,36 @@ def _binary_knn(store: Store, qvec: np.ndarray, filters: SearchFilters | None, k
     return _rank_by_cosine(_vectors_of(store, ids, filters), qvec, k)
 
 
-def _vectors_of(store: Store, ids: Sequence[int], filters: SearchFilters | None) -> list[tuple[int, bytes]]:
+def _vectors_of(
+    store: Store, ids: Sequence[int], filters: SearchFilters | None
+) -> list[tuple[int, bytes]]:
     """(rowid, float vector) of the ``ids`` that pass ``filters``."""
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
     if flt.is_empty(filters):
-        return store.conn().execute(
-            f"SELECT rowid, vector FROM memory_vectors WHERE rowid IN ({marks})", list(ids)).fetchall()
+        return (
+            store.conn()
+            .execute(
+                f"SELECT rowid, vector FROM memory_vectors WHERE rowid IN ({marks})", list(ids)
+            )
+            .fetchall()
+        )
     where, args = flt.where(filters, indexed=False)
-    return store.conn().execute(
-        "SELECT v.rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
-        f" WHERE v.rowid IN ({marks}) AND {where}", [*ids, *args]).fetchall()
+    return (
+        store.conn()
+        .execute(
+            "SELECT v.rowid, v.vector FROM memory_vectors v JOIN memories m ON m.rowid = v.rowid"
+            f" WHERE v.rowid IN ({marks}) AND {where}",
+            [*ids, *args],
+        )
+        .fetchall()
+    )
 
 
-def _rank_by_cosine(rows: Sequence[tuple[int, bytes]], qvec: np.ndarray,
-                    k: int) -> list[tuple[int, float]]:
+def _rank_by_cosine(
+    rows: Sequence[tuple[int, bytes]], qvec: np.ndarray, k: int
+) -> list[tuple[int, float]]:
     if not rows:
         return []
     dim = len(qvec)
@@ -243,4 +310,3 @@ def _rank_by_cosine(rows: Sequence[tuple[int, bytes]], qvec: np.ndarray,
     sims = cosines(matrix, qvec)
     top = np.argsort(-sims)[:k]
     return [(int(valid[i][0]), float(sims[i])) for i in top]
-

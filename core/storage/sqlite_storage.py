@@ -55,6 +55,7 @@ def _explained(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, *args, **kwargs)
         except db.SqliteError as exc:
             raise db.explain(exc, self.location) from exc
+
     return wrapper
 
 
@@ -103,7 +104,9 @@ class SqliteStorage:
     def page(self, filters: SearchFilters | None, limit: int, offset: int, order: str) -> Page:
         return listing.page(self._store.conn(), filters, limit, offset, order)
 
-    def anchored(self, paths: Sequence[str], project: str | None, limit: int | None) -> list[Memory]:
+    def anchored(
+        self, paths: Sequence[str], project: str | None, limit: int | None
+    ) -> list[Memory]:
         return listing.anchored(self._store.conn(), paths, project, limit)
 
     def versions(self, memory_id: str) -> list[Version]:
@@ -129,21 +132,28 @@ class SqliteStorage:
         return db.changes(self._store.conn())
 
     # ---- search primitives and vectors -------------------------------------------------
-    def text_candidates(self, terms: Sequence[str], filters: SearchFilters | None,
-                        k: int) -> list[TextCandidate]:
+    def text_candidates(
+        self, terms: Sequence[str], filters: SearchFilters | None, k: int
+    ) -> list[TextCandidate]:
         ranked = search_sql.text_search(self._store, terms, filters, k)
         missing = [r for r, _, memory_id in ranked if memory_id is None]
         ids = listing.ids_of(self._store.conn(), missing) if missing else {}
-        return [TextCandidate(memory_id or ids[r], s) for r, s, memory_id in ranked if memory_id or r in ids]
+        return [
+            TextCandidate(memory_id or ids[r], s)
+            for r, s, memory_id in ranked
+            if memory_id or r in ids
+        ]
 
-    def vector_candidates(self, query: np.ndarray, filters: SearchFilters | None,
-                          k: int) -> list[VectorCandidate]:
+    def vector_candidates(
+        self, query: np.ndarray, filters: SearchFilters | None, k: int
+    ) -> list[VectorCandidate]:
         ranked = search_sql.vector_search(self._store, query, filters, k)
         ids = listing.ids_of(self._store.conn(), [r for r, _ in ranked])
         return [VectorCandidate(ids[r], s) for r, s in ranked if r in ids]
 
-    def context_neighbours(self, seed_ids: Sequence[str], span: int,
-                           filters: SearchFilters | None) -> list[ContextNeighbour]:
+    def context_neighbours(
+        self, seed_ids: Sequence[str], span: int, filters: SearchFilters | None
+    ) -> list[ContextNeighbour]:
         return listing.context_neighbours(self._store.conn(), seed_ids, span, filters)
 
     def openings(self, memory_ids: Sequence[str], chars: int) -> list[MemoryOpening]:
@@ -192,11 +202,14 @@ class SqliteStorage:
     def latest_mentions(self, entity_id: int, limit: int) -> list[MemoryBrief]:
         return graph_sql.latest_mentions(self._store.conn(), entity_id, limit)
 
-    def memories_mentioning(self, entity_ids: Sequence[int], filters: SearchFilters | None,
-                            limit: int) -> list[str]:
+    def memories_mentioning(
+        self, entity_ids: Sequence[int], filters: SearchFilters | None, limit: int
+    ) -> list[str]:
         return graph_sql.memories_mentioning(self._store.conn(), entity_ids, filters, limit)
 
-    def mentions(self, entity_id: int, filters: SearchFilters | None, limit: int) -> list[tuple[str, float]]:
+    def mentions(
+        self, entity_id: int, filters: SearchFilters | None, limit: int
+    ) -> list[tuple[str, float]]:
         return graph_sql.mentions(self._store.conn(), entity_id, filters, limit)
 
     def mention_count(self, entity_id: int) -> int:
@@ -211,7 +224,9 @@ class SqliteStorage:
     def graph_counts(self) -> dict[str, Any]:
         return graph_sql.counts(self._store.conn())
 
-    def rebuild_graph(self, progress: ProgressCallback, batch: int = graph_index.REBUILD_BATCH) -> RebuildResult:
+    def rebuild_graph(
+        self, progress: ProgressCallback, batch: int = graph_index.REBUILD_BATCH
+    ) -> RebuildResult:
         return graph_index.rebuild(self._store, progress, batch)
 
     # ---- cursors and upkeep ------------------------------------------------------------

@@ -7,14 +7,18 @@ from core.timeutil import now_iso
 
 
 def get(conn: Connection, connector: str, scope: str) -> str | None:
-    row = conn.execute("SELECT cursor FROM sync_state WHERE connector = ? AND scope = ?",
-                       (connector, scope)).fetchone()
+    row = conn.execute(
+        "SELECT cursor FROM sync_state WHERE connector = ? AND scope = ?", (connector, scope)
+    ).fetchone()
     return None if row is None else str(row[0])
 
 
 def put(conn: Connection, connector: str, scope: str, value: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO sync_state(connector, scope, cursor, updated_at)"
-                 " VALUES (?, ?, ?, ?)", (connector, scope, value, now_iso()))
+    conn.execute(
+        "INSERT OR REPLACE INTO sync_state(connector, scope, cursor, updated_at)"
+        " VALUES (?, ?, ?, ?)",
+        (connector, scope, value, now_iso()),
+    )
 
 
 def delete(conn: Connection, connector: str, scope: str) -> None:
@@ -22,5 +26,9 @@ def delete(conn: Connection, connector: str, scope: str) -> None:
 
 
 def all_states(conn: Connection) -> list[tuple[str, str, str]]:
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in conn.execute(
-        "SELECT connector, scope, updated_at FROM sync_state ORDER BY connector, scope")]
+    return [
+        (str(r[0]), str(r[1]), str(r[2]))
+        for r in conn.execute(
+            "SELECT connector, scope, updated_at FROM sync_state ORDER BY connector, scope"
+        )
+    ]

@@ -51,10 +51,12 @@ class SqliteTransaction:
     def set_anchor_lines(self, memory_id: str, start: int, end: int) -> None:
         self._store.update_anchor(self._conn, self._rowid(memory_id), start, end)
 
-    def add_version(self, memory: Memory, changed_by: str, *, pending: bool = False,
-                    version: int | None = None) -> int:
-        return self._store.add_version(self._conn, self._rowid(memory.id), memory, changed_by,
-                                       pending=pending, version=version)
+    def add_version(
+        self, memory: Memory, changed_by: str, *, pending: bool = False, version: int | None = None
+    ) -> int:
+        return self._store.add_version(
+            self._conn, self._rowid(memory.id), memory, changed_by, pending=pending, version=version
+        )
 
     def clear_pending(self, memory_id: str, version: int) -> None:
         self._store.clear_pending(self._conn, self._rowid(memory_id), version)
@@ -65,7 +67,9 @@ class SqliteTransaction:
         graph_index.link_relation(self._conn, src, dst, link_type)
 
     def remove_link(self, source_id: str, target_id: str, link_type: str | None) -> int:
-        return self._store.remove_link(self._conn, self._rowid(source_id), self._rowid(target_id), link_type)
+        return self._store.remove_link(
+            self._conn, self._rowid(source_id), self._rowid(target_id), link_type
+        )
 
     def put_vector(self, memory_id: str, vector: np.ndarray) -> None:
         self._store.put_vector(self._conn, self._rowid(memory_id), vector, self._model)

@@ -33,8 +33,10 @@ def record(conn: Connection, rowid: int, vector: np.ndarray | None) -> None:
     if vector is None:
         conn.execute("DELETE FROM memory_bits WHERE rowid = ?", (rowid,))
     else:
-        conn.execute("INSERT OR REPLACE INTO memory_bits(rowid, bits) VALUES (?, ?)",
-                     (rowid, codes_of(vector)))
+        conn.execute(
+            "INSERT OR REPLACE INTO memory_bits(rowid, bits) VALUES (?, ?)",
+            (rowid, codes_of(vector)),
+        )
     cur = conn.execute("INSERT INTO vector_changes(rowid) VALUES (?)", (rowid,))
     seq = int(cur.lastrowid or 0)
     if seq % 5_000 == 0:
@@ -61,8 +63,13 @@ class BitIndex:
         self._float_ok = np.zeros(0, dtype=bool)  # False where a code has no float vector
         self._reload = False
 
-    def search(self, conn: Connection, query: np.ndarray, k: int,
-               allowed: npt.NDArray[np.int64] | None = None) -> list[int]:
+    def search(
+        self,
+        conn: Connection,
+        query: np.ndarray,
+        k: int,
+        allowed: npt.NDArray[np.int64] | None = None,
+    ) -> list[int]:
         """Rowids of the ``k`` codes nearest to ``query`` by Hamming distance (only among
         ``allowed`` rowids when given: a filter applied before ranking, not after)."""
         with self._lock:
@@ -86,9 +93,13 @@ class BitIndex:
                 return []
             return [int(r) for r in self._rowids[_smallest(dist, k, worst)]]
 
-    def exact(self, conn: Connection, query: np.ndarray, k: int,
-              passing: Callable[[], npt.NDArray[np.int64] | None] = lambda: None,
-              ) -> list[tuple[int, float]] | None:
+    def exact(
+        self,
+        conn: Connection,
+        query: np.ndarray,
+        k: int,
+        passing: Callable[[], npt.NDArray[np.int64] | None] = lambda: None,
+    ) -> list[tuple[int, float]] | None:
         """(rowid, cosine) of the ``k`` nearest vectors (among the rowids ``passing()``
         returns, unless None), or None when the store is too large for its float vectors
         to be held in memory (``passing`` is then not called)."""
@@ -119,8 +130,12 @@ class BitIndex:
         if self._seq < 0 or (oldest is not None and int(oldest) > self._seq + 1):
             self._load_all(conn, latest)
             return
-        changed = [int(r[0]) for r in conn.execute(
-            "SELECT DISTINCT rowid FROM vector_changes WHERE seq > ?", (self._seq,))]
+        changed = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT DISTINCT rowid FROM vector_changes WHERE seq > ?", (self._seq,)
+            )
+        ]
         self._apply(conn, changed)
         if self._reload:  # vectors of another size (a new model) arrived: start over
             self._load_all(conn, latest)
@@ -130,8 +145,11 @@ class BitIndex:
     def _load_all(self, conn: Connection, latest: int) -> None:
         count = int(conn.execute("SELECT count(*) FROM memory_bits").fetchone()[0])
         with_floats = count <= FLOAT_CACHE_MAX
-        rows = conn.execute(_SELECT_FLOATS + " ORDER BY b.rowid" if with_floats else
-                            "SELECT rowid, bits FROM memory_bits ORDER BY rowid").fetchall()
+        rows = conn.execute(
+            _SELECT_FLOATS + " ORDER BY b.rowid"
+            if with_floats
+            else "SELECT rowid, bits FROM memory_bits ORDER BY rowid"
+        ).fetchall()
         self._n = len(rows)
         self._rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         self._codes = np.asfortranarray(_matrix([r[1] for r in rows]))
@@ -148,10 +166,12 @@ class BitIndex:
     def _apply(self, conn: Connection, changed: list[int]) -> None:
         current: dict[int, tuple[bytes, bytes | None]] = {}
         for start in range(0, len(changed), 500):
-            chunk = changed[start:start + 500]
+            chunk = changed[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            current.update((int(r[0]), (r[1], r[2])) for r in conn.execute(
-                f"{_SELECT_FLOATS} WHERE b.rowid IN ({marks})", chunk))
+            current.update(
+                (int(r[0]), (r[1], r[2]))
+                for r in conn.execute(f"{_SELECT_FLOATS} WHERE b.rowid IN ({marks})", chunk)
+            )
         words = self._codes.shape[1]  # uint64 words per code
         if self._n and any(-(-len(bits) // 8) != words for bits, _ in current.values()):
             self._reload = True  # codes of another size (a new model): the caller starts over
@@ -185,11 +205,14 @@ class BitIndex:
                 self._reload = True  # another model's size
 
     def _compact(self) -> None:
-        keep = self._alive[:self._n]
-        self._rowids, self._codes = self._rowids[:self._n][keep], np.asfortranarray(self._codes[:self._n][keep])
+        keep = self._alive[: self._n]
+        self._rowids, self._codes = (
+            self._rowids[: self._n][keep],
+            np.asfortranarray(self._codes[: self._n][keep]),
+        )
         if self._floats is not None:
-            self._floats = self._floats[:self._n][keep]
-        self._float_ok = self._float_ok[:self._n][keep]
+            self._floats = self._floats[: self._n][keep]
+        self._float_ok = self._float_ok[: self._n][keep]
         self._n = len(self._rowids)
         self._alive = np.ones(self._n, dtype=bool)
         self._pos = {int(r): i for i, r in enumerate(self._rowids)}
@@ -225,7 +248,9 @@ def cosines(matrix: npt.NDArray[np.float32], query: np.ndarray) -> npt.NDArray[n
     """``matrix @ query`` for unit vectors, without BLAS: OpenBLAS splits even a 150-row
     product across threads, which then wait on the cores onnxruntime's threads still spin
     on after embedding the query (a 10k-row product measured 15 ms that way, 0.7 ms here)."""
-    sims: npt.NDArray[np.float32] = np.einsum("ij,j->i", matrix, np.asarray(query, dtype=np.float32))
+    sims: npt.NDArray[np.float32] = np.einsum(
+        "ij,j->i", matrix, np.asarray(query, dtype=np.float32)
+    )
     return sims
 
 
@@ -240,24 +265,33 @@ def _smallest(dist: npt.NDArray[np.uint16], k: int, worst: int) -> npt.NDArray[n
     return near[np.argsort(dist[near], kind="stable")][:k]
 
 
-def _room(array: npt.NDArray[Any], used: int, need: int, order: Literal["C", "F"] = "C") -> npt.NDArray[Any]:
+def _room(
+    array: npt.NDArray[Any], used: int, need: int, order: Literal["C", "F"] = "C"
+) -> npt.NDArray[Any]:
     """``array`` with room for ``need`` rows, its first ``used`` kept (capacity doubles)."""
     if len(array) >= need:
         return array
-    grown = np.zeros((max(need, 2 * len(array), 64), *array.shape[1:]), dtype=array.dtype, order=order)
+    grown = np.zeros(
+        (max(need, 2 * len(array), 64), *array.shape[1:]), dtype=array.dtype, order=order
+    )
     grown[:used] = array[:used]
     return grown
 
 
-_SELECT_FLOATS = ("SELECT b.rowid, b.bits, v.vector FROM memory_bits b"
-                  " LEFT JOIN memory_vectors v ON v.rowid = b.rowid")
+_SELECT_FLOATS = (
+    "SELECT b.rowid, b.bits, v.vector FROM memory_bits b"
+    " LEFT JOIN memory_vectors v ON v.rowid = b.rowid"
+)
 
 
 def _floats(blobs: list[bytes | None], dim: int) -> tuple[Floats, npt.NDArray[np.bool_]]:
     """Float vectors of ``dim`` from their blobs, and which rows had one (a missing or
     other-sized blob leaves a row of zeros that exact search skips)."""
-    ok = np.fromiter((b is not None and dim > 0 and len(b) == dim * 4 for b in blobs), dtype=np.bool_,
-                     count=len(blobs))
+    ok = np.fromiter(
+        (b is not None and dim > 0 and len(b) == dim * 4 for b in blobs),
+        dtype=np.bool_,
+        count=len(blobs),
+    )
     out = np.zeros((len(blobs), dim), dtype=np.float32)
     if ok.all() and len(blobs):
         out[:] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)  # type: ignore[arg-type]

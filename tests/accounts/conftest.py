@@ -49,8 +49,12 @@ def http(certs: Certificates) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def m365_settings(ms: FakeMicrosoft, tmp_path: Path) -> M365Settings:
-    return M365Settings(client_id=CLIENT_ID, authority=f"{ms.url}/contoso",
-                        cache_path=tmp_path / "m365" / "m365_token_cache.json", encrypted_cache=False)
+    return M365Settings(
+        client_id=CLIENT_ID,
+        authority=f"{ms.url}/contoso",
+        cache_path=tmp_path / "m365" / "m365_token_cache.json",
+        encrypted_cache=False,
+    )
 
 
 @pytest.fixture
@@ -61,5 +65,7 @@ def auth(m365_settings: M365Settings, http: httpx.Client) -> M365Auth:
 @pytest.fixture
 def signed_in(auth: M365Auth, ms: FakeMicrosoft) -> M365Auth:
     """Signed in with the device-code flow (the "user" approves as soon as the code shows)."""
-    auth.login_device_code(lambda message: ms.approve(message.split("enter the code ")[1].split()[0]))
+    auth.login_device_code(
+        lambda message: ms.approve(message.split("enter the code ")[1].split()[0])
+    )
     return auth

@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 
 from cli import common, m365_cmds, sync_account
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 
 @pytest.fixture
@@ -37,11 +39,18 @@ def devmem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Ty
 
 
 @pytest.fixture
-def m365_env(ms: FakeMicrosoft, certs: Certificates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def m365_env(
+    ms: FakeMicrosoft, certs: Certificates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     cache = tmp_path / "tokens" / "m365_token_cache.json"
-    for name, value in {"DEVMEM_M365_CLIENT_ID": CLIENT_ID, "DEVMEM_M365_AUTHORITY": f"{ms.url}/contoso",
-                        "DEVMEM_M365_TOKEN_CACHE": str(cache), "DEVMEM_M365_KEYRING": "0",
-                        "DEVMEM_GRAPH_URL": f"{ms.url}/v1.0", "SSL_CERT_FILE": str(certs.ca)}.items():
+    for name, value in {
+        "DEVMEM_M365_CLIENT_ID": CLIENT_ID,
+        "DEVMEM_M365_AUTHORITY": f"{ms.url}/contoso",
+        "DEVMEM_M365_TOKEN_CACHE": str(cache),
+        "DEVMEM_M365_KEYRING": "0",
+        "DEVMEM_GRAPH_URL": f"{ms.url}/v1.0",
+        "SSL_CERT_FILE": str(certs.ca),
+    }.items():
         monkeypatch.setenv(name, value)
     return cache
 
@@ -50,7 +59,10 @@ def test_login_status_sync_logout(devmem: typer.Typer, m365_env: Path, ms: FakeM
     runner = CliRunner()
     login = runner.invoke(devmem, ["m365", "login", "--device-code"])
     assert login.exit_code == 0, login.output
-    assert "https://microsoft.com/devicelogin" in login.output and f"Signed in as {USERNAME}" in login.output
+    assert (
+        "https://microsoft.com/devicelogin" in login.output
+        and f"Signed in as {USERNAME}" in login.output
+    )
     assert stat.S_IMODE(os.stat(m365_env).st_mode) == 0o600
 
     status = runner.invoke(devmem, ["m365", "status", "--json"])
@@ -70,8 +82,9 @@ def test_login_status_sync_logout(devmem: typer.Typer, m365_env: Path, ms: FakeM
     assert refused.exit_code == 1 and "devmem m365 login" in refused.output
 
 
-def test_sync_github_reads_the_token_from_the_environment(devmem: typer.Typer, gh: FakeGitHub,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_github_reads_the_token_from_the_environment(
+    devmem: typer.Typer, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gh.add_issue(1, "Rocket explodes on launch", "Trace in engine/fuel.py")
     monkeypatch.setenv("DEVMEM_GITHUB_API", gh.url)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)

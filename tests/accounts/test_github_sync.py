@@ -18,19 +18,41 @@ SLUG = f"{OWNER}/{REPO}"
 SHA = "4f2c9e1d0b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 
 
-def _sync(svc: MemoryService, gh: FakeGitHub, *, token: str = TOKEN, full: bool = False,
-          dry_run: bool = False, events: list[ProgressEvent] | None = None,
-          sleeps: list[float] | None = None) -> SyncContext:
-    ctx = SyncContext(svc, "github", dry_run=dry_run, progress=(events.append if events is not None else lambda e: None))
+def _sync(
+    svc: MemoryService,
+    gh: FakeGitHub,
+    *,
+    token: str = TOKEN,
+    full: bool = False,
+    dry_run: bool = False,
+    events: list[ProgressEvent] | None = None,
+    sleeps: list[float] | None = None,
+) -> SyncContext:
+    ctx = SyncContext(
+        svc,
+        "github",
+        dry_run=dry_run,
+        progress=(events.append if events is not None else lambda e: None),
+    )
     with httpx.Client(timeout=10) as client:
-        GitHubConnector(client, SLUG, token=token, api_url=gh.url, full=full, per_page=2,
-                        sleep=(sleeps.append if sleeps is not None else lambda s: None)).sync(ctx)
+        GitHubConnector(
+            client,
+            SLUG,
+            token=token,
+            api_url=gh.url,
+            full=full,
+            per_page=2,
+            sleep=(sleeps.append if sleeps is not None else lambda s: None),
+        ).sync(ctx)
     return ctx
 
 
 def _seed(gh: FakeGitHub) -> None:
-    gh.add_issue(1, "Rocket explodes on launch",
-                 "Stack trace points at `engine/fuel.py` and commit 4f2c9e1. Checklist: #3.")
+    gh.add_issue(
+        1,
+        "Rocket explodes on launch",
+        "Stack trace points at `engine/fuel.py` and commit 4f2c9e1. Checklist: #3.",
+    )
     gh.add_issue(2, "Add fuel check", "Fixes #1. Touches src/engine/fuel.py", pr=True, user="bob")
     gh.add_issue(3, "Docs: launch checklist", "See #1 and #2 for background.")
     gh.add_comment(501, 1, "I can reproduce this on the staging pad every time.")
@@ -45,20 +67,36 @@ def _memory(svc: MemoryService, ext: str):  # noqa: ANN202
     return found
 
 
-def test_first_sync_imports_issues_prs_comments_and_links(svc: MemoryService, gh: FakeGitHub) -> None:
-    svc.remember(MemoryInput(content="Fix fuel pump timing", source="git", external_id=f"{REPO}:{SHA}",
-                             kind="commit", project=REPO))
+def test_first_sync_imports_issues_prs_comments_and_links(
+    svc: MemoryService, gh: FakeGitHub
+) -> None:
+    svc.remember(
+        MemoryInput(
+            content="Fix fuel pump timing",
+            source="git",
+            external_id=f"{REPO}:{SHA}",
+            kind="commit",
+            project=REPO,
+        )
+    )
     _seed(gh)
     ctx = _sync(svc, gh)
-    assert ctx.report.added == 6 and ctx.report.skipped == []  # 3 issues/PRs, 2 comments, 1 review ("+1" left out)
+    assert (
+        ctx.report.added == 6 and ctx.report.skipped == []
+    )  # 3 issues/PRs, 2 comments, 1 review ("+1" left out)
     issue, pr = _memory(svc, "issue:1"), _memory(svc, "pr:2")
     assert issue.kind == pr.kind == "issue" and issue.project == REPO
     assert issue.title == "Issue #1: Rocket explodes on launch"
     assert issue.source_url == f"https://github.com/{SLUG}/issues/1"
-    assert issue.metadata["files"] == ["engine/fuel.py"] and issue.metadata["commits"] == ["4f2c9e1"]
+    assert issue.metadata["files"] == ["engine/fuel.py"] and issue.metadata["commits"] == [
+        "4f2c9e1"
+    ]
     assert pr.metadata["files"] == ["src/engine/fuel.py"] and pr.metadata["pull_request"] is True
     review = _memory(svc, "review:601")
-    assert review.anchor is not None and (review.anchor.path, review.anchor.start_line) == ("src/engine/fuel.py", 42)
+    assert review.anchor is not None and (review.anchor.path, review.anchor.start_line) == (
+        "src/engine/fuel.py",
+        42,
+    )
     assert svc.find_external("github", f"{SLUG}:comment:502") is None
     links = {(lk.source_id, lk.target_id, lk.type) for lk in svc.links(issue.id)}
     commit = svc.find_external("git", f"{REPO}:{SHA}")
@@ -102,9 +140,15 @@ def test_bad_token_is_an_auth_error(svc: MemoryService, gh: FakeGitHub) -> None:
         _sync(svc, gh, token="wrong")
 
 
-def test_malformed_items_and_pages_are_skipped_and_reported(svc: MemoryService, gh: FakeGitHub) -> None:
+def test_malformed_items_and_pages_are_skipped_and_reported(
+    svc: MemoryService, gh: FakeGitHub
+) -> None:
     _seed(gh)
-    gh.issues[4] = {"number": 4, "title": "no user", "updated_at": "2023-11-14T22:20:00Z"}  # malformed
+    gh.issues[4] = {
+        "number": 4,
+        "title": "no user",
+        "updated_at": "2023-11-14T22:20:00Z",
+    }  # malformed
     gh.limits = ["garbage:comments"]
     ctx = _sync(svc, gh)
     skipped = "\n".join(ctx.report.skipped)
@@ -113,7 +157,9 @@ def test_malformed_items_and_pages_are_skipped_and_reported(svc: MemoryService, 
     assert svc.find_external("github", f"{SLUG}:review:601") is not None  # later listing still ran
     gh.limits = []
     retry = _sync(svc, gh)  # the comments cursor did not move past the bad page
-    assert svc.find_external("github", f"{SLUG}:comment:501") is not None and retry.report.added == 2
+    assert (
+        svc.find_external("github", f"{SLUG}:comment:501") is not None and retry.report.added == 2
+    )
 
 
 def test_full_sync_drops_issues_gone_from_github(svc: MemoryService, gh: FakeGitHub) -> None:
@@ -132,7 +178,9 @@ def test_dry_run_writes_nothing(svc: MemoryService, gh: FakeGitHub) -> None:
 
 
 def test_mentions_and_token_sources(tmp_path: Path) -> None:
-    found = mentions("Fixes #12, see #13 and deadbeef0 in `setup.cfg` and src/a/b.py; https://x.io/c/d.py #no")
+    found = mentions(
+        "Fixes #12, see #13 and deadbeef0 in `setup.cfg` and src/a/b.py; https://x.io/c/d.py #no"
+    )
     assert found.issues == [12, 13] and found.closes == [12]
     assert found.shas == ["deadbeef0"] and found.files == ["src/a/b.py", "setup.cfg"]
     assert mentions("decade facade 1234567").shas == []  # words and plain numbers are not SHAs

@@ -26,8 +26,9 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def test_device_code_login_caches_tokens_owner_only(auth: M365Auth, ms: FakeMicrosoft,
-                                                     m365_settings: M365Settings) -> None:
+def test_device_code_login_caches_tokens_owner_only(
+    auth: M365Auth, ms: FakeMicrosoft, m365_settings: M365Settings
+) -> None:
     shown: list[str] = []
     started = time.monotonic()
     status = auth.login_device_code(shown.append)  # the fake answers "authorization_pending" once
@@ -49,14 +50,17 @@ def test_cache_file_is_made_0600_even_if_it_was_world_readable(tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == ["cache.json"]  # no temporary file left
 
 
-def test_browser_login_uses_auth_code_with_pkce(auth: M365Auth, ms: FakeMicrosoft, certs: Certificates,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_browser_login_uses_auth_code_with_pkce(
+    auth: M365Auth, ms: FakeMicrosoft, certs: Certificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def browser(url: str, *args: object, **kwargs: object) -> bool:
         """The user's browser: load the authorize page, submit its form_post to localhost."""
+
         def run() -> None:
             page = httpx.get(url, verify=certs.client_context()).text
             action = html.unescape(re.search(r'action="([^"]+)"', page).group(1))  # type: ignore[union-attr]
             httpx.post(action, data=dict(re.findall(r'name="(\w+)" value="([^"]*)"', page)))
+
         threading.Thread(target=run, daemon=True).start()
         return True
 
@@ -104,17 +108,33 @@ def test_keyring_is_used_when_it_works_else_the_0600_file(tmp_path: Path) -> Non
 
 
 def test_missing_app_registration_says_what_to_set(http: httpx.Client, tmp_path: Path) -> None:
-    auth = M365Auth(M365Settings("", "https://login.microsoftonline.com/organizations", cache_path=tmp_path / "c"),
-                    http, TokenStore(tmp_path / "c", encrypted=False))
+    auth = M365Auth(
+        M365Settings(
+            "", "https://login.microsoftonline.com/organizations", cache_path=tmp_path / "c"
+        ),
+        http,
+        TokenStore(tmp_path / "c", encrypted=False),
+    )
     with pytest.raises(ConnectorAuthError, match="DEVMEM_M365_CLIENT_ID"):
         auth.login_device_code(print)
 
 
 def test_settings_from_env(tmp_path: Path) -> None:
-    s = M365Settings.from_env({"DEVMEM_M365_CLIENT_ID": CLIENT_ID, "DEVMEM_M365_TENANT": "contoso.onmicrosoft.com",
-                               "DEVMEM_M365_TOKEN_CACHE": str(tmp_path / "t.json"), "DEVMEM_M365_KEYRING": "0"})
+    s = M365Settings.from_env(
+        {
+            "DEVMEM_M365_CLIENT_ID": CLIENT_ID,
+            "DEVMEM_M365_TENANT": "contoso.onmicrosoft.com",
+            "DEVMEM_M365_TOKEN_CACHE": str(tmp_path / "t.json"),
+            "DEVMEM_M365_KEYRING": "0",
+        }
+    )
     assert s.authority == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
     assert s.cache_path == tmp_path / "t.json" and s.encrypted_cache is False
-    assert "ChannelMessage.Read.All" in s.with_channels().scopes and "ChannelMessage.Read.All" not in s.scopes
-    override = M365Settings.from_env({"DEVMEM_M365_AUTHORITY": "https://login.microsoftonline.us/gov/"})
+    assert (
+        "ChannelMessage.Read.All" in s.with_channels().scopes
+        and "ChannelMessage.Read.All" not in s.scopes
+    )
+    override = M365Settings.from_env(
+        {"DEVMEM_M365_AUTHORITY": "https://login.microsoftonline.us/gov/"}
+    )
     assert override.authority == "https://login.microsoftonline.us/gov"

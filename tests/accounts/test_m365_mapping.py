@@ -24,18 +24,27 @@ def _zip(members: dict[str, str]) -> bytes:
 
 
 def test_office_text_extraction() -> None:
-    docx = _zip({"word/document.xml": f'<w:document xmlns:w="{W}"><w:body><w:p><w:r><w:t>Fuel</w:t></w:r>'
-                                      f'<w:r><w:tab/><w:t>spec</w:t></w:r></w:p><w:p><w:r><w:t>v2</w:t></w:r></w:p>'
-                                      f'</w:body></w:document>'})
+    docx = _zip(
+        {
+            "word/document.xml": f'<w:document xmlns:w="{W}"><w:body><w:p><w:r><w:t>Fuel</w:t></w:r>'
+            f"<w:r><w:tab/><w:t>spec</w:t></w:r></w:p><w:p><w:r><w:t>v2</w:t></w:r></w:p>"
+            f"</w:body></w:document>"
+        }
+    )
     assert office.extract_text("Spec.DOCX", docx) == "Fuel\tspec\nv2"
     slide = f'<p:sld xmlns:p="p" xmlns:a="{A}"><a:p><a:r><a:t>Launch</a:t></a:r></a:p></p:sld>'
-    pptx = _zip({"ppt/slides/slide2.xml": slide.replace("Launch", "Second"), "ppt/slides/slide1.xml": slide})
+    pptx = _zip(
+        {"ppt/slides/slide2.xml": slide.replace("Launch", "Second"), "ppt/slides/slide1.xml": slide}
+    )
     assert office.extract_text("deck.pptx", pptx) == "## Slide 1\nLaunch\n\n## Slide 2\nSecond"
-    xlsx = _zip({
-        "xl/workbook.xml": f'<workbook xmlns="{S}"><sheets><sheet name="Budget"/></sheets></workbook>',
-        "xl/sharedStrings.xml": f'<sst xmlns="{S}"><si><t>Fuel</t></si></sst>',
-        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{S}"><sheetData><row><c t="s"><v>0</v></c><c><v>42</v></c>'
-                                    f'<c t="inlineStr"><is><t>kg</t></is></c></row></sheetData></worksheet>'})
+    xlsx = _zip(
+        {
+            "xl/workbook.xml": f'<workbook xmlns="{S}"><sheets><sheet name="Budget"/></sheets></workbook>',
+            "xl/sharedStrings.xml": f'<sst xmlns="{S}"><si><t>Fuel</t></si></sst>',
+            "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{S}"><sheetData><row><c t="s"><v>0</v></c><c><v>42</v></c>'
+            f'<c t="inlineStr"><is><t>kg</t></is></c></row></sheetData></worksheet>',
+        }
+    )
     assert office.extract_text("b.xlsx", xlsx) == "## Budget\nFuel\t42\tkg"
     assert office.extract_text("notes.md", b"# Hi\n") == "# Hi\n"
     with pytest.raises(office.UnreadableDocument):
@@ -46,11 +55,16 @@ def test_office_text_extraction() -> None:
 
 
 def test_reply_and_signature_trimming() -> None:
-    assert mapping.trim_reply("Ship it.\n\nOn Mon, 3 Jun 2024, Bob <b@x.io> wrote:\n> old") == "Ship it."
+    assert (
+        mapping.trim_reply("Ship it.\n\nOn Mon, 3 Jun 2024, Bob <b@x.io> wrote:\n> old")
+        == "Ship it."
+    )
     assert mapping.trim_reply("Yes.\n\n-----Original Message-----\nFrom: Bob") == "Yes."
     assert mapping.trim_reply("Thanks\n-- \nAda Lovelace\nCTO") == "Thanks"
     assert mapping.trim_reply("Done.\n\nSent from my iPhone") == "Done."
-    assert mapping.trim_reply("-----Original Message-----\nonly a forward") != ""  # nothing left: keep all
+    assert (
+        mapping.trim_reply("-----Original Message-----\nonly a forward") != ""
+    )  # nothing left: keep all
 
 
 def test_mappers_skip_what_is_not_content_and_reject_malformed_items() -> None:
@@ -64,6 +78,8 @@ def test_mappers_skip_what_is_not_content_and_reject_malformed_items() -> None:
     chat = {"id": "c", "topic": "Launch crew", "members": []}
     system = chat_message("s", "", "2024-01-01T00:00:00Z", messageType="systemEventMessage")
     assert mapping.chat_message(system, chat) is None
-    posted = mapping.chat_message(chat_message("m", "Go <b>for</b> launch", "2024-01-01T00:00:00Z"), chat)
+    posted = mapping.chat_message(
+        chat_message("m", "Go <b>for</b> launch", "2024-01-01T00:00:00Z"), chat
+    )
     assert posted is not None and posted.title == "Launch crew: Go **for** launch"
     assert posted.metadata["author"] == "Bob Smith"  # no member list: the name is all Graph gives

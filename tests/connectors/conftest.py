@@ -24,8 +24,13 @@ class Repo:
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str, **env: str) -> str:
-        out = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True,
-                             env={**os.environ, **env}, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(self.path), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            check=False,
+        )
         assert out.returncode == 0, out.stderr
         return out.stdout.strip()
 
@@ -37,13 +42,27 @@ class Repo:
         else:
             target.write_text(text, encoding="utf-8")
 
-    def commit(self, message: str, *files: str, author: str = "Ada Lovelace",
-               email: str = "ada@example.com") -> str:
+    def commit(
+        self,
+        message: str,
+        *files: str,
+        author: str = "Ada Lovelace",
+        email: str = "ada@example.com",
+    ) -> str:
         self.git("add", "-A", *files)
         self.tick += 1
         date = f"2024-01-{1 + self.tick // 24:02d}T{self.tick % 24:02d}:00:00+00:00"
-        self.git("commit", "-q", "--allow-empty", "-m", message, GIT_AUTHOR_NAME=author,
-                 GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        self.git(
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            message,
+            GIT_AUTHOR_NAME=author,
+            GIT_AUTHOR_EMAIL=email,
+            GIT_AUTHOR_DATE=date,
+            GIT_COMMITTER_DATE=date,
+        )
         return self.head()
 
     def head(self) -> str:
@@ -55,8 +74,10 @@ def git_identity(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """Isolate git from the machine's config (signing, hooks, default branch)."""
     home = tmp_path_factory.mktemp("git-home")
     config = home / ".gitconfig"
-    config.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
-                      "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
+    config.write_text(
+        "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n"
+    )
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Lovelace")
@@ -80,7 +101,9 @@ Sync = Callable[..., SyncReport]
 def sync(svc: MemoryService) -> Sync:
     """Run a connector against the test's store: ``sync(connector, dry_run=False)``."""
 
-    def run(connector: Any, *, dry_run: bool = False, service: MemoryService | None = None) -> SyncReport:
+    def run(
+        connector: Any, *, dry_run: bool = False, service: MemoryService | None = None
+    ) -> SyncReport:
         ctx = SyncContext(service or svc, connector.name, dry_run=dry_run)
         return connector.sync(ctx)
 

@@ -37,12 +37,19 @@ def shop_history(repo) -> dict[str, str]:
     repo.write("README.md", "# Shop\n")
     shas = {"add": repo.commit("Add the shop skeleton")}
     repo.write("app.py", APP_V1.replace("lines[1:]", "lines if line.strip()"))
-    shas["fix"] = repo.commit("Fix config parsing that dropped the first line\n\n"
-                              "The header line is gone from the format since v2.")
-    repo.write("app.py", APP_V1.replace("lines[1:]", "lines if line.strip()")
-               .replace("return sum(prices)", "return round(sum(prices), 2)"),)
-    shas["cart"] = repo.commit("Round cart totals to cents", author="Grace Hopper",
-                               email="grace@example.com")
+    shas["fix"] = repo.commit(
+        "Fix config parsing that dropped the first line\n\n"
+        "The header line is gone from the format since v2."
+    )
+    repo.write(
+        "app.py",
+        APP_V1.replace("lines[1:]", "lines if line.strip()").replace(
+            "return sum(prices)", "return round(sum(prices), 2)"
+        ),
+    )
+    shas["cart"] = repo.commit(
+        "Round cart totals to cents", author="Grace Hopper", email="grace@example.com"
+    )
     return shas
 
 
@@ -57,7 +64,11 @@ def test_first_sync_stores_one_memory_per_commit(repo, svc: MemoryService, sync)
     assert fix.title == "Fix config parsing that dropped the first line"
     assert "The header line is gone" in fix.content and "Changed: parse_config" in fix.content
     assert fix.anchor is not None
-    assert (fix.anchor.path, fix.anchor.symbol, fix.anchor.commit) == ("app.py", "parse_config", shas["fix"])
+    assert (fix.anchor.path, fix.anchor.symbol, fix.anchor.commit) == (
+        "app.py",
+        "parse_config",
+        shas["fix"],
+    )
     assert fix.anchor.start_line == 7
     assert fix.metadata["author_email"] == "ada@example.com" and fix.metadata["files"] == ["app.py"]
     assert fix.event_at == "2024-01-01T02:00:00Z"
@@ -98,15 +109,28 @@ def test_hover_on_a_function_finds_the_commit_that_changed_it(repo, svc, sync) -
 
 
 def test_symbols_across_languages(repo, svc, sync) -> None:
-    repo.write("web/cart.js", "export class Cart {\n  add(item) {\n    this.items.push(item);\n  }\n"
-               "\n  clear() {\n    this.items = [];\n  }\n}\n\nexport const price = (x) => {\n"
-               "  return x * 2;\n};\n")
-    repo.write("srv/main.go", "package main\n\nfunc (s *Server) Handle(w int) int {\n\treturn w\n}\n"
-               "\nfunc helper() int {\n\treturn 1\n}\n")
+    repo.write(
+        "web/cart.js",
+        "export class Cart {\n  add(item) {\n    this.items.push(item);\n  }\n"
+        "\n  clear() {\n    this.items = [];\n  }\n}\n\nexport const price = (x) => {\n"
+        "  return x * 2;\n};\n",
+    )
+    repo.write(
+        "srv/main.go",
+        "package main\n\nfunc (s *Server) Handle(w int) int {\n\treturn w\n}\n"
+        "\nfunc helper() int {\n\treturn 1\n}\n",
+    )
     repo.commit("Add web cart and server")
-    repo.write("web/cart.js", repo.path.joinpath("web/cart.js").read_text().replace("this.items = [];",
-                                                                                   "this.items.length = 0;"))
-    repo.write("srv/main.go", repo.path.joinpath("srv/main.go").read_text().replace("return w", "return w + 1"))
+    repo.write(
+        "web/cart.js",
+        repo.path.joinpath("web/cart.js")
+        .read_text()
+        .replace("this.items = [];", "this.items.length = 0;"),
+    )
+    repo.write(
+        "srv/main.go",
+        repo.path.joinpath("srv/main.go").read_text().replace("return w", "return w + 1"),
+    )
     sha = repo.commit("Clear carts in place; count requests")
     sync(GitConnector(repo.path))
     memory = svc.find_external("git", f"shop:{sha}")
@@ -206,8 +230,11 @@ def test_bad_content_in_history_is_kept_readable(repo, svc, sync, tmp_path: Path
     titles = {svc.find_external("git", k).title for k in svc.external_ids("git")}  # type: ignore[union-attr]
     # git re-encodes a non-UTF-8 message as Latin-1 when it can; otherwise bytes are replaced
     assert titles & {"Fix café ÿ bug", "Fix caf\ufffd \ufffd bug"}
-    first = [m for m in (svc.find_external("git", k) for k in svc.external_ids("git"))
-             if m and m.title == "Add data files"][0]
+    first = [
+        m
+        for m in (svc.find_external("git", k) for k in svc.external_ids("git"))
+        if m and m.title == "Add data files"
+    ][0]
     assert "dir with space/naïve.py" in first.metadata["files"]
 
 
@@ -225,7 +252,9 @@ def test_merge_commit_and_web_link(repo, svc, sync) -> None:
     assert merge.source_url == f"https://github.com/acme/shop/commit/{repo.head()}"
 
 
-def test_two_repositories_with_the_same_folder_name_do_not_overwrite_each_other(make_repo, svc, sync) -> None:
+def test_two_repositories_with_the_same_folder_name_do_not_overwrite_each_other(
+    make_repo, svc, sync
+) -> None:
     first = make_repo("a/api")
     first.write("a.py", "a = 1\n")
     first.commit("First repo")

@@ -21,14 +21,21 @@ from connectors.git import GitConnector
 from core.embeddings import FastEmbedEmbedder
 from core.service import MemoryService
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 WORK = Path(tempfile.mkdtemp(prefix="devmem-git-hover-"))
 atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # module-level: removed at exit
 CONFIG = ClientServerConfig(
     server_command=[str(Path(sys.executable).with_name("devmem-lsp")), "--poll", "0.3"],
-    server_env={**os.environ, "DEVMEM_DB": str(WORK / "unused.db"), "HF_HUB_OFFLINE": "1",
-                "DEVMEM_CACHE_DIR": str(Path(tempfile.gettempdir()) / "devmem-lsp-tests-cache")})
+    server_env={
+        **os.environ,
+        "DEVMEM_DB": str(WORK / "unused.db"),
+        "HF_HUB_OFFLINE": "1",
+        "DEVMEM_CACHE_DIR": str(Path(tempfile.gettempdir()) / "devmem-lsp-tests-cache"),
+    },
+)
 BILLING = '''"""Billing."""
 
 
@@ -46,8 +53,13 @@ def synced(repo, embedder: FastEmbedEmbedder) -> tuple[Path, Path]:
     """The repository `shop` with a fix to apply_discount, synced into a fresh store."""
     repo.write("billing.py", BILLING)
     repo.commit("Add billing")
-    repo.write("billing.py", BILLING.replace("return total * (1 - percent / 100)",
-                                             "percent = min(percent, 100)\n    return total * (1 - percent / 100)"))
+    repo.write(
+        "billing.py",
+        BILLING.replace(
+            "return total * (1 - percent / 100)",
+            "percent = min(percent, 100)\n    return total * (1 - percent / 100)",
+        ),
+    )
     repo.commit("Cap discounts at 100 percent\n\nA 120% coupon produced negative totals.")
     db = WORK / f"{repo.path.parent.name}.db"
     svc = MemoryService.open(db, embedder)
@@ -61,24 +73,48 @@ def synced(repo, embedder: FastEmbedEmbedder) -> tuple[Path, Path]:
 @pytest_lsp.fixture(config=CONFIG)
 async def client(lsp_client: LanguageClient, synced: tuple[Path, Path]):
     root, db = synced
-    await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"), root_uri=from_fs_path(str(root)),
-        workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(root)) or "", name="shop")],
-        initialization_options={"database": {"path": str(db)}, "diagnostics": {"enabled": False}}))
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=from_fs_path(str(root)),
+            workspace_folders=[
+                types.WorkspaceFolder(uri=from_fs_path(str(root)) or "", name="shop")
+            ],
+            initialization_options={
+                "database": {"path": str(db)},
+                "diagnostics": {"enabled": False},
+            },
+        )
+    )
     yield
     await lsp_client.shutdown_session()
 
 
-async def test_hover_on_a_function_shows_the_commit_that_changed_it(client: LanguageClient, synced) -> None:
+async def test_hover_on_a_function_shows_the_commit_that_changed_it(
+    client: LanguageClient, synced
+) -> None:
     root, _ = synced
     path = root / "billing.py"
     uri = from_fs_path(str(path)) or ""
-    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=uri, language_id="python", version=1, text=path.read_text())))
-    hover = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=6)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=path.read_text()
+            )
+        )
+    )
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=3, character=6),
+        )
+    )
     assert hover is not None and isinstance(hover.contents, types.MarkupContent)
     assert "Cap discounts at 100 percent" in hover.contents.value
-    other = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=8, character=6)))
+    other = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=8, character=6),
+        )
+    )
     assert other is None or "Cap discounts" not in other.contents.value  # type: ignore[union-attr]

@@ -9,24 +9,51 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 DEVMEM = str(Path(sys.executable).parent / "devmem")
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([DEVMEM, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+def run(
+    env: dict[str, str], *args: str, stdin: str | None = None, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [DEVMEM, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120
+    )
     if ok:
         assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc
 
 
 def test_add_search_show_edit_forget(cli_env: dict[str, str], tmp_path: Path) -> None:
-    added = json.loads(run(cli_env, "add", "We pin numpy below 2 because pandas 1.5 breaks",
-                           "--kind", "decision", "--tags", "deps,python", "--project", "demo", "--json").stdout)
+    added = json.loads(
+        run(
+            cli_env,
+            "add",
+            "We pin numpy below 2 because pandas 1.5 breaks",
+            "--kind",
+            "decision",
+            "--tags",
+            "deps,python",
+            "--project",
+            "demo",
+            "--json",
+        ).stdout
+    )
     mid = added["memory"]["id"]
     assert added["status"] == "created" and added["memory"]["tags"] == ["deps", "python"]
-    piped = json.loads(run(cli_env, "add", "--title", "From stdin", "--json", stdin="Redis evicts keys with allkeys-lru").stdout)
+    piped = json.loads(
+        run(
+            cli_env,
+            "add",
+            "--title",
+            "From stdin",
+            "--json",
+            stdin="Redis evicts keys with allkeys-lru",
+        ).stdout
+    )
     assert piped["memory"]["title"] == "From stdin"
 
     found = json.loads(run(cli_env, "search", "why is numpy pinned", "--json").stdout)
@@ -85,7 +112,9 @@ def test_doctor_on_a_fresh_install_says_model_and_vec_work(cli_env: dict[str, st
     out = run(cli_env, "doctor", "--check").stdout
     assert "✓ sqlite-vec" in out and "✓ embedding model" in out and "All good" in out
     report = json.loads(run(cli_env, "doctor", "--json").stdout)
-    assert report["checks"][1]["detail"].startswith("fastembed:sentence-transformers/all-MiniLM-L6-v2")
+    assert report["checks"][1]["detail"].startswith(
+        "fastembed:sentence-transformers/all-MiniLM-L6-v2"
+    )
 
 
 def test_reindex_and_backup(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -98,6 +127,20 @@ def test_reindex_and_backup(cli_env: dict[str, str], tmp_path: Path) -> None:
 def test_help_and_version(cli_env: dict[str, str]) -> None:
     assert "devmem 0.1.0" in run(cli_env, "--version").stdout
     help_text = run(cli_env, "--help").stdout
-    for command in ("add", "search", "show", "list", "edit", "forget", "link", "stats", "doctor",
-                    "export", "import", "reindex", "backup", "sync"):
+    for command in (
+        "add",
+        "search",
+        "show",
+        "list",
+        "edit",
+        "forget",
+        "link",
+        "stats",
+        "doctor",
+        "export",
+        "import",
+        "reindex",
+        "backup",
+        "sync",
+    ):
         assert command in help_text

@@ -42,10 +42,20 @@ def test_newer_schema_is_refused_with_advice(db_path: Path) -> None:
 
 
 def _fill(svc: MemoryService) -> list[str]:
-    a = svc.remember(MemoryInput("Decision: queue retries use exponential backoff", kind="decision",
-                                 tags=["queue"], project="p", anchor=CodeAnchor("q/retry.py", 3, 9, "retry"),
-                                 metadata={"nested": {"list": [1, "two"]}}, event_at="2024-05-06")).memory.id
-    b = svc.remember(MemoryInput("Multi-line\nnote with ünïcode — and “quotes”\n\n", source="assistant")).memory.id
+    a = svc.remember(
+        MemoryInput(
+            "Decision: queue retries use exponential backoff",
+            kind="decision",
+            tags=["queue"],
+            project="p",
+            anchor=CodeAnchor("q/retry.py", 3, 9, "retry"),
+            metadata={"nested": {"list": [1, "two"]}},
+            event_at="2024-05-06",
+        )
+    ).memory.id
+    b = svc.remember(
+        MemoryInput("Multi-line\nnote with ünïcode — and “quotes”\n\n", source="assistant")
+    ).memory.id
     svc.link(a, b, "references")
     return [a, b]
 
@@ -54,9 +64,25 @@ def _comparable(svc: MemoryService, ids: list[str]) -> list[tuple]:  # type: ign
     out = []
     for i in ids:
         m = svc.get(i)
-        out.append((m.id, m.title, m.content, m.kind, m.tags, m.project, m.anchor, m.source, m.provenance,
-                    m.visibility, m.created_at, m.updated_at, m.event_at, m.metadata,
-                    [(link.source_id, link.target_id, link.type) for link in svc.links(i)]))
+        out.append(
+            (
+                m.id,
+                m.title,
+                m.content,
+                m.kind,
+                m.tags,
+                m.project,
+                m.anchor,
+                m.source,
+                m.provenance,
+                m.visibility,
+                m.created_at,
+                m.updated_at,
+                m.event_at,
+                m.metadata,
+                [(link.source_id, link.target_id, link.type) for link in svc.links(i)],
+            )
+        )
     return out
 
 
@@ -65,9 +91,13 @@ def test_jsonl_round_trip_loses_nothing(svc: MemoryService, tmp_path: Path, embe
     buf = io.StringIO()
     assert portability.export_jsonl(svc, buf) == 2
     other = MemoryService.open(tmp_path / "other.db", embedder)
-    assert portability.import_records(other, portability.read_jsonl(buf.getvalue().splitlines())) == (2, 0)
+    assert portability.import_records(
+        other, portability.read_jsonl(buf.getvalue().splitlines())
+    ) == (2, 0)
     assert _comparable(other, ids) == _comparable(svc, ids)
-    assert portability.import_records(other, portability.read_jsonl(buf.getvalue().splitlines())) == (0, 2)
+    assert portability.import_records(
+        other, portability.read_jsonl(buf.getvalue().splitlines())
+    ) == (0, 2)
     assert other.recall("exponential backoff").hits[0].memory.id == ids[0]
     assert all(c.ok for c in maintenance.consistency(other))
 
@@ -82,7 +112,9 @@ def test_markdown_round_trip_loses_nothing(svc: MemoryService, tmp_path: Path, e
     assert _comparable(other, ids) == _comparable(svc, ids)
 
 
-def test_markdown_import_skips_a_bad_file_with_its_reason(svc: MemoryService, tmp_path: Path) -> None:
+def test_markdown_import_skips_a_bad_file_with_its_reason(
+    svc: MemoryService, tmp_path: Path
+) -> None:
     from core.errors import InvalidInput
 
     folder = tmp_path / "md"
@@ -90,7 +122,8 @@ def test_markdown_import_skips_a_bad_file_with_its_reason(svc: MemoryService, tm
     (folder / "01-no-front-matter.md").write_text("just text\n")
     (folder / "02-not-a-record.md").write_text("---\ntitle: no id\n---\nbody\n")
     (folder / "03-good.md").write_text(
-        "---\nid: 01HZY0000000000000000000AB\ntitle: Good\ncreated_at: '2024-01-01T00:00:00Z'\n---\nkept\n")
+        "---\nid: 01HZY0000000000000000000AB\ntitle: Good\ncreated_at: '2024-01-01T00:00:00Z'\n---\nkept\n"
+    )
     skipped: list[str] = []
     assert portability.import_records(svc, portability.read_markdown(folder), skipped) == (1, 0)
     assert len(skipped) == 2 and "01-no-front-matter.md has no front matter" in skipped[0]
@@ -105,11 +138,26 @@ def test_restore_goes_through_the_write_path(svc: MemoryService) -> None:
     from core.models import Memory, Provenance
 
     key = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
-    m = Memory(id="01HZY0000000000000000000AC", title="t", content=f"key {key}", kind="note", tags=(),
-               project=None, anchor=None, source="user", external_id=None, source_url=None,
-               provenance=Provenance.USER, visibility="private", created_at="2024-01-01T00:00:00Z",
-               updated_at="2024-01-02T00:00:00Z", event_at=None, version=3, metadata={"k": key},
-               content_hash="")
+    m = Memory(
+        id="01HZY0000000000000000000AC",
+        title="t",
+        content=f"key {key}",
+        kind="note",
+        tags=(),
+        project=None,
+        anchor=None,
+        source="user",
+        external_id=None,
+        source_url=None,
+        provenance=Provenance.USER,
+        visibility="private",
+        created_at="2024-01-01T00:00:00Z",
+        updated_at="2024-01-02T00:00:00Z",
+        event_at=None,
+        version=3,
+        metadata={"k": key},
+        content_hash="",
+    )
     (written,) = svc.restore([m, m])
     stored = svc.get(m.id)
     assert (stored.created_at, stored.updated_at, stored.version) == (m.created_at, m.updated_at, 3)

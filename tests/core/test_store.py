@@ -12,14 +12,26 @@ from tests import sqlite_backend
 
 def test_remember_stores_every_field_and_indexes(svc: MemoryService) -> None:
     inp = MemoryInput(
-        "Use WAL mode so readers never block the writer.", title="SQLite WAL", kind="decision",
-        tags=["SQLite", "#db", "sqlite"], project="devmem",
-        anchor=CodeAnchor("core/db.py", 10, 12, "connect", "abc123"), visibility="team",
-        event_at="2026-03-01", metadata={"ticket": "DM-1"})
+        "Use WAL mode so readers never block the writer.",
+        title="SQLite WAL",
+        kind="decision",
+        tags=["SQLite", "#db", "sqlite"],
+        project="devmem",
+        anchor=CodeAnchor("core/db.py", 10, 12, "connect", "abc123"),
+        visibility="team",
+        event_at="2026-03-01",
+        metadata={"ticket": "DM-1"},
+    )
     result = svc.remember(inp)
     m = svc.get(result.memory.id)
     assert result.status == "created"
-    assert (m.title, m.kind, m.tags, m.project, m.visibility) == ("SQLite WAL", "decision", ("sqlite", "db"), "devmem", "team")
+    assert (m.title, m.kind, m.tags, m.project, m.visibility) == (
+        "SQLite WAL",
+        "decision",
+        ("sqlite", "db"),
+        "devmem",
+        "team",
+    )
     assert m.anchor == CodeAnchor("core/db.py", 10, 12, "connect", "abc123")
     assert m.event_at == "2026-03-01T00:00:00Z" and m.metadata == {"ticket": "DM-1"}
     assert m.provenance is Provenance.USER and m.version == 1
@@ -40,21 +52,35 @@ def test_identical_content_is_deduplicated_per_project(svc: MemoryService) -> No
 
 def test_secrets_are_redacted_before_storage_and_reported(svc: MemoryService) -> None:
     token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
-    result = svc.remember(MemoryInput(f"CI uses token {token} for releases", metadata={"env": f"GH={token}"}))
+    result = svc.remember(
+        MemoryInput(f"CI uses token {token} for releases", metadata={"env": f"GH={token}"})
+    )
     stored = svc.get(result.memory.id)
     assert token not in stored.content and token not in str(stored.metadata)
     assert "[REDACTED:" in stored.content
     # one in the content, one in the metadata: every field's redactions are reported
     assert [r.kind for r in result.redactions] and result.redactions[0].count == 2
-    raw = sqlite_backend.conn(svc).execute("SELECT group_concat(content) FROM memory_fts").fetchone()[0]
+    raw = (
+        sqlite_backend.conn(svc)
+        .execute("SELECT group_concat(content) FROM memory_fts")
+        .fetchone()[0]
+    )
     assert token not in raw
 
 
-@pytest.mark.parametrize("bad, error", [
-    ("", InvalidInput), ("   \n", InvalidInput), ("nul\x00byte", InvalidInput),
-    ("lone \ud800 surrogate", InvalidInput), ("x" * (512 * 1024 + 1), ContentTooLarge),
-])
-def test_bad_content_gets_a_clear_error_and_stores_nothing(svc: MemoryService, bad: str, error: type) -> None:
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        ("", InvalidInput),
+        ("   \n", InvalidInput),
+        ("nul\x00byte", InvalidInput),
+        ("lone \ud800 surrogate", InvalidInput),
+        ("x" * (512 * 1024 + 1), ContentTooLarge),
+    ],
+)
+def test_bad_content_gets_a_clear_error_and_stores_nothing(
+    svc: MemoryService, bad: str, error: type
+) -> None:
     with pytest.raises(error) as info:
         svc.remember(MemoryInput(bad))
     assert str(info.value)
@@ -104,7 +130,10 @@ def test_assistant_cannot_overwrite_a_user_memory(svc: MemoryService) -> None:
 
 def test_assistant_may_update_its_own_memory(svc: MemoryService) -> None:
     mid = svc.remember(MemoryInput("The build takes 4 minutes", source="assistant")).memory.id
-    assert svc.update(mid, MemoryPatch(content="The build takes 3 minutes"), source="assistant").status == "updated"
+    assert (
+        svc.update(mid, MemoryPatch(content="The build takes 3 minutes"), source="assistant").status
+        == "updated"
+    )
     assert svc.get(mid).provenance is Provenance.AI
 
 
@@ -117,9 +146,20 @@ def test_forget_removes_every_trace(svc: MemoryService) -> None:
     with pytest.raises(NotFound):
         svc.get(a)
     conn = sqlite_backend.conn(svc)
-    for table in ("memory_fts", "memory_vectors", "memory_vec_rowids", "memory_tags", "memory_versions"):
+    for table in (
+        "memory_fts",
+        "memory_vectors",
+        "memory_vec_rowids",
+        "memory_tags",
+        "memory_versions",
+    ):
         column = "memory_rowid" if table in ("memory_tags", "memory_versions") else "rowid"
-        assert conn.execute(f"SELECT count(*) FROM {table} WHERE {column} NOT IN (SELECT rowid FROM memories)").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                f"SELECT count(*) FROM {table} WHERE {column} NOT IN (SELECT rowid FROM memories)"
+            ).fetchone()[0]
+            == 0
+        )
     assert conn.execute("SELECT count(*) FROM memory_links").fetchone()[0] == 0
     assert svc.links(b) == []
 
@@ -146,7 +186,9 @@ def test_external_upsert_is_idempotent(svc: MemoryService) -> None:
     inp = MemoryInput("Fix race in cache warmup", source="git", external_id="abc", kind="commit")
     assert svc.sync_batch([inp])[0].status == "created"  # type: ignore[union-attr]
     assert svc.sync_batch([inp])[0].status == "unchanged"  # type: ignore[union-attr]
-    changed = MemoryInput("Fix race in cache warmup (amended)", source="git", external_id="abc", kind="commit")
+    changed = MemoryInput(
+        "Fix race in cache warmup (amended)", source="git", external_id="abc", kind="commit"
+    )
     result = svc.sync_batch([changed], cursor=("git", "repo", "head1"))[0]
     assert result.status == "updated" and result.memory.version == 2  # type: ignore[union-attr]
     assert svc.store.count() == 1 and svc.get_cursor("git", "repo") == "head1"

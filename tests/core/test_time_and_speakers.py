@@ -13,17 +13,45 @@ from core.service import MemoryService
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("query", "since", "until", "rest"), [
-    ("What dish did Nate make on 9 November, 2022?", "2022-11-08", "2022-11-11", "What dish did Nate make ?"),
-    ("painting shown on October 13, 2023", "2023-10-12", "2023-10-15", "painting shown"),
-    ("deploy notes 2024-03-05", "2024-03-04", "2024-03-07", "deploy notes"),
-    ("In what activity did Maria take part in July 2023?", "2023-07-01", "2023-08-01", "In what activity did Maria take part ?"),
-    ("Which career-high performances did John achieve in 2023?", "2023-01-01", "2024-01-01", "Which career-high performances did John achieve ?"),
-    ("Where was John between August 11 and August 15 2023?", "2023-08-10", "2023-08-17", "Where was John ?"),
-    ("Where was Tim in the week before 16 November 2023?", "2023-11-09", "2023-11-16", "Where was Tim in ?"),
-    ("migrations before March 2024", None, "2024-03-01", "migrations"),
-    ("outages since 2025", "2025-01-01", None, "outages"),
-])
+@pytest.mark.parametrize(
+    ("query", "since", "until", "rest"),
+    [
+        (
+            "What dish did Nate make on 9 November, 2022?",
+            "2022-11-08",
+            "2022-11-11",
+            "What dish did Nate make ?",
+        ),
+        ("painting shown on October 13, 2023", "2023-10-12", "2023-10-15", "painting shown"),
+        ("deploy notes 2024-03-05", "2024-03-04", "2024-03-07", "deploy notes"),
+        (
+            "In what activity did Maria take part in July 2023?",
+            "2023-07-01",
+            "2023-08-01",
+            "In what activity did Maria take part ?",
+        ),
+        (
+            "Which career-high performances did John achieve in 2023?",
+            "2023-01-01",
+            "2024-01-01",
+            "Which career-high performances did John achieve ?",
+        ),
+        (
+            "Where was John between August 11 and August 15 2023?",
+            "2023-08-10",
+            "2023-08-17",
+            "Where was John ?",
+        ),
+        (
+            "Where was Tim in the week before 16 November 2023?",
+            "2023-11-09",
+            "2023-11-16",
+            "Where was Tim in ?",
+        ),
+        ("migrations before March 2024", None, "2024-03-01", "migrations"),
+        ("outages since 2025", "2025-01-01", None, "outages"),
+    ],
+)
 def test_absolute_time_windows(query: str, since: str | None, until: str | None, rest: str) -> None:
     when = timeexpr.parse(query, NOW)
     assert when is not None
@@ -33,14 +61,31 @@ def test_absolute_time_windows(query: str, since: str | None, until: str | None,
 
 def test_relative_windows_keep_their_words() -> None:
     when = timeexpr.parse("what did we decide last week", NOW)
-    assert when is not None and when.since == "2026-11-15T00:00:00Z" and when.until == "2026-11-23T00:00:00Z"
+    assert (
+        when is not None
+        and when.since == "2026-11-15T00:00:00Z"
+        and when.until == "2026-11-23T00:00:00Z"
+    )
     assert when.rest == "what did we decide last week"
     yesterday = timeexpr.parse("errors yesterday", NOW)
-    assert yesterday is not None and yesterday.since == "2026-11-21T00:00:00Z" and yesterday.until == "2026-11-22T00:00:00Z"
+    assert (
+        yesterday is not None
+        and yesterday.since == "2026-11-21T00:00:00Z"
+        and yesterday.until == "2026-11-22T00:00:00Z"
+    )
 
 
-@pytest.mark.parametrize("query", ["port 8080 on the 31 February, 2023 build", "may the cache expire", "version 3000",
-                                   "between friends and family", "", "13 Smarch 2023"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "port 8080 on the 31 February, 2023 build",
+        "may the cache expire",
+        "version 3000",
+        "between friends and family",
+        "",
+        "13 Smarch 2023",
+    ],
+)
 def test_text_that_is_not_a_date_names_no_window(query: str) -> None:
     when = timeexpr.parse(query, NOW)
     assert when is None or (when.since, when.until) != (None, None)
@@ -49,8 +94,12 @@ def test_text_that_is_not_a_date_names_no_window(query: str) -> None:
 
 
 def _chat(svc: MemoryService, day: str, lines: list[str]) -> list[str]:
-    out = svc.remember_many([MemoryInput(line, kind="chat", event_at=f"{day}T10:00:00Z", source="chat")
-                             for line in lines])
+    out = svc.remember_many(
+        [
+            MemoryInput(line, kind="chat", event_at=f"{day}T10:00:00Z", source="chat")
+            for line in lines
+        ]
+    )
     return [r.memory.id for r in out]
 
 
@@ -69,14 +118,20 @@ def test_a_named_day_ranks_that_days_memories_first(svc: MemoryService) -> None:
 def test_time_window_meets_the_callers_own_filters(svc: MemoryService) -> None:
     ids = _chat(svc, "2023-06-14", ["Ana: the deploy failed on the 14th"])
     _chat(svc, "2023-06-20", ["Ana: the deploy failed again"])
-    result = svc.recall("deploy failed in June 2023", filters=SearchFilters(since="2023-06-18T00:00:00Z"))
+    result = svc.recall(
+        "deploy failed in June 2023", filters=SearchFilters(since="2023-06-18T00:00:00Z")
+    )
     assert ids[0] not in {h.memory.id for h in result.hits}
 
 
 def test_messages_by_the_person_a_query_names_come_first(svc: MemoryService) -> None:
     # both lines name both people: only who is speaking tells them apart
-    by_bob = svc.remember(MemoryInput("Bob: Carol fixed the flaky retry test.", kind="chat")).memory.id
-    by_carol = svc.remember(MemoryInput("Carol: Bob fixed the flaky retry test.", kind="chat")).memory.id
+    by_bob = svc.remember(
+        MemoryInput("Bob: Carol fixed the flaky retry test.", kind="chat")
+    ).memory.id
+    by_carol = svc.remember(
+        MemoryInput("Carol: Bob fixed the flaky retry test.", kind="chat")
+    ).memory.id
     carol = svc.recall("what did Carol say about the flaky retry test", limit=2).hits
     bob = svc.recall("what did Bob say about the flaky retry test", limit=2).hits
     assert [h.memory.id for h in carol] == [by_carol, by_bob]
@@ -85,12 +140,26 @@ def test_messages_by_the_person_a_query_names_come_first(svc: MemoryService) -> 
 
 
 def test_speaker_from_connector_metadata(svc: MemoryService) -> None:
-    dana = svc.remember(MemoryInput("The cache key must include the tenant id.", kind="issue",
-                                    metadata={"author": {"name": "Dana Scully", "login": "dscully"}})).memory.id
-    fox = svc.remember(MemoryInput("The cache key must include the tenant id!", kind="issue",
-                                   metadata={"author": "Fox Mulder <fox@example.com>"})).memory.id
-    assert [h.memory.id for h in svc.recall("what did dana write about the cache key", limit=2).hits] == [dana, fox]
-    assert [h.memory.id for h in svc.recall("what did Mulder write about the cache key", limit=2).hits] == [fox, dana]
+    dana = svc.remember(
+        MemoryInput(
+            "The cache key must include the tenant id.",
+            kind="issue",
+            metadata={"author": {"name": "Dana Scully", "login": "dscully"}},
+        )
+    ).memory.id
+    fox = svc.remember(
+        MemoryInput(
+            "The cache key must include the tenant id!",
+            kind="issue",
+            metadata={"author": "Fox Mulder <fox@example.com>"},
+        )
+    ).memory.id
+    assert [
+        h.memory.id for h in svc.recall("what did dana write about the cache key", limit=2).hits
+    ] == [dana, fox]
+    assert [
+        h.memory.id for h in svc.recall("what did Mulder write about the cache key", limit=2).hits
+    ] == [fox, dana]
 
 
 def test_notes_are_not_read_as_speakers(svc: MemoryService) -> None:
@@ -100,10 +169,22 @@ def test_notes_are_not_read_as_speakers(svc: MemoryService) -> None:
 
 
 def test_a_question_query_prefers_the_answer_to_the_same_question(svc: MemoryService) -> None:
-    asked = svc.remember(MemoryInput("Ana: why is numpy pinned below 2.0?", kind="chat", source="chat",
-                                     event_at="2025-05-02T10:00:00Z")).memory.id
-    answer = svc.remember(MemoryInput("Ben: the onnx wheels we ship were built against numpy 1.x, so 2.0 breaks them.",
-                                      kind="chat", source="chat", event_at="2025-05-02T10:00:00Z")).memory.id
+    asked = svc.remember(
+        MemoryInput(
+            "Ana: why is numpy pinned below 2.0?",
+            kind="chat",
+            source="chat",
+            event_at="2025-05-02T10:00:00Z",
+        )
+    ).memory.id
+    answer = svc.remember(
+        MemoryInput(
+            "Ben: the onnx wheels we ship were built against numpy 1.x, so 2.0 breaks them.",
+            kind="chat",
+            source="chat",
+            event_at="2025-05-02T10:00:00Z",
+        )
+    ).memory.id
     question = [h.memory.id for h in svc.recall("why is numpy pinned below 2.0?", limit=2).hits]
     assert question == [answer, asked]
     # not a question: the memory that says it best comes first

@@ -18,24 +18,41 @@ def snapshot(svc: MemoryService, *, aliases: bool = True) -> dict[str, Any]:
     """The graph by names, not ids (a rebuild numbers entities differently), after checking
     that every relation's weight is the sum of its evidence."""
     conn = sqlite_backend.conn(svc)
-    off = conn.execute("SELECT r.id, r.weight, sum(e.weight) FROM relations r LEFT JOIN relation_evidence e"
-                       " ON e.relation_id = r.id GROUP BY r.id HAVING abs(r.weight - coalesce(sum(e.weight), -1))"
-                       " > 1e-9").fetchall()
+    off = conn.execute(
+        "SELECT r.id, r.weight, sum(e.weight) FROM relations r LEFT JOIN relation_evidence e"
+        " ON e.relation_id = r.id GROUP BY r.id HAVING abs(r.weight - coalesce(sum(e.weight), -1))"
+        " > 1e-9"
+    ).fetchall()
     assert off == [], off
     ents = {int(r[0]): (r[1], r[2]) for r in conn.execute("SELECT id, type, name FROM entities")}
     out: dict[str, Any] = {
-        "entities": {(*ents[int(r[0])], r[1]) for r in conn.execute("SELECT id, display FROM entities")},
-        "mentions": {(r[0], ents[int(r[1])], round(r[2], 6), r[3]) for r in conn.execute(
-            "SELECT m.id, me.entity_id, me.confidence, me.source FROM memory_entities me"
-            " JOIN memories m ON m.rowid = me.memory_rowid")},
-        "relations": {(ents[int(r[0])], ents[int(r[1])], r[2], round(r[3], 6)) for r in conn.execute(
-            "SELECT src_id, dst_id, type, weight FROM relations")},
-        "evidence": {(ents[int(r[0])], ents[int(r[1])], r[2], r[3], round(r[4], 6)) for r in conn.execute(
-            "SELECT r.src_id, r.dst_id, r.type, m.id, e.weight FROM relation_evidence e"
-            " JOIN relations r ON r.id = e.relation_id JOIN memories m ON m.rowid = e.memory_rowid")},
+        "entities": {
+            (*ents[int(r[0])], r[1]) for r in conn.execute("SELECT id, display FROM entities")
+        },
+        "mentions": {
+            (r[0], ents[int(r[1])], round(r[2], 6), r[3])
+            for r in conn.execute(
+                "SELECT m.id, me.entity_id, me.confidence, me.source FROM memory_entities me"
+                " JOIN memories m ON m.rowid = me.memory_rowid"
+            )
+        },
+        "relations": {
+            (ents[int(r[0])], ents[int(r[1])], r[2], round(r[3], 6))
+            for r in conn.execute("SELECT src_id, dst_id, type, weight FROM relations")
+        },
+        "evidence": {
+            (ents[int(r[0])], ents[int(r[1])], r[2], r[3], round(r[4], 6))
+            for r in conn.execute(
+                "SELECT r.src_id, r.dst_id, r.type, m.id, e.weight FROM relation_evidence e"
+                " JOIN relations r ON r.id = e.relation_id JOIN memories m ON m.rowid = e.memory_rowid"
+            )
+        },
     }
     if aliases:
-        out["aliases"] = {(ents[int(r[1])], r[0]) for r in conn.execute("SELECT alias, entity_id FROM entity_aliases")}
+        out["aliases"] = {
+            (ents[int(r[1])], r[0])
+            for r in conn.execute("SELECT alias, entity_id FROM entity_aliases")
+        }
     return out
 
 
@@ -49,11 +66,18 @@ def add(svc: MemoryService, content: str, **kw: Any) -> str:
 
 # ---- writes ----------------------------------------------------------------------------
 def test_remember_stores_entities_mentions_and_cooccurrence(svc: MemoryService) -> None:
-    mid = add(svc, "The worker pods on Kubernetes restart when Postgres vacuums; see src/worker/queue.py",
-              project="acme/api")
+    mid = add(
+        svc,
+        "The worker pods on Kubernetes restart when Postgres vacuums; see src/worker/queue.py",
+        project="acme/api",
+    )
     found = {(e.type, e.name) for e in graph.entities_of_memory(svc.store, mid)}
-    assert {("technology", "kubernetes"), ("technology", "postgresql"), ("file", "src/worker/queue.py"),
-            ("project", "acme/api")} <= found
+    assert {
+        ("technology", "kubernetes"),
+        ("technology", "postgresql"),
+        ("file", "src/worker/queue.py"),
+        ("project", "acme/api"),
+    } <= found
     k8s = graph.resolve(svc.store, "k8s")  # an alias from the vocabulary
     assert names(svc, [k8s]) == ["Kubernetes"]
     near = {(n.entity.display, n.relation) for n in graph.neighbours(svc.store, k8s)}
@@ -74,12 +98,18 @@ def test_forget_removes_evidence_then_orphans(svc: MemoryService) -> None:
     snapshot(svc)
     svc.forget(second)
     assert graph.stats(svc.store)["entities"] == 0 and graph.stats(svc.store)["relations"] == 0
-    assert sqlite_backend.conn(svc).execute("SELECT count(*) FROM relation_evidence").fetchone()[0] == 0
+    assert (
+        sqlite_backend.conn(svc).execute("SELECT count(*) FROM relation_evidence").fetchone()[0]
+        == 0
+    )
 
 
 def test_relation_weight_is_the_sum_of_its_evidence(svc: MemoryService) -> None:
-    for text in ("Redis caches the Django sessions", "Django talks to Redis through django-redis",
-                 "Redis and Django: raise the pool size"):
+    for text in (
+        "Redis caches the Django sessions",
+        "Django talks to Redis through django-redis",
+        "Redis and Django: raise the pool size",
+    ):
         add(svc, text)
     django = graph.resolve(svc.store, "django")
     weights = [n.weight for n in graph.neighbours(svc.store, django) if n.entity.name == "redis"]
@@ -94,11 +124,19 @@ def test_update_replaces_the_memory_entities(svc: MemoryService) -> None:
 
 
 def test_connector_entities_relate_people_to_the_subjects(svc: MemoryService) -> None:
-    svc.remember(MemoryInput(
-        "Fix retry in the upload handler", kind="commit", source="git", external_id="c1",
-        metadata={"files": ["src/upload.py"], "repo": "acme/api"},
-        entities=[EntityRef("person", "Ada@Acme.io", "Ada Lovelace", "authored"),
-                  EntityRef("organisation", "acme.io", "Acme", "member_of")]))
+    svc.remember(
+        MemoryInput(
+            "Fix retry in the upload handler",
+            kind="commit",
+            source="git",
+            external_id="c1",
+            metadata={"files": ["src/upload.py"], "repo": "acme/api"},
+            entities=[
+                EntityRef("person", "Ada@Acme.io", "Ada Lovelace", "authored"),
+                EntityRef("organisation", "acme.io", "Acme", "member_of"),
+            ],
+        )
+    )
     ada = graph.resolve(svc.store, "person:ada lovelace")
     rels = {(n.entity.display, n.relation, n.direction) for n in graph.neighbours(svc.store, ada)}
     assert ("src/upload.py", "authored", "out") in rels
@@ -106,16 +144,30 @@ def test_connector_entities_relate_people_to_the_subjects(svc: MemoryService) ->
 
 
 def test_reindex_keeps_connector_entities_unless_given_new_ones(svc: MemoryService) -> None:
-    mid = svc.remember(MemoryInput(
-        "Fix retry in the upload handler", kind="commit", source="git", external_id="c2",
-        metadata={"files": ["src/upload.py"]},
-        entities=[EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")])).memory.id
+    mid = svc.remember(
+        MemoryInput(
+            "Fix retry in the upload handler",
+            kind="commit",
+            source="git",
+            external_id="c2",
+            metadata={"files": ["src/upload.py"]},
+            entities=[EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")],
+        )
+    ).memory.id
     memory = svc.store.get(mid)
     assert memory is not None
 
     def authored() -> set[str]:
         ada = graph.find_entities(svc.store, "ada@acme.io")
-        return {n.entity.display for n in graph.neighbours(svc.store, ada[0]) if n.relation == "authored"} if ada else set()
+        return (
+            {
+                n.entity.display
+                for n in graph.neighbours(svc.store, ada[0])
+                if n.relation == "authored"
+            }
+            if ada
+            else set()
+        )
 
     with svc.store.transaction() as tx:
         tx.reindex_graph(memory)  # an edit: no new connector entities
@@ -131,7 +183,9 @@ def test_links_relate_the_linked_memories_entities_and_follow_changes(svc: Memor
     fix = add(svc, "Fixed the Django login loop", kind="bugfix")
     svc.link(fix, decision, "implements")
     django = graph.resolve(svc.store, "django")
-    assert ("Redis", "linked_implements") in {(n.entity.display, n.relation) for n in graph.neighbours(svc.store, django)}
+    assert ("Redis", "linked_implements") in {
+        (n.entity.display, n.relation) for n in graph.neighbours(svc.store, django)
+    }
 
     svc.update(decision, MemoryPatch(content="Decision: sessions live in Memcached"))
     near = {(n.entity.display, n.relation) for n in graph.neighbours(svc.store, django)}
@@ -145,17 +199,42 @@ def test_links_relate_the_linked_memories_entities_and_follow_changes(svc: Memor
 
 # ---- rebuild ---------------------------------------------------------------------------
 CORPUS = [
-    MemoryInput("We run the workers on Kubernetes (k8s) with Helm; Postgres holds the queue.", project="acme/api"),
-    MemoryInput("Bug acme/api#42: `parse_config()` in src/config.py crashes on empty YAML", kind="bugfix",
-                project="acme/api"),
-    MemoryInput("Infra sync: move Redis to the managed service", kind="meeting",
-                metadata={"subject": "Infra sync", "attendees": ["Ada Lovelace <ada@acme.io>", "bob@contoso.com"]},
-                entities=[EntityRef("person", "ada@acme.io", "Ada Lovelace", "attended"),
-                          EntityRef("meeting", "infra sync", "Infra sync", "attended")]),
-    MemoryInput("Fix flaky retry test", kind="commit", source="git", external_id="sha1",
-                metadata={"author": "Ada Lovelace", "author_email": "ada@acme.io", "files": ["tests/test_retry.py"]},
-                entities=[EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")]),
-    MemoryInput("Read https://docs.python.org/3/library/asyncio.html before touching the event loop in Python"),
+    MemoryInput(
+        "We run the workers on Kubernetes (k8s) with Helm; Postgres holds the queue.",
+        project="acme/api",
+    ),
+    MemoryInput(
+        "Bug acme/api#42: `parse_config()` in src/config.py crashes on empty YAML",
+        kind="bugfix",
+        project="acme/api",
+    ),
+    MemoryInput(
+        "Infra sync: move Redis to the managed service",
+        kind="meeting",
+        metadata={
+            "subject": "Infra sync",
+            "attendees": ["Ada Lovelace <ada@acme.io>", "bob@contoso.com"],
+        },
+        entities=[
+            EntityRef("person", "ada@acme.io", "Ada Lovelace", "attended"),
+            EntityRef("meeting", "infra sync", "Infra sync", "attended"),
+        ],
+    ),
+    MemoryInput(
+        "Fix flaky retry test",
+        kind="commit",
+        source="git",
+        external_id="sha1",
+        metadata={
+            "author": "Ada Lovelace",
+            "author_email": "ada@acme.io",
+            "files": ["tests/test_retry.py"],
+        },
+        entities=[EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")],
+    ),
+    MemoryInput(
+        "Read https://docs.python.org/3/library/asyncio.html before touching the event loop in Python"
+    ),
 ]
 
 
@@ -181,7 +260,9 @@ def test_rebuild_reproduces_the_incremental_graph_and_is_idempotent(svc: MemoryS
 
 def test_rebuild_matches_after_updates_and_forgets(svc: MemoryService) -> None:
     ids = build(svc)
-    svc.update(ids[0], MemoryPatch(content="We run the workers on Nomad; Postgres holds the queue."))
+    svc.update(
+        ids[0], MemoryPatch(content="We run the workers on Nomad; Postgres holds the queue.")
+    )
     svc.forget(ids[2])
     incremental = snapshot(svc, aliases=False)  # aliases of gone mentions may linger: harmless
     graph.rebuild(svc.store)
@@ -236,7 +317,10 @@ def test_show_gives_neighbours_and_latest_memories(svc: MemoryService) -> None:
     assert view.entity.display == "Kubernetes" and view.entity.memory_count == 2
     assert "k8s" in view.aliases
     assert {n.entity.display for n in view.neighbours} == {"Helm", "PostgreSQL"}
-    assert [m.title for m in view.memories] == ["Kubernetes jobs read from Postgres", "Helm charts deploy to Kubernetes"]
+    assert [m.title for m in view.memories] == [
+        "Kubernetes jobs read from Postgres",
+        "Helm charts deploy to Kubernetes",
+    ]
 
 
 def test_show_unknown_entity_suggests_close_names(svc: MemoryService) -> None:
@@ -257,7 +341,8 @@ def test_path_follows_relations_with_their_direction(svc: MemoryService) -> None
     backwards = graph.path(svc.store, "redis", "helm")
     assert [s.entity.display for s in backwards] == ["Redis", "PostgreSQL", "Kubernetes", "Helm"]
     assert [s.direction for s in backwards[1:]] == [
-        "in" if s.direction == "out" else "out" for s in reversed(steps[1:])]
+        "in" if s.direction == "out" else "out" for s in reversed(steps[1:])
+    ]
     assert graph.path(svc.store, "helm", "erlang") == []
     assert graph.path(svc.store, "helm", "redis", max_depth=2) == []
     assert [s.entity.display for s in graph.path(svc.store, "helm", "helm")] == ["Helm"]
@@ -303,8 +388,14 @@ def test_graph_candidates_rank_rare_entities_above_hubs(svc: MemoryService) -> N
 
 
 def test_find_entities_reads_names_of_people_in_a_question(svc: MemoryService) -> None:
-    add(svc, "Release checklist reviewed", kind="meeting",
-        metadata={"subject": "Release review", "attendees": ["Grace Hopper <grace@navy.mil>"]})
-    found = names(svc, graph.find_entities(svc.store, "what did Grace Hopper say at the release review?"))
+    add(
+        svc,
+        "Release checklist reviewed",
+        kind="meeting",
+        metadata={"subject": "Release review", "attendees": ["Grace Hopper <grace@navy.mil>"]},
+    )
+    found = names(
+        svc, graph.find_entities(svc.store, "what did Grace Hopper say at the release review?")
+    )
     assert "Grace Hopper" in found and "Release review" in found
     assert graph.find_entities(svc.store, "a question naming nobody") == []

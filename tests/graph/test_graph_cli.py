@@ -12,7 +12,9 @@ import pytest
 from core.models import MemoryInput
 from core.service import MemoryService
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 DEVMEM = str(Path(sys.executable).parent / "devmem")
 
@@ -25,11 +27,14 @@ def run(env: dict[str, str], *args: str, code: int = 0) -> subprocess.CompletedP
 
 @pytest.fixture
 def seeded(svc: MemoryService, cli_env: dict[str, str]) -> dict[str, str]:
-    ids = [svc.remember(MemoryInput(text)).memory.id for text in (
-        "Helm charts deploy the API to Kubernetes",
-        "Kubernetes jobs read the queue from Postgres",
-        "Postgres notifies Redis subscribers about new invoices",
-    )]
+    ids = [
+        svc.remember(MemoryInput(text)).memory.id
+        for text in (
+            "Helm charts deploy the API to Kubernetes",
+            "Kubernetes jobs read the queue from Postgres",
+            "Postgres notifies Redis subscribers about new invoices",
+        )
+    ]
     return {**cli_env, "DEVMEM_EMBEDDINGS": "0", "LAST_ID": ids[-1]}
 
 
@@ -37,14 +42,20 @@ def test_show_json_and_table(seeded: dict[str, str]) -> None:
     view = json.loads(run(seeded, "graph", "show", "k8s", "--json").stdout)
     assert view["entity"]["display"] == "Kubernetes" and view["entity"]["memory_count"] == 2
     assert {n["entity"]["display"] for n in view["neighbours"]} >= {"Helm", "PostgreSQL"}
-    assert [m["title"] for m in view["memories"]][0] == "Kubernetes jobs read the queue from Postgres"
+    assert [m["title"] for m in view["memories"]][
+        0
+    ] == "Kubernetes jobs read the queue from Postgres"
     table = run(seeded, "graph", "show", "postgres").stdout
     assert "PostgreSQL" in table and "Strongest relations" in table and seeded["LAST_ID"] in table
 
 
 def test_unknown_entity_exits_1_with_suggestions(seeded: dict[str, str]) -> None:
     proc = run(seeded, "graph", "show", "kubernets", code=1)
-    assert "No entity" in proc.stderr and "Kubernetes" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        "No entity" in proc.stderr
+        and "Kubernetes" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_path(seeded: dict[str, str]) -> None:
@@ -68,12 +79,16 @@ def test_html_both_spellings(seeded: dict[str, str], tmp_path: Path) -> None:
     view = json.loads(run(seeded, "graph", "show", "k8s", "--json").stdout)
     near = {n["entity"]["name"] for n in view["neighbours"]}  # Helm, PostgreSQL
     issue_spelling = tmp_path / "around.html"
-    out = run(seeded, "graph", "--html", str(issue_spelling), "--entity", "k8s", "--depth", "1").stdout
+    out = run(
+        seeded, "graph", "--html", str(issue_spelling), "--entity", "k8s", "--depth", "1"
+    ).stdout
     assert f"{1 + len(near)} entities" in out and "around Kubernetes" in out
     page = issue_spelling.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<script src" not in page and "<link" not in page
     sub = tmp_path / "all.html"
-    assert "entities" in run(seeded, "graph", "html", str(sub)).stdout and sub.stat().st_size > 10_000
+    assert (
+        "entities" in run(seeded, "graph", "html", str(sub)).stdout and sub.stat().st_size > 10_000
+    )
     proc = run(seeded, "graph", "--html", str(sub), "stats", code=2)
     assert "leave out the subcommand" in proc.stderr
     proc = run(seeded, "graph", "html", str(tmp_path / "missing" / "x.html"), code=2)

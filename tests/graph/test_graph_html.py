@@ -20,13 +20,28 @@ from core import graph_view
 from core.models import MemoryInput
 from core.service import MemoryService
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr",
-         "--v=0", "--window-size=1200,800"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1200,800",
+]
 TECH = ["Kubernetes", "Postgres", "Redis", "Kafka", "Terraform", "Django", "React", "Nginx"]
-PEOPLE = ["Ada Lovelace <ada@acme.io>", "Grace Hopper <grace@acme.io>", "Linus T <linus@contoso.com>"]
+PEOPLE = [
+    "Ada Lovelace <ada@acme.io>",
+    "Grace Hopper <grace@acme.io>",
+    "Linus T <linus@contoso.com>",
+]
 
 
 def chromium_path() -> str:
@@ -34,14 +49,21 @@ def chromium_path() -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.fail("Headless Chromium is needed to test the graph picture: install it with "
-                "`apt-get install -y chromium` (.ci/run does).", pytrace=False)
+    pytest.fail(
+        "Headless Chromium is needed to test the graph picture: install it with "
+        "`apt-get install -y chromium` (.ci/run does).",
+        pytrace=False,
+    )
 
 
 def chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / f"chromium-profile-{uuid.uuid4().hex[:8]}"
-    return subprocess.run([chromium_path(), *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [chromium_path(), *FLAGS, f"--user-data-dir={profile}", *extra, url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def console_messages(stderr: str) -> list[str]:
@@ -67,8 +89,13 @@ def page(svc: MemoryService, tmp_path: Path) -> tuple[Path, graph_view.Picture]:
     for i in range(36):
         a, b = TECH[i % len(TECH)], TECH[(i * 3 + 1) % len(TECH)]
         if i % 3 == 0:
-            inputs.append(MemoryInput(f"Ops sync {i}: move {a} next to {b}", kind="meeting",
-                                      metadata={"subject": f"Ops sync {i % 4}", "attendees": PEOPLE[: 2 + i % 2]}))
+            inputs.append(
+                MemoryInput(
+                    f"Ops sync {i}: move {a} next to {b}",
+                    kind="meeting",
+                    metadata={"subject": f"Ops sync {i % 4}", "attendees": PEOPLE[: 2 + i % 2]},
+                )
+            )
         else:
             inputs.append(MemoryInput(f"We use {a} with {b} in src/svc_{i % 5}/main.py (note {i})"))
     svc.remember_many(inputs)
@@ -76,18 +103,25 @@ def page(svc: MemoryService, tmp_path: Path) -> tuple[Path, graph_view.Picture]:
     return path, graph_view.write(svc.store, path)
 
 
-def test_the_error_checks_see_a_broken_page(page: tuple[Path, graph_view.Picture], tmp_path: Path) -> None:
+def test_the_error_checks_see_a_broken_page(
+    page: tuple[Path, graph_view.Picture], tmp_path: Path
+) -> None:
     path, _ = page
     broken = tmp_path / "broken.html"
-    broken.write_text(path.read_text(encoding="utf-8").replace("</body>", "<script>undefinedFunction();</script></body>"),
-                      encoding="utf-8")
+    broken.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "</body>", "<script>undefinedFunction();</script></body>"
+        ),
+        encoding="utf-8",
+    )
     proc = chromium(tmp_path, broken.as_uri(), "--dump-dom")
     assert any("Uncaught" in m for m in console_messages(proc.stderr)), proc.stderr[-2000:]
     assert "undefinedFunction" in (js_errors(proc.stdout) or "")
 
 
-def test_page_loads_offline_without_errors_and_shows_every_entity(page: tuple[Path, graph_view.Picture],
-                                                                   tmp_path: Path) -> None:
+def test_page_loads_offline_without_errors_and_shows_every_entity(
+    page: tuple[Path, graph_view.Picture], tmp_path: Path
+) -> None:
     path, picture = page
     assert picture.nodes > 10 and picture.edges > 10
     proc = chromium(tmp_path, path.as_uri(), "--dump-dom")
@@ -100,8 +134,9 @@ def test_page_loads_offline_without_errors_and_shows_every_entity(page: tuple[Pa
     assert f"{picture.nodes} entities · {picture.edges} relations" in proc.stdout
 
 
-def test_selecting_an_entity_lists_its_memories_and_search_finds_it(page: tuple[Path, graph_view.Picture],
-                                                                     tmp_path: Path) -> None:
+def test_selecting_an_entity_lists_its_memories_and_search_finds_it(
+    page: tuple[Path, graph_view.Picture], tmp_path: Path
+) -> None:
     path, _ = page
     proc = chromium(tmp_path, path.as_uri() + "#select=Redis&search=kube", "--dump-dom")
     assert console_messages(proc.stderr) == []
@@ -113,7 +148,9 @@ def test_selecting_an_entity_lists_its_memories_and_search_finds_it(page: tuple[
 
 
 def test_hostile_titles_stay_text(svc: MemoryService, tmp_path: Path) -> None:
-    svc.remember(MemoryInput("Kubernetes and Redis", title="</script><img src=x onerror=alert(1)> & <!--"))
+    svc.remember(
+        MemoryInput("Kubernetes and Redis", title="</script><img src=x onerror=alert(1)> & <!--")
+    )
     path = tmp_path / "hostile.html"
     picture = graph_view.write(svc.store, path)
     proc = chromium(tmp_path, path.as_uri() + "#select=Redis", "--dump-dom")
@@ -122,8 +159,9 @@ def test_hostile_titles_stay_text(svc: MemoryService, tmp_path: Path) -> None:
     assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &amp; &lt;!--" in proc.stdout
 
 
-def test_screenshot(page: tuple[Path, graph_view.Picture], tmp_path: Path,
-                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_screenshot(
+    page: tuple[Path, graph_view.Picture], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path, _ = page
     png = tmp_path / "graph.png"
     proc = chromium(tmp_path, path.as_uri(), f"--screenshot={png}")

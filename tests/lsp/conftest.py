@@ -54,7 +54,7 @@ class Invoice:
         return sum(line.price for line in self.lines)
 '''
 
-ORDERS = '''import json
+ORDERS = """import json
 
 
 def load_orders(path):
@@ -65,7 +65,7 @@ def load_orders(path):
 def ship_order(order):
     order.status = "shipped"
     return order
-'''
+"""
 
 
 def make_repo(root: Path) -> Path:
@@ -74,8 +74,17 @@ def make_repo(root: Path) -> Path:
     (repo / "src").mkdir(parents=True)
     (repo / "src" / "billing.py").write_text(BILLING)
     (repo / "src" / "orders.py").write_text(ORDERS)
-    git = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-           "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
+    git = [
+        "git",
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.com",
+        "-c",
+        "init.defaultBranch=main",
+        "-c",
+        "commit.gpgsign=false",
+    ]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "initial"], cwd=repo, check=True)
@@ -83,8 +92,9 @@ def make_repo(root: Path) -> Path:
 
 
 def head(repo: Path) -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def uri_of(path: Path) -> str:
@@ -92,8 +102,10 @@ def uri_of(path: Path) -> str:
 
 
 def rng(start_line: int, start_char: int, end_line: int, end_char: int) -> types.Range:
-    return types.Range(start=types.Position(line=start_line, character=start_char),
-                       end=types.Position(line=end_line, character=end_char))
+    return types.Range(
+        start=types.Position(line=start_line, character=start_char),
+        end=types.Position(line=end_line, character=end_char),
+    )
 
 
 def as_dict(value: Any) -> Any:

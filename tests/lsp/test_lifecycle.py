@@ -31,9 +31,13 @@ from tests.reliability.helpers import (
     store_problems,
 )
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
-WORDS = "invoice order cart refund customer payment discount coupon stock shipment ledger tax".split()
+WORDS = (
+    "invoice order cart refund customer payment discount coupon stock shipment ledger tax".split()
+)
 SOURCE = "def apply_discount(total, percent):\n    return total * (1 - percent / 100)\n"
 
 
@@ -42,12 +46,18 @@ def build_store(db: Path, n: int, longest: int = 1) -> None:
     ``longest`` sentences."""
     svc = MemoryService.open(db, UnavailableEmbedder("test store"))
     try:
-        inputs = [MemoryInput(title=f"note {i}", content=(
-            f"Memory {i}: the {WORDS[i % 12]} {WORDS[i * 7 % 12]} handler retries {i} times "
-            f"because of {WORDS[i * 5 % 12]} timeouts in production. " * (1 + i % longest)))
-            for i in range(n)]
+        inputs = [
+            MemoryInput(
+                title=f"note {i}",
+                content=(
+                    f"Memory {i}: the {WORDS[i % 12]} {WORDS[i * 7 % 12]} handler retries {i} times "
+                    f"because of {WORDS[i * 5 % 12]} timeouts in production. " * (1 + i % longest)
+                ),
+            )
+            for i in range(n)
+        ]
         for start in range(0, n, 500):
-            svc.remember_many(inputs[start:start + 500])
+            svc.remember_many(inputs[start : start + 500])
     finally:
         svc.close()
 
@@ -102,11 +112,19 @@ async def ended_within(lsp: RawLsp, seconds: float) -> float | None:
 async def reindex_started(lsp: RawLsp) -> asyncio.Task[Any]:
     """A `devmem.reindex` in flight: returns once it reported its first embedded batch."""
     lsp.notifications.clear()
-    task = asyncio.ensure_future(lsp.request("workspace/executeCommand", {
-        "command": "devmem.reindex", "arguments": [{}], "workDoneToken": "reindex-1"}, timeout=300))
+    task = asyncio.ensure_future(
+        lsp.request(
+            "workspace/executeCommand",
+            {"command": "devmem.reindex", "arguments": [{}], "workDoneToken": "reindex-1"},
+            timeout=300,
+        )
+    )
     for _ in range(1200):
-        reports = [n for n in lsp.notifications if n["method"] == "$/progress"
-                   and n["params"]["value"].get("kind") == "report"]
+        reports = [
+            n
+            for n in lsp.notifications
+            if n["method"] == "$/progress" and n["params"]["value"].get("kind") == "report"
+        ]
         if reports:
             return task
         assert not task.done(), task.result()
@@ -123,7 +141,8 @@ def rss_mib(pid: int) -> float:
 
 # ---- defects 1 and 2: exit and shutdown while a command runs -------------------------------
 async def test_shutdown_during_a_command_answers_and_exit_ends_the_process_within_2s(
-        env: dict[str, str], tmp_path: Path, repo: Path) -> None:
+    env: dict[str, str], tmp_path: Path, repo: Path
+) -> None:
     build_store(Path(env["DEVMEM_DB"]), 3000)
     lsp = await spawn(env, tmp_path)
     await lsp.initialize(repo)
@@ -148,7 +167,8 @@ async def test_shutdown_during_a_command_answers_and_exit_ends_the_process_withi
 
 
 async def test_exit_with_the_output_closed_during_a_reindex_ends_quietly(
-        env: dict[str, str], tmp_path: Path, repo: Path) -> None:
+    env: dict[str, str], tmp_path: Path, repo: Path
+) -> None:
     """Defect 1 as measured: with stdout gone, each failed send was reported by sending."""
     build_store(Path(env["DEVMEM_DB"]), 3000)
     lsp = await spawn(env, tmp_path)
@@ -171,7 +191,8 @@ async def test_exit_with_the_output_closed_during_a_reindex_ends_quietly(
 
 
 async def test_stdin_closed_without_exit_ends_the_process_during_a_reindex(
-        env: dict[str, str], tmp_path: Path, repo: Path) -> None:
+    env: dict[str, str], tmp_path: Path, repo: Path
+) -> None:
     build_store(Path(env["DEVMEM_DB"]), 3000)
     lsp = await spawn(env, tmp_path)
     await lsp.initialize(repo)
@@ -191,12 +212,14 @@ async def test_stdin_closed_without_exit_ends_the_process_during_a_reindex(
 async def _edits(lsp: RawLsp, uri: str, first: int, count: int) -> None:
     frames = []
     for version in range(first, first + count):
-        body = ('{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":'
-                f'{{"uri":"{uri}","version":{version}}},"contentChanges":[{{"range":{{"start":'
-                '{"line":0,"character":0},"end":{"line":0,"character":1}},"text":"d"}]}}')
+        body = (
+            '{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":'
+            f'{{"uri":"{uri}","version":{version}}},"contentChanges":[{{"range":{{"start":'
+            '{"line":0,"character":0},"end":{"line":0,"character":1}},"text":"d"}]}}'
+        )
         frames.append(b"Content-Length: %d\r\n\r\n%s" % (len(body), body.encode()))
     for start in range(0, len(frames), 500):
-        await lsp.send_raw(b"".join(frames[start:start + 500]))
+        await lsp.send_raw(b"".join(frames[start : start + 500]))
     await lsp.request("workspace/symbol", {"query": "x"}, timeout=120)  # all handled
 
 
@@ -214,9 +237,13 @@ async def test_memory_does_not_grow_per_did_change(lsp: RawLsp, repo: Path, tmp_
 async def test_requests_after_shutdown_get_invalid_request(lsp: RawLsp, repo: Path) -> None:
     uri = await lsp.open(repo / "billing.py")
     assert await lsp.request("shutdown", None, timeout=10) is None
-    for method, params in [("textDocument/hover", {"textDocument": {"uri": uri},
-                                                   "position": {"line": 0, "character": 5}}),
-                           ("shutdown", None)]:
+    for method, params in [
+        (
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}},
+        ),
+        ("shutdown", None),
+    ]:
         with pytest.raises(RpcError) as refused:
             await lsp.request(method, params, timeout=5)
         assert refused.value.code == -32600, method
@@ -231,10 +258,14 @@ async def test_exit_without_shutdown_exits_1(lsp: RawLsp) -> None:
     assert lsp.proc.returncode == 1
 
 
-@pytest.mark.parametrize("body", [
-    b'{"jsonrpc": "2.0", "id": 5, "method": "workspace/symbol", "params": {"query": "\xff\xfe"}}',
-    b'{"jsonrpc": "2.0", "id": 6, "method": "workspace/symbol", "params": {"query": ',
-], ids=["invalid-utf8", "invalid-json"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"jsonrpc": "2.0", "id": 5, "method": "workspace/symbol", "params": {"query": "\xff\xfe"}}',
+        b'{"jsonrpc": "2.0", "id": 6, "method": "workspace/symbol", "params": {"query": ',
+    ],
+    ids=["invalid-utf8", "invalid-json"],
+)
 async def test_unparseable_bodies_get_a_parse_error(lsp: RawLsp, body: bytes) -> None:
     await lsp.send_body(body)
     for _ in range(100):
@@ -248,12 +279,17 @@ async def test_unparseable_bodies_get_a_parse_error(lsp: RawLsp, body: bytes) ->
 
 
 async def test_did_open_with_invalid_utf8_is_kept_with_replacement(
-        lsp: RawLsp, repo: Path, tmp_path: Path) -> None:
+    lsp: RawLsp, repo: Path, tmp_path: Path
+) -> None:
     uri = (repo / "latin1.py").as_uri()
     text = b"# caf\xe9 prices\ndef total(prices):\n    return sum(prices)\n"
-    body = (b'{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"'
-            + uri.encode() + b'","languageId":"python","version":1,"text":"'
-            + text.replace(b"\n", b"\\n") + b'"}}}')
+    body = (
+        b'{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"'
+        + uri.encode()
+        + b'","languageId":"python","version":1,"text":"'
+        + text.replace(b"\n", b"\\n")
+        + b'"}}}'
+    )
     await lsp.send_body(body)
     lenses = await lsp.request("textDocument/codeLens", {"textDocument": {"uri": uri}}, timeout=30)
     assert lenses is not None  # the document is open: its lenses are computed, not an error
@@ -273,7 +309,8 @@ async def test_second_initialize_is_refused(lsp: RawLsp, repo: Path, tmp_path: P
 
 
 async def test_exit_while_the_model_loads_never_aborts(
-        env: dict[str, str], tmp_path: Path, repo: Path) -> None:
+    env: dict[str, str], tmp_path: Path, repo: Path
+) -> None:
     for delay in (0.40, 0.50):
         lsp = await spawn(env, tmp_path)
         await lsp.initialize(repo)
@@ -292,8 +329,14 @@ async def test_exit_while_the_model_loads_never_aborts(
 async def test_special_files_are_not_read(lsp: RawLsp, repo: Path, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.py"
     os.mkfifo(fifo)
-    lenses = [asyncio.ensure_future(lsp.request(
-        "textDocument/codeLens", {"textDocument": {"uri": fifo.as_uri()}}, timeout=10)) for _ in range(6)]
+    lenses = [
+        asyncio.ensure_future(
+            lsp.request(
+                "textDocument/codeLens", {"textDocument": {"uri": fifo.as_uri()}}, timeout=10
+            )
+        )
+        for _ in range(6)
+    ]
     for lens in lenses:  # answered (empty or an error), never blocking a worker thread
         try:
             assert not await lens
@@ -309,7 +352,8 @@ async def test_special_files_are_not_read(lsp: RawLsp, repo: Path, tmp_path: Pat
 
 # ---- defect 13 and issue 20: files the server writes ----------------------------------------
 async def test_memory_documents_are_private_bounded_and_per_store(
-        env: dict[str, str], tmp_path: Path, repo: Path, model_cache: Path) -> None:
+    env: dict[str, str], tmp_path: Path, repo: Path, model_cache: Path
+) -> None:
     db = Path(env["DEVMEM_DB"])
     build_store(db, 120)
     lsp = await spawn(env, tmp_path)
@@ -359,7 +403,8 @@ async def test_reindex_gives_memory_back(env: dict[str, str], tmp_path: Path, re
 
 
 async def test_cancel_request_stops_a_running_reindex(
-        env: dict[str, str], tmp_path: Path, repo: Path) -> None:
+    env: dict[str, str], tmp_path: Path, repo: Path
+) -> None:
     """`$/cancelRequest` answered the request but left its reindex running to the end."""
     build_store(Path(env["DEVMEM_DB"]), 3000)
     lsp = await spawn(env, tmp_path)
@@ -378,14 +423,23 @@ async def test_cancel_request_stops_a_running_reindex(
         await lsp.shutdown()
 
 
-async def test_closing_a_big_file_gives_memory_back(lsp: RawLsp, repo: Path, tmp_path: Path) -> None:
+async def test_closing_a_big_file_gives_memory_back(
+    lsp: RawLsp, repo: Path, tmp_path: Path
+) -> None:
     big = repo / "big.py"
-    big.write_text("".join(f"def function_{i}(a, b):\n    '''Doc {i}.'''\n    return a + b * {i}\n\n"
-                           for i in range(40000)))  # 2.9 MB, 40k definitions
+    big.write_text(
+        "".join(
+            f"def function_{i}(a, b):\n    '''Doc {i}.'''\n    return a + b * {i}\n\n"
+            for i in range(40000)
+        )
+    )  # 2.9 MB, 40k definitions
     await model_loaded(tmp_path)
     before = rss_mib(lsp.proc.pid)
     uri = await lsp.open(big)
-    assert await lsp.request("textDocument/codeLens", {"textDocument": {"uri": uri}}, timeout=120) is not None
+    assert (
+        await lsp.request("textDocument/codeLens", {"textDocument": {"uri": uri}}, timeout=120)
+        is not None
+    )
     await lsp.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     await asyncio.sleep(2.0)  # the release runs 1 s after the last close
     grown = rss_mib(lsp.proc.pid) - before

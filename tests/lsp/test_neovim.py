@@ -23,7 +23,9 @@ from core.embeddings import UnavailableEmbedder
 from core.models import CodeAnchor, MemoryInput
 from core.service import MemoryService
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = re.compile(r"<!-- neovim-0\.7-recipe -->\s*```lua\n(.*?)```", re.S)
@@ -61,10 +63,14 @@ vim.cmd('qa!')
 def _store(db: Path, project: str) -> None:
     svc = MemoryService.open(db, UnavailableEmbedder("the test needs no vectors"))
     try:
-        svc.remember(MemoryInput(
-            content="rotate_keys must finish before midnight UTC: the HSM batch window closes then.",
-            kind="decision", project=project,
-            anchor=CodeAnchor(path="app.py", start_line=1, end_line=3, symbol="rotate_keys")))
+        svc.remember(
+            MemoryInput(
+                content="rotate_keys must finish before midnight UTC: the HSM batch window closes then.",
+                kind="decision",
+                project=project,
+                anchor=CodeAnchor(path="app.py", start_line=1, end_line=3, symbol="rotate_keys"),
+            )
+        )
     finally:
         svc.close()
 
@@ -73,8 +79,9 @@ def _repo(root: Path) -> Path:
     repo = root / "vault"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    (repo / "app.py").write_text('def rotate_keys(store):\n    """Rotate the signing keys."""\n'
-                                 "    return store.rotate()\n")
+    (repo / "app.py").write_text(
+        'def rotate_keys(store):\n    """Rotate the signing keys."""\n    return store.rotate()\n'
+    )
     return repo
 
 
@@ -87,13 +94,35 @@ def test_the_documented_neovim_07_recipe_gives_hover_actions_and_lenses(tmp_path
     (tmp_path / "probe.lua").write_text(PROBE)
     repo, db, out = _repo(tmp_path), tmp_path / "memories.db", tmp_path / "result.json"
     _store(db, "vault")
-    env = {**os.environ, "DEVMEM_DB": str(db), "DEVMEM_EMBEDDINGS": "0", "HOME": str(tmp_path),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
-           "XDG_STATE_HOME": str(tmp_path / "state"), "DEVMEM_NVIM_OUT": str(out),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    run = subprocess.run([NVIM, "--headless", "-i", "NONE", "-u", str(tmp_path / "init.lua"), "app.py",
-                          "-c", f"luafile {tmp_path / 'probe.lua'}"], cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=180)
+    env = {
+        **os.environ,
+        "DEVMEM_DB": str(db),
+        "DEVMEM_EMBEDDINGS": "0",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "DEVMEM_NVIM_OUT": str(out),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    run = subprocess.run(
+        [
+            NVIM,
+            "--headless",
+            "-i",
+            "NONE",
+            "-u",
+            str(tmp_path / "init.lua"),
+            "app.py",
+            "-c",
+            f"luafile {tmp_path / 'probe.lua'}",
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.exists(), f"nvim wrote nothing (exit {run.returncode}): {run.stderr[-2000:]}"
     result = json.loads(out.read_text())
     assert result["attached"], result

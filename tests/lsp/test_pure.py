@@ -15,7 +15,7 @@ from lsp_server.documents import LAZY_PARSE_CHARS, Documents
 from lsp_server.symbols import enclosing, spans, symbols_of
 from lsp_server.targets import target_at, words_of_identifier
 
-PY = '''import os
+PY = """import os
 
 @cache
 def load(path):
@@ -35,15 +35,21 @@ class Store:
 if os.name == "nt":
     def windows_only():
         pass
-'''
+"""
 
 
 def test_python_symbols_come_from_ast_with_qualified_names() -> None:
-    found = {(s.qualname, s.kind, s.start_line, s.def_line, s.end_line) for s in symbols_of(PY, "a.py")}
+    found = {
+        (s.qualname, s.kind, s.start_line, s.def_line, s.end_line) for s in symbols_of(PY, "a.py")
+    }
     assert found == {
-        ("load", "function", 3, 4, 5), ("Store", "class", 8, 8, 15),
-        ("Store.get", "method", 9, 9, 12), ("Store.get.helper", "function", 10, 10, 11),
-        ("Store.put", "method", 14, 14, 15), ("windows_only", "function", 19, 19, 20)}
+        ("load", "function", 3, 4, 5),
+        ("Store", "class", 8, 8, 15),
+        ("Store.get", "method", 9, 9, 12),
+        ("Store.get.helper", "function", 10, 10, 11),
+        ("Store.put", "method", 14, 14, 15),
+        ("windows_only", "function", 19, 19, 20),
+    }
 
 
 def test_enclosing_is_the_innermost_symbol() -> None:
@@ -59,23 +65,48 @@ def test_python_that_does_not_parse_falls_back_to_the_heuristic() -> None:
     assert [s.name for s in symbols_of(broken, "a.py")] == ["ok", "half"]
 
 
-@pytest.mark.parametrize(("filename", "text", "expected"), [
-    ("a.ts", "export async function load(p: string) {\n  if (p) {\n    return 1;\n  }\n}\n",
-     [("load", 1, 5)]),
-    ("a.js", "class Cart {\n  total(items) {\n    return 0;\n  }\n}\n"
-             "const add = async (a, b) => {\n  return a + b;\n};\n",
-     [("Cart", 1, 5), ("Cart.total", 2, 4), ("add", 6, 8)]),
-    ("a.go", "func (s *Server) Start(ctx context.Context) error {\n\treturn nil\n}\n"
-             "type Config struct {\n\tA int\n}\n", [("Start", 1, 3), ("Config", 4, 6)]),
-    ("a.rs", "impl Parser {\n    pub fn new() -> Self {\n        Parser {}\n    }\n}\n",
-     [("Parser", 1, 5), ("Parser.new", 2, 4)]),
-    ("a.rb", "class Foo\n  def bar(x)\n    x\n  end\nend\n", [("Foo", 1, 5), ("Foo.bar", 2, 4)]),
-    ("A.java", "public class A {\n  public static void main(String[] args) {\n"
-               "    if (args.length > 0) {\n    }\n  }\n}\n", [("A", 1, 6), ("A.main", 2, 5)]),
-    ("notes.md", "def not_code():\n", []),
-])
-def test_other_languages_use_the_line_heuristic(filename: str, text: str,
-                                                expected: list[tuple[str, int, int]]) -> None:
+@pytest.mark.parametrize(
+    ("filename", "text", "expected"),
+    [
+        (
+            "a.ts",
+            "export async function load(p: string) {\n  if (p) {\n    return 1;\n  }\n}\n",
+            [("load", 1, 5)],
+        ),
+        (
+            "a.js",
+            "class Cart {\n  total(items) {\n    return 0;\n  }\n}\n"
+            "const add = async (a, b) => {\n  return a + b;\n};\n",
+            [("Cart", 1, 5), ("Cart.total", 2, 4), ("add", 6, 8)],
+        ),
+        (
+            "a.go",
+            "func (s *Server) Start(ctx context.Context) error {\n\treturn nil\n}\n"
+            "type Config struct {\n\tA int\n}\n",
+            [("Start", 1, 3), ("Config", 4, 6)],
+        ),
+        (
+            "a.rs",
+            "impl Parser {\n    pub fn new() -> Self {\n        Parser {}\n    }\n}\n",
+            [("Parser", 1, 5), ("Parser.new", 2, 4)],
+        ),
+        (
+            "a.rb",
+            "class Foo\n  def bar(x)\n    x\n  end\nend\n",
+            [("Foo", 1, 5), ("Foo.bar", 2, 4)],
+        ),
+        (
+            "A.java",
+            "public class A {\n  public static void main(String[] args) {\n"
+            "    if (args.length > 0) {\n    }\n  }\n}\n",
+            [("A", 1, 6), ("A.main", 2, 5)],
+        ),
+        ("notes.md", "def not_code():\n", []),
+    ],
+)
+def test_other_languages_use_the_line_heuristic(
+    filename: str, text: str, expected: list[tuple[str, int, int]]
+) -> None:
     assert [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text, filename)] == expected
 
 
@@ -85,13 +116,21 @@ def test_braces_in_strings_and_comments_do_not_end_a_block() -> None:
 
 
 # ---- anchors -------------------------------------------------------------------------------
-LINES = ["import os", "", "def load(path):", "    data = open(path).read()", "    return data",
-         "", "def save(path, data):", "    open(path, 'w').write(data)"]
+LINES = [
+    "import os",
+    "",
+    "def load(path):",
+    "    data = open(path).read()",
+    "    return data",
+    "",
+    "def save(path, data):",
+    "    open(path, 'w').write(data)",
+]
 SPANS = [SymbolSpan("load", 3, 5), SymbolSpan("save", 7, 8)]
 
 
 def anchor(start: int, end: int, symbol: str | None = None, lines: list[str] = LINES) -> CodeAnchor:
-    return CodeAnchor("a.py", start, end, symbol, None, fingerprint(lines[start - 1:end]))
+    return CodeAnchor("a.py", start, end, symbol, None, fingerprint(lines[start - 1 : end]))
 
 
 def test_an_unmoved_anchor_is_found_where_it_was() -> None:
@@ -140,15 +179,26 @@ def test_window_search_prefers_the_match_nearest_the_stored_line() -> None:
 
 
 # ---- cursor targets --------------------------------------------------------------------------
-@pytest.mark.parametrize(("line", "column", "expected"), [
-    ("    cfg = parse_config(path)  # read the config file", 12, ("identifier", "parse_config")),
-    ("    cfg = parse_config(path)  # read the config file", 40, ("comment", "read the config file")),
-    ('    raise ValueError("config file is empty")', 30, ("string", "config file is empty")),
-    ("const url = 'http://x'; // fetch it", 14, ("string", "http://x")),
-    ("    return self", 6, None),  # keywords say nothing
-    ("  x = 1", 2, None),  # too short
-    ("", 0, None),
-])
+@pytest.mark.parametrize(
+    ("line", "column", "expected"),
+    [
+        (
+            "    cfg = parse_config(path)  # read the config file",
+            12,
+            ("identifier", "parse_config"),
+        ),
+        (
+            "    cfg = parse_config(path)  # read the config file",
+            40,
+            ("comment", "read the config file"),
+        ),
+        ('    raise ValueError("config file is empty")', 30, ("string", "config file is empty")),
+        ("const url = 'http://x'; // fetch it", 14, ("string", "http://x")),
+        ("    return self", 6, None),  # keywords say nothing
+        ("  x = 1", 2, None),  # too short
+        ("", 0, None),
+    ],
+)
 def test_target_at(line: str, column: int, expected: tuple[str, str] | None) -> None:
     found = target_at(line, column, "a.js" if "const" in line else "a.py")
     assert (None if found is None else (found.kind, found.text)) == expected
@@ -161,9 +211,16 @@ def test_identifier_words() -> None:
 
 # ---- configuration -----------------------------------------------------------------------
 def test_configuration_merges_key_by_key_and_skips_bad_values() -> None:
-    config = ServerConfig().merged({
-        "database": {"path": "~/m.db"}, "codeLens": {"enabled": False}, "hover": False,
-        "relevanceFloor": 7, "project": "", "unknown": 1})
+    config = ServerConfig().merged(
+        {
+            "database": {"path": "~/m.db"},
+            "codeLens": {"enabled": False},
+            "hover": False,
+            "relevanceFloor": 7,
+            "project": "",
+            "unknown": 1,
+        }
+    )
     assert config.database_path == "~/m.db"
     assert config.code_lens.enabled is False and config.hover.enabled is False
     assert config.relevance_floor == 0.35 and config.project is None
@@ -186,23 +243,34 @@ def test_command_links_carry_the_id_as_json() -> None:
 
 # ---- issue 21: parsing and cursor targets under load -----------------------------------------
 def test_a_brace_in_an_f_string_opens_no_block_while_the_file_does_not_parse() -> None:
-    broken = ('class Report:\n    def title(self):\n        return f"Report {self.name}"\n\n'
-              '    def body(self):\n        return "x"\n\n    def footer(self):\n'
-              '        data = {"a": 1}\n        return data\n\ndef half(:\n    pass\n')
+    broken = (
+        'class Report:\n    def title(self):\n        return f"Report {self.name}"\n\n'
+        '    def body(self):\n        return "x"\n\n    def footer(self):\n'
+        '        data = {"a": 1}\n        return data\n\ndef half(:\n    pass\n'
+    )
     found = [(s.qualname, s.start_line, s.end_line) for s in symbols_of(broken, "r.py")]
-    assert found == [("Report", 1, 10), ("Report.title", 2, 3), ("Report.body", 5, 6),
-                     ("Report.footer", 8, 10), ("half", 12, 13)]
+    assert found == [
+        ("Report", 1, 10),
+        ("Report.title", 2, 3),
+        ("Report.body", 5, 6),
+        ("Report.footer", 8, 10),
+        ("half", 12, 13),
+    ]
 
 
 def test_strings_and_comments_hide_headers_and_braces_in_other_languages() -> None:
-    text = ('function f() {\n  const t = `\n  function fake() {\n  `;\n  /* } */\n  return t;\n}\n'
-            "function g() {\n  return '{';\n}\n")
+    text = (
+        "function f() {\n  const t = `\n  function fake() {\n  `;\n  /* } */\n  return t;\n}\n"
+        "function g() {\n  return '{';\n}\n"
+    )
     assert [(s.qualname, s.end_line) for s in symbols_of(text, "a.js")] == [("f", 7), ("g", 10)]
 
 
 def test_the_python_heuristic_agrees_with_ast_on_decorators_and_continuations() -> None:
-    text = ('@app.route(\n    "/x",\n)\ndef view(\n    a,\n):\n    """Doc\n\ndef not_a_symbol():\n"""\n'
-            '    return call(a,\n  b)\n\n\nclass K:\n    @property\n    def p(self):\n        return 1\n')
+    text = (
+        '@app.route(\n    "/x",\n)\ndef view(\n    a,\n):\n    """Doc\n\ndef not_a_symbol():\n"""\n'
+        "    return call(a,\n  b)\n\n\nclass K:\n    @property\n    def p(self):\n        return 1\n"
+    )
     heuristic = symbols_of(text + "def broken(:\n", "a.py")[:-1]
     assert heuristic == symbols_of(text, "a.py")
 
@@ -210,11 +278,15 @@ def test_the_python_heuristic_agrees_with_ast_on_decorators_and_continuations() 
 def test_the_fallback_parser_is_linear_in_the_number_of_definitions() -> None:
     # 20k methods in a file that does not parse: the qualification step used to compare
     # every definition with every earlier one (5k took 1.3 s, 20k ~20 s).
-    text = "class A:\n" + "".join(f"    def m{i}(self):\n        return {i}\n" for i in range(20_000))
+    text = "class A:\n" + "".join(
+        f"    def m{i}(self):\n        return {i}\n" for i in range(20_000)
+    )
     started = time.perf_counter()
     found = symbols_of(text + "def broken(:\n", "a.py")
     assert time.perf_counter() - started < 3.0
-    assert len(found) == 20_002 and found[-2].qualname == "A.m19999" and found[-2].end_line == 40_001
+    assert (
+        len(found) == 20_002 and found[-2].qualname == "A.m19999" and found[-2].end_line == 40_001
+    )
 
 
 def test_big_python_files_are_not_parsed_with_ast(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,12 +300,17 @@ def test_big_python_files_are_not_parsed_with_ast(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(symbols.ast, "parse", refuse)
     found = symbols_of(text, "big.py")
-    assert [(s.qualname, s.start_line, s.end_line) for s in found[:2]] == [("f0", 1, 2), ("f1", 4, 5)]
+    assert [(s.qualname, s.start_line, s.end_line) for s in found[:2]] == [
+        ("f0", 1, 2),
+        ("f1", 4, 5),
+    ]
 
 
 def test_memories_about_an_overloaded_function_attach_to_its_implementation() -> None:
-    text = ("from typing import overload\n\n\n@overload\ndef parse(x: int) -> int: ...\n\n\n"
-            "@overload\ndef parse(x: str) -> str: ...\n\n\ndef parse(x):\n    return x\n")
+    text = (
+        "from typing import overload\n\n\n@overload\ndef parse(x: int) -> int: ...\n\n\n"
+        "@overload\ndef parse(x: str) -> str: ...\n\n\ndef parse(x):\n    return x\n"
+    )
     for source in (text, text + "def broken(:\n"):
         table = symbols_of(source, "a.py")
         where = locate(CodeAnchor("a.py", None, None, "parse"), source.splitlines(), spans(table))
@@ -251,7 +328,7 @@ def test_hover_targets_on_a_440_kb_line_take_no_time() -> None:
     escaped = target_at('x = "' + '\\"' * 12_000, 100, "a.js")
     assert time.perf_counter() - started < 0.5
     assert middle is not None and middle.kind == "string" and middle.text.startswith("#")
-    assert line[middle.start:middle.end] == f'"{middle.text}"'
+    assert line[middle.start : middle.end] == f'"{middle.text}"'
     assert escaped is None or escaped.kind != "comment"
     # a window that starts inside a string must not turn the "#" of the next one into a comment
     for column in range(200_003, 200_120):
@@ -260,17 +337,28 @@ def test_hover_targets_on_a_440_kb_line_take_no_time() -> None:
 
 
 def test_target_scan_skips_markers_in_strings_and_unclosed_quotes() -> None:
-    assert target_at('x = "a # b"  # real comment', 20, "a.py") == target_at('x = "a # b"  # real comment', 22, "a.py")
+    assert target_at('x = "a # b"  # real comment', 20, "a.py") == target_at(
+        'x = "a # b"  # real comment', 22, "a.py"
+    )
     found = target_at("it's the parse_config step", 12, "notes.md")
     assert found is not None and (found.kind, found.text) == ("identifier", "parse_config")
 
 
 def test_an_open_bracket_being_typed_hides_no_definition() -> None:
-    text = "def typing_now(:\n\n" + "".join(f"def f{i}(a):\n    return a\n\n" for i in range(3)) + \
-        "describe('x', () => {\n  function helper() {\n    return 1;\n  }\n});\n"
-    found = [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text.split("describe")[0], "a.py")]
+    text = (
+        "def typing_now(:\n\n"
+        + "".join(f"def f{i}(a):\n    return a\n\n" for i in range(3))
+        + "describe('x', () => {\n  function helper() {\n    return 1;\n  }\n});\n"
+    )
+    found = [
+        (s.qualname, s.start_line, s.end_line)
+        for s in symbols_of(text.split("describe")[0], "a.py")
+    ]
     assert found == [("typing_now", 1, 1), ("f0", 3, 4), ("f1", 6, 7), ("f2", 9, 10)]
-    js = [(s.qualname, s.end_line) for s in symbols_of("describe" + text.split("describe")[1], "a.test.js")]
+    js = [
+        (s.qualname, s.end_line)
+        for s in symbols_of("describe" + text.split("describe")[1], "a.test.js")
+    ]
     assert js == [("helper", 4)]
 
 
@@ -301,7 +389,11 @@ def test_a_big_document_being_typed_in_keeps_its_last_symbols_until_parsed() -> 
 
 def test_a_docstring_being_opened_hides_nothing_below_it() -> None:
     text = 'def a():\n    """\n    return 1\n\n\ndef b():\n    return 2\n\n\ndef c(:\n    pass\n'
-    assert [(s.qualname, s.end_line) for s in symbols_of(text, "a.py")] == [("a", 3), ("b", 7), ("c", 11)]
+    assert [(s.qualname, s.end_line) for s in symbols_of(text, "a.py")] == [
+        ("a", 3),
+        ("b", 7),
+        ("c", 11),
+    ]
     js = "function a() {\n  /* typing\n  return 1;\n}\nfunction b() {\n  return 2;\n}\n"
     assert [(s.qualname, s.end_line) for s in symbols_of(js, "a.js")] == [("a", 4), ("b", 7)]
     started = time.perf_counter()  # an unclosed template before 20k escaped backticks
@@ -318,7 +410,10 @@ def test_line_breaks_inside_strings_keep_the_symbol_lines_right() -> None:
 def test_windows_line_endings_keep_the_symbol_lines_right() -> None:
     text = 'x = "open  # c\n\n' + "def f():\n    return 1  # done\n\ndef g(:\n    pass\n"
     crlf = text.replace("\n", "\r\n")
-    assert [(s.qualname, s.start_line, s.end_line) for s in symbols_of(crlf, "a.py")] == \
-        [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text, "a.py")] == [("f", 3, 4), ("g", 6, 7)]
+    assert (
+        [(s.qualname, s.start_line, s.end_line) for s in symbols_of(crlf, "a.py")]
+        == [(s.qualname, s.start_line, s.end_line) for s in symbols_of(text, "a.py")]
+        == [("f", 3, 4), ("g", 6, 7)]
+    )
     js = "function f() {\n  // }\n  return '}\n}\n"
     assert symbols_of(js.replace("\n", "\r\n"), "a.js") == symbols_of(js, "a.js")

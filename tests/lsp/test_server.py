@@ -34,7 +34,10 @@ from tests.lsp.conftest import (
     uri_of,
 )
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]  # end to end: not in `make test-fast`
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.slow,
+]  # end to end: not in `make test-fast`
 
 CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, server_env=SERVER_ENV)
 
@@ -75,7 +78,9 @@ async def client(lsp_client: LanguageClient, repo: Path, db: Path, seen: Seen):
         seen.lens_refreshes += 1
 
     @lsp_client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
-    def on_message_request(params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
+    def on_message_request(
+        params: types.ShowMessageRequestParams,
+    ) -> types.MessageActionItem | None:
         seen.message_requests.append(params)
         if seen.answer is None or not params.actions:
             return None
@@ -83,18 +88,28 @@ async def client(lsp_client: LanguageClient, repo: Path, db: Path, seen: Seen):
 
     _structure_code_actions_properly(lsp_client)
     lsp_client.set_configuration({"devmemory": {"relevanceFloor": 0.35}})
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        client_info=types.ClientInfo(name="Visual Studio Code", version="1.99.0"),
-        root_uri=uri_of(repo),
-        workspace_folders=[types.WorkspaceFolder(uri=uri_of(repo), name="shop")],
-        initialization_options={"database": {"path": str(db)}, "diagnostics": {"enabled": False}}))
+    result = await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            client_info=types.ClientInfo(name="Visual Studio Code", version="1.99.0"),
+            root_uri=uri_of(repo),
+            workspace_folders=[types.WorkspaceFolder(uri=uri_of(repo), name="shop")],
+            initialization_options={
+                "database": {"path": str(db)},
+                "diagnostics": {"enabled": False},
+            },
+        )
+    )
     lsp_client.initialize_result = result  # type: ignore[attr-defined]
     for name in ("billing.py", "orders.py"):
         path = repo / "src" / name
-        lsp_client.text_document_did_open(types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri_of(path), language_id="python", version=1,
-                                                 text=path.read_text())))
+        lsp_client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri_of(path), language_id="python", version=1, text=path.read_text()
+                )
+            )
+        )
     yield
     await lsp_client.shutdown_session()
 
@@ -118,17 +133,22 @@ def billing(repo: Path) -> str:
     return uri_of(repo / "src" / "billing.py")
 
 
-async def execute(client: LanguageClient, command: str, args: Any = None,
-                  token: str | None = None) -> Any:
-    params = types.ExecuteCommandParams(command=command, arguments=[args] if args is not None else [],
-                                        work_done_token=token)
+async def execute(
+    client: LanguageClient, command: str, args: Any = None, token: str | None = None
+) -> Any:
+    params = types.ExecuteCommandParams(
+        command=command, arguments=[args] if args is not None else [], work_done_token=token
+    )
     return as_dict(await client.workspace_execute_command_async(params))
 
 
 async def hover_text(client: LanguageClient, uri: str, line: int, character: int) -> str | None:
-    result = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=line, character=character)))
+    result = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=character),
+        )
+    )
     if result is None:
         return None
     assert isinstance(result.contents, types.MarkupContent)
@@ -136,17 +156,29 @@ async def hover_text(client: LanguageClient, uri: str, line: int, character: int
     return result.contents.value
 
 
-async def actions(client: LanguageClient, uri: str, selection: types.Range,
-                  diagnostics: list[types.Diagnostic] | None = None) -> list[types.CodeAction]:
-    result = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), range=selection,
-        context=types.CodeActionContext(diagnostics=diagnostics or [])))
+async def actions(
+    client: LanguageClient,
+    uri: str,
+    selection: types.Range,
+    diagnostics: list[types.Diagnostic] | None = None,
+) -> list[types.CodeAction]:
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=selection,
+            context=types.CodeActionContext(diagnostics=diagnostics or []),
+        )
+    )
     return [a for a in result or [] if isinstance(a, types.CodeAction)]
 
 
 async def lenses(client: LanguageClient, uri: str) -> list[types.CodeLens]:
-    return list(await client.text_document_code_lens_async(types.CodeLensParams(
-        text_document=types.TextDocumentIdentifier(uri=uri))) or [])
+    return list(
+        await client.text_document_code_lens_async(
+            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        or []
+    )
 
 
 async def run_action(client: LanguageClient, action: types.CodeAction) -> Any:
@@ -177,8 +209,15 @@ async def test_initialize_advertises_every_feature(client: LanguageClient) -> No
     assert caps.workspace_symbol_provider
     assert caps.execute_command_provider is not None
     assert set(caps.execute_command_provider.commands) == {
-        "devmem.remember", "devmem.search", "devmem.open", "devmem.forget", "devmem.reindex",
-        "devmem.memoriesForFile", "devmem.recent", "devmem.link"}
+        "devmem.remember",
+        "devmem.search",
+        "devmem.open",
+        "devmem.forget",
+        "devmem.reindex",
+        "devmem.memoriesForFile",
+        "devmem.recent",
+        "devmem.link",
+    }
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -191,10 +230,18 @@ async def test_version_flag() -> None:
 async def test_initialize_answers_before_the_model_has_loaded(tmp_path: Path) -> None:
     """Raw JSON-RPC over stdio: `initialize` is answered in well under a second, and before
     the embedding model is ready (a cold model cache: it loads in the background)."""
-    env = {**SERVER_ENV, "DEVMEM_DB": str(tmp_path / "m.db"), "DEVMEM_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **SERVER_ENV,
+        "DEVMEM_DB": str(tmp_path / "m.db"),
+        "DEVMEM_CACHE_DIR": str(tmp_path / "cache"),
+    }
     proc = await asyncio.create_subprocess_exec(
-        *SERVER_COMMAND, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        *SERVER_COMMAND,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert proc.stdin and proc.stdout and proc.stderr
     stderr: list[tuple[float, bytes]] = []
     ready = asyncio.Event()
@@ -208,8 +255,14 @@ async def test_initialize_answers_before_the_model_has_loaded(tmp_path: Path) ->
 
     reader = asyncio.ensure_future(read_stderr())
     await asyncio.wait_for(ready.wait(), 30)  # imports done: time the request, not start-up
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                       "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"processId": None, "rootUri": None, "capabilities": {}},
+        }
+    ).encode()
     started = time.perf_counter()
     proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     await proc.stdin.drain()
@@ -240,7 +293,8 @@ async def test_tcp_transport(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     env = {**SERVER_ENV, "DEVMEM_DB": str(tmp_path / "m.db")}
     proc = await asyncio.create_subprocess_exec(
-        SERVER, "--tcp", "--port", str(port), env=env, stderr=asyncio.subprocess.PIPE)
+        SERVER, "--tcp", "--port", str(port), env=env, stderr=asyncio.subprocess.PIPE
+    )
     try:
         assert proc.stderr
         while b"listening on" not in await asyncio.wait_for(proc.stderr.readline(), 30):
@@ -251,8 +305,14 @@ async def test_tcp_transport(tmp_path: Path) -> None:
                 break
             except OSError:
                 await asyncio.sleep(0.1)
-        body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize",
-                           "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": None, "capabilities": {}},
+            }
+        ).encode()
         writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         await writer.drain()
         header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
@@ -266,7 +326,8 @@ async def test_tcp_transport(tmp_path: Path) -> None:
 
 # ---- remember + hover + lens ---------------------------------------------------------------
 async def test_remember_action_anchors_to_path_lines_symbol_and_commit(
-        client: LanguageClient, repo: Path, db: Path) -> None:
+    client: LanguageClient, repo: Path, db: Path
+) -> None:
     uri = billing(repo)
     found = await actions(client, uri, rng(6, 4, 8, 0))  # body of apply_discount (lines 7-8)
     titles = [a.title for a in found]
@@ -296,12 +357,20 @@ async def test_remember_action_anchors_to_path_lines_symbol_and_commit(
 
 
 async def test_hover_shows_anchored_memory_and_nothing_on_unrelated_code(
-        client: LanguageClient, repo: Path) -> None:
+    client: LanguageClient, repo: Path
+) -> None:
     uri = billing(repo)
-    await execute(client, "devmem.remember", {
-        "content": "Totals are computed from line prices; tax is applied later by the checkout.",
-        "title": "Invoice totals exclude tax", "kind": "decision", "uri": uri,
-        "range": rng(22, 4, 23, 60)})
+    await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Totals are computed from line prices; tax is applied later by the checkout.",
+            "title": "Invoice totals exclude tax",
+            "kind": "decision",
+            "uri": uri,
+            "range": rng(22, 4, 23, 60),
+        },
+    )
     text = await hover_text(client, uri, 23, 22)  # `price` inside Invoice.total
     assert text is not None
     assert "**[decision]** Invoice totals exclude tax" in text
@@ -314,14 +383,26 @@ async def test_hover_shows_anchored_memory_and_nothing_on_unrelated_code(
 
 
 async def test_hover_on_a_known_entity_shows_its_neighbourhood(
-        client: LanguageClient, repo: Path) -> None:
-    await execute(client, "devmem.remember", {
-        "content": "We moved the ledger from MySQL to PostgreSQL 16 with pgvector in March.",
-        "title": "Ledger runs on PostgreSQL", "kind": "decision"})
+    client: LanguageClient, repo: Path
+) -> None:
+    await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "We moved the ledger from MySQL to PostgreSQL 16 with pgvector in March.",
+            "title": "Ledger runs on PostgreSQL",
+            "kind": "decision",
+        },
+    )
     path = repo / "src" / "db.py"
     text = 'ENGINE = "postgresql"\n'
-    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=uri_of(path), language_id="python", version=1, text=text)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri_of(path), language_id="python", version=1, text=text
+            )
+        )
+    )
     shown = await hover_text(client, uri_of(path), 0, 12)
     assert shown is not None
     assert "**[decision]** Ledger runs on PostgreSQL" in shown
@@ -330,9 +411,16 @@ async def test_hover_on_a_known_entity_shows_its_neighbourhood(
 
 async def test_code_lens_counts_memories_and_lists_them(client: LanguageClient, repo: Path) -> None:
     uri = billing(repo)
-    created = await execute(client, "devmem.remember", {
-        "content": "Refund validation happens before the payment provider is called.",
-        "kind": "note", "uri": uri, "range": rng(13, 0, 15, 0)})
+    created = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Refund validation happens before the payment provider is called.",
+            "kind": "note",
+            "uri": uri,
+            "range": rng(13, 0, 15, 0),
+        },
+    )
     found = await lenses(client, uri)
     at_refund = [lens for lens in found if lens.range.start.line == 11]
     assert len(at_refund) == 1 and at_refund[0].command is not None
@@ -347,54 +435,91 @@ async def test_code_lens_counts_memories_and_lists_them(client: LanguageClient, 
 
 
 async def test_code_lens_counts_memories_that_name_the_symbol(
-        client: LanguageClient, repo: Path) -> None:
+    client: LanguageClient, repo: Path
+) -> None:
     uri = billing(repo)
-    before = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)
-              if lens.command}
-    mention = await execute(client, "devmem.remember", {
-        "content": "`Invoice.total` ignores refunds on purpose: the ledger subtracts them later.",
-        "kind": "decision"})  # not anchored: it names the method (a knowledge-graph symbol)
-    after = {lens.range.start.line: lens.command.title for lens in await lenses(client, uri)
-             if lens.command}
+    before = {
+        lens.range.start.line: lens.command.title
+        for lens in await lenses(client, uri)
+        if lens.command
+    }
+    mention = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "`Invoice.total` ignores refunds on purpose: the ledger subtracts them later.",
+            "kind": "decision",
+        },
+    )  # not anchored: it names the method (a knowledge-graph symbol)
+    after = {
+        lens.range.start.line: lens.command.title
+        for lens in await lenses(client, uri)
+        if lens.command
+    }
     assert 22 not in before or before[22] != after.get(22)
     assert after.get(22, "").endswith(("memory", "memories"))
-    listed = await execute(client, "devmem.memoriesForFile", {"uri": uri, "symbol": "Invoice.total"})
+    listed = await execute(
+        client, "devmem.memoriesForFile", {"uri": uri, "symbol": "Invoice.total"}
+    )
     related = [h for h in listed["hits"] if h["id"] == mention["id"]]
     assert related and related[0]["why"] == "mentions Invoice.total"
 
 
 async def test_anchor_follows_the_function_when_lines_are_inserted_above(
-        client: LanguageClient, repo: Path) -> None:
+    client: LanguageClient, repo: Path
+) -> None:
     uri = uri_of(repo / "src" / "orders.py")
-    created = await execute(client, "devmem.remember", {
-        "content": "Shipping marks the order first, the carrier is notified by a job.",
-        "kind": "decision", "uri": uri, "range": rng(8, 0, 10, 16)})  # ship_order
+    created = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Shipping marks the order first, the carrier is notified by a job.",
+            "kind": "decision",
+            "uri": uri,
+            "range": rng(8, 0, 10, 16),
+        },
+    )  # ship_order
     assert [lens.range.start.line for lens in await lenses(client, uri)] == [8]
 
     inserted = "".join(f"# header line {i}\n" for i in range(5))
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(range=rng(0, 0, 0, 0), text=inserted)]))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(range=rng(0, 0, 0, 0), text=inserted)
+            ],
+        )
+    )
     assert [lens.range.start.line for lens in await lenses(client, uri)] == [13]
     text = await hover_text(client, uri, 14, 12)  # `status` in the moved function
     assert text is not None and "Shipping marks the order first" in text
 
     # Edit the function itself: the fingerprint no longer matches, the symbol still does.
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=rng(14, 20, 14, 29), text='"sent"  # renamed state')]))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=rng(14, 20, 14, 29), text='"sent"  # renamed state'
+                )
+            ],
+        )
+    )
     assert [lens.range.start.line for lens in await lenses(client, uri)] == [13]
     listed = await execute(client, "devmem.memoriesForFile", {"uri": uri, "symbol": "ship_order"})
     assert [h["id"] for h in listed["hits"]] == [created["id"]]
     assert listed["hits"][0]["line"] == 14
 
     # Saving writes the moved lines back when the content still matches exactly.
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=4),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=inserted + ORDERS)]))
-    client.text_document_did_save(types.DidSaveTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=4),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=inserted + ORDERS)],
+        )
+    )
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     await eventually(lambda: _anchor_line(repo, created["id"], 14))
 
 
@@ -409,16 +534,22 @@ async def _anchor_line(repo: Path, memory_id: str, expected: int) -> bool:
 
 # ---- another process writes -----------------------------------------------------------------
 async def test_memory_written_by_another_process_shows_on_next_hover(
-        client: LanguageClient, repo: Path, db: Path, seen: Seen) -> None:
+    client: LanguageClient, repo: Path, db: Path, seen: Seen
+) -> None:
     uri = billing(repo)
     before_changed, before_refresh = seen.changed, seen.lens_refreshes
     svc = store(db)
     try:
-        svc.remember(MemoryInput(
-            content="Invoice.__init__ keeps the caller's list: copying it broke the CSV export.",
-            title="Invoice lines are shared, not copied", kind="pitfall", project="shop",
-            source="assistant",
-            anchor=CodeAnchor("src/billing.py", 20, 21, "Invoice.__init__")))
+        svc.remember(
+            MemoryInput(
+                content="Invoice.__init__ keeps the caller's list: copying it broke the CSV export.",
+                title="Invoice lines are shared, not copied",
+                kind="pitfall",
+                project="shop",
+                source="assistant",
+                anchor=CodeAnchor("src/billing.py", 20, 21, "Invoice.__init__"),
+            )
+        )
     finally:
         svc.close()
     text = await hover_text(client, uri, 20, 14)  # `lines` in Invoice.__init__
@@ -432,15 +563,27 @@ async def _bigger(seen: Seen, changed: int, refreshes: int) -> bool:
 
 # ---- diagnostics and quick fixes ------------------------------------------------------------
 async def test_diagnostics_are_opt_in_and_offer_to_open_the_memory(
-        client: LanguageClient, repo: Path) -> None:
+    client: LanguageClient, repo: Path
+) -> None:
     uri = billing(repo)
-    created = await execute(client, "devmem.remember", {
-        "content": "Refunds above the paid amount used to go negative; now rejected.",
-        "title": "Negative refunds", "kind": "bugfix", "uri": uri, "range": rng(13, 0, 14, 0)})
+    created = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Refunds above the paid amount used to go negative; now rejected.",
+            "title": "Negative refunds",
+            "kind": "bugfix",
+            "uri": uri,
+            "range": rng(13, 0, 14, 0),
+        },
+    )
     assert uri not in client.diagnostics or not client.diagnostics[uri]
 
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"devmemory": {"diagnostics": {"enabled": True}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"devmemory": {"diagnostics": {"enabled": True}}}
+        )
+    )
     found = await eventually(lambda: _known_issues(client, uri))
     assert found, "no Known issue diagnostics were published"
     diag = next(d for d in found if d.code == created["id"])
@@ -453,8 +596,11 @@ async def test_diagnostics_are_opt_in_and_offer_to_open_the_memory(
     opened = await run_action(client, open_fix)
     assert opened["id"] == created["id"] and opened["markdown"].startswith("# Negative refunds")
 
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"devmemory": {"diagnostics": {"enabled": False}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"devmemory": {"diagnostics": {"enabled": False}}}
+        )
+    )
     assert await eventually(lambda: _cleared(client, uri))
 
 
@@ -467,14 +613,25 @@ async def _cleared(client: LanguageClient, uri: str) -> bool:
 
 
 async def test_quick_fix_shows_past_fixes_for_an_error(
-        client: LanguageClient, repo: Path, seen: Seen) -> None:
+    client: LanguageClient, repo: Path, seen: Seen
+) -> None:
     uri = billing(repo)
-    fixed = await execute(client, "devmem.remember", {
-        "content": "ZeroDivisionError: division by zero in apply_discount when percent was None; "
-                   "fixed by defaulting percent to 0.",
-        "title": "Division by zero on missing discount", "kind": "bugfix"})
-    error = types.Diagnostic(range=rng(8, 11, 8, 40), message="ZeroDivisionError: division by zero",
-                             severity=types.DiagnosticSeverity.Error, source="pyright")
+    fixed = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "ZeroDivisionError: division by zero in apply_discount when percent was None; "
+            "fixed by defaulting percent to 0.",
+            "title": "Division by zero on missing discount",
+            "kind": "bugfix",
+        },
+    )
+    error = types.Diagnostic(
+        range=rng(8, 11, 8, 40),
+        message="ZeroDivisionError: division by zero",
+        severity=types.DiagnosticSeverity.Error,
+        source="pyright",
+    )
     found = await actions(client, uri, rng(8, 11, 8, 11), [error])
     fix = next(a for a in found if a.title == "Show past fixes for this error")
     assert fix.kind == types.CodeActionKind.QuickFix and list(fix.diagnostics or []) == [error]
@@ -485,9 +642,14 @@ async def test_quick_fix_shows_past_fixes_for_an_error(
     shown = await eventually(lambda: _shown_after(client, before))
     assert shown[0].uri == f"devmemory:/memory/{fixed['id']}.md"
 
-    unrelated = types.Diagnostic(range=rng(2, 0, 2, 8), message="Import cycle detected in module xyz")
-    assert not [a for a in await actions(client, uri, rng(2, 0, 2, 0), [unrelated])
-                if a.title == "Show past fixes for this error"]
+    unrelated = types.Diagnostic(
+        range=rng(2, 0, 2, 8), message="Import cycle detected in module xyz"
+    )
+    assert not [
+        a
+        for a in await actions(client, uri, rng(2, 0, 2, 0), [unrelated])
+        if a.title == "Show past fixes for this error"
+    ]
 
 
 async def _shown_after(client: LanguageClient, count: int) -> list[types.ShowDocumentParams]:
@@ -496,15 +658,22 @@ async def _shown_after(client: LanguageClient, count: int) -> list[types.ShowDoc
 
 async def test_find_and_link_actions(client: LanguageClient, repo: Path, seen: Seen) -> None:
     uri = billing(repo)
-    target = await execute(client, "devmem.remember", {
-        "content": "Percent discounts are capped at 100 by the pricing policy of 2024.",
-        "title": "Pricing policy caps discounts", "kind": "decision"})
+    target = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Percent discounts are capped at 100 by the pricing policy of 2024.",
+            "title": "Pricing policy caps discounts",
+            "kind": "decision",
+        },
+    )
     selection = rng(6, 4, 8, 0)  # apply_discount: has the decision from the first test
     found = await actions(client, uri, selection)
     find = next(a for a in found if a.title == "Find memories about this")
     results = await run_action(client, find)
-    assert results["hits"] and all(set(h) >= {"id", "title", "kind", "date", "snippet", "tags"}
-                                   for h in results["hits"])
+    assert results["hits"] and all(
+        set(h) >= {"id", "title", "kind", "date", "snippet", "tags"} for h in results["hits"]
+    )
 
     link = next(a for a in found if a.title.startswith("Link to memory…"))
     assert link.command is not None and link.command.command == "devmem.link"
@@ -521,9 +690,15 @@ async def test_find_and_link_actions(client: LanguageClient, repo: Path, seen: S
 
 # ---- workspace symbols, commands, progress ----------------------------------------------------
 async def test_workspace_symbols_search_memories(client: LanguageClient, repo: Path) -> None:
-    await execute(client, "devmem.remember", {
-        "content": "Webhook retries use exponential backoff with jitter, max five attempts.",
-        "title": "Webhook retry policy", "kind": "decision"})
+    await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Webhook retries use exponential backoff with jitter, max five attempts.",
+            "title": "Webhook retry policy",
+            "kind": "decision",
+        },
+    )
     result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="webhook retry"))
     assert result
     first = result[0]  # (the client reads the answer as SymbolInformation: same fields)
@@ -531,23 +706,37 @@ async def test_workspace_symbols_search_memories(client: LanguageClient, repo: P
     assert isinstance(first.location, types.Location)
     assert first.location.uri.startswith("devmemory:/memory/")
 
-    anchored = await client.workspace_symbol_async(types.WorkspaceSymbolParams(
-        query="Discounts above 100 percent"))
-    code = [s for s in anchored or [] if isinstance(s.location, types.Location)
-            and s.location.uri == billing(repo)]
+    anchored = await client.workspace_symbol_async(
+        types.WorkspaceSymbolParams(query="Discounts above 100 percent")
+    )
+    code = [
+        s
+        for s in anchored or []
+        if isinstance(s.location, types.Location) and s.location.uri == billing(repo)
+    ]
     assert code and code[0].location.range.start.line == 6
     assert await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="")) == []
 
 
 async def test_commands_follow_the_contract(client: LanguageClient) -> None:
-    created = await execute(client, "devmem.remember", {
-        "content": "Use the staging token ghp_R4nd0mT0k3nXq9Lm2Zp8Wv5Ks1Jd7Hf3Gc6B only in CI.",
-        "tags": ["ci", "secrets"]})
+    created = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Use the staging token ghp_R4nd0mT0k3nXq9Lm2Zp8Wv5Ks1Jd7Hf3Gc6B only in CI.",
+            "tags": ["ci", "secrets"],
+        },
+    )
     assert created["status"] == "created" and created["kind"] == "note"
     assert created["redactions"] == ["github_token"]
-    again = await execute(client, "devmem.remember", {
-        "content": "Use the staging token ghp_R4nd0mT0k3nXq9Lm2Zp8Wv5Ks1Jd7Hf3Gc6B only in CI.",
-        "tags": ["ci", "secrets"]})
+    again = await execute(
+        client,
+        "devmem.remember",
+        {
+            "content": "Use the staging token ghp_R4nd0mT0k3nXq9Lm2Zp8Wv5Ks1Jd7Hf3Gc6B only in CI.",
+            "tags": ["ci", "secrets"],
+        },
+    )
     assert again["status"] == "deduplicated" and again["id"] == created["id"]
 
     found = await execute(client, "devmem.search", {"query": "staging token CI", "limit": 5})
@@ -561,11 +750,14 @@ async def test_commands_follow_the_contract(client: LanguageClient) -> None:
 
     opened = await execute(client, "devmem.open", created["id"])  # a bare id is accepted
     assert opened["id"] == created["id"] and opened["memory"]["id"] == created["id"]
-    assert "ghp_R4nd0m" not in opened["markdown"] and "[REDACTED:github_token]" in opened["markdown"]
+    assert (
+        "ghp_R4nd0m" not in opened["markdown"] and "[REDACTED:github_token]" in opened["markdown"]
+    )
 
     other = await execute(client, "devmem.remember", {"content": "CI runs on every push to main."})
-    linked = await execute(client, "devmem.link", {"id": created["id"], "target": other["id"],
-                                                   "type": "references"})
+    linked = await execute(
+        client, "devmem.link", {"id": created["id"], "target": other["id"], "type": "references"}
+    )
     assert linked == {"source": created["id"], "target": other["id"], "type": "references"}
 
     gone = await execute(client, "devmem.forget", {"id": other["id"]})
@@ -600,23 +792,34 @@ async def test_reindex_reports_progress(client: LanguageClient) -> None:
 async def test_configuration_is_pulled_and_pushed(client: LanguageClient, repo: Path) -> None:
     uri = billing(repo)
     assert await hover_text(client, uri, 23, 22) is not None
-    client.set_configuration({"devmemory": {"hover": {"enabled": False}, "codeLens": {"enabled": False}}})
+    client.set_configuration(
+        {"devmemory": {"hover": {"enabled": False}, "codeLens": {"enabled": False}}}
+    )
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     assert await eventually(lambda: _no_hover(client, uri))
     assert await lenses(client, uri) == []
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"devmemory": {"hover": {"enabled": True}, "codeLens": {"enabled": True}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"devmemory": {"hover": {"enabled": True}, "codeLens": {"enabled": True}}}
+        )
+    )
     assert await eventually(lambda: hover_text(client, uri, 23, 22))
 
 
-async def test_changing_the_database_path_reopens_the_store(client: LanguageClient, db: Path) -> None:
+async def test_changing_the_database_path_reopens_the_store(
+    client: LanguageClient, db: Path
+) -> None:
     other = db.with_name("other.db")
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"devmemory": {"database": {"path": str(other)}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"devmemory": {"database": {"path": str(other)}}}
+        )
+    )
     assert await eventually(lambda: _recent_is_empty(client, True))
     assert other.exists()
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"devmemory": {"database": {"path": str(db)}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"devmemory": {"database": {"path": str(db)}}})
+    )
     assert await eventually(lambda: _recent_is_empty(client, False))
 
 
@@ -630,7 +833,9 @@ async def _no_hover(client: LanguageClient, uri: str) -> bool:
 
 
 # ---- robustness ---------------------------------------------------------------------------
-async def test_bad_requests_are_answered_without_crashing(client: LanguageClient, repo: Path) -> None:
+async def test_bad_requests_are_answered_without_crashing(
+    client: LanguageClient, repo: Path
+) -> None:
     uri = billing(repo)
     missing = uri_of(repo / "src" / "does_not_exist.py")
     assert await hover_text(client, missing, 0, 0) is None
@@ -648,10 +853,14 @@ async def test_bad_requests_are_answered_without_crashing(client: LanguageClient
 
 async def test_stale_requests_can_be_cancelled(client: LanguageClient, repo: Path) -> None:
     uri = billing(repo)
-    params = types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri),
-                               position=types.Position(line=23, character=22))
-    pending = [client.protocol.send_request_async(types.TEXT_DOCUMENT_HOVER, params, msg_id=f"h{i}")
-               for i in range(5)]
+    params = types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=23, character=22),
+    )
+    pending = [
+        client.protocol.send_request_async(types.TEXT_DOCUMENT_HOVER, params, msg_id=f"h{i}")
+        for i in range(5)
+    ]
     for i in range(4):
         client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=f"h{i}"))
     results = await asyncio.gather(*pending, return_exceptions=True)

@@ -11,8 +11,12 @@ import pytest
 @pytest.fixture
 def server_env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
     """The environment of a server on this test's fresh store (the model cache is shared)."""
-    env = {"DEVMEM_DB": str(tmp_path / "memories.db"), "DEVMEM_CACHE_DIR": str(model_cache),
-           "HF_HUB_OFFLINE": "1", "PATH": os.environ.get("PATH", "")}
+    env = {
+        "DEVMEM_DB": str(tmp_path / "memories.db"),
+        "DEVMEM_CACHE_DIR": str(model_cache),
+        "HF_HUB_OFFLINE": "1",
+        "PATH": os.environ.get("PATH", ""),
+    }
     if os.environ.get("PYTHONPATH"):  # as the test run has it
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return env

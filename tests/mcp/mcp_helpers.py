@@ -30,11 +30,13 @@ def git_repo(path: Path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def stdio_session(env: dict[str, str], *args: str, cwd: Path | None = None,
-                        roots: ListRootsFnT | None = None) -> AsyncIterator[ClientSession]:
+async def stdio_session(
+    env: dict[str, str], *args: str, cwd: Path | None = None, roots: ListRootsFnT | None = None
+) -> AsyncIterator[ClientSession]:
     """An initialized client session with a freshly spawned `devmem-mcp`."""
-    params = StdioServerParameters(command=str(SERVER), args=list(args), env=env,
-                                   cwd=str(cwd) if cwd else None)
+    params = StdioServerParameters(
+        command=str(SERVER), args=list(args), env=env, cwd=str(cwd) if cwd else None
+    )
     folder = Path(env["DEVMEM_DB"]).parent  # the server's stderr is kept there for failure analysis
     log_path = (folder if folder.is_dir() else Path(tempfile.gettempdir())) / "server-stderr.log"
     with log_path.open("a") as errlog:
@@ -45,7 +47,9 @@ async def stdio_session(env: dict[str, str], *args: str, cwd: Path | None = None
 
 
 @contextlib.asynccontextmanager
-async def http_session(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[ClientSession]:
+async def http_session(
+    url: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[ClientSession]:
     async with create_mcp_http_client(headers=headers) as client:
         async with streamable_http_client(url, http_client=client) as (read, write):
             async with ClientSession(read, write) as session:
@@ -63,8 +67,13 @@ def free_port() -> int:
 def http_server(env: dict[str, str], *args: str, host: str = "127.0.0.1") -> Iterator[str]:
     """`devmem-mcp --http` on a free port; yields its URL (reached through 127.0.0.1)."""
     port = free_port()
-    proc = subprocess.Popen([str(SERVER), "--http", "--host", host, "--port", str(port), *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(SERVER), "--http", "--host", host, "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for_port(proc, port)
         yield f"http://127.0.0.1:{port}/mcp"
@@ -83,8 +92,13 @@ def _wait_for_port(proc: subprocess.Popen[str], port: int, timeout: float = 20.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"devmem-mcp exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            raise AssertionError(
+                f"devmem-mcp exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.2),
+        ):
             return
         time.sleep(0.05)
     raise AssertionError(f"devmem-mcp did not listen on {port} within {timeout} s")

@@ -13,7 +13,9 @@ from mcp_helpers import stdio_session, text_of, wait_for_model
 from core.embeddings import UnavailableEmbedder
 from core.service import MemoryService
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 WORKERS = 3
 SECONDS = 6.0
@@ -26,7 +28,9 @@ class Log:
     searches: int = 0
 
 
-async def _work(env: dict[str, str], worker: int, log: Log, start: anyio.Event, ready: list[int]) -> None:
+async def _work(
+    env: dict[str, str], worker: int, log: Log, start: anyio.Event, ready: list[int]
+) -> None:
     async with stdio_session(env, "--project", "shared") as s:
         # Each process loads its own embedding model; the timed run starts when all have it.
         await wait_for_model(s)
@@ -46,8 +50,10 @@ async def _work(env: dict[str, str], worker: int, log: Log, start: anyio.Event, 
 
 async def _remember(s, worker: int, n: int | str, log: Log) -> None:
     marker = f"m{uuid.uuid4().hex[:12]}"
-    result = await s.call_tool("remember", {"content": f"Worker {worker} note {n}, marker {marker}.",
-                                            "tags": [f"worker{worker}"]})
+    result = await s.call_tool(
+        "remember",
+        {"content": f"Worker {worker} note {n}, marker {marker}.", "tags": [f"worker{worker}"]},
+    )
     if result.is_error:
         log.errors.append(text_of(result))
     else:
@@ -71,10 +77,17 @@ async def test_three_servers_write_and_search_one_store_at_once(server_env):
             for worker in range(WORKERS):
                 tg.start_soon(_work, server_env, worker, log, start, ready)
 
-    print(f"{len(log.acked)} acknowledged writes and {log.searches} searches by {WORKERS} processes")
+    print(
+        f"{len(log.acked)} acknowledged writes and {log.searches} searches by {WORKERS} processes"
+    )
     assert log.errors == []  # no "database is locked", no lost write, no failed search
-    assert len(log.acked) >= WORKERS * 10 and log.searches >= WORKERS * 3, (len(log.acked), log.searches)
-    svc = MemoryService.open(server_env["DEVMEM_DB"], UnavailableEmbedder("verification reads only"))
+    assert len(log.acked) >= WORKERS * 10 and log.searches >= WORKERS * 3, (
+        len(log.acked),
+        log.searches,
+    )
+    svc = MemoryService.open(
+        server_env["DEVMEM_DB"], UnavailableEmbedder("verification reads only")
+    )
     try:
         assert svc.store.count() == len(log.acked)
         for memory_id, marker in log.acked.items():

@@ -9,13 +9,23 @@ from mcp.shared.exceptions import MCPError
 
 from tests.mcp.mcp_helpers import call_error, stdio_session
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 BAD_CALLS = [  # (tool, arguments, words the one sentence must hold)
     ("remember", {"content": 12345}, ["`content`", "text", "12345"]),
-    ("remember", {"content": "x", "visibility": "secret"}, ["`visibility`", "'private'", "'secret'"]),
+    (
+        "remember",
+        {"content": "x", "visibility": "secret"},
+        ["`visibility`", "'private'", "'secret'"],
+    ),
     ("recall", {"query": "x", "limit": -3}, ["`limit`", "at least 1", "-3"]),
-    ("recall", {"query": "x", "filters": {"kinds": "decision"}}, ["`filters.kinds`", "list", "'decision'"]),
+    (
+        "recall",
+        {"query": "x", "filters": {"kinds": "decision"}},
+        ["`filters.kinds`", "list", "'decision'"],
+    ),
     ("recall", {"query": "x", "colour": "red"}, ["`colour`", "not a parameter", "query"]),
     ("get_memory", {}, ["`id`", "required"]),
 ]
@@ -47,7 +57,12 @@ async def _prompt_errors(session):
 async def _descriptions(session):
     tools = (await session.list_tools()).tools
     prompts = (await session.list_prompts()).prompts
-    described = [(t.name, t.description or "") for t in tools] + [(p.name, p.description or "") for p in prompts]
+    described = [(t.name, t.description or "") for t in tools] + [
+        (p.name, p.description or "") for p in prompts
+    ]
     assert len(described) >= 10
     for name, text in described:
-        assert text.strip() and not any(line.startswith("    ") for line in text.splitlines()), (name, text)
+        assert text.strip() and not any(line.startswith("    ") for line in text.splitlines()), (
+            name,
+            text,
+        )

@@ -16,17 +16,41 @@ from core.embeddings import UnavailableEmbedder
 from core.models import MemoryInput
 from core.service import MemoryService
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
-TOOLS = {"remember", "recall", "get_memory", "update_memory", "forget", "link_memories", "related",
-         "list_memories", "context_for_file", "memory_stats", "graph"}
-READ_ONLY = {"recall", "get_memory", "list_memories", "related", "context_for_file", "memory_stats",
-             "graph"}
+TOOLS = {
+    "remember",
+    "recall",
+    "get_memory",
+    "update_memory",
+    "forget",
+    "link_memories",
+    "related",
+    "list_memories",
+    "context_for_file",
+    "memory_stats",
+    "graph",
+}
+READ_ONLY = {
+    "recall",
+    "get_memory",
+    "list_memories",
+    "related",
+    "context_for_file",
+    "memory_stats",
+    "graph",
+}
 SECRET = "ghp_" + "Zq7Xw2Kp9Lm4Nv8Rt1Ys6Bd3Fh5Jc0Ga2Euab"  # 36 chars: a GitHub token
-DECISION = ("We run SQLite in WAL mode with a 30 s busy timeout so that several processes can write "
-            "memories.db at the same time. Deploy token for the mirror: " + SECRET)
-BUGFIX = ("Fixed 'database is locked' failures in the sync worker: BEGIN IMMEDIATE is now retried "
-          "with jittered backoff in write_transaction.")
+DECISION = (
+    "We run SQLite in WAL mode with a 30 s busy timeout so that several processes can write "
+    "memories.db at the same time. Deploy token for the mirror: " + SECRET
+)
+BUGFIX = (
+    "Fixed 'database is locked' failures in the sync worker: BEGIN IMMEDIATE is now retried "
+    "with jittered backoff in write_transaction."
+)
 
 
 def no_embeddings(env: dict[str, str]) -> dict[str, str]:
@@ -67,9 +91,14 @@ async def test_memory_lifecycle_over_every_tool_resource_and_prompt(server_env, 
     repo = git_repo(tmp_path / "shop")
     async with stdio_session(server_env, cwd=repo) as s:
         await wait_for_model(s)  # so that every write below gets its vector
-        created = await call(s, "remember", content=DECISION, kind="decision", tags=["SQLite", "wal"],
-                             anchor={"path": "core/db.py", "start_line": 10, "end_line": 30,
-                                     "symbol": "connect"})
+        created = await call(
+            s,
+            "remember",
+            content=DECISION,
+            kind="decision",
+            tags=["SQLite", "wal"],
+            anchor={"path": "core/db.py", "start_line": 10, "end_line": 30, "symbol": "connect"},
+        )
         first = created["memory"]
         assert created["status"] == "created"
         assert first["project"] == "shop"  # the working directory's repository
@@ -81,8 +110,15 @@ async def test_memory_lifecycle_over_every_tool_resource_and_prompt(server_env, 
         again = await call(s, "remember", content=DECISION, kind="decision")
         assert (again["status"], again["memory"]["id"]) == ("deduplicated", first["id"])
 
-        fix = (await call(s, "remember", content=BUGFIX, kind="bugfix",
-                          anchor={"path": "core/db.py", "symbol": "write_transaction"}))["memory"]
+        fix = (
+            await call(
+                s,
+                "remember",
+                content=BUGFIX,
+                kind="bugfix",
+                anchor={"path": "core/db.py", "symbol": "write_transaction"},
+            )
+        )["memory"]
         await _recall(s, first["id"], fix["id"])
         await _read_and_curate(s, first["id"], fix["id"])
         await _resources_and_prompts(s, first, fix["id"])
@@ -104,13 +140,19 @@ async def _recall(s: Any, first_id: str, fix_id: str) -> None:
 
     page1 = await call(s, "recall", query="database locked busy", limit=1)
     assert len(page1["hits"]) == 1 and page1["next_cursor"]
-    page2 = await call(s, "recall", query="database locked busy", limit=1, cursor=page1["next_cursor"])
+    page2 = await call(
+        s, "recall", query="database locked busy", limit=1, cursor=page1["next_cursor"]
+    )
     assert page2["hits"][0]["id"] != page1["hits"][0]["id"]
     assert {page1["hits"][0]["id"], page2["hits"][0]["id"]} == {first_id, fix_id}
-    foreign = await call_error(s, "recall", query="something else", limit=1, cursor=page1["next_cursor"])
+    foreign = await call_error(
+        s, "recall", query="something else", limit=1, cursor=page1["next_cursor"]
+    )
     assert "cursor" in foreign and "error (invalid_input)" in foreign
 
-    related = await call(s, "recall", query="sqlite", include_related=True, filters={"kinds": ["decision"]})
+    related = await call(
+        s, "recall", query="sqlite", include_related=True, filters={"kinds": ["decision"]}
+    )
     assert [h["id"] for h in related["hits"]] == [first_id]
     assert related["related_entities"], related
     elsewhere = await call(s, "recall", query="sqlite", project="another-project")
@@ -119,14 +161,20 @@ async def _recall(s: Any, first_id: str, fix_id: str) -> None:
 
 async def _read_and_curate(s: Any, first_id: str, fix_id: str) -> None:
     got = await call(s, "get_memory", id=first_id, include_versions=True)
-    assert got["memory"]["anchor"] == {"path": "core/db.py", "start_line": 10, "end_line": 30,
-                                       "symbol": "connect", "commit": None}
+    assert got["memory"]["anchor"] == {
+        "path": "core/db.py",
+        "start_line": 10,
+        "end_line": 30,
+        "symbol": "connect",
+        "commit": None,
+    }
     assert [v["version"] for v in got["versions"]] == [1]
 
     updated = await call(s, "update_memory", id=first_id, tags=["sqlite", "wal", "concurrency"])
     assert (updated["status"], updated["memory"]["version"]) == ("updated", 2)
-    assert (await call(s, "update_memory", id=first_id, tags=["sqlite", "wal", "concurrency"]))["status"] \
-        == "unchanged"
+    assert (await call(s, "update_memory", id=first_id, tags=["sqlite", "wal", "concurrency"]))[
+        "status"
+    ] == "unchanged"
 
     link = await call(s, "link_memories", source_id=fix_id, target_id=first_id, type="implements")
     assert (link["source_id"], link["target_id"], link["type"]) == (fix_id, first_id, "implements")
@@ -146,7 +194,9 @@ async def _read_and_curate(s: Any, first_id: str, fix_id: str) -> None:
     assert "anchor" in context["hits"][0]["matched"]
 
     entity = await call(s, "graph", entity="sqlite")
-    assert entity["entity"]["name"] == "sqlite" and first_id in [m["id"] for m in entity["memories"]]
+    assert entity["entity"]["name"] == "sqlite" and first_id in [
+        m["id"] for m in entity["memories"]
+    ]
     assert entity["neighbours"] and entity["path"] is None
     # sqlite (the decision) and write_transaction (the fix) meet through the file or project.
     path = (await call(s, "graph", entity="sqlite", to="write_transaction"))["path"]
@@ -160,19 +210,25 @@ async def _read_and_curate(s: Any, first_id: str, fix_id: str) -> None:
 async def _resources_and_prompts(s: Any, first: dict[str, Any], fix_id: str) -> None:
     page = (await s.read_resource(f"memory://{first['id']}")).contents[0]
     assert isinstance(page, TextResourceContents) and page.mime_type == "text/markdown"
-    assert page.text.startswith(f"# {first['title']}") and "Anchored to `core/db.py:10-30`" in page.text
+    assert (
+        page.text.startswith(f"# {first['title']}")
+        and "Anchored to `core/db.py:10-30`" in page.text
+    )
     recent = json.loads((await s.read_resource("memory://recent")).contents[0].text)
     assert {m["id"] for m in recent["memories"]} == {first["id"], fix_id}
     stats = json.loads((await s.read_resource("memory://stats")).contents[0].text)
     assert stats["memories"] == 2
 
-    loaded = await s.get_prompt("load_context", {"task": "raise the sqlite busy timeout",
-                                                 "path": "core/db.py"})
+    loaded = await s.get_prompt(
+        "load_context", {"task": "raise the sqlite busy timeout", "path": "core/db.py"}
+    )
     text = loaded.messages[0].content
     assert isinstance(text, TextContent)
     assert first["id"] in text.text and "## About core/db.py" in text.text
-    record = await s.get_prompt("record_decision", {"decision": "Use ULIDs as memory ids",
-                                                    "alternatives": "UUID4: not sortable"})
+    record = await s.get_prompt(
+        "record_decision",
+        {"decision": "Use ULIDs as memory ids", "alternatives": "UUID4: not sortable"},
+    )
     body = record.messages[0].content
     assert isinstance(body, TextContent)
     assert "## Alternatives considered\nUUID4: not sortable" in body.text
@@ -180,7 +236,9 @@ async def _resources_and_prompts(s: Any, first: dict[str, Any], fix_id: str) -> 
 
 
 async def test_an_assistant_cannot_overwrite_a_user_memory(server_env, tmp_path: Path):
-    svc = MemoryService.open(server_env["DEVMEM_DB"], UnavailableEmbedder("this test writes text only"))
+    svc = MemoryService.open(
+        server_env["DEVMEM_DB"], UnavailableEmbedder("this test writes text only")
+    )
     mine = svc.remember(MemoryInput(content="Release on Tuesdays only.", source="user")).memory
     svc.close()
     root = git_repo(tmp_path / "rootproj")
@@ -203,8 +261,12 @@ async def test_bad_input_comes_back_as_tool_errors_and_the_server_lives_on(serve
     async with stdio_session(no_embeddings(server_env), "--project", "p") as s:
         assert "`limit` must be at most 50" in await call_error(s, "recall", query="x", limit=500)
         assert "content" in await call_error(s, "remember")
-        assert "visibility" in await call_error(s, "recall", query="x", filters={"visibility": ["secret"]})
-        assert "error (invalid_input): content is empty" in await call_error(s, "remember", content="  ")
+        assert "visibility" in await call_error(
+            s, "recall", query="x", filters={"visibility": ["secret"]}
+        )
+        assert "error (invalid_input): content is empty" in await call_error(
+            s, "remember", content="  "
+        )
         assert "NUL" in await call_error(s, "remember", content="a\x00b")
         too_big = await call_error(s, "remember", content="x" * 600_000)
         assert "error (content_too_large)" in too_big and "Split it" in too_big
@@ -216,18 +278,23 @@ async def test_bad_input_comes_back_as_tool_errors_and_the_server_lives_on(serve
         assert "error (not_found)" in await call_error(s, "graph", entity="no-such-entity-xyz")
         assert "Unknown tool" in await call_error(s, "no_such_tool")
 
-        stored = await call(s, "remember", content="Query operators are plain words here: NEAR AND OR")
+        stored = await call(
+            s, "remember", content="Query operators are plain words here: NEAR AND OR"
+        )
         # FTS syntax is not syntax here: quotes, brackets, operators and columns are searched as words.
         found = await call(s, "recall", query='"NEAR AND (OR * content: -x')
         assert found["hits"][0]["id"] == stored["memory"]["id"]
         assert "error (invalid_input)" in await call_error(
-            s, "link_memories", source_id=stored["memory"]["id"], target_id=stored["memory"]["id"])
+            s, "link_memories", source_id=stored["memory"]["id"], target_id=stored["memory"]["id"]
+        )
         with pytest.raises(MCPError, match="not_found"):
             await s.read_resource("memory://01J0000000000000000000000Z")
         assert (await call(s, "memory_stats"))["memories"] == 1  # still serving
 
 
-async def test_an_unusable_store_does_not_stop_start_up_and_is_reported_per_call(server_env, tmp_path):
+async def test_an_unusable_store_does_not_stop_start_up_and_is_reported_per_call(
+    server_env, tmp_path
+):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store's folder should be")
     env = no_embeddings({**server_env, "DEVMEM_DB": str(blocker / "memories.db")})
@@ -235,12 +302,15 @@ async def test_an_unusable_store_does_not_stop_start_up_and_is_reported_per_call
         assert len((await s.list_tools()).tools) == len(TOOLS)
         for _ in range(2):  # reported each time, with what to do; the server keeps serving
             failed = await call_error(s, "recall", query="anything")
-            assert "error (store_error)" in failed and str(blocker) in failed and "DEVMEM_DB" in failed
+            assert (
+                "error (store_error)" in failed and str(blocker) in failed and "DEVMEM_DB" in failed
+            )
         assert "record_decision" in {p.name for p in (await s.list_prompts()).prompts}
 
 
 async def test_the_project_comes_from_the_roots_then_the_working_directory(
-        server_env, tmp_path: Path):
+    server_env, tmp_path: Path
+):
     env = no_embeddings(server_env)
     cwd = git_repo(tmp_path / "cwdproj")
     root = git_repo(tmp_path / "rootproj")

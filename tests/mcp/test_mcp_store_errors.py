@@ -13,7 +13,9 @@ from core.embeddings import UnavailableEmbedder
 from core.models import MemoryInput
 from core.service import MemoryService
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 
 def _damaged_store(db: Path) -> None:
@@ -30,8 +32,11 @@ async def test_a_damaged_store_is_a_clear_tool_error(server_env: dict[str, str])
     _damaged_store(db)
     env = {**server_env, "DEVMEM_EMBEDDINGS": "0"}
     async with stdio_session(env) as s:
-        for tool, args in (("recall", {"query": "deploy"}), ("graph", {"entity": "kubernetes"}),
-                           ("list_memories", {})):
+        for tool, args in (
+            ("recall", {"query": "deploy"}),
+            ("graph", {"entity": "kubernetes"}),
+            ("list_memories", {}),
+        ):
             text = await call_error(s, tool, **args)
             assert "damaged" in text and "Traceback" not in text, (tool, text)
 
@@ -48,4 +53,6 @@ async def test_a_broken_graph_table_is_a_clear_tool_error(server_env: dict[str, 
     svc.close()
     async with stdio_session({**server_env, "DEVMEM_EMBEDDINGS": "0"}) as s:
         text = await call_error(s, "graph", entity="kubernetes")
-        assert "Database error" in text and "devmem doctor" in text and "Traceback" not in text, text
+        assert "Database error" in text and "devmem doctor" in text and "Traceback" not in text, (
+            text
+        )

@@ -20,7 +20,9 @@ from mcp_server.prompts import decision_text
 from mcp_server.schemas import HitOut
 from mcp_server.tools import _recall_out, structured
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "ghp_" + "Zq7Xw2Kp9Lm4Nv8Rt1Ys6Bd3Fh5Jc0Ga2Euab"  # 36 chars: a GitHub token
@@ -38,19 +40,38 @@ def test_a_cursor_round_trips_and_refuses_another_query() -> None:
 
 
 def test_the_hits_are_cut_to_the_byte_budget_but_never_to_nothing() -> None:
-    hit = HitOut(id="X" * 26, title="t", kind="note", tags=[], project=None, anchor=None,
-                 updated_at="2025-01-01T00:00:00Z", score=0.1, matched=["text"], why="words",
-                 snippet="s" * 300)
+    hit = HitOut(
+        id="X" * 26,
+        title="t",
+        kind="note",
+        tags=[],
+        project=None,
+        anchor=None,
+        updated_at="2025-01-01T00:00:00Z",
+        score=0.1,
+        matched=["text"],
+        why="words",
+        snippet="s" * 300,
+    )
     size = len(hit.model_dump_json()) + 1
     assert paging.fit([hit] * 50) == paging.HITS_BUDGET_BYTES // size
     assert paging.fit([hit] * 3, budget=10) == 1
 
 
-@pytest.mark.parametrize(("origin", "allowed"), [
-    ("http://localhost:5173", True), ("https://127.0.0.1", True), ("http://[::1]:8080", True),
-    ("http://127.0.0.2:1", True), ("http://evil.example", False), ("http://localhost.evil.example", False),
-    ("null", False), ("file://localhost", False), ("http://192.168.1.5:8765", False),
-])
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://localhost:5173", True),
+        ("https://127.0.0.1", True),
+        ("http://[::1]:8080", True),
+        ("http://127.0.0.2:1", True),
+        ("http://evil.example", False),
+        ("http://localhost.evil.example", False),
+        ("null", False),
+        ("file://localhost", False),
+        ("http://192.168.1.5:8765", False),
+    ],
+)
 def test_only_local_origins_are_allowed(origin: str, allowed: bool) -> None:
     assert origin_allowed(origin) is allowed
 
@@ -63,9 +84,13 @@ def test_extra_origins_and_loopback_hosts() -> None:
 
 def test_a_decision_is_recorded_in_one_shape() -> None:
     text = decision_text("Use ULIDs as ids", "ids must sort by time", None, None, "ids, storage")
-    sections = ["# Decision: Use ULIDs as ids", "## Context\nids must sort by time",
-                "## Decision\nUse ULIDs as ids", "## Alternatives considered\n(fill in",
-                "## Consequences\n(fill in"]
+    sections = [
+        "# Decision: Use ULIDs as ids",
+        "## Context\nids must sort by time",
+        "## Decision\nUse ULIDs as ids",
+        "## Alternatives considered\n(fill in",
+        "## Consequences\n(fill in",
+    ]
     positions = [text.index(s) for s in sections]
     assert positions == sorted(positions)
     assert "tags=['ids', 'storage']" in text and 'kind="decision"' in text
@@ -73,11 +98,26 @@ def test_a_decision_is_recorded_in_one_shape() -> None:
 
 def test_a_long_result_page_is_capped_near_20_kb_with_a_cursor_for_the_rest() -> None:
     def hit(i: int) -> Hit:
-        m = Memory(id=f"01J{i:023d}", title=f"memory {i} " + "t" * 80, content="c" * 2_000, kind="note",
-                   tags=("a", "b"), project="p", anchor=None, source="user", external_id=None,
-                   source_url=None, provenance=Provenance.USER, visibility="private",
-                   created_at="2025-01-01T00:00:00Z", updated_at="2025-01-01T00:00:00Z", event_at=None,
-                   version=1, metadata={}, content_hash="h")
+        m = Memory(
+            id=f"01J{i:023d}",
+            title=f"memory {i} " + "t" * 80,
+            content="c" * 2_000,
+            kind="note",
+            tags=("a", "b"),
+            project="p",
+            anchor=None,
+            source="user",
+            external_id=None,
+            source_url=None,
+            provenance=Provenance.USER,
+            visibility="private",
+            created_at="2025-01-01T00:00:00Z",
+            updated_at="2025-01-01T00:00:00Z",
+            event_at=None,
+            version=1,
+            metadata={},
+            content_hash="h",
+        )
         return Hit(m, 0.5, ("text",), "s" * 1_000, "words: c")
 
     fp = paging.fingerprint("q")
@@ -90,8 +130,21 @@ def test_a_long_result_page_is_capped_near_20_kb_with_a_cursor_for_the_rest() ->
 
 
 # Start-up answers initialize and tools/list before the store opens: none of these may load by then.
-HEAVY = ("numpy", "fastembed", "onnxruntime", "sqlite_vec", "sqlean", "core.service", "core.storage",
-         "core.search", "core.graph", "core.embeddings", "core.config", "core.redact", "core.models")
+HEAVY = (
+    "numpy",
+    "fastembed",
+    "onnxruntime",
+    "sqlite_vec",
+    "sqlean",
+    "core.service",
+    "core.storage",
+    "core.search",
+    "core.graph",
+    "core.embeddings",
+    "core.config",
+    "core.redact",
+    "core.models",
+)
 START_UP = """
 import sys
 from mcp_server.__main__ import redact_log_handlers
@@ -105,8 +158,13 @@ print(",".join(sorted(name for name in sys.modules if name in set(sys.argv[1:]))
 
 
 def test_start_up_loads_neither_the_store_nor_the_model() -> None:
-    out = subprocess.run([sys.executable, "-c", START_UP, *HEAVY], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run(
+        [sys.executable, "-c", START_UP, *HEAVY],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
 
 
@@ -114,6 +172,8 @@ def test_log_records_are_redacted_by_the_lazily_loaded_filter() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(LazyRedaction())
-    record = logging.LogRecord("devmem.test", logging.WARNING, __file__, 1, "pushing with %s", (SECRET,), None)
+    record = logging.LogRecord(
+        "devmem.test", logging.WARNING, __file__, 1, "pushing with %s", (SECRET,), None
+    )
     handler.handle(record)
     assert SECRET not in stream.getvalue() and "REDACTED" in stream.getvalue(), stream.getvalue()

@@ -33,15 +33,28 @@ LOCKED_WORDS = ("database is locked", "database table is locked", "sqlite_busy",
 def server_env(db: Path, cache: Path, *, embeddings: bool = True, **extra: str) -> dict[str, str]:
     """The environment of a console script on ``db`` (the model cache is shared)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVMEM_", "PYTEST_"))}
-    env.update(DEVMEM_DB=str(db), DEVMEM_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1",
-               DEVMEM_EMBEDDINGS="1" if embeddings else "0", **extra)
+    env.update(
+        DEVMEM_DB=str(db),
+        DEVMEM_CACHE_DIR=str(cache),
+        HF_HUB_OFFLINE="1",
+        DEVMEM_EMBEDDINGS="1" if embeddings else "0",
+        **extra,
+    )
     return env
 
 
-def cli(env: dict[str, str], *args: str, input: str | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DEVMEM, *args], env=env, input=input, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def cli(
+    env: dict[str, str], *args: str, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DEVMEM, *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @contextlib.contextmanager
@@ -66,7 +79,7 @@ _ORPHAN_QUERIES = {
     "entity links without a memory": "SELECT count(*) FROM memory_entities WHERE memory_rowid NOT IN (SELECT rowid FROM memories)",
     "relation evidence without a memory": "SELECT count(*) FROM relation_evidence WHERE memory_rowid NOT IN (SELECT rowid FROM memories)",
     "links without a memory": "SELECT count(*) FROM memory_links WHERE source_rowid NOT IN (SELECT rowid FROM memories)"
-                              " OR target_rowid NOT IN (SELECT rowid FROM memories)",
+    " OR target_rowid NOT IN (SELECT rowid FROM memories)",
 }
 _VEC0_QUERIES = {
     "vec0 rows without a vector": "SELECT count(*) FROM memory_vec WHERE rowid NOT IN (SELECT rowid FROM memory_vectors)",
@@ -93,10 +106,12 @@ def rows_with_vectors(svc: MemoryService, ids: list[str]) -> set[str]:
     conn = sqlite_backend.conn(svc)
     found: set[str] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        sql = (f"SELECT m.id FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid"
-               f" WHERE m.id IN ({marks})")
+        sql = (
+            f"SELECT m.id FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid"
+            f" WHERE m.id IN ({marks})"
+        )
         if sqlite_backend.store_of(svc).vector_table_ready():
             sql += " AND m.rowid IN (SELECT rowid FROM memory_vec)"
         found |= {str(r[0]) for r in conn.execute(sql, chunk)}
@@ -105,7 +120,9 @@ def rows_with_vectors(svc: MemoryService, ids: list[str]) -> set[str]:
 
 def all_content(svc: MemoryService) -> str:
     """Every memory's content, joined (to look acknowledged markers up in one pass)."""
-    return "\n".join(str(r[0]) for r in sqlite_backend.conn(svc).execute("SELECT content FROM memories"))
+    return "\n".join(
+        str(r[0]) for r in sqlite_backend.conn(svc).execute("SELECT content FROM memories")
+    )
 
 
 def git_repo(path: Path, files: dict[str, str]) -> Path:
@@ -114,7 +131,15 @@ def git_repo(path: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text)
-    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    git = [
+        "git",
+        "-c",
+        "user.name=T",
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "commit.gpgsign=false",
+    ]
     subprocess.run([*git, "init", "-q"], cwd=path, check=True)
     subprocess.run([*git, "add", "."], cwd=path, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "initial"], cwd=path, check=True)
@@ -141,11 +166,19 @@ class _RawRpc:
         self._reader = asyncio.ensure_future(self._read_loop())
 
     @classmethod
-    async def spawn(cls, cmd: list[str], env: dict[str, str], stderr: Path, cwd: Path | None = None):
+    async def spawn(
+        cls, cmd: list[str], env: dict[str, str], stderr: Path, cwd: Path | None = None
+    ):
         with stderr.open("ab") as err:
             proc = await asyncio.create_subprocess_exec(
-                *cmd, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=err, limit=64 * 1024 * 1024)
+                *cmd,
+                env=env,
+                cwd=cwd,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+                limit=64 * 1024 * 1024,
+            )
         return cls(proc)
 
     @property
@@ -204,8 +237,11 @@ class _RawRpc:
 
     async def _dispatch(self, message: dict[str, Any]) -> None:
         if "method" in message and "id" in message:  # a request from the server
-            await self.send_body(json.dumps({"jsonrpc": "2.0", "id": message["id"],
-                                             "result": self.answer(message)}).encode())
+            await self.send_body(
+                json.dumps(
+                    {"jsonrpc": "2.0", "id": message["id"], "result": self.answer(message)}
+                ).encode()
+            )
         elif "method" in message:
             self.notifications.append(message)
         elif message.get("id") in self._waiting:
@@ -247,9 +283,14 @@ class RawMcp(_RawRpc):
                 return json.loads(line)
 
     async def initialize(self) -> dict[str, Any]:
-        result = await self.request("initialize", {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "reliability", "version": "0"}})
+        result = await self.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "reliability", "version": "0"},
+            },
+        )
         await self.notify("notifications/initialized")
         return result
 
@@ -283,9 +324,11 @@ class RawLsp(_RawRpc):
 
     async def initialize(self, root: Path | None, options: dict[str, Any] | None = None) -> Any:
         params: dict[str, Any] = {
-            "processId": os.getpid(), "capabilities": {"workspace": {"configuration": True}},
+            "processId": os.getpid(),
+            "capabilities": {"workspace": {"configuration": True}},
             "clientInfo": {"name": "reliability-client", "version": "0"},
-            "initializationOptions": options or {}}
+            "initializationOptions": options or {},
+        }
         if root is not None:
             uri = root.as_uri()
             params.update(rootUri=uri, workspaceFolders=[{"uri": uri, "name": root.name}])
@@ -294,18 +337,31 @@ class RawLsp(_RawRpc):
         return result
 
     async def command(self, name: str, *arguments: Any, timeout: float = 120) -> Any:
-        return await self.request("workspace/executeCommand",
-                                  {"command": name, "arguments": list(arguments)}, timeout)
+        return await self.request(
+            "workspace/executeCommand", {"command": name, "arguments": list(arguments)}, timeout
+        )
 
     async def open(self, path: Path, language: str = "python") -> str:
         uri = path.as_uri()
-        await self.notify("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": language, "version": 1, "text": path.read_text()}})
+        await self.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": uri,
+                    "languageId": language,
+                    "version": 1,
+                    "text": path.read_text(),
+                }
+            },
+        )
         return uri
 
     async def hover(self, uri: str, line: int, character: int, timeout: float = 60) -> Any:
-        return await self.request("textDocument/hover", {
-            "textDocument": {"uri": uri}, "position": {"line": line, "character": character}}, timeout)
+        return await self.request(
+            "textDocument/hover",
+            {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
+            timeout,
+        )
 
     async def shutdown(self) -> int | None:
         with contextlib.suppress(Exception):

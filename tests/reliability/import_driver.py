@@ -46,9 +46,15 @@ def items(path: Path, start: int) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def to_input(record: dict[str, Any], source: str) -> MemoryInput:
-    return MemoryInput(content=record["content"], title=record["title"], kind=record.get("kind", "note"),
-                       tags=list(record.get("tags", [])), project=record.get("project", "crash"),
-                       source=source, external_id=record["external_id"])
+    return MemoryInput(
+        content=record["content"],
+        title=record["title"],
+        kind=record.get("kind", "note"),
+        tags=list(record.get("tags", [])),
+        project=record.get("project", "crash"),
+        source=source,
+        external_id=record["external_id"],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,8 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write(svc: MemoryService, batch: list[tuple[int, MemoryInput]], source: str, vectors: bool,
-          counts: dict[str, int]) -> None:
+def write(
+    svc: MemoryService,
+    batch: list[tuple[int, MemoryInput]],
+    source: str,
+    vectors: bool,
+    counts: dict[str, int],
+) -> None:
     if not batch:
         return
     cursor = (CONNECTOR, source, str(batch[-1][0] + 1))

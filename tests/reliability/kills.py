@@ -32,9 +32,11 @@ from tests.reliability.helpers import opened, rows_with_vectors, store_problems
 
 DRIVER = Path(__file__).with_name("import_driver.py")
 CONNECTOR = "reliability-import"
-WORDS = ("cache index store sync memory search embed vector query token batch retry queue worker "
-         "config schema migration session note graph entity commit branch deploy build sqlite wal "
-         "lock pragma checkpoint journal fsync rollback").split()
+WORDS = (
+    "cache index store sync memory search embed vector query token batch retry queue worker "
+    "config schema migration session note graph entity commit branch deploy build sqlite wal "
+    "lock pragma checkpoint journal fsync rollback"
+).split()
 
 
 def write_items(path: Path, n: int, seed: int = 7) -> Path:
@@ -43,11 +45,19 @@ def write_items(path: Path, n: int, seed: int = 7) -> Path:
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
             body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 60)))
-            out.write(json.dumps({
-                "external_id": f"item-{i:06d}", "title": f"Import item {i}",
-                "content": f"Item {i} marker k{i:06d}x: {body}. Ünïcødé ✓ 日本語 🚀",
-                "tags": [rng.choice(WORDS)], "kind": rng.choice(["note", "log", "decision"]),
-            }, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "external_id": f"item-{i:06d}",
+                        "title": f"Import item {i}",
+                        "content": f"Item {i} marker k{i:06d}x: {body}. Ünïcødé ✓ 日本語 🚀",
+                        "tags": [rng.choice(WORDS)],
+                        "kind": rng.choice(["note", "log", "decision"]),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return path
 
 
@@ -93,12 +103,26 @@ class KillRunner:
         self.report.acked[source] = {}
         return source
 
-    def _spawn(self, out: Path, *, model: bool, from_start: bool = False) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, out: Path, *, model: bool, from_start: bool = False
+    ) -> subprocess.Popen[bytes]:
         env = {**self.env, "DEVMEM_EMBEDDINGS": "1" if model else "0"}
-        args = [sys.executable, str(DRIVER), str(self.items), "--source", self.source, "--batch", "8"]
+        args = [
+            sys.executable,
+            str(DRIVER),
+            str(self.items),
+            "--source",
+            self.source,
+            "--batch",
+            "8",
+        ]
         with out.open("wb") as stdout, (self.work / "driver-stderr.log").open("ab") as stderr:
-            return subprocess.Popen([*args, *(["--from-start"] if from_start else [])], env=env,
-                                    stdout=stdout, stderr=stderr)
+            return subprocess.Popen(
+                [*args, *(["--from-start"] if from_start else [])],
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+            )
 
     def kill_once(self, *, model: bool) -> None:
         """Start the import, SIGKILL it at a random moment, record its ACKs, check the store."""
@@ -159,26 +183,38 @@ class KillRunner:
                 out = self.work / f"finish-{source}-{int(from_start)}.out"
                 proc = self._spawn(out, model=False, from_start=from_start)
                 if proc.wait(600) != 0:
-                    self.report.problems.append(f"{source}: the finishing run exited {proc.returncode}")
+                    self.report.problems.append(
+                        f"{source}: the finishing run exited {proc.returncode}"
+                    )
                     continue
                 _, done = self._read(out)
                 last = out.read_text().strip().splitlines()[-1].split()
                 if from_start and (not done or last[1] != "0"):
-                    self.report.problems.append(f"{source}: the re-run from the start wrote again: {last}")
+                    self.report.problems.append(
+                        f"{source}: the re-run from the start wrote again: {last}"
+                    )
         self.check("after finishing every job")
         with opened(self.db) as svc:
             conn = sqlite_backend.conn(svc)
             for source in self.report.acked:
                 self.report.final_count[source] = len(svc.external_ids(source))
-            self.report.duplicates = sum(int(r[1]) - 1 for r in conn.execute(
-                "SELECT content_hash, count(*) FROM memories GROUP BY source, content_hash, project"
-                " HAVING count(*) > 1"))
+            self.report.duplicates = sum(
+                int(r[1]) - 1
+                for r in conn.execute(
+                    "SELECT content_hash, count(*) FROM memories GROUP BY source, content_hash, project"
+                    " HAVING count(*) > 1"
+                )
+            )
 
 
 def _check_job(svc, source: str, acked: dict[str, Ack]) -> list[str]:
     problems: list[str] = []
-    rows = {str(r[0]): str(r[1]) for r in sqlite_backend.conn(svc).execute(
-        "SELECT external_id, id FROM memories WHERE source = ?", (source,))}
+    rows = {
+        str(r[0]): str(r[1])
+        for r in sqlite_backend.conn(svc).execute(
+            "SELECT external_id, id FROM memories WHERE source = ?", (source,)
+        )
+    }
     lost = [ext for ext, ack in acked.items() if rows.get(ext) != ack.memory_id]
     if lost:
         problems.append(f"{len(lost)} acknowledged memories lost or changed, e.g. {lost[:3]}")
@@ -186,12 +222,16 @@ def _check_job(svc, source: str, acked: dict[str, Ack]) -> list[str]:
     expected = {f"item-{i:06d}" for i in range(cursor)}
     if set(rows) != expected:
         extra, missing = sorted(set(rows) - expected), sorted(expected - set(rows))
-        problems.append(f"cursor {cursor} disagrees with the rows: {len(extra)} beyond it "
-                        f"{extra[:3]}, {len(missing)} missing {missing[:3]} (a half-written batch)")
+        problems.append(
+            f"cursor {cursor} disagrees with the rows: {len(extra)} beyond it "
+            f"{extra[:3]}, {len(missing)} missing {missing[:3]} (a half-written batch)"
+        )
     want_vectors = [a.memory_id for a in acked.values() if a.vectors]
     without = set(want_vectors) - rows_with_vectors(svc, want_vectors)
     if without:
-        problems.append(f"{len(without)} acknowledged memories lack their vector, e.g. {sorted(without)[:3]}")
+        problems.append(
+            f"{len(without)} acknowledged memories lack their vector, e.g. {sorted(without)[:3]}"
+        )
     return problems
 
 
@@ -203,8 +243,16 @@ def _wait_for(out: Path, word: str, proc: subprocess.Popen[bytes], timeout: floa
         time.sleep(0.01)
 
 
-def run_kills(db: Path, env: dict[str, str], work: Path, *, kills: int, n: int,
-              model: Callable[[int], bool], seed: int = 1) -> KillReport:
+def run_kills(
+    db: Path,
+    env: dict[str, str],
+    work: Path,
+    *,
+    kills: int,
+    n: int,
+    model: Callable[[int], bool],
+    seed: int = 1,
+) -> KillReport:
     """``kills`` SIGKILLs (``model(i)``: whether kill i runs with the embedding model)."""
     started = time.monotonic()
     runner = KillRunner(db, env, work, n, seed)

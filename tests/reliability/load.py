@@ -79,12 +79,16 @@ class LoadReport:
         self.errors.append(f"{client}: {text[:500]}")
 
     def summary(self) -> str:
-        rates = ", ".join(f"{c} {n / self.seconds:.1f} ops/s ({self.writes[c]} writes)"
-                          for c, n in sorted(self.ops.items()))
-        return (f"{self.seconds:.0f} s: {rates}; {sum(self.writes.values())} acknowledged writes, "
-                f"{len(self.lost)} lost, {len(self.locked)} 'locked' errors, {len(self.errors)} errors, "
-                f"{self.reads_verified} cross-process reads verified, doctor --check exit {self.doctor_rc}; "
-                f"hybrid search left the exact match out of the top 5 {len(self.search_misses)} times")
+        rates = ", ".join(
+            f"{c} {n / self.seconds:.1f} ops/s ({self.writes[c]} writes)"
+            for c, n in sorted(self.ops.items())
+        )
+        return (
+            f"{self.seconds:.0f} s: {rates}; {sum(self.writes.values())} acknowledged writes, "
+            f"{len(self.lost)} lost, {len(self.locked)} 'locked' errors, {len(self.errors)} errors, "
+            f"{self.reads_verified} cross-process reads verified, doctor --check exit {self.doctor_rc}; "
+            f"hybrid search left the exact match out of the top 5 {len(self.search_misses)} times"
+        )
 
 
 class _Clock:
@@ -114,11 +118,16 @@ def _text(result: Any) -> str:
     return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
 
 
-async def _mcp_client(name: str, env: dict[str, str], work: Path, clock: _Clock, r: LoadReport) -> None:
+async def _mcp_client(
+    name: str, env: dict[str, str], work: Path, clock: _Clock, r: LoadReport
+) -> None:
     params = StdioServerParameters(command=DEVMEM_MCP, args=["--project", PROJECT], env=env)
     rng = random.Random(name)
     with (work / f"{name}.stderr.log").open("a") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as s:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as s,
+        ):
             await s.initialize()
             await _mcp_remember(s, name, r, "warm-up")  # waits for this process's model
             await clock.ready()
@@ -133,8 +142,10 @@ async def _mcp_client(name: str, env: dict[str, str], work: Path, clock: _Clock,
 async def _mcp_remember(s: ClientSession, name: str, r: LoadReport, n: int | str) -> None:
     marker = _marker()
     try:
-        result = await s.call_tool("remember", {"content": f"{name} note {n}: marker {marker}.",
-                                                "tags": [name], "kind": "note"})
+        result = await s.call_tool(
+            "remember",
+            {"content": f"{name} note {n}: marker {marker}.", "tags": [name], "kind": "note"},
+        )
     except Exception as exc:  # a protocol failure is an error too
         r.error(name, f"remember raised {exc!r}")
         return
@@ -157,7 +168,9 @@ async def _mcp_recall(s: ClientSession, name: str, r: LoadReport, rng: random.Ra
     memory_id, marker = _pick(r, rng)
     mode = "text" if rng.random() < 0.7 else "hybrid"
     try:
-        result = await s.call_tool("recall", {"query": marker, "mode": mode, "limit": 5, "project": "*"})
+        result = await s.call_tool(
+            "recall", {"query": marker, "mode": mode, "limit": 5, "project": "*"}
+        )
     except Exception as exc:
         r.error(name, f"recall raised {exc!r}")
         return
@@ -167,22 +180,40 @@ async def _mcp_recall(s: ClientSession, name: str, r: LoadReport, rng: random.Ra
     elif memory_id in [h["id"] for h in result.structured_content["hits"]]:
         r.reads_verified += 1
     elif mode == "text":
-        r.error(name, f"acknowledged {memory_id} ({marker}, by {r.acked[memory_id][0]}) not found by recall")
+        r.error(
+            name,
+            f"acknowledged {memory_id} ({marker}, by {r.acked[memory_id][0]}) not found by recall",
+        )
     else:
         r.search_misses.append(f"{name} hybrid recall for {marker} (by {r.acked[memory_id][0]})")
 
 
-async def _lsp_client(env: dict[str, str], work: Path, repo: Path, clock: _Clock, r: LoadReport) -> None:
+async def _lsp_client(
+    env: dict[str, str], work: Path, repo: Path, clock: _Clock, r: LoadReport
+) -> None:
     rng = random.Random("lsp")
-    lsp = await RawLsp.spawn([DEVMEM_LSP, "--db", env["DEVMEM_DB"], "--poll", "0.5"], env,
-                             work / "lsp.stderr.log", cwd=repo)
+    lsp = await RawLsp.spawn(
+        [DEVMEM_LSP, "--db", env["DEVMEM_DB"], "--poll", "0.5"],
+        env,
+        work / "lsp.stderr.log",
+        cwd=repo,
+    )
     try:
         await lsp.initialize(repo)
         uri = await lsp.open(repo / "billing.py")
-        anchor = {"uri": uri, "range": {"start": {"line": 4, "character": 4},
-                                         "end": {"line": 5, "character": 60}}}
-        await _lsp_remember(lsp, r, {"content": "Discounts above 100 percent are refused: refunds "
-                                                "would go negative.", **anchor}, "warm-up")
+        anchor = {
+            "uri": uri,
+            "range": {"start": {"line": 4, "character": 4}, "end": {"line": 5, "character": 60}},
+        }
+        await _lsp_remember(
+            lsp,
+            r,
+            {
+                "content": "Discounts above 100 percent are refused: refunds would go negative.",
+                **anchor,
+            },
+            "warm-up",
+        )
         await clock.ready()
         n = 0
         while clock.running():
@@ -247,16 +278,28 @@ async def _sync_loop(env: dict[str, str], work: Path, clock: _Clock, r: LoadRepo
         for _ in range(4):
             marker = _marker()
             (folder / f"note-{n:04d}.md").write_text(
-                f"---\ntags: [sync]\n---\n# Note {n}\n\nSynced note {n} with marker {marker}.\n")
+                f"---\ntags: [sync]\n---\n# Note {n}\n\nSynced note {n} with marker {marker}.\n"
+            )
             markers.append(marker)
             n += 1
         proc = await asyncio.create_subprocess_exec(
-            DEVMEM, "sync", "markdown", str(folder), "--project", PROJECT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            DEVMEM,
+            "sync",
+            "markdown",
+            str(folder),
+            "--project",
+            PROJECT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await proc.communicate()
         r.ops["sync"] += 1
         if proc.returncode != 0:
-            r.error("sync", f"exit {proc.returncode}: {err.decode(errors='replace')}{out.decode(errors='replace')}")
+            r.error(
+                "sync",
+                f"exit {proc.returncode}: {err.decode(errors='replace')}{out.decode(errors='replace')}",
+            )
             return
         r.synced_markers += markers
         r.writes["sync"] += len(markers)
@@ -273,9 +316,12 @@ async def run_load(db: Path, env: dict[str, str], work: Path, seconds: float) ->
     repo = git_repo(work / PROJECT, {"billing.py": SOURCE})
     clock = _Clock(4, seconds)
     results = await asyncio.gather(
-        _mcp_client("mcp-1", env, work, clock, report), _mcp_client("mcp-2", env, work, clock, report),
-        _lsp_client(env, work, repo, clock, report), _sync_loop(env, work, clock, report),
-        return_exceptions=True)
+        _mcp_client("mcp-1", env, work, clock, report),
+        _mcp_client("mcp-2", env, work, clock, report),
+        _lsp_client(env, work, repo, clock, report),
+        _sync_loop(env, work, clock, report),
+        return_exceptions=True,
+    )
     for result in results:
         if isinstance(result, BaseException):
             report.error("harness", f"a client failed: {result!r}")
@@ -287,12 +333,16 @@ def verify(db: Path, env: dict[str, str], r: LoadReport) -> None:
     """Every acknowledged write is stored, the indexes agree, `devmem doctor --check` passes."""
     with opened(db) as svc:
         r.problems = store_problems(svc)
-        stored = {str(row[0]): str(row[1]) for row in sqlite_backend.conn(svc).execute(
-            "SELECT id, content FROM memories")}
+        stored = {
+            str(row[0]): str(row[1])
+            for row in sqlite_backend.conn(svc).execute("SELECT id, content FROM memories")
+        }
         text = all_content(svc)
-    r.lost = [f"{client}:{mid}" for mid, (client, marker) in r.acked.items()
-              if mid not in stored or marker not in stored[mid]]
+    r.lost = [
+        f"{client}:{mid}"
+        for mid, (client, marker) in r.acked.items()
+        if mid not in stored or marker not in stored[mid]
+    ]
     r.lost += [f"sync:{m}" for m in r.synced_markers if m not in text]
     doctor = cli(env, "doctor", "--check", timeout=300)
     r.doctor_rc, r.doctor = doctor.returncode, doctor.stdout + doctor.stderr
-

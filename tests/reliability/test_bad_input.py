@@ -45,32 +45,79 @@ from tests.reliability.helpers import (
     store_problems,
 )
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 TRIED: Counter[str] = Counter()
-SETTINGS = settings(max_examples=120, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 
 # ---- strategies ----------------------------------------------------------------------------
 SURROGATE = st.integers(0xD800, 0xDFFF).map(chr)
-FTS = st.sampled_from(['"', '""', "*", "NEAR(", "NEAR/2", "(", ")", "AND", "OR", "NOT", "^", ":",
-                       "title:", "content:", "-", "+", "'", "\\", "{a b}", "\x00", "%", "_", ";",
-                       "--", "/*", "\u202e", "\ufeff", "🚀", "ß", "İ"])
+FTS = st.sampled_from(
+    [
+        '"',
+        '""',
+        "*",
+        "NEAR(",
+        "NEAR/2",
+        "(",
+        ")",
+        "AND",
+        "OR",
+        "NOT",
+        "^",
+        ":",
+        "title:",
+        "content:",
+        "-",
+        "+",
+        "'",
+        "\\",
+        "{a b}",
+        "\x00",
+        "%",
+        "_",
+        ";",
+        "--",
+        "/*",
+        "\u202e",
+        "\ufeff",
+        "🚀",
+        "ß",
+        "İ",
+    ]
+)
 
 
 def nasty(*extra: st.SearchStrategy[str], surrogates: bool = True) -> st.SearchStrategy[str]:
     """Arbitrary Unicode (controls, NUL, private use…) mixed with FTS5 syntax and ``extra``."""
     chars = st.characters(exclude_categories=() if surrogates else ("Cs",))
     piece = st.one_of(st.text(chars, max_size=8), FTS, *extra)
-    return st.one_of(st.text(chars, max_size=120),
-                     st.lists(piece, max_size=10).map(" ".join), st.lists(piece, max_size=10).map("".join))
+    return st.one_of(
+        st.text(chars, max_size=120),
+        st.lists(piece, max_size=10).map(" ".join),
+        st.lists(piece, max_size=10).map("".join),
+    )
 
 
 def jsonish(text: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), text)
-    return st.recursive(scalar, lambda inner: st.lists(inner, max_size=4)
-                        | st.dictionaries(text, inner, max_size=4), max_leaves=20)
+    return st.recursive(
+        scalar,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+        max_leaves=20,
+    )
 
 
 # Python callers can pass lone surrogates; JSON-RPC peers cannot (the SDK's parser refuses
@@ -79,7 +126,9 @@ NASTY = nasty(SURROGATE)
 JSONISH = jsonish(NASTY)
 WIRE_TEXT = nasty(surrogates=False)
 WIRE_JSON = jsonish(WIRE_TEXT)
-LIMIT = st.one_of(st.integers(), st.sampled_from([0, -1, 1, 200, 201, 10**9, 2**63, -(2**63), 10**100]))
+LIMIT = st.one_of(
+    st.integers(), st.sampled_from([0, -1, 1, 200, 201, 10**9, 2**63, -(2**63), 10**100])
+)
 KIND = st.one_of(st.sampled_from(["note", "decision", "bugfix"]), NASTY)
 TEN_MB = "x" * (10 * 1024 * 1024)
 
@@ -102,8 +151,16 @@ def core_svc(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Mem
 
 def counts(svc: MemoryService) -> tuple[int, ...]:
     conn = sqlite_backend.conn(svc)
-    tables = ("memories", "memory_fts", "memory_vectors", "memory_versions", "memory_tags",
-              "memory_links", "memory_entities", "sync_state")
+    tables = (
+        "memories",
+        "memory_fts",
+        "memory_vectors",
+        "memory_versions",
+        "memory_tags",
+        "memory_links",
+        "memory_entities",
+        "sync_state",
+    )
     return tuple(int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables)
 
 
@@ -133,11 +190,21 @@ def try_remember(svc: MemoryService, inp: MemoryInput) -> None:
 
 
 @SETTINGS
-@given(content=NASTY, title=st.none() | NASTY, kind=KIND, tags=st.lists(NASTY, max_size=5),
-       project=st.none() | NASTY, metadata=st.dictionaries(NASTY, JSONISH, max_size=4))
+@given(
+    content=NASTY,
+    title=st.none() | NASTY,
+    kind=KIND,
+    tags=st.lists(NASTY, max_size=5),
+    project=st.none() | NASTY,
+    metadata=st.dictionaries(NASTY, JSONISH, max_size=4),
+)
 def test_remember_stores_all_or_nothing(core_svc, content, title, kind, tags, project, metadata):
-    try_remember(core_svc, MemoryInput(content=content, title=title, kind=kind, tags=tags,
-                                       project=project, metadata=metadata))
+    try_remember(
+        core_svc,
+        MemoryInput(
+            content=content, title=title, kind=kind, tags=tags, project=project, metadata=metadata
+        ),
+    )
 
 
 EDGE_INPUTS = {
@@ -145,8 +212,9 @@ EDGE_INPUTS = {
     "content at the 512 KB limit": MemoryInput(content="y" * (512 * 1024)),
     "NUL byte": MemoryInput(content="nul \x00 byte"),
     "lone surrogate": MemoryInput(content="lone \ud800 surrogate"),
-    "lone surrogates in title, tag, project": MemoryInput(content="fine", title="lone \udfff",
-                                                          tags=["\ud800"], project="\ud83d"),
+    "lone surrogates in title, tag, project": MemoryInput(
+        content="fine", title="lone \udfff", tags=["\ud800"], project="\ud83d"
+    ),
     "metadata 16 deep": MemoryInput(content="deep 16", metadata=nested(16)),
     "metadata 17 deep": MemoryInput(content="deep 17", metadata=nested(17)),
     "metadata 100,000 deep": MemoryInput(content="very deep", metadata=nested(100_000)),
@@ -156,7 +224,9 @@ EDGE_INPUTS = {
     "33 tags": MemoryInput(content="many tags", tags=[f"t{i}" for i in range(33)]),
     "control characters": MemoryInput(content="\x01\x02\x1b[31m red \u202e reversed \ufeff"),
     "only whitespace": MemoryInput(content=" \t\n\u3000 "),
-    "negative anchor line": MemoryInput(content="anchor", anchor=CodeAnchor(path="a.py", start_line=-3)),
+    "negative anchor line": MemoryInput(
+        content="anchor", anchor=CodeAnchor(path="a.py", start_line=-3)
+    ),
 }
 
 
@@ -166,28 +236,88 @@ def test_remember_edge_cases(core_svc, inp):
 
 
 @SETTINGS
-@given(query=NASTY, mode=st.one_of(st.sampled_from(["hybrid", "text", "vector", "graph"]), NASTY),
-       limit=LIMIT, offset=LIMIT, kinds=st.lists(NASTY, max_size=3), tags=st.lists(NASTY, max_size=3),
-       project=st.none() | NASTY, since=st.none() | NASTY, path=st.none() | NASTY,
-       related=st.booleans())
-@example(query='"', mode="text", limit=10, offset=0, kinds=[], tags=[], project=None, since=None,
-         path=None, related=False)
-@example(query="NEAR(a b", mode="hybrid", limit=-1, offset=0, kinds=[], tags=[], project=None,
-         since=None, path=None, related=True)
-@example(query="title:x AND NOT *", mode="text", limit=10**100, offset=2**63, kinds=[], tags=[],
-         project=None, since=None, path=None, related=False)
-@example(query="x" * 1_000_000, mode="hybrid", limit=5, offset=0, kinds=[], tags=[], project=None,
-         since=None, path=None, related=False)
-@example(query="ok", mode="text", limit=5, offset=0, kinds=["\ud800"], tags=["\x00"],
-         project="\udfff", since="\ud800", path="\ud800/", related=False)
-def test_recall_answers_or_refuses_any_query(core_svc, query, mode, limit, offset, kinds, tags,
-                                             project, since, path, related):
+@given(
+    query=NASTY,
+    mode=st.one_of(st.sampled_from(["hybrid", "text", "vector", "graph"]), NASTY),
+    limit=LIMIT,
+    offset=LIMIT,
+    kinds=st.lists(NASTY, max_size=3),
+    tags=st.lists(NASTY, max_size=3),
+    project=st.none() | NASTY,
+    since=st.none() | NASTY,
+    path=st.none() | NASTY,
+    related=st.booleans(),
+)
+@example(
+    query='"',
+    mode="text",
+    limit=10,
+    offset=0,
+    kinds=[],
+    tags=[],
+    project=None,
+    since=None,
+    path=None,
+    related=False,
+)
+@example(
+    query="NEAR(a b",
+    mode="hybrid",
+    limit=-1,
+    offset=0,
+    kinds=[],
+    tags=[],
+    project=None,
+    since=None,
+    path=None,
+    related=True,
+)
+@example(
+    query="title:x AND NOT *",
+    mode="text",
+    limit=10**100,
+    offset=2**63,
+    kinds=[],
+    tags=[],
+    project=None,
+    since=None,
+    path=None,
+    related=False,
+)
+@example(
+    query="x" * 1_000_000,
+    mode="hybrid",
+    limit=5,
+    offset=0,
+    kinds=[],
+    tags=[],
+    project=None,
+    since=None,
+    path=None,
+    related=False,
+)
+@example(
+    query="ok",
+    mode="text",
+    limit=5,
+    offset=0,
+    kinds=["\ud800"],
+    tags=["\x00"],
+    project="\udfff",
+    since="\ud800",
+    path="\ud800/",
+    related=False,
+)
+def test_recall_answers_or_refuses_any_query(
+    core_svc, query, mode, limit, offset, kinds, tags, project, since, path, related
+):
     TRIED["core recall"] += 1
     before = counts(core_svc)
     filters = SearchFilters(kinds=kinds, tags=tags, project=project, since=since, path=path)
     try:
-        result = core_svc.recall(query, mode=mode, limit=limit, offset=offset, filters=filters,
-                                 include_related=related)
+        result = core_svc.recall(
+            query, mode=mode, limit=limit, offset=offset, filters=filters, include_related=related
+        )
     except DevMemError as exc:
         refused_cleanly(core_svc, before, exc)
         return
@@ -199,8 +329,12 @@ def test_recall_answers_or_refuses_any_query(core_svc, query, mode, limit, offse
 
 
 @SETTINGS
-@given(memory_id=st.one_of(NASTY, st.from_regex(r"\A[0-9A-HJKMNP-TV-Z]{26}\Z")),
-       other=NASTY, limit=LIMIT, offset=LIMIT)
+@given(
+    memory_id=st.one_of(NASTY, st.from_regex(r"\A[0-9A-HJKMNP-TV-Z]{26}\Z")),
+    other=NASTY,
+    limit=LIMIT,
+    offset=LIMIT,
+)
 @example(memory_id="", other="", limit=0, offset=-1)
 @example(memory_id="\x00", other="\ud800", limit=10**100, offset=0)
 @example(memory_id="' OR 1=1 --", other="*", limit=1, offset=0)
@@ -208,8 +342,10 @@ def test_unknown_ids_and_bad_pages_are_refused(core_svc, memory_id, other, limit
     TRIED["core ids and pages"] += 1
     before = counts(core_svc)
     calls = [
-        lambda: core_svc.get(memory_id), lambda: core_svc.versions(memory_id),
-        lambda: core_svc.links(memory_id), lambda: core_svc.forget(memory_id),
+        lambda: core_svc.get(memory_id),
+        lambda: core_svc.versions(memory_id),
+        lambda: core_svc.links(memory_id),
+        lambda: core_svc.forget(memory_id),
         lambda: core_svc.update(memory_id, MemoryPatch(content=other)),
         lambda: core_svc.link(memory_id, other, "related"),
         lambda: core_svc.accept_pending(memory_id, 2),
@@ -246,8 +382,13 @@ TOOL_ARGS = {
 def tool_calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     name = draw(st.sampled_from([*TOOL_ARGS, "no_such_tool"]))
     params = TOOL_ARGS.get(name, ["x"])
-    chosen = draw(st.lists(st.sampled_from([*params, "unexpected"] if params else ["unexpected"]),
-                           unique=True, max_size=len(params) + 1))
+    chosen = draw(
+        st.lists(
+            st.sampled_from([*params, "unexpected"] if params else ["unexpected"]),
+            unique=True,
+            max_size=len(params) + 1,
+        )
+    )
     args = {p: draw(WIRE_JSON | LIMIT | WIRE_TEXT) for p in chosen}
     if name in ("remember", "recall") and draw(st.booleans()):  # often valid but for one field
         args.setdefault("content" if name == "remember" else "query", draw(WIRE_TEXT))
@@ -282,7 +423,9 @@ def test_mcp_tools_answer_any_arguments(mcp_client, core_svc, call):
     if result.is_error:
         # Clear: it says why (the SDK's bare "Error executing tool X" means the tool crashed).
         assert text.strip() and "Traceback" not in text
-        assert not re.fullmatch(r"Error executing tool \w+", text.strip()), f"{name} crashed on {args!r}"
+        assert not re.fullmatch(r"Error executing tool \w+", text.strip()), (
+            f"{name} crashed on {args!r}"
+        )
         assert counts(core_svc) == before, f"{name} failed but wrote: {text[:300]}"
     else:
         assert result.structured_content is not None or text
@@ -290,7 +433,11 @@ def test_mcp_tools_answer_any_arguments(mcp_client, core_svc, call):
 
 # ---- raw frames to the real processes ------------------------------------------------------
 MCP_UNPARSEABLE = [  # the SDK cannot parse these: it must go on serving (see docs/reliability.md)
-    b"not json", b"{}", b"[]", b'{"jsonrpc": "2.0"}', b"\xff\xfe\x00 garbage",
+    b"not json",
+    b"{}",
+    b"[]",
+    b'{"jsonrpc": "2.0"}',
+    b"\xff\xfe\x00 garbage",
     b'{"jsonrpc": "2.0", "id": 900, "method": "tools/call", "params": [1, 2]}',
     b'{"jsonrpc": "2.0", "id": 901, "method": "tools/call", "params": {"name": "remember",'
     b' "arguments": {"content": "lone \\ud800"}}}',
@@ -298,15 +445,25 @@ MCP_UNPARSEABLE = [  # the SDK cannot parse these: it must go on serving (see do
     b' "arguments": {"content": "deep", "anchor": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}}",
 ]
 MCP_BAD_CALLS: list[tuple[str, Any]] = [  # parseable: each must get a tool error
-    ("remember", {"content": 123}), ("remember", {"content": "nul \x00"}),
-    ("remember", {"content": TEN_MB}), ("remember", {}), ("remember", {"content": ["a"]}),
-    ("remember", {"content": "x", "kind": "Not A Kind!"}), ("remember", {"content": "x", "tags": "a,b"}),
+    ("remember", {"content": 123}),
+    ("remember", {"content": "nul \x00"}),
+    ("remember", {"content": TEN_MB}),
+    ("remember", {}),
+    ("remember", {"content": ["a"]}),
+    ("remember", {"content": "x", "kind": "Not A Kind!"}),
+    ("remember", {"content": "x", "tags": "a,b"}),
     ("remember", {"content": "x", "anchor": {"path": "a.py", "start_line": -4}}),
-    ("recall", {"query": "x", "limit": -5}), ("recall", {"query": "x", "limit": 10**25}),
-    ("recall", {"query": "x", "limit": "ten"}), ("recall", {"query": ""}),
-    ("recall", {"query": "x", "cursor": "forged"}), ("recall", {"query": "x", "mode": "psychic"}),
-    ("get_memory", {"id": {"a": 1}}), ("get_memory", {"id": "01NOTAMEMORY"}), ("forget", {"id": ""}),
-    ("list_memories", {"offset": -1}), ("update_memory", {"id": "01NOTAMEMORY", "content": "x"}),
+    ("recall", {"query": "x", "limit": -5}),
+    ("recall", {"query": "x", "limit": 10**25}),
+    ("recall", {"query": "x", "limit": "ten"}),
+    ("recall", {"query": ""}),
+    ("recall", {"query": "x", "cursor": "forged"}),
+    ("recall", {"query": "x", "mode": "psychic"}),
+    ("get_memory", {"id": {"a": 1}}),
+    ("get_memory", {"id": "01NOTAMEMORY"}),
+    ("forget", {"id": ""}),
+    ("list_memories", {"offset": -1}),
+    ("update_memory", {"id": "01NOTAMEMORY", "content": "x"}),
     ("no_such_tool", {}),
 ]
 
@@ -324,11 +481,16 @@ async def test_the_mcp_process_survives_malformed_frames(tmp_path, model_cache):
             TRIED["MCP raw frames"] += 1
             result = await mcp.tool(name, args)
             text = " ".join(c.get("text", "") for c in result["content"])
-            assert result.get("isError") and text.strip() and "Traceback" not in text, (name, text[:200])
+            assert result.get("isError") and text.strip() and "Traceback" not in text, (
+                name,
+                text[:200],
+            )
         ok = await mcp.tool("remember", {"content": "Still serving after the bad frames."})
         assert not ok.get("isError")
         found = await mcp.tool("recall", {"query": "still serving", "mode": "text"})
-        assert [h["id"] for h in found["structuredContent"]["hits"]] == [ok["structuredContent"]["memory"]["id"]]
+        assert [h["id"] for h in found["structuredContent"]["hits"]] == [
+            ok["structuredContent"]["memory"]["id"]
+        ]
     finally:
         assert await mcp.close() == 0
     with opened(tmp_path / "memories.db") as svc:
@@ -340,27 +502,40 @@ def _lsp_frame(body: bytes) -> bytes:
 
 
 LSP_UNPARSEABLE = [  # not JSON-RPC at all: the server must go on serving
-    _lsp_frame(b"not json"), _lsp_frame(b"[]"), _lsp_frame(b"\xff\xfe"), _lsp_frame(b"{}"),
-    b"Content-Length: abc\r\n\r\n", b"Garbage-Header\r\n\r\n",
+    _lsp_frame(b"not json"),
+    _lsp_frame(b"[]"),
+    _lsp_frame(b"\xff\xfe"),
+    _lsp_frame(b"{}"),
+    b"Content-Length: abc\r\n\r\n",
+    b"Garbage-Header\r\n\r\n",
 ]
 
 
 async def _lsp_session(tmp_path: Path, model_cache: Path) -> tuple[RawLsp, str]:
     repo = git_repo(tmp_path / "shop", {"billing.py": "def total(lines):\n    return sum(lines)\n"})
     env = server_env(tmp_path / "memories.db", model_cache, embeddings=False)
-    lsp = await RawLsp.spawn([DEVMEM_LSP, "--db", env["DEVMEM_DB"]], env, tmp_path / "lsp.stderr.log", cwd=repo)
+    lsp = await RawLsp.spawn(
+        [DEVMEM_LSP, "--db", env["DEVMEM_DB"]], env, tmp_path / "lsp.stderr.log", cwd=repo
+    )
     await lsp.initialize(repo)
     return lsp, await lsp.open(repo / "billing.py")
 
 
 LSP_BAD_COMMANDS: list[tuple[str, Any]] = [  # our own commands: each a JSON-RPC error that says why
-    ("devmem.remember", {"content": 123}), ("devmem.remember", {"content": "lone \ud800"}),
-    ("devmem.remember", {"content": "nul \x00"}), ("devmem.remember", {"content": TEN_MB}),
-    ("devmem.remember", {"title": "no content"}), ("devmem.remember", "just a string"),
+    ("devmem.remember", {"content": 123}),
+    ("devmem.remember", {"content": "lone \ud800"}),
+    ("devmem.remember", {"content": "nul \x00"}),
+    ("devmem.remember", {"content": TEN_MB}),
+    ("devmem.remember", {"title": "no content"}),
+    ("devmem.remember", "just a string"),
     ("devmem.remember", {"content": "deep", "tags": nested(3)}),
-    ("devmem.search", {"query": "x", "limit": -1}), ("devmem.search", {"query": "x", "limit": 10**20}),
-    ("devmem.open", "01NOTAMEMORY"), ("devmem.open", {"id": ["x"]}), ("devmem.forget", {"id": ""}),
-    ("devmem.recent", {"limit": "ten"}), ("devmem.link", {"id": "01NOTAMEMORY", "target": "01NOPE"}),
+    ("devmem.search", {"query": "x", "limit": -1}),
+    ("devmem.search", {"query": "x", "limit": 10**20}),
+    ("devmem.open", "01NOTAMEMORY"),
+    ("devmem.open", {"id": ["x"]}),
+    ("devmem.forget", {"id": ""}),
+    ("devmem.recent", {"limit": "ten"}),
+    ("devmem.link", {"id": "01NOTAMEMORY", "target": "01NOPE"}),
     ("devmem.nope", {}),
 ]
 
@@ -389,7 +564,10 @@ async def test_the_lsp_process_survives_malformed_frames_and_bad_commands(tmp_pa
 
 LSP_WRONG_PARAMS = [  # valid JSON-RPC requests with wrong-typed params: JSON-RPC asks for -32602
     ("textDocument/hover", lambda uri: {"textDocument": {"uri": uri}, "position": "here"}),
-    ("textDocument/hover", lambda uri: {"textDocument": {"uri": uri}, "position": {"line": -5, "character": 0}}),
+    (
+        "textDocument/hover",
+        lambda uri: {"textDocument": {"uri": uri}, "position": {"line": -5, "character": 0}},
+    ),
     ("textDocument/codeLens", lambda uri: {"textDocument": "not an object"}),
     ("workspace/executeCommand", lambda uri: {"command": 42, "arguments": "x"}),
     ("devmem/noSuchMethod", lambda uri: None),  # no params at all (allowed by JSON-RPC)
@@ -427,6 +605,6 @@ def test_the_fuzzed_store_is_consistent(core_svc):
 
 def test_report_inputs_tried(figures):
     """Last in this module: how many inputs the tests above tried (a figure, no assertion)."""
-    figures["bad input: inputs tried"] = ", ".join(f"{n} {k}" for k, n in sorted(TRIED.items())) \
-        + f"; {sum(TRIED.values())} in all"
-
+    figures["bad input: inputs tried"] = (
+        ", ".join(f"{n} {k}" for k, n in sorted(TRIED.items())) + f"; {sum(TRIED.values())} in all"
+    )

@@ -13,7 +13,9 @@ import pytest
 
 from tests.reliability.load import run_load
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 SECONDS = 12.0
 

@@ -22,7 +22,9 @@ import pytest
 
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 MAX_CAPTURE_RSS_MB = 200
 
@@ -49,8 +51,9 @@ def markdown_ids(env: dict[str, str]) -> dict[str, str]:
 
 
 def long_note(title: str) -> str:
-    body = "\n\n".join(f"## Part {n}\n\n" + f"Step {n} of the {title} checklist. " * 60
-                       for n in range(1, 4))
+    body = "\n\n".join(
+        f"## Part {n}\n\n" + f"Step {n} of the {title} checklist. " * 60 for n in range(1, 4)
+    )
     return f"# {title}\n\n{body}\n"
 
 
@@ -84,7 +87,9 @@ def test_a_fifo_named_md_is_skipped_not_opened(tmp_path: Path, text_env) -> None
     (vault / "good.md").write_text("The good note beside the pipe.\n")
     report = sync(text_env, "markdown", str(vault), timeout=30)  # hung forever before the fix
     assert report["added"] == 1, report
-    assert any(s.startswith("pipe.md:") and "not a regular file" in s for s in report["skipped"]), report
+    assert any(s.startswith("pipe.md:") and "not a regular file" in s for s in report["skipped"]), (
+        report
+    )
     assert sync(text_env, "markdown", str(vault), timeout=30)["added"] == 0
 
 
@@ -92,7 +97,9 @@ def test_a_fifo_named_md_is_skipped_not_opened(tmp_path: Path, text_env) -> None
 def test_a_recursive_yaml_alias_loses_only_the_front_matter(tmp_path: Path, text_env) -> None:
     vault = tmp_path / "vault"
     vault.mkdir()
-    (vault / "loop.md").write_text("---\ntitle: Loop\na: &a [*a]\n---\nThe body of the looping note.\n")
+    (vault / "loop.md").write_text(
+        "---\ntitle: Loop\na: &a [*a]\n---\nThe body of the looping note.\n"
+    )
     (vault / "good.md").write_text("---\ntags: [db]\n---\nThe good note beside it.\n")
     report = sync(text_env, "markdown", str(vault))
     assert report["added"] == 2, report
@@ -128,21 +135,34 @@ def test_a_yaml_alias_bomb_is_refused_before_expansion(tmp_path: Path, text_env)
 
 # ---- D9: a 100k-deep console capture ---------------------------------------------------------
 def test_a_deeply_nested_console_capture_is_skipped_and_the_good_one_imported(
-        tmp_path: Path, text_env) -> None:
+    tmp_path: Path, text_env
+) -> None:
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     deep_event = tmp_path / "deep-event.json"  # nested inside a message, still within the parser
-    deep_event.write_text(json.dumps([{"level": "error", "message": "m"}]).replace(
-        '"m"', "[" * 5_000 + "]" * 5_000))
+    deep_event.write_text(
+        json.dumps([{"level": "error", "message": "m"}]).replace('"m"', "[" * 5_000 + "]" * 5_000)
+    )
     good = tmp_path / "good.json"
-    good.write_text(json.dumps([{"level": "error", "message": "TypeError: cart is undefined",
-                                 "timestamp": 1_700_000_000}]))
+    good.write_text(
+        json.dumps(
+            [
+                {
+                    "level": "error",
+                    "message": "TypeError: cart is undefined",
+                    "timestamp": 1_700_000_000,
+                }
+            ]
+        )
+    )
     report = sync(text_env, "console", str(deep), str(deep_event), str(good), "--project", "shop")
     assert report["added"] == 1, report
     assert any(s.startswith(str(deep)) and "nested" in s for s in report["skipped"]), report
     assert any("deep-event.json" in s and "nested" in s for s in report["skipped"]), report
     with opened(text_env["DEVMEM_DB"]) as svc:
-        assert [m.title for m in svc.list(limit=5).memories] == ["Error: TypeError: cart is undefined"]
+        assert [m.title for m in svc.list(limit=5).memories] == [
+            "Error: TypeError: cart is undefined"
+        ]
 
 
 # ---- import of a folder without --markdown ---------------------------------------------------
@@ -162,30 +182,47 @@ def _big_capture(path: Path, events: int = 100_000) -> None:
         out.write("[")
         for i in range(events):
             k = i % 50
-            out.write(("," if i else "") + json.dumps({
-                "timestamp": 1_700_000_000_000 + i * 1000, "level": ("error", "warning", "log")[i % 3],
-                "message": f"TypeError: undefined (reading 'f{k}') item {i}",
-                "url": f"https://shop.example.com/p/{i % 7}?s={i}",
-                "stack": f"TypeError: x\n    at render{k} (https://shop.example.com/app.js:{i}:12)"}))
+            out.write(
+                ("," if i else "")
+                + json.dumps(
+                    {
+                        "timestamp": 1_700_000_000_000 + i * 1000,
+                        "level": ("error", "warning", "log")[i % 3],
+                        "message": f"TypeError: undefined (reading 'f{k}') item {i}",
+                        "url": f"https://shop.example.com/p/{i % 7}?s={i}",
+                        "stack": f"TypeError: x\n    at render{k} (https://shop.example.com/app.js:{i}:12)",
+                    }
+                )
+            )
         out.write("]")
 
 
-PEAK_RSS = ("import resource, subprocess, sys\n"
-            "run = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-            "sys.stderr.write(run.stderr)\n"
-            "print(run.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "run = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stderr.write(run.stderr)\n"
+    "print(run.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
 
 
 def peak_rss_mb(env: dict[str, str], *args: str) -> float:
     """Peak RSS (MB) of one `devmem` run, measured by a fresh parent (no earlier children)."""
-    run = subprocess.run([sys.executable, "-c", PEAK_RSS, DEVMEM, *args], env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, DEVMEM, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     code, peak_kb = (int(x) for x in run.stdout.split())
     assert code == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
     return peak_kb / 1024
 
 
-def test_a_100k_event_console_capture_syncs_in_bounded_memory(tmp_path: Path, text_env, figures) -> None:
+def test_a_100k_event_console_capture_syncs_in_bounded_memory(
+    tmp_path: Path, text_env, figures
+) -> None:
     small, capture = tmp_path / "one.json", tmp_path / "session.json"
     _big_capture(small, events=1)
     _big_capture(capture)
@@ -193,10 +230,12 @@ def test_a_100k_event_console_capture_syncs_in_bounded_memory(tmp_path: Path, te
     base = peak_rss_mb(text_env, "sync", "console", str(small), "--project", "other")
     peak = peak_rss_mb(text_env, "sync", "console", str(capture), "--project", "shop")
     figures["100k-event console capture (24 MB), peak RSS of `devmem sync console`"] = (
-        f"{peak:.0f} MB ({peak - base:+.0f} MB over a 1-event capture)")
+        f"{peak:.0f} MB ({peak - base:+.0f} MB over a 1-event capture)"
+    )
     with opened(text_env["DEVMEM_DB"]) as svc:
-        counts = [int(m.metadata["count"]) for m in svc.list(limit=200).memories
-                  if m.project == "shop"]
+        counts = [
+            int(m.metadata["count"]) for m in svc.list(limit=200).memories if m.project == "shop"
+        ]
     assert len(counts) == 100 and sum(counts) == 66_667, counts  # every error and warning counted
     # Before streaming: 187 MB, +113 MB (the text, its lines and 100k event objects at once).
     assert peak <= MAX_CAPTURE_RSS_MB and peak - base <= 40, (peak, base)
@@ -204,7 +243,8 @@ def test_a_100k_event_console_capture_syncs_in_bounded_memory(tmp_path: Path, te
 
 @pytest.mark.parametrize("bad", ["bomb", "fifo"])
 def test_import_markdown_refuses_an_alias_bomb_or_a_fifo_with_one_clear_line(
-        tmp_path: Path, text_env, bad: str) -> None:
+    tmp_path: Path, text_env, bad: str
+) -> None:
     folder = tmp_path / "export"
     folder.mkdir()
     if bad == "fifo":
@@ -213,13 +253,17 @@ def test_import_markdown_refuses_an_alias_bomb_or_a_fifo_with_one_clear_line(
         bomb = _alias_bomb().replace("\n", "\n  ")  # as the record's metadata
         (folder / "01-bomb.md").write_text(
             "---\nid: 01HZY0000000000000000000AA\ntitle: Bomb\ncreated_at: '2024-01-01T00:00:00Z'\n"
-            f"metadata:\n  {bomb}\n---\nbody\n")
+            f"metadata:\n  {bomb}\n---\nbody\n"
+        )
     (folder / "02-good.md").write_text(
-        "---\nid: 01HZY0000000000000000000AB\ntitle: Good\ncreated_at: '2024-01-01T00:00:00Z'\n---\nkept\n")
+        "---\nid: 01HZY0000000000000000000AB\ntitle: Good\ncreated_at: '2024-01-01T00:00:00Z'\n---\nkept\n"
+    )
     run = cli(text_env, "import", "--markdown", str(folder), timeout=30)  # hung / ran for minutes
     text = run.stdout + run.stderr
     assert run.returncode == 1 and "Traceback" not in text, text[-2000:]
     lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("skipped:"), text  # the bad file, with its reason
+    assert len(lines) == 1 and lines[0].startswith("skipped:"), (
+        text
+    )  # the bad file, with its reason
     assert ("alias" if bad == "bomb" else "not a regular file") in text, text
     assert "imported 1, already present 0, skipped 1" in run.stdout, text  # the good one goes in

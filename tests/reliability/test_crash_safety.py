@@ -25,7 +25,9 @@ from core.ids import new_id
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 from tests.reliability.kills import run_kills, write_items
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 KILLS = 50
 MODEL_KILLS = {9, 19, 29, 39, 49}  # which of the 50 run with the embedding model
@@ -33,14 +35,21 @@ ITEMS = 2_500
 
 
 def test_fifty_kills_of_a_bulk_import_lose_nothing_acknowledged(tmp_path, env, figures):
-    report = run_kills(tmp_path / "memories.db", env, tmp_path, kills=KILLS, n=ITEMS,
-                       model=lambda i: i in MODEL_KILLS)
+    report = run_kills(
+        tmp_path / "memories.db",
+        env,
+        tmp_path,
+        kills=KILLS,
+        n=ITEMS,
+        model=lambda i: i in MODEL_KILLS,
+    )
 
     figures["crash: kills survived"] = (
         f"{report.kills} SIGKILLs ({report.during_writes} during writes, {report.before_first_commit} "
         f"before a run's first commit, {report.with_model} with the model), {report.acked_total()} "
         f"acknowledged writes, {len(report.problems)} problems, {report.duplicates} duplicates, "
-        f"{report.jobs} jobs of {ITEMS}, {report.seconds:.0f} s")
+        f"{report.jobs} jobs of {ITEMS}, {report.seconds:.0f} s"
+    )
     assert report.problems == []
     assert report.kills == KILLS and report.with_model == len(MODEL_KILLS)
     assert report.during_writes >= KILLS // 2  # the kills really hit the import at work
@@ -54,10 +63,22 @@ def _export_records(path: Path, n: int) -> Path:
     with path.open("w", encoding="utf-8") as out:
         for line in items.read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
-            out.write(json.dumps({"format": "devmemory/1", "id": new_id(), "title": item["title"],
-                                  "content": item["content"], "kind": item["kind"], "tags": item["tags"],
-                                  "created_at": "2025-03-01T10:00:00Z", "project": "crash"},
-                                 ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "format": "devmemory/1",
+                        "id": new_id(),
+                        "title": item["title"],
+                        "content": item["content"],
+                        "kind": item["kind"],
+                        "tags": item["tags"],
+                        "created_at": "2025-03-01T10:00:00Z",
+                        "project": "crash",
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return path
 
 
@@ -68,8 +89,12 @@ def test_killed_devmem_import_resumes_without_duplicates(tmp_path, text_env, fig
     ids = {json.loads(line)["id"] for line in records.read_text(encoding="utf-8").splitlines()}
     seen: list[int] = []
     while len(seen) < 5:
-        proc = subprocess.Popen([DEVMEM, "import", str(records)], env=text_env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [DEVMEM, "import", str(records)],
+            env=text_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_for_rows(Path(text_env["DEVMEM_DB"]), seen[-1] if seen else 0, proc)
         time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is not None:
@@ -85,14 +110,17 @@ def test_killed_devmem_import_resumes_without_duplicates(tmp_path, text_env, fig
     done = cli(text_env, "import", str(records), timeout=300)
     assert done.returncode == 0, done.stderr
     again = cli(text_env, "import", str(records), timeout=300)
-    assert again.returncode == 0 and f"imported 0, already present {n}" in again.stdout, again.stdout
+    assert again.returncode == 0 and f"imported 0, already present {n}" in again.stdout, (
+        again.stdout
+    )
     with opened(text_env["DEVMEM_DB"]) as svc:
         assert store_problems(svc) == []
         assert svc.store.count() == n
         stored = {m.id for m in _all(svc)}
     assert stored == ids
-    figures["crash: devmem import"] = (f"{len(seen)} SIGKILLs at {seen} memories, then resumed to "
-                                       f"{n}/{n}, re-run imported 0")
+    figures["crash: devmem import"] = (
+        f"{len(seen)} SIGKILLs at {seen} memories, then resumed to {n}/{n}, re-run imported 0"
+    )
 
 
 def _wait_for_rows(db: Path, more_than: int, proc: subprocess.Popen[bytes]) -> None:

@@ -27,7 +27,9 @@ from core.models import MemoryInput
 from tests import sqlite_backend
 from tests.reliability.helpers import DEVMEM, cli, opened, store_problems
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 NOBODY = 65534
 
@@ -50,7 +52,10 @@ def one_clear_line(run: subprocess.CompletedProcess[str], *words: str, doctor: b
 
 def make_store(env: dict[str, str], n: int = 3) -> Path:
     for i in range(n):
-        assert cli(env, "add", f"Memory {i}: the deploy key rotates every {i + 1} days.").returncode == 0
+        assert (
+            cli(env, "add", f"Memory {i}: the deploy key rotates every {i + 1} days.").returncode
+            == 0
+        )
     return Path(env["DEVMEM_DB"])
 
 
@@ -58,8 +63,19 @@ def make_store(env: dict[str, str], n: int = 3) -> Path:
 def _can_setpriv() -> bool:
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         return False
-    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                            DEVMEM, "--version"], capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            DEVMEM,
+            "--version",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return probe.returncode == 0
 
 
@@ -84,9 +100,19 @@ def _readonly_runner(db: Path) -> tuple[str, list[str]]:
         folder = str(db.parent)
         script = f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && exec "$@"'
         return "read-only bind mount (root, venv out of nobody's reach)", [
-            "unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"]
-    pytest.skip("root without setpriv to an unprivileged user or mount namespaces: "
-                "no way to make a file read-only to this process")
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ]
+    pytest.skip(
+        "root without setpriv to an unprivileged user or mount namespaces: "
+        "no way to make a file read-only to this process"
+    )
 
 
 def test_a_read_only_store_gives_a_clear_error_and_is_left_unchanged(text_env, figures):
@@ -96,16 +122,26 @@ def test_a_read_only_store_gives_a_clear_error_and_is_left_unchanged(text_env, f
     cache = shared / "cache"
     cache.mkdir()
     cache.chmod(0o777)
-    env = {**text_env, "DEVMEM_DB": str(shared / "store" / "memories.db"),
-           "DEVMEM_CACHE_DIR": str(cache), "HOME": str(cache)}
+    env = {
+        **text_env,
+        "DEVMEM_DB": str(shared / "store" / "memories.db"),
+        "DEVMEM_CACHE_DIR": str(cache),
+        "HOME": str(cache),
+    }
     try:
         db = make_store(env)
         before = sha(db)
         how, prefix = _readonly_runner(db)
 
         def run(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([*prefix, DEVMEM, *args], env=env, capture_output=True, text=True,
-                                  timeout=120, check=False)
+            return subprocess.run(
+                [*prefix, DEVMEM, *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
 
         try:
             one_clear_line(run("add", "this cannot be written"), "read-only")
@@ -127,7 +163,9 @@ def test_a_read_only_store_gives_a_clear_error_and_is_left_unchanged(text_env, f
 def _can_unshare_mount() -> bool:
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return False
-    return subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode == 0
+    )
 
 
 def test_a_store_on_a_read_only_mount_gives_a_clear_error(tmp_path, text_env, figures):
@@ -138,10 +176,18 @@ def test_a_store_on_a_read_only_mount_gives_a_clear_error(tmp_path, text_env, fi
     db = make_store(text_env)
     before = sha(db)
     folder = str(db.parent)
-    script = (f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && '
-              f'exec "{DEVMEM}" add "this cannot be written"')
-    run = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], env=text_env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    script = (
+        f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && '
+        f'exec "{DEVMEM}" add "this cannot be written"'
+    )
+    run = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        env=text_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     text = one_clear_line(run)
     assert any(w in text.lower() for w in ("read-only", "readonly", "cannot open")), text
     assert sha(db) == before
@@ -153,9 +199,15 @@ def test_a_store_on_a_read_only_mount_gives_a_clear_error(tmp_path, text_env, fi
 def small_tmpfs(path: Path, size: str = "2m") -> Iterator[bool]:
     """A tmpfs of ``size`` at ``path`` (yields False where mounting is not allowed)."""
     path.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
-        check=False).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
     try:
         yield mounted
     finally:
@@ -176,7 +228,9 @@ def fill(svc, prefix: str) -> tuple[list[str], BaseException]:
 
 
 def check_after_full(svc, acked: list[str], error: BaseException) -> None:
-    assert isinstance(error, StoreError), f"{type(error).__module__}.{type(error).__name__}: {error}"
+    assert isinstance(error, StoreError), (
+        f"{type(error).__module__}.{type(error).__name__}: {error}"
+    )
     assert "full" in str(error).lower()
     assert store_problems(svc) == []
     for memory_id in acked:
@@ -193,7 +247,9 @@ def test_a_full_disk_refuses_the_write_and_keeps_every_acknowledged_one(tmp_path
             return
         ballast = tmp_path / "small" / "ballast"
         ballast.write_bytes(b"\0" * 400_000)
-        svc = MemoryService.open(tmp_path / "small" / "memories.db", UnavailableEmbedder("text only"))
+        svc = MemoryService.open(
+            tmp_path / "small" / "memories.db", UnavailableEmbedder("text only")
+        )
         try:
             acked, error = fill(svc, "tmpfs")
             check_after_full(svc, acked, error)
@@ -202,20 +258,33 @@ def test_a_full_disk_refuses_the_write_and_keeps_every_acknowledged_one(tmp_path
             assert svc.store.count() == len(acked) + 1 and store_problems(svc) == []
         finally:
             svc.close()
-        env = {**os.environ, "DEVMEM_DB": str(tmp_path / "small" / "memories.db"), "DEVMEM_EMBEDDINGS": "0"}
+        env = {
+            **os.environ,
+            "DEVMEM_DB": str(tmp_path / "small" / "memories.db"),
+            "DEVMEM_EMBEDDINGS": "0",
+        }
         acked_cli = 0
         for i in range(100):
-            run = subprocess.run([DEVMEM, "add", "-"], input=f"cli {i} " + "z" * 300_000, env=env,
-                                 capture_output=True, text=True, timeout=120, check=False)
+            run = subprocess.run(
+                [DEVMEM, "add", "-"],
+                input=f"cli {i} " + "z" * 300_000,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             if run.returncode != 0:
                 one_clear_line(run, "full")
                 break
             acked_cli += 1
         else:
             raise AssertionError("the CLI never hit the full disk")
-    figures["disk: full tmpfs"] = (f"{len(acked)} writes acknowledged, then a clear 'disk is full' "
-                                   f"error; all kept; writes resume once space is freed; the CLI "
-                                   f"stored {acked_cli} then refused with one clear line")
+    figures["disk: full tmpfs"] = (
+        f"{len(acked)} writes acknowledged, then a clear 'disk is full' "
+        f"error; all kept; writes resume once space is freed; the CLI "
+        f"stored {acked_cli} then refused with one clear line"
+    )
 
 
 def test_a_size_limited_file_refuses_the_write_cleanly(tmp_path):
@@ -241,7 +310,9 @@ def _damage_header(db: Path) -> None:
     db.write_bytes(bytes(data))
 
 
-def test_a_damaged_file_is_reported_not_replaced_and_doctor_explains_recovery(tmp_path, text_env, figures):
+def test_a_damaged_file_is_reported_not_replaced_and_doctor_explains_recovery(
+    tmp_path, text_env, figures
+):
     db = make_store(text_env)
     backup = tmp_path / "backup.db"
     assert cli(text_env, "backup", str(backup)).returncode == 0
@@ -263,14 +334,18 @@ def _damage_pages(db: Path) -> None:
     size = int.from_bytes(data[16:18], "big")
     pages = len(data) // size
     for page in range(pages // 2, pages // 2 + 3):
-        data[page * size + 8: page * size + 200] = b"\xde\xad\xbe\xef" * 48
+        data[page * size + 8 : page * size + 200] = b"\xde\xad\xbe\xef" * 48
     db.write_bytes(bytes(data))
 
 
-def test_damaged_pages_are_found_by_doctor_check_and_a_backup_restores_everything(tmp_path, text_env):
+def test_damaged_pages_are_found_by_doctor_check_and_a_backup_restores_everything(
+    tmp_path, text_env
+):
     db = make_store(text_env, n=0)
     with opened(db) as svc:
-        svc.remember_many([MemoryInput(content=f"memory {i} " + f"word{i} " * 300) for i in range(40)])
+        svc.remember_many(
+            [MemoryInput(content=f"memory {i} " + f"word{i} " * 300) for i in range(40)]
+        )
     backup = tmp_path / "backup.db"
     assert cli(text_env, "backup", str(backup)).returncode == 0
     size = db.stat().st_size

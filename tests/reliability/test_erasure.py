@@ -11,14 +11,18 @@ import pytest
 from core.models import MemoryInput
 from tests.reliability.helpers import cli, opened
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 MARKER = "qzxvplonk"  # one distinctive word: porter stemming leaves it whole
 
 
 def _store_bytes(db: Path) -> bytes:
     """Every byte SQLite keeps for ``db``: the file, its WAL and its shared-memory index."""
-    return b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists())
+    return b"".join(
+        p.read_bytes() for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()
+    )
 
 
 def _fill(env: dict[str, str], n: int = 30) -> None:
@@ -29,8 +33,14 @@ def _fill(env: dict[str, str], n: int = 30) -> None:
 def test_cli_forget_erases_the_text_from_the_file_and_the_fts_index(text_env):
     db = Path(text_env["DEVMEM_DB"])
     _fill(text_env)
-    added = cli(text_env, "add", f"The staging password policy {MARKER} rotates weekly",
-                "--tags", "secretish", "--json")
+    added = cli(
+        text_env,
+        "add",
+        f"The staging password policy {MARKER} rotates weekly",
+        "--tags",
+        "secretish",
+        "--json",
+    )
     assert added.returncode == 0, added.stderr
     memory_id = json.loads(added.stdout)["memory"]["id"]
     assert MARKER.encode() in _store_bytes(db)
@@ -51,8 +61,13 @@ def test_forget_erases_every_version_and_a_sync_deletion_too(tmp_path):
         from core.models import MemoryPatch
 
         svc.update(first.memory.id, MemoryPatch(content=f"Draft two {MARKER}beta"))
-        svc.sync_batch([MemoryInput(content=f"Imported {MARKER}gamma", source="markdown",
-                                    external_id="notes/a.md")])
+        svc.sync_batch(
+            [
+                MemoryInput(
+                    content=f"Imported {MARKER}gamma", source="markdown", external_id="notes/a.md"
+                )
+            ]
+        )
         svc.forget(first.memory.id)
         svc.sync_batch([], deletions=[("markdown", "notes/a.md")])
     data = _store_bytes(db)

@@ -12,7 +12,9 @@ import pytest
 
 from tests.reliability.helpers import cli, opened
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 SECRET = "ghp_R8mT2xQ9vL4kW7nB3cJ6hF1dS5gA0zYpE2uK"  # shape of a GitHub token, not a real one
 NEEDLE = SECRET[4:20].encode()  # any long piece of it is a leak
@@ -23,15 +25,30 @@ def _every_byte(db: Path) -> bytes:
 
 
 def _outputs(env: dict[str, str]) -> str:
-    runs = [cli(env, "export", "-"), cli(env, "stats", "--json"), cli(env, "list", "--json"),
-            cli(env, "graph", "stats")]
+    runs = [
+        cli(env, "export", "-"),
+        cli(env, "stats", "--json"),
+        cli(env, "list", "--json"),
+        cli(env, "graph", "stats"),
+    ]
     return "\n".join(r.stdout + r.stderr for r in runs)
 
 
 def test_cli_fields_other_than_content_are_redacted(text_env):
-    added = cli(text_env, "add", "Deploy script notes: rotate the bot token monthly.",
-                "--tags", f"deploy,{SECRET}", "--project", f"infra-{SECRET}",
-                "--file", f"deploy/{SECRET}.sh:3", "--symbol", SECRET, "--json")
+    added = cli(
+        text_env,
+        "add",
+        "Deploy script notes: rotate the bot token monthly.",
+        "--tags",
+        f"deploy,{SECRET}",
+        "--project",
+        f"infra-{SECRET}",
+        "--file",
+        f"deploy/{SECRET}.sh:3",
+        "--symbol",
+        SECRET,
+        "--json",
+    )
     assert added.returncode == 0, added.stderr
     shown = json.loads(added.stdout)
     assert SECRET not in added.stdout, added.stdout
@@ -47,8 +64,12 @@ def test_markdown_secrets_in_tags_and_file_names_never_reach_the_store(tmp_path,
     sync cursor's key); the notes beside it are imported and stay the same across syncs."""
     vault = tmp_path / "vault"
     vault.mkdir()
-    (vault / "ops.md").write_text(f"---\ntags: [ops, {SECRET}]\n---\n# Ops\n\nThe bot token rotates.\n")
-    (vault / f"token {SECRET}.md").write_text("# Bot token\n\nThe CI bot's token lives in the vault.\n")
+    (vault / "ops.md").write_text(
+        f"---\ntags: [ops, {SECRET}]\n---\n# Ops\n\nThe bot token rotates.\n"
+    )
+    (vault / f"token {SECRET}.md").write_text(
+        "# Bot token\n\nThe CI bot's token lives in the vault.\n"
+    )
     (vault / "plain.md").write_text("# Plain\n\nNothing secret in this note at all.\n")
     ids, db = [], Path(text_env["DEVMEM_DB"])
     for _ in range(3):
@@ -68,8 +89,16 @@ def test_external_ids_holding_a_secret_are_stored_redacted_and_still_found(tmp_p
         from core.models import MemoryInput
 
         for token in (SECRET, other):
-            svc.sync_batch([MemoryInput(content=f"Issue filed with {token[-4:]}", source="github",
-                                        external_id=f"hooks/{token}", source_url=f"https://h/{token}")])
+            svc.sync_batch(
+                [
+                    MemoryInput(
+                        content=f"Issue filed with {token[-4:]}",
+                        source="github",
+                        external_id=f"hooks/{token}",
+                        source_url=f"https://h/{token}",
+                    )
+                ]
+            )
         stored = svc.external_ids("github")
         assert len(stored) == 2 and not any(SECRET[4:20] in k for k in stored), stored
         found = svc.find_external("github", f"hooks/{SECRET}")

@@ -34,7 +34,9 @@ from tests.reliability.helpers import (
     server_env,
 )
 
-pytestmark = pytest.mark.slow  # end to end (processes, stores on disk): `make test-fast` leaves it out
+pytestmark = (
+    pytest.mark.slow
+)  # end to end (processes, stores on disk): `make test-fast` leaves it out
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "secrets"
 
@@ -60,33 +62,55 @@ def test_redaction_corpus_through_the_store(tmp_path, figures):
     db = tmp_path / "memories.db"
     svc = MemoryService.open(db, UnavailableEmbedder("text only"))
     try:
-        found = svc.remember_many([MemoryInput(content=text, project=f"s{i}") for i, (_, text) in enumerate(secrets)])
-        kept = svc.remember_many([MemoryInput(content=text, project=f"n{i}") for i, text in enumerate(clean)])
-        detected = [kind in {n.kind for n in r.redactions} for (kind, _), r in zip(secrets, found, strict=True)]
-        false_pos = [text for text, r in zip(clean, kept, strict=True)
-                     if r.redactions or svc.get(r.memory.id).content != text]
+        found = svc.remember_many(
+            [MemoryInput(content=text, project=f"s{i}") for i, (_, text) in enumerate(secrets)]
+        )
+        kept = svc.remember_many(
+            [MemoryInput(content=text, project=f"n{i}") for i, text in enumerate(clean)]
+        )
+        detected = [
+            kind in {n.kind for n in r.redactions}
+            for (kind, _), r in zip(secrets, found, strict=True)
+        ]
+        false_pos = [
+            text
+            for text, r in zip(clean, kept, strict=True)
+            if r.redactions or svc.get(r.memory.id).content != text
+        ]
     finally:
         svc.close()
     stored = _db_bytes(db)  # content, title, versions, FTS index, WAL: the secret is nowhere
-    spans = {text[r.start:r.end] for _, text in secrets for r in redact(text).redactions}
-    leaked = [s for s in spans if len(s) >= 8 and (s.encode() in stored or s.lower().encode() in stored)]
+    spans = {text[r.start : r.end] for _, text in secrets for r in redact(text).redactions}
+    leaked = [
+        s for s in spans if len(s) >= 8 and (s.encode() in stored or s.lower().encode() in stored)
+    ]
 
     n, m = len(secrets), len(clean)
     figures["security: redaction corpus"] = (
         f"detected {sum(detected)}/{n} real-format secrets ({sum(detected) / n:.1%}), false positives "
         f"{len(false_pos)}/{m} look-alikes ({len(false_pos) / m:.1%}), {len(leaked)} detected "
-        f"secrets found in the database file")
+        f"secrets found in the database file"
+    )
     assert n >= 100 and m >= 100
-    assert sum(detected) / n >= 0.97, [t[:60] for (_, t), d in zip(secrets, detected, strict=True) if not d]
+    assert sum(detected) / n >= 0.97, [
+        t[:60] for (_, t), d in zip(secrets, detected, strict=True) if not d
+    ]
     assert len(false_pos) / m <= 0.03, false_pos
     assert leaked == []
 
 
 # ---- HTTP transport ------------------------------------------------------------------------
 TOKEN = "tok-" + "".join(random.Random(3).choices(string.ascii_letters + string.digits, k=40))
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "security", "version": "0"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "security", "version": "0"},
+    },
+}
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 
@@ -110,10 +134,17 @@ def _loopback_hex(addr: str) -> bool:
 
 
 def test_http_needs_the_token_checks_origin_and_binds_to_loopback(tmp_path, model_cache, figures):
-    env = server_env(tmp_path / "memories.db", model_cache, embeddings=False, DEVMEM_MCP_TOKEN=TOKEN)
+    env = server_env(
+        tmp_path / "memories.db", model_cache, embeddings=False, DEVMEM_MCP_TOKEN=TOKEN
+    )
     port = _free_port()
-    proc = subprocess.Popen([DEVMEM_MCP, "--http", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [DEVMEM_MCP, "--http", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         _wait_listening(proc, port)
@@ -122,18 +153,27 @@ def test_http_needs_the_token_checks_origin_and_binds_to_loopback(tmp_path, mode
             return httpx.post(url, json=INIT, headers={**HEADERS, **headers}, timeout=20)
 
         cases = {
-            "no token": (post(), 401), "wrong token": (post(authorization="Bearer wrong"), 401),
+            "no token": (post(), 401),
+            "wrong token": (post(authorization="Bearer wrong"), 401),
             "token plus a character": (post(authorization=f"Bearer {TOKEN}x"), 401),
             "token less a character": (post(authorization=f"Bearer {TOKEN[:-1]}"), 401),
             "empty bearer": (post(authorization="Bearer"), 401),
             "wrong scheme": (post(authorization=f"Basic {TOKEN}"), 401),
             "right token": (post(authorization=f"Bearer {TOKEN}"), 200),
-            "foreign Origin": (post(authorization=f"Bearer {TOKEN}", origin="http://evil.example"), 403),
+            "foreign Origin": (
+                post(authorization=f"Bearer {TOKEN}", origin="http://evil.example"),
+                403,
+            ),
             "Origin null": (post(authorization=f"Bearer {TOKEN}", origin="null"), 403),
-            "local Origin": (post(authorization=f"Bearer {TOKEN}", origin="http://localhost:5173"), 200),
+            "local Origin": (
+                post(authorization=f"Bearer {TOKEN}", origin="http://localhost:5173"),
+                200,
+            ),
             "rebound Host": (post(authorization=f"Bearer {TOKEN}", host="evil.example"), 421),
         }
-        wrong = {k: (r.status_code, want) for k, (r, want) in cases.items() if r.status_code != want}
+        wrong = {
+            k: (r.status_code, want) for k, (r, want) in cases.items() if r.status_code != want
+        }
         assert wrong == {}
         assert cases["no token"][0].headers["www-authenticate"].startswith("Bearer")
         assert TOKEN not in cases["wrong token"][0].text
@@ -143,11 +183,18 @@ def test_http_needs_the_token_checks_origin_and_binds_to_loopback(tmp_path, mode
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
     assert TOKEN not in stderr
-    refused = subprocess.run([DEVMEM_MCP, "--http", "--host", "0.0.0.0", "--port", str(port)],
-                             env={**env, "DEVMEM_MCP_TOKEN": ""}, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [DEVMEM_MCP, "--http", "--host", "0.0.0.0", "--port", str(port)],
+        env={**env, "DEVMEM_MCP_TOKEN": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "DEVMEM_MCP_TOKEN" in refused.stderr
-    figures["security: HTTP"] = (f"{len(cases)} auth/Origin/Host cases as required (401/403/421), "
-                                 "listens on loopback only, refuses 0.0.0.0 without a token")
+    figures["security: HTTP"] = (
+        f"{len(cases)} auth/Origin/Host cases as required (401/403/421), "
+        "listens on loopback only, refuses 0.0.0.0 without a token"
+    )
 
 
 def _free_port() -> int:
@@ -198,7 +245,9 @@ async def test_the_token_is_compared_in_constant_time(monkeypatch):
 
     for value in (None, "Bearer x", f"Bearer {TOKEN[:-1]}y", f"Basic {TOKEN}", f"Bearer {TOKEN}"):
         headers = [(b"authorization", value.encode())] if value is not None else []
-        await guard({"type": "http", "headers": headers, "method": "POST", "path": "/mcp"}, None, send)
+        await guard(
+            {"type": "http", "headers": headers, "method": "POST", "path": "/mcp"}, None, send
+        )
     assert len(calls) == 5 and all(b == TOKEN.encode() for _, b in calls)
     assert reached == [True]  # only the right token got through
     assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [401] * 4
@@ -209,12 +258,22 @@ def test_connectors_refuse_paths_outside_their_folder(tmp_path, text_env, figure
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "private.md").write_text("# Private\n\nOUTSIDE-MARKER-md must never be imported.\n")
-    (outside / "capture.json").write_text(json.dumps([{"level": "error", "text": "OUTSIDE-MARKER-console boom",
-                                                      "timestamp": "2025-01-01T00:00:00Z"}]))
+    (outside / "capture.json").write_text(
+        json.dumps(
+            [
+                {
+                    "level": "error",
+                    "text": "OUTSIDE-MARKER-console boom",
+                    "timestamp": "2025-01-01T00:00:00Z",
+                }
+            ]
+        )
+    )
     vault = tmp_path / "vault"
     vault.mkdir()
-    (vault / "inside.md").write_text("# Inside\n\nSee [the private note](../outside/private.md) and "
-                                     "![[../outside/private]].\n")
+    (vault / "inside.md").write_text(
+        "# Inside\n\nSee [the private note](../outside/private.md) and ![[../outside/private]].\n"
+    )
     (vault / "link-to-file.md").symlink_to(outside / "private.md")
     (vault / "link-to-dir").symlink_to(outside, target_is_directory=True)
     captures = tmp_path / "captures"
@@ -231,7 +290,9 @@ def test_connectors_refuse_paths_outside_their_folder(tmp_path, text_env, figure
     stored = _db_bytes(Path(text_env["DEVMEM_DB"]))
     assert b"OUTSIDE-MARKER" not in stored
     assert b"Inside" in stored  # the note inside was imported
-    figures["security: connectors"] = f"{len(with_reason)} symlinks/.. escapes refused with a reason, 0 read"
+    figures["security: connectors"] = (
+        f"{len(with_reason)} symlinks/.. escapes refused with a reason, 0 read"
+    )
 
 
 # ---- credential files ----------------------------------------------------------------------
@@ -262,7 +323,9 @@ def _fake_secrets() -> dict[str, str]:
         "aws": "AKIA" + "".join(rng.choices(upper32, k=16)),
         "github": "ghp_" + "".join(rng.choices(alnum, k=36)),
         "key": f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----",
-        "password": "postgres://deploy:" + "".join(rng.choices(alnum, k=18)) + "@db.internal:5432/app",
+        "password": "postgres://deploy:"
+        + "".join(rng.choices(alnum, k=18))
+        + "@db.internal:5432/app",
     }
 
 
@@ -275,8 +338,10 @@ def _needles(secrets: dict[str, str]) -> list[str]:
 
 async def test_no_secret_reaches_a_log_or_the_store(tmp_path, model_cache, figures):
     secrets = _fake_secrets()
-    note = (f"Deploy notes. AWS key {secrets['aws']}, GitHub token {secrets['github']}, "
-            f"database {secrets['password']}.\n\n{secrets['key']}\n")
+    note = (
+        f"Deploy notes. AWS key {secrets['aws']}, GitHub token {secrets['github']}, "
+        f"database {secrets['password']}.\n\n{secrets['key']}\n"
+    )
     db = tmp_path / "memories.db"
     env = server_env(db, model_cache, embeddings=False, DEVMEM_LOG="DEBUG")
     logs = tmp_path / "logs"
@@ -287,50 +352,90 @@ async def test_no_secret_reaches_a_log_or_the_store(tmp_path, model_cache, figur
 
     texts = {p.name: p.read_text(errors="replace") for p in logs.iterdir()}
     texts.update(outputs)
-    cache_files = [p for p in Path(env["DEVMEM_CACHE_DIR"]).rglob("*") if p.is_file() and p.suffix in (".md", ".log", ".txt")]
+    cache_files = [
+        p
+        for p in Path(env["DEVMEM_CACHE_DIR"]).rglob("*")
+        if p.is_file() and p.suffix in (".md", ".log", ".txt")
+    ]
     texts.update({str(p): p.read_text(errors="replace") for p in cache_files})
-    leaks = [(name, needle[:12]) for name, text in texts.items() for needle in _needles(secrets)
-             if needle.lower() in text.lower()]
+    leaks = [
+        (name, needle[:12])
+        for name, text in texts.items()
+        for needle in _needles(secrets)
+        if needle.lower() in text.lower()
+    ]
     stored = _db_bytes(db).lower()
     in_store = [n[:12] for n in _needles(secrets) if n.lower().encode() in stored]
-    figures["security: logs"] = (f"{len(_needles(secrets))} secrets through MCP, LSP and CLI at DEBUG: "
-                                 f"{len(leaks)} found in {len(texts)} logs/outputs, {len(in_store)} in the store")
+    figures["security: logs"] = (
+        f"{len(_needles(secrets))} secrets through MCP, LSP and CLI at DEBUG: "
+        f"{len(leaks)} found in {len(texts)} logs/outputs, {len(in_store)} in the store"
+    )
     assert sum(len(t) for t in texts.values()) > 1000  # the logs were really written, at DEBUG
     assert leaks == []
     assert in_store == []
 
 
-async def _mcp_with_secrets(env: dict[str, str], logs: Path, note: str, secrets: dict[str, str]) -> None:
-    mcp = await RawMcp.spawn([DEVMEM_MCP, "--project", "sec", "--log-level", "DEBUG"], env, logs / "mcp.log")
+async def _mcp_with_secrets(
+    env: dict[str, str], logs: Path, note: str, secrets: dict[str, str]
+) -> None:
+    mcp = await RawMcp.spawn(
+        [DEVMEM_MCP, "--project", "sec", "--log-level", "DEBUG"], env, logs / "mcp.log"
+    )
     try:
         await mcp.initialize()
         made = await mcp.tool("remember", {"content": note, "kind": "decision"})
         assert not made.get("isError") and made["structuredContent"]["redactions"]
         for args in ({"query": secrets["github"]}, {"query": f"where is {secrets['aws']} used"}):
             await mcp.tool("recall", args)
-        for bad in ({"content": f"{secrets['github']} \x00"}, {"content": "x", "kind": secrets["github"]}):
+        for bad in (
+            {"content": f"{secrets['github']} \x00"},
+            {"content": "x", "kind": secrets["github"]},
+        ):
             assert (await mcp.tool("remember", bad)).get("isError")
         assert (await mcp.tool("get_memory", {"id": secrets["aws"]})).get("isError")
-        await mcp.tool("update_memory", {"id": made["structuredContent"]["memory"]["id"],
-                                         "content": note + "\nRotated: " + secrets["github"]})
+        await mcp.tool(
+            "update_memory",
+            {
+                "id": made["structuredContent"]["memory"]["id"],
+                "content": note + "\nRotated: " + secrets["github"],
+            },
+        )
     finally:
         await mcp.close()
 
 
-async def _lsp_with_secrets(env: dict[str, str], logs: Path, tmp_path: Path, note: str,
-                            secrets: dict[str, str]) -> None:
-    repo = git_repo(tmp_path / "repo", {"deploy.py": f"KEY = '{secrets['aws']}'\n\n\ndef deploy():\n    pass\n"})
-    lsp = await RawLsp.spawn([DEVMEM_LSP, "--db", env["DEVMEM_DB"], "--log-level", "DEBUG"], env,
-                             logs / "lsp.log", cwd=repo)
+async def _lsp_with_secrets(
+    env: dict[str, str], logs: Path, tmp_path: Path, note: str, secrets: dict[str, str]
+) -> None:
+    repo = git_repo(
+        tmp_path / "repo", {"deploy.py": f"KEY = '{secrets['aws']}'\n\n\ndef deploy():\n    pass\n"}
+    )
+    lsp = await RawLsp.spawn(
+        [DEVMEM_LSP, "--db", env["DEVMEM_DB"], "--log-level", "DEBUG"],
+        env,
+        logs / "lsp.log",
+        cwd=repo,
+    )
     try:
         await lsp.initialize(repo)
         uri = await lsp.open(repo / "deploy.py")
-        await lsp.command("devmem.remember", {"content": note, "uri": uri,
-                                              "range": {"start": {"line": 0, "character": 0},
-                                                        "end": {"line": 0, "character": 30}}})
+        await lsp.command(
+            "devmem.remember",
+            {
+                "content": note,
+                "uri": uri,
+                "range": {
+                    "start": {"line": 0, "character": 0},
+                    "end": {"line": 0, "character": 30},
+                },
+            },
+        )
         await lsp.hover(uri, 0, 8)
         await lsp.command("devmem.search", {"query": secrets["github"]})
-        for bad in ({"content": secrets["github"], "kind": secrets["github"]}, {"content": f"{secrets['aws']}\x00"}):
+        for bad in (
+            {"content": secrets["github"], "kind": secrets["github"]},
+            {"content": f"{secrets['aws']}\x00"},
+        ):
             with pytest.raises(RpcError):
                 await lsp.command("devmem.remember", bad)
         with pytest.raises(RpcError):
@@ -340,16 +445,20 @@ async def _lsp_with_secrets(env: dict[str, str], logs: Path, tmp_path: Path, not
         await lsp.shutdown()
 
 
-def _cli_with_secrets(env: dict[str, str], tmp_path: Path, note: str, secrets: dict[str, str]) -> dict[str, str]:
+def _cli_with_secrets(
+    env: dict[str, str], tmp_path: Path, note: str, secrets: dict[str, str]
+) -> dict[str, str]:
     vault = tmp_path / "vault"
     vault.mkdir()
     (vault / "deploy.md").write_text(f"---\ntoken: {secrets['github']}\n---\n{note}")
     # (A command line that names a secret as an argument gets it echoed in its own error
     # message, as any CLI does; that is the user's terminal, not a log, so not run here.)
     runs = {
-        "cli add": cli(env, "add", "-", input=note), "cli search": cli(env, "search", secrets["github"]),
+        "cli add": cli(env, "add", "-", input=note),
+        "cli search": cli(env, "search", secrets["github"]),
         "cli sync": cli(env, "sync", "markdown", str(vault), "--json"),
-        "cli export": cli(env, "export", "-"), "cli list": cli(env, "list"),
+        "cli export": cli(env, "export", "-"),
+        "cli list": cli(env, "list"),
     }
     assert runs["cli sync"].returncode == 0, runs["cli sync"].stderr
     return {name: run.stdout + run.stderr for name, run in runs.items()}

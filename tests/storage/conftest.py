@@ -70,16 +70,27 @@ def old_store(backend: str, location: str, memory_id: str, vector: list[float]) 
 
     conn = sqlite_db.connect(location)
     sqlite_db.MIGRATIONS[0](conn)
-    conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1'), ('embedding_model', 'test:8-dims'),"
-                 " ('embedding_dim', '8')")
-    conn.execute("INSERT INTO memories (id, title, content, content_hash, kind, source, provenance, visibility,"
-                 " created_at, updated_at) VALUES (?, '', 'legacy cache note', 'h', 'note', 'user', 3,"
-                 " 'private', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')", (memory_id,))
-    conn.execute("INSERT INTO memory_fts(rowid, title, content, tags) VALUES (1, '', 'legacy cache note', '')")
-    conn.execute("INSERT INTO memory_vectors(rowid, model, vector) VALUES (1, 'test:8-dims', ?)",
-                 (np.asarray(vector, dtype=np.float32).tobytes(),))
-    conn.execute("INSERT INTO memory_versions(memory_rowid, version, title, content, changed_at, changed_by)"
-                 " VALUES (1, 1, '', 'legacy cache note', '2024-01-01T00:00:00Z', 'user')")
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('schema_version', '1'), ('embedding_model', 'test:8-dims'),"
+        " ('embedding_dim', '8')"
+    )
+    conn.execute(
+        "INSERT INTO memories (id, title, content, content_hash, kind, source, provenance, visibility,"
+        " created_at, updated_at) VALUES (?, '', 'legacy cache note', 'h', 'note', 'user', 3,"
+        " 'private', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')",
+        (memory_id,),
+    )
+    conn.execute(
+        "INSERT INTO memory_fts(rowid, title, content, tags) VALUES (1, '', 'legacy cache note', '')"
+    )
+    conn.execute(
+        "INSERT INTO memory_vectors(rowid, model, vector) VALUES (1, 'test:8-dims', ?)",
+        (np.asarray(vector, dtype=np.float32).tobytes(),),
+    )
+    conn.execute(
+        "INSERT INTO memory_versions(memory_rowid, version, title, content, changed_at, changed_by)"
+        " VALUES (1, 1, '', 'legacy cache note', '2024-01-01T00:00:00Z', 'user')"
+    )
     conn.close()
 
 
@@ -87,5 +98,8 @@ def stored_bytes(backend: str, location: str) -> bytes:
     """Every byte the backend keeps for the store on this machine."""
     if backend != "sqlite":
         raise NotImplementedError(backend)
-    return b"".join(p.read_bytes() for p in (Path(location), Path(f"{location}-wal"), Path(f"{location}-shm"))
-                    if p.exists())
+    return b"".join(
+        p.read_bytes()
+        for p in (Path(location), Path(f"{location}-wal"), Path(f"{location}-shm"))
+        if p.exists()
+    )

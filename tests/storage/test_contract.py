@@ -26,14 +26,32 @@ REPO = Path(__file__).resolve().parents[2]
 def mem(content: str, **fields: Any) -> Memory:
     """A memory as the service would hand it to the storage."""
     at = fields.pop("at", "2025-01-01T10:00:00Z")
-    base = Memory(id=new_id(), title="", content=content, kind="note", tags=(), project=None, anchor=None,
-                  source="user", external_id=None, source_url=None, provenance=Provenance.USER,
-                  visibility="private", created_at=at, updated_at=at, event_at=None, version=1,
-                  metadata={}, content_hash=f"hash-{content}")
+    base = Memory(
+        id=new_id(),
+        title="",
+        content=content,
+        kind="note",
+        tags=(),
+        project=None,
+        anchor=None,
+        source="user",
+        external_id=None,
+        source_url=None,
+        provenance=Provenance.USER,
+        visibility="private",
+        created_at=at,
+        updated_at=at,
+        event_at=None,
+        version=1,
+        metadata={},
+        content_hash=f"hash-{content}",
+    )
     return replace(base, **fields)
 
 
-def put(storage: Storage, *memories: Memory, vectors: list[np.ndarray] | None = None) -> list[Memory]:
+def put(
+    storage: Storage, *memories: Memory, vectors: list[np.ndarray] | None = None
+) -> list[Memory]:
     with storage.transaction() as tx:
         for i, m in enumerate(memories):
             tx.insert(m, vectors[i] if vectors else None)
@@ -48,8 +66,15 @@ def unit(*values: float) -> np.ndarray:
 
 # ---- memories ------------------------------------------------------------------------
 def test_insert_get_replace_and_delete(storage: Storage) -> None:
-    m, = put(storage, mem("the cache keeps entries warm", tags=("perf",), metadata={"k": [1, "x"]},
-                          anchor=CodeAnchor("src/cache.py", 3, 9, "Cache.warm")))
+    (m,) = put(
+        storage,
+        mem(
+            "the cache keeps entries warm",
+            tags=("perf",),
+            metadata={"k": [1, "x"]},
+            anchor=CodeAnchor("src/cache.py", 3, 9, "Cache.warm"),
+        ),
+    )
     assert storage.get(m.id) == m and storage.get(m.id.lower()) == m
     assert storage.count() == 1 and storage.get_many([m.id, "01NOPE"]) == {m.id: m}
     changed = replace(m, content="the cache now evicts cold entries", content_hash="h2", version=2)
@@ -60,14 +85,26 @@ def test_insert_get_replace_and_delete(storage: Storage) -> None:
     assert storage.text_candidates(["warm"], None, 5) == []
     with storage.transaction() as tx:
         tx.delete(m.id)
-    assert storage.get(m.id) is None and storage.count() == 0 and storage.text_candidates(["cache"], None, 5) == []
+    assert (
+        storage.get(m.id) is None
+        and storage.count() == 0
+        and storage.text_candidates(["cache"], None, 5) == []
+    )
 
 
 def test_lookups_by_hash_and_external_id(storage: Storage) -> None:
-    a, b, c = put(storage, mem("a", project="web"), mem("b", source="git", external_id="repo:1"),
-                  mem("c", source="git", external_id="other:2"))
-    assert storage.find_by_hash("hash-a", "web") == a and storage.find_by_hash("hash-a", None) is None
-    assert storage.find_external("git", "repo:1") == b and storage.find_external("git", "nope") is None
+    a, b, c = put(
+        storage,
+        mem("a", project="web"),
+        mem("b", source="git", external_id="repo:1"),
+        mem("c", source="git", external_id="other:2"),
+    )
+    assert (
+        storage.find_by_hash("hash-a", "web") == a and storage.find_by_hash("hash-a", None) is None
+    )
+    assert (
+        storage.find_external("git", "repo:1") == b and storage.find_external("git", "nope") is None
+    )
     assert storage.external_ids("git") == {"repo:1": "hash-b", "other:2": "hash-c"}
     assert storage.external_ids("git", "repo:") == {"repo:1": "hash-b"}
 
@@ -80,16 +117,20 @@ def test_a_rolled_back_transaction_leaves_nothing(storage: Storage) -> None:
 
 
 def test_versions_and_pending_versions(storage: Storage) -> None:
-    m, = put(storage, mem("first draft", kind="decision", tags=("x",)))
+    (m,) = put(storage, mem("first draft", kind="decision", tags=("x",)))
     assert storage.next_version(m.id) == 2
     later = replace(m, content="second draft", updated_at="2025-01-02T00:00:00Z")
     with storage.transaction() as tx:
         assert tx.add_version(later, "assistant", pending=True) == 2
     versions = storage.versions(m.id)
     assert [(v.version, v.content, v.changed_by, v.pending) for v in versions] == [
-        (1, "first draft", "user", False), (2, "second draft", "assistant", True)]
+        (1, "first draft", "user", False),
+        (2, "second draft", "assistant", True),
+    ]
     fields = storage.version_fields(m.id, 2)
-    assert fields is not None and fields["content"] == "second draft" and fields["kind"] == "decision"
+    assert (
+        fields is not None and fields["content"] == "second draft" and fields["kind"] == "decision"
+    )
     assert fields["tags"] == ["x"] and storage.version_fields(m.id, 9) is None
     with storage.transaction() as tx:
         tx.clear_pending(m.id, 2)
@@ -103,7 +144,9 @@ def test_links(storage: Storage) -> None:
         tx.add_link(a.id, b.id, "related", "2025-01-01T00:00:00Z")  # kept once
         tx.add_link(c.id, a.id, "supersedes", "2025-01-02T00:00:00Z")
     assert [(x.source_id, x.target_id, x.type) for x in storage.links_of(a.id)] == [
-        (a.id, b.id, "related"), (c.id, a.id, "supersedes")]
+        (a.id, b.id, "related"),
+        (c.id, a.id, "supersedes"),
+    ]
     assert len(storage.all_links()) == 2
     with storage.transaction() as tx:
         assert tx.remove_link(a.id, b.id, "depends_on") == 0
@@ -116,12 +159,31 @@ def test_links(storage: Storage) -> None:
 @pytest.fixture
 def varied(storage: Storage) -> dict[str, Memory]:
     ms = {
-        "web": mem("alpha web decision", kind="decision", tags=("db", "perf"), project="web",
-                   at="2025-01-01T00:00:00Z", anchor=CodeAnchor("src/app/db.py")),
-        "api": mem("alpha api bugfix", kind="bugfix", tags=("db",), project="api", source="git:acme/api",
-                   at="2025-02-01T00:00:00Z", visibility="team", anchor=CodeAnchor("src/api.py")),
-        "global": mem("alpha global note", tags=("perf",), at="2025-03-01T00:00:00Z",
-                      event_at="2024-06-01T00:00:00Z", anchor=CodeAnchor("src_other/x.py")),
+        "web": mem(
+            "alpha web decision",
+            kind="decision",
+            tags=("db", "perf"),
+            project="web",
+            at="2025-01-01T00:00:00Z",
+            anchor=CodeAnchor("src/app/db.py"),
+        ),
+        "api": mem(
+            "alpha api bugfix",
+            kind="bugfix",
+            tags=("db",),
+            project="api",
+            source="git:acme/api",
+            at="2025-02-01T00:00:00Z",
+            visibility="team",
+            anchor=CodeAnchor("src/api.py"),
+        ),
+        "global": mem(
+            "alpha global note",
+            tags=("perf",),
+            at="2025-03-01T00:00:00Z",
+            event_at="2024-06-01T00:00:00Z",
+            anchor=CodeAnchor("src_other/x.py"),
+        ),
     }
     put(storage, *ms.values(), vectors=[unit(1, 0), unit(1, 1), unit(0, 1)])
     return ms
@@ -145,7 +207,8 @@ FILTER_CASES: list[tuple[SearchFilters, set[str]]] = [
 
 @pytest.mark.parametrize(("filters", "expected"), FILTER_CASES)
 def test_filters_apply_to_listing_and_both_candidate_kinds(
-        storage: Storage, varied: dict[str, Memory], filters: SearchFilters, expected: set[str]) -> None:
+    storage: Storage, varied: dict[str, Memory], filters: SearchFilters, expected: set[str]
+) -> None:
     want = {varied[k].id for k in expected}
     assert {m.id for m in storage.page(filters, 50, 0, "updated").memories} == want
     assert {c.memory_id for c in storage.text_candidates(["alpha"], filters, 50)} == want
@@ -160,16 +223,24 @@ def test_pages_are_ordered_and_counted(storage: Storage, varied: dict[str, Memor
     assert storage.page(None, 2, 2, "created").next_offset is None
 
 
-def test_anchored_matches_any_path_and_keeps_global_memories(storage: Storage, varied: dict[str, Memory]) -> None:
-    assert [m.id for m in storage.anchored(["/repo/src/api.py", "src/api.py"], None, None)] == [varied["api"].id]
+def test_anchored_matches_any_path_and_keeps_global_memories(
+    storage: Storage, varied: dict[str, Memory]
+) -> None:
+    assert [m.id for m in storage.anchored(["/repo/src/api.py", "src/api.py"], None, None)] == [
+        varied["api"].id
+    ]
     assert storage.anchored(["src/api.py"], "web", 10) == []
     assert [m.id for m in storage.anchored(["src_other/x.py"], "web", 10)] == [varied["global"].id]
 
 
 # ---- search primitives ---------------------------------------------------------------
 def test_text_candidates_are_scored_best_first(storage: Storage) -> None:
-    strong, weak, _ = put(storage, mem("retry retry backoff for the upload retry"), mem("one retry here among"
-                          " many other words about uploads and queues and workers"), mem("nothing relevant"))
+    strong, weak, _ = put(
+        storage,
+        mem("retry retry backoff for the upload retry"),
+        mem("one retry here among many other words about uploads and queues and workers"),
+        mem("nothing relevant"),
+    )
     found = storage.text_candidates(["retry", "backoff"], None, 10)
     assert [c.memory_id for c in found] == [strong.id, weak.id]
     assert found[0].score > found[1].score > 0
@@ -177,15 +248,21 @@ def test_text_candidates_are_scored_best_first(storage: Storage) -> None:
 
 
 def test_any_word_is_a_safe_term(storage: Storage) -> None:
-    m, = put(storage, mem('the "NEAR" OR AND * column: value'))
+    (m,) = put(storage, mem('the "NEAR" OR AND * column: value'))
     for term in ['"', "OR", "NEAR", "*", "column:", "AND", "a'b", "-x"]:
         storage.text_candidates([term], None, 5)  # never raises
     assert [c.memory_id for c in storage.text_candidates(["near"], None, 5)] == [m.id]
 
 
 def test_vector_candidates_are_most_similar_first(storage: Storage) -> None:
-    near, mid, far, none = put(storage, mem("near"), mem("mid"), mem("far"), mem("no vector"),
-                               vectors=[unit(1, 0.1), unit(1, 1), unit(-1, 0.2), None])  # type: ignore[list-item]
+    near, mid, far, none = put(
+        storage,
+        mem("near"),
+        mem("mid"),
+        mem("far"),
+        mem("no vector"),
+        vectors=[unit(1, 0.1), unit(1, 1), unit(-1, 0.2), None],
+    )  # type: ignore[list-item]
     found = storage.vector_candidates(unit(1, 0), None, 10)
     assert [c.memory_id for c in found] == [near.id, mid.id, far.id]
     assert found[0].similarity == pytest.approx(float(unit(1, 0.1) @ unit(1, 0)), abs=1e-5)
@@ -201,56 +278,98 @@ def test_vectors_can_be_replaced_and_reset(storage: Storage) -> None:
     assert storage.vector_candidates(unit(0, 0, 1), None, 1)[0].memory_id == a.id
     with storage.transaction() as tx:
         tx.reset_vectors("test:other", 8)
-    assert storage.vector_candidates(unit(0, 1), None, 5) == [] and len(storage.ids_without_vectors(5)) == 2
+    assert (
+        storage.vector_candidates(unit(0, 1), None, 5) == []
+        and len(storage.ids_without_vectors(5)) == 2
+    )
 
 
 def test_context_neighbours_share_source_project_and_time(storage: Storage) -> None:
-    turns = put(storage, *(mem(f"turn {i}", source="chat:1", event_at="2025-05-01T10:00:00Z") for i in range(5)))
+    turns = put(
+        storage,
+        *(mem(f"turn {i}", source="chat:1", event_at="2025-05-01T10:00:00Z") for i in range(5)),
+    )
     put(storage, mem("other chat", source="chat:2", event_at="2025-05-01T10:00:00Z"))
-    asks, = put(storage, mem("is it done?", source="chat:3"))
+    (asks,) = put(storage, mem("is it done?", source="chat:3"))
     near = storage.context_neighbours([turns[2].id], 2, None)
     assert [(n.seed_id, n.memory_id, n.offset) for n in near] == [
-        (turns[2].id, turns[i].id, i - 2) for i in (0, 1, 3, 4)]
-    assert [n.memory_id for n in storage.context_neighbours([turns[4].id], 2, None)] == [t.id for t in turns[2:4]]
+        (turns[2].id, turns[i].id, i - 2) for i in (0, 1, 3, 4)
+    ]
+    assert [n.memory_id for n in storage.context_neighbours([turns[4].id], 2, None)] == [
+        t.id for t in turns[2:4]
+    ]
     assert storage.context_neighbours([asks.id], 2, None) == []
     assert storage.context_neighbours([turns[2].id], 1, SearchFilters(kinds=["decision"])) == []
 
 
 def test_openings_and_questions(storage: Storage) -> None:
-    q, a = put(storage, mem("Ana: can we ship?  ", kind="chat", metadata={"speaker": "Ana"}), mem("Yes."))
+    q, a = put(
+        storage, mem("Ana: can we ship?  ", kind="chat", metadata={"speaker": "Ana"}), mem("Yes.")
+    )
     opened = {o.memory_id: o for o in storage.openings([q.id, a.id], 4)}
-    assert opened[q.id].opening == "Ana:" and opened[q.id].kind == "chat" and "Ana" in opened[q.id].metadata_json
+    assert (
+        opened[q.id].opening == "Ana:"
+        and opened[q.id].kind == "chat"
+        and "Ana" in opened[q.id].metadata_json
+    )
     assert storage.questions_among([q.id, a.id]) == {q.id}
 
 
 # ---- graph ---------------------------------------------------------------------------
 def test_graph_tables_follow_index_and_delete(storage: Storage) -> None:
-    commit, = put(storage, mem("Fix the retry loop", kind="commit", source="git", anchor=CodeAnchor("src/retry.py")))
+    (commit,) = put(
+        storage,
+        mem("Fix the retry loop", kind="commit", source="git", anchor=CodeAnchor("src/retry.py")),
+    )
     with storage.transaction() as tx:
-        assert tx.index_graph(commit, [EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")]) >= 2
+        assert (
+            tx.index_graph(commit, [EntityRef("person", "ada@acme.io", "Ada Lovelace", "authored")])
+            >= 2
+        )
     ada = storage.entity_by_name("person", "ada@acme.io")
     assert ada is not None and storage.entities_by_alias(["ada lovelace"]) == [ada]
     assert storage.entities_by_alias(["ada lovelace"], ["technology"]) == []
-    assert ada in storage.entities_by_prefix("ada", None, 5) and storage.entities_by_prefix("ada", "file", 5) == []
-    summary, = storage.entity_summaries([ada])
+    assert (
+        ada in storage.entities_by_prefix("ada", None, 5)
+        and storage.entities_by_prefix("ada", "file", 5) == []
+    )
+    (summary,) = storage.entity_summaries([ada])
     assert (summary.type, summary.display, summary.memory_count) == ("person", "Ada Lovelace", 1)
     assert "ada lovelace" in storage.entity_aliases([ada], 10)[ada]
     rel = [r for r in storage.entity_neighbours(ada, 10) if r.relation == "authored"]
     assert rel and rel[0].outgoing and storage.entity_summaries([rel[0].other_id])[0].type == "file"
-    assert any(r.other_id == ada and not r.outgoing for r in storage.relations_of([rel[0].other_id]))
+    assert any(
+        r.other_id == ada and not r.outgoing for r in storage.relations_of([rel[0].other_id])
+    )
     assert storage.mentions(ada, None, 5) == [(commit.id, 1.0)] and storage.mention_count(ada) == 1
     assert storage.mentions(ada, SearchFilters(project="elsewhere", kinds=["note"]), 5) == []
-    assert storage.memories_mentioning([ada], None, 5) == [commit.id] and ada in storage.entities_of(commit.id)
-    assert [b.id for b in storage.latest_mentions(ada, 5)] == [commit.id] and ada in storage.most_mentioned(10)
+    assert storage.memories_mentioning([ada], None, 5) == [
+        commit.id
+    ] and ada in storage.entities_of(commit.id)
+    assert [b.id for b in storage.latest_mentions(ada, 5)] == [
+        commit.id
+    ] and ada in storage.most_mentioned(10)
     counts = storage.graph_counts()
-    assert counts["entities"] >= 2 and counts["relations_by_type"].get("authored") == 1 and counts["mentions"] >= 2
+    assert (
+        counts["entities"] >= 2
+        and counts["relations_by_type"].get("authored") == 1
+        and counts["mentions"] >= 2
+    )
     with storage.transaction() as tx:
         tx.delete(commit.id)
-    assert storage.entity_by_name("person", "ada@acme.io") is None and storage.graph_counts()["relations"] == 0
+    assert (
+        storage.entity_by_name("person", "ada@acme.io") is None
+        and storage.graph_counts()["relations"] == 0
+    )
 
 
-def test_reindex_keeps_connector_entities_and_a_rebuild_restores_the_graph(storage: Storage) -> None:
-    commit, = put(storage, mem("Fix the retry loop", kind="commit", source="git", anchor=CodeAnchor("src/retry.py")))
+def test_reindex_keeps_connector_entities_and_a_rebuild_restores_the_graph(
+    storage: Storage,
+) -> None:
+    (commit,) = put(
+        storage,
+        mem("Fix the retry loop", kind="commit", source="git", anchor=CodeAnchor("src/retry.py")),
+    )
     with storage.transaction() as tx:
         tx.index_graph(commit, [EntityRef("person", "ada@acme.io", "Ada", "authored")])
     before = storage.graph_counts()
@@ -277,10 +396,12 @@ def test_sync_cursors(storage: Storage) -> None:
     assert storage.get_cursor("git", "repo") is None
 
 
-def test_a_second_storage_object_sees_writes(storage: Storage, reopen: Callable[[], Storage]) -> None:
+def test_a_second_storage_object_sees_writes(
+    storage: Storage, reopen: Callable[[], Storage]
+) -> None:
     other = reopen()
     before = storage.change_count()
-    m, = put(other, mem("written elsewhere"), vectors=[unit(0, 0, 1)])
+    (m,) = put(other, mem("written elsewhere"), vectors=[unit(0, 0, 1)])
     assert storage.get(m.id) == m and storage.change_count() > before
     assert [c.memory_id for c in storage.vector_candidates(unit(0, 0, 1), None, 1)] == [m.id]
     with other.transaction() as tx:
@@ -295,10 +416,17 @@ def test_another_process_writes_are_visible(storage: Storage, location: str) -> 
         "from core.storage import open_storage\n"
         "from tests.storage.test_contract import mem, put, unit\n"
         "s = open_storage(sys.argv[1]); s.prepare_vectors('test:8-dims', 8)\n"
-        "m, = put(s, mem('from the other process'), vectors=[unit(0, 1)]); print(m.id); s.close()\n")
+        "m, = put(s, mem('from the other process'), vectors=[unit(0, 1)]); print(m.id); s.close()\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", script, location], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, location],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     written = done.stdout.strip()
     assert storage.count() == 2 and storage.get(written) is not None
@@ -318,14 +446,16 @@ def test_an_old_schema_is_upgraded(backend: str, tmp_path: Path) -> None:
         assert upgraded.prepare_vectors("test:8-dims", 8) is None
         assert upgraded.stats()["schema_version"] >= 3
         assert [c.memory_id for c in upgraded.text_candidates(["legacy"], None, 5)] == [legacy_id]
-        assert [c.memory_id for c in upgraded.vector_candidates(unit(0, 0, 0, 1), None, 1)] == [legacy_id]
+        assert [c.memory_id for c in upgraded.vector_candidates(unit(0, 0, 0, 1), None, 1)] == [
+            legacy_id
+        ]
     finally:
         upgraded.close()
 
 
 def test_deletion_erases_the_text(storage: Storage, backend: str, location: str) -> None:
     put(storage, *(mem(f"neighbour {i} keeps the page busy") for i in range(20)))
-    secret, = put(storage, mem("the code word is qzxvplonkalpha", tags=("qzxvplonktag",)))
+    (secret,) = put(storage, mem("the code word is qzxvplonkalpha", tags=("qzxvplonktag",)))
     with storage.transaction() as tx:
         tx.add_version(replace(secret, content="now qzxvplonkbeta"), "user")
     assert b"qzxvplonk" in stored_bytes(backend, location)
@@ -336,8 +466,9 @@ def test_deletion_erases_the_text(storage: Storage, backend: str, location: str)
     assert storage.count() == 20
 
 
-def test_health_stats_and_a_damaged_store_gives_a_store_error(storage: Storage, backend: str,
-                                                               location: str, tmp_path: Path) -> None:
+def test_health_stats_and_a_damaged_store_gives_a_store_error(
+    storage: Storage, backend: str, location: str, tmp_path: Path
+) -> None:
     put(storage, mem("one"), vectors=[unit(1)])
     health = storage.health()
     assert health.integrity == "ok" and health.memories == health.text_rows == health.vectors == 1
