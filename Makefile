@@ -19,6 +19,7 @@ test: lint test-python test-vscode
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
 test-fast: $(VENV)/.installed
