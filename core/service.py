@@ -288,18 +288,21 @@ class MemoryService(GraphMethods):
             project=m.project,
             anchor=m.anchor,
             source=m.source,
+            external_id=m.external_id,
+            source_url=m.source_url,
             visibility=m.visibility,
             metadata=m.metadata,
         )
         prepared, _ = self.prepare(inp)
+        # Every field as remember would store it; only identity, times and history are kept.
         return replace(
-            m,
-            content=prepared.content,
-            title=prepared.title,
-            kind=prepared.kind,
-            tags=prepared.tags,
-            metadata=prepared.metadata,
-            content_hash=content_hash(prepared.content, m.project),
+            prepared,
+            id=m.id,
+            provenance=m.provenance,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            event_at=m.event_at,
+            version=m.version,
         )
 
     def update(self, memory_id: str, patch: MemoryPatch, *, source: str = "user") -> WriteResult:

@@ -107,3 +107,27 @@ def test_external_ids_holding_a_secret_are_stored_redacted_and_still_found(tmp_p
         svc.sync_batch([], deletions=[("github", f"hooks/{SECRET}")])
         assert svc.find_external("github", f"hooks/{SECRET}") is None
         assert svc.find_external("github", f"hooks/{other}") is not None
+
+
+def test_a_restored_record_is_redacted_in_every_field_too(tmp_path):
+    """`devmem import` (restore mode) keeps ids and times but, like remember, stores no secret
+    in any field: project, anchor, source, external id and source URL included."""
+    from core.portability import import_records
+
+    record = {
+        "id": "01J00000000000000000000000",
+        "title": "Deploy notes",
+        "content": "Rotate monthly.",
+        "created_at": "2026-01-02T03:04:05Z",
+        "project": f"infra-{SECRET}",
+        "source": "markdown",
+        "anchor": {"path": f"deploy/{SECRET}.sh", "start_line": 3, "symbol": SECRET},
+        "external_id": f"notes/{SECRET}.md",
+        "source_url": f"https://h/{SECRET}",
+    }
+    db = tmp_path / "memories.db"
+    with opened(db) as svc:
+        assert import_records(svc, [record]) == (1, 0)
+        stored = svc.get(record["id"])
+        assert stored.created_at == record["created_at"]
+    assert NEEDLE not in _every_byte(db)
