@@ -118,9 +118,19 @@ def add(
     visibility: Annotated[
         str, typer.Option("--visibility", help="private, team or public.")
     ] = "private",
+    event_at: Annotated[
+        str | None,
+        typer.Option(
+            "--event-at",
+            "--when",
+            help="When it happened, if not now: ISO date or time (2023-05-08, 2023-05-08T14:30Z).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Remember something: [dim]devmem add "We pin numpy<2 because …" --kind decision --tags deps[/]"""
+    """Remember something: [dim]devmem add "We pin numpy<2 because …" --kind decision --tags deps[/]
+
+    Also available as [bold]devmem remember[/]."""
     content = sys.stdin.read() if text in (None, "-") else text
     with errors():
         inp = MemoryInput(
@@ -131,9 +141,13 @@ def add(
             project=project if project is not None else git_project(Path.cwd()),
             anchor=_anchor(file, symbol),
             visibility=visibility,
+            event_at=event_at,
         )
         result = service().remember(inp)
     print_json(result) if json_out else console.print(write_line(result))
+
+
+app.command("remember", help="Remember something (the same as add).")(add)
 
 
 def _anchor(file: str | None, symbol: str | None) -> CodeAnchor | None:

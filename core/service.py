@@ -41,7 +41,7 @@ from core.models import (
 )  # fmt: skip
 from core.scrub import Scrubber, external_key
 from core.storage import Storage, Transaction, open_storage
-from core.timeutil import now_iso, to_iso
+from core.timeutil import now_iso
 
 log = logging.getLogger(__name__)
 MODEL_WAIT_ON_WRITE_S = 30.0
@@ -156,7 +156,7 @@ class MemoryService(GraphMethods):
             visibility=validate.visibility(inp.visibility),
             created_at=now,
             updated_at=now,
-            event_at=to_iso(inp.event_at),
+            event_at=validate.event_time(inp.event_at),
             version=1,
             metadata=metadata,
             content_hash=content_hash(content, project),
@@ -355,7 +355,7 @@ class MemoryService(GraphMethods):
             visibility=validate.visibility(patch.visibility)
             if patch.visibility
             else old.visibility,
-            event_at=to_iso(patch.event_at) if patch.event_at else old.event_at,
+            event_at=validate.event_time(patch.event_at) if patch.event_at else old.event_at,
             metadata=scrub.tree(validate.metadata(patch.metadata, self.limits))
             if patch.metadata is not None
             else old.metadata,

@@ -221,6 +221,23 @@ def _bound_time(value: str | None, name: str) -> str | None:
     return bound
 
 
+def event_time(value: Any) -> str | None:
+    """When a memory's event happened: ISO 8601, a date or a date-time (UTC unless an offset
+    is given), normalised; a date-time without seconds is accepted, free text is refused."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if isinstance(value, str) and len(value) > 64:  # no ISO time is this long
+            raise InvalidInput("too long")
+        return to_iso(value)
+    except (InvalidInput, ValueError, OverflowError, OSError):
+        raise InvalidInput(
+            f"event_at {str(value)[:40]!r} is not a date or time.",
+            hint="Use ISO 8601: a date such as 2026-03-01 or a time such as "
+            "2026-03-01T14:30:00Z (an offset like +02:00 is converted to UTC).",
+        ) from None
+
+
 def line(value: Any, name: str) -> int | None:
     """A 1-based line number (None allowed)."""
     if value is None:

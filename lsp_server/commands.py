@@ -77,6 +77,7 @@ class RememberArgs(_Args):
     tags: list[str] = []
     uri: str | None = None
     range: Rng | None = None
+    event_at: str | None = None  # ISO date or time of the event, when it was not now
 
 
 class SearchArgs(_Args):
@@ -152,6 +153,7 @@ async def remember(ls: DevMemServer, raw: Any) -> dict[str, Any]:
         project=project,
         anchor=anchor,
         source="user",
+        event_at=a.event_at,
     )
     result = await ls.backend.run(MemoryService.remember, inp)
     await ls.watcher.after_write()

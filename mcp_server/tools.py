@@ -83,6 +83,15 @@ Kind = Annotated[
         max_length=32,
     ),
 ]
+EventAt = Annotated[
+    str | None,
+    Field(
+        description="When it happened, if not now: an ISO date or date-time, e.g. '2023-05-08' or "
+        "'2023-05-08T14:30:00Z' (UTC unless an offset is given). Time questions ('what did we "
+        "decide last May?', filters since/until) use it. Omit for something true as of now.",
+        max_length=40,
+    ),
+]
 Tags = Annotated[
     list[str] | None, Field(description="Short keywords, e.g. ['sqlite', 'performance'].")
 ]
@@ -129,6 +138,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
             AnchorIn | None, Field(description="The code this is about, if any.")
         ] = None,
         visibility: Annotated[Visibility, Field(description="Who may see it.")] = "private",
+        event_at: EventAt = None,
     ) -> Annotated[CallToolResult, WriteOut]:
         """Store a memory for later: a decision and its reason, a bug's cause and fix, a snippet, a pitfall.
 
@@ -141,6 +151,11 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
         Example: remember(content="We use WAL mode and a 30 s busy timeout because three
         processes share memories.db; without it writers failed with 'database is locked'.",
         kind="decision", tags=["sqlite"], anchor={"path": "core/db.py", "symbol": "connect"})
+
+        Something that happened at another time than now (a meeting, an incident, a release)
+        takes its date in `event_at`, so questions like "what happened in May 2023?" find it:
+        remember(content="Outage: the billing queue stalled for 2 h", kind="meeting",
+        event_at="2023-05-08")
         """
         from core import MemoryInput
 
@@ -154,6 +169,7 @@ def register(mcp: MCPServer[Any], rt: Runtime) -> None:
             anchor=anchor.to_core() if anchor else None,
             source=ASSISTANT,
             visibility=visibility,
+            event_at=event_at,
         )
         return write_result(await rt.run(lambda svc: svc.remember(inp)))
 

@@ -144,3 +144,25 @@ def test_help_and_version(cli_env: dict[str, str]) -> None:
         "sync",
     ):
         assert command in help_text
+
+
+def test_remember_takes_the_time_of_the_event(cli_env: dict[str, str]) -> None:
+    added = json.loads(
+        run(
+            cli_env,
+            "remember",
+            "Billing queue stalled for two hours",
+            "--when",
+            "2023-05-08T14:30",
+            "--project",
+            "ops",
+            "--json",
+        ).stdout
+    )
+    assert added["memory"]["event_at"] == "2023-05-08T14:30:00Z"
+    found = json.loads(
+        run(cli_env, "search", "billing queue in May 2023", "--project", "ops", "--json").stdout
+    )
+    assert found["hits"][0]["memory"]["id"] == added["memory"]["id"]
+    bad = run(cli_env, "add", "x", "--event-at", "yesterday-ish", ok=False)
+    assert bad.returncode != 0 and "event_at" in bad.stderr and "2026-03-01" in bad.stderr

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import timeexpr
+from core import timeexpr, validate
+from core.errors import InvalidInput
 from core.models import MemoryInput, SearchFilters
 from core.service import MemoryService
 
@@ -189,3 +190,26 @@ def test_a_question_query_prefers_the_answer_to_the_same_question(svc: MemorySer
     assert question == [answer, asked]
     # not a question: the memory that says it best comes first
     assert [h.memory.id for h in svc.recall("numpy pinned below 2.0", limit=2).hits][0] == asked
+
+
+# ---- event time given by the caller ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("2023-05-08", "2023-05-08T00:00:00Z"),
+        ("2023-05-08T14:30", "2023-05-08T14:30:00Z"),
+        ("2023-05-08T14:30:00+02:00", "2023-05-08T12:30:00Z"),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_event_time_is_normalised_to_utc(given: str | None, stored: str | None) -> None:
+    assert validate.event_time(given) == stored
+
+
+@pytest.mark.parametrize("bad", ["last tuesday", "2023-13-01", "08/05/2023", "x" * 80])
+def test_an_unreadable_event_time_is_refused_with_the_format_to_use(bad: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate.event_time(bad)
+    assert "event_at" in str(caught.value) or "event_at" in (caught.value.hint or "")
+    assert "2026-03-01" in str(caught.value)

@@ -778,6 +778,24 @@ async def test_command_errors_say_what_to_do(client: LanguageClient) -> None:
         await execute(client, "devmem.nope", {})
 
 
+async def test_remember_command_takes_the_time_of_the_event(
+    client: LanguageClient, db: Path
+) -> None:
+    created = await execute(
+        client,
+        "devmem.remember",
+        {"content": "Retro: the March release slipped a week.", "event_at": "2024-03-28"},
+    )
+    svc = store(db)
+    try:
+        assert svc.get(created["id"]).event_at == "2024-03-28T00:00:00Z"
+    finally:
+        svc.close()
+    with pytest.raises(JsonRpcInvalidParams) as bad:
+        await execute(client, "devmem.remember", {"content": "x", "event_at": "soon"})
+    assert "event_at" in bad.value.message and "2026-03-01" in bad.value.message
+
+
 async def test_reindex_reports_progress(client: LanguageClient) -> None:
     client.progress_reports["reindex-1"] = []  # a client-created token
     result = await execute(client, "devmem.reindex", {}, token="reindex-1")
