@@ -237,7 +237,7 @@ def _file_label(f: FileChange) -> str:
 
 
 def commit_content(c: Commit, symbols: list[tuple[str, str]]) -> str:
-    """Message, files, symbols and author: kept short because it is embedded (the sha,
+    """Message, files, symbols, author, then a bounded sample of the changed lines (the sha,
     dates and line counts live in the metadata and the anchor, not in the text)."""
     message = clip(c.message.strip(), MAX_MESSAGE_CHARS) or f"Commit {c.sha[:10]} (no message)"
     lines = [message, ""]
@@ -250,6 +250,10 @@ def commit_content(c: Commit, symbols: list[tuple[str, str]]) -> str:
     if symbols:
         lines.append("Changed: " + ", ".join(name for name, _ in symbols))
     lines.append(f"Author: {c.author}")
+    if c.changed:
+        # Last, after what is embedded first: the model reads the message, the full-text
+        # index reads everything (an error message quoted from the code finds this commit).
+        lines += ["", "Changed lines:", *c.changed]
     return "\n".join(lines)
 
 
