@@ -250,10 +250,11 @@ def commit_content(c: Commit, symbols: list[tuple[str, str]]) -> str:
     if symbols:
         lines.append("Changed: " + ", ".join(name for name, _ in symbols))
     lines.append(f"Author: {c.author}")
-    if c.changed:
+    changed = c.changed.sample()
+    if changed:
         # Last, after what is embedded first: the model reads the message, the full-text
         # index reads everything (an error message quoted from the code finds this commit).
-        lines += ["", "Changed lines:", *c.changed]
+        lines += ["", "Changed lines:", *changed]
     return "\n".join(lines)
 
 

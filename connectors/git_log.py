@@ -23,13 +23,10 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from connectors.git_lines import ChangedLines, is_prose
+
 FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1d"
 MAX_SCANNED_LINES = 4_000  # changed lines per file per commit looked at for definitions
-# The changed lines kept per commit (bytes of text): a pasted error message, a renamed
-# option or a changelog entry is often only there, not in the commit message. Bounded, as a
-# reformatting commit changes thousands of lines and would drown every other match.
-MAX_CHANGED_BYTES = 4_096
-MAX_CHANGED_LINE = 200  # a minified or generated line is cut, not dropped
 
 CODE_EXTENSIONS = frozenset(
     """
@@ -93,23 +90,7 @@ class Commit:
     commit_date: str
     message: str
     files: list[FileChange] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # distinct changed lines, bounded
-    changed_bytes: int = 0
-    _seen: set[str] = field(default_factory=set, repr=False, compare=False)
-
-    def keep_line(self, sign: int, text: bytes) -> None:
-        """Remember one changed line while the budget lasts (blank and repeated ones skipped)."""
-        if self.changed_bytes >= MAX_CHANGED_BYTES:
-            return
-        stripped = text.strip()
-        if len(stripped) < 4 or not any(c.isalpha() for c in stripped[:40].decode("latin-1")):
-            return  # braces, blank lines, bare numbers: nothing a question would quote
-        line = ("+ " if sign > 0 else "- ") + _decode(stripped[:MAX_CHANGED_LINE])
-        if line in self._seen:
-            return
-        self._seen.add(line)
-        self.changed.append(line)
-        self.changed_bytes += len(line) + 1
+    changed: ChangedLines = field(default_factory=ChangedLines, repr=False, compare=False)
 
 
 def symbol_of(text: bytes) -> bytes | None:
@@ -296,7 +277,7 @@ class _Parser:
         else:
             f.removed += 1
         if self.commit is not None and not f.binary:
-            self.commit.keep_line(sign, line[1:])
+            self.commit.changed.add(sign, line[1:], is_prose(f.path))
         if not f.is_code:
             return
         if sign != self.last_sign:  # -U0 hunks list removed lines, then added ones: restart

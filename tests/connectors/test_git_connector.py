@@ -270,3 +270,29 @@ def test_two_repositories_with_the_same_folder_name_do_not_overwrite_each_other(
     first.path.rename(moved)
     assert sync(GitConnector(moved)).added == 0  # same history, new place: nothing to redo
     assert len(svc.external_ids("git")) == 2
+
+
+def test_a_pasted_error_message_finds_the_commit_whose_code_raises_it(repo, svc, sync) -> None:
+    """The message says nothing of the error; the changed lines hold it (and a secret in
+    them is redacted like any field)."""
+    shas = shop_history(repo)
+    key = "ghp_" + "Zq7Xw2Kp9Lm4Nv8Rt1Ys6Bd3Fh5Jc0Ga2Euab"
+    repo.write(
+        "app.py",
+        APP_V1.replace(
+            "        return sum(prices)",
+            "        if any(p < 0 for p in prices):\n"
+            '            raise ValueError("a negative price cannot be totalled")\n'
+            f'        token = "{key}"\n'
+            "        return sum(prices)",
+        ),
+    )
+    guard = repo.commit("Guard the cart")
+    for n in range(30):  # code-only noise: lines without a phrase come after the wordy ones
+        repo.write(f"gen/table_{n}.py", "".join(f"ROW_{i} = {i * n}\n" for i in range(60)))
+    repo.commit("Regenerate tables")
+    sync(GitConnector(repo.path))
+    hits = svc.recall("ValueError: a negative price cannot be totalled", mode="text").hits
+    assert hits and hits[0].memory.metadata["sha"] == guard
+    assert hits[0].memory.metadata["sha"] not in shas.values()
+    assert "Changed lines:" in hits[0].memory.content and key not in hits[0].memory.content
