@@ -47,6 +47,7 @@ MAX_FILES_IN_METADATA = 200
 MAX_SYMBOLS = 40
 MAX_MESSAGE_CHARS = 60_000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][\d:]+.*)?$")
+_SHARED_MAILBOXES = frozenset({"noreply", "no-reply", "donotreply", "do-not-reply", "bot", "ci"})
 _COAUTHOR = re.compile(r"^co-authored-by:\s*(.+?)\s*<([^>]+)>\s*$", re.I | re.M)
 
 
@@ -231,6 +232,15 @@ def symbols_of(c: Commit) -> list[tuple[str, str]]:
     return list(seen.items())[:MAX_SYMBOLS]
 
 
+def is_person(name: str, email: str) -> bool:
+    """An author who is a person: not a bot, not a shared no-reply address ("Claude
+    <noreply@anthropic.com>" is a tool; GitHub's per-user no-reply addresses are people)."""
+    local, _, domain = email.lower().partition("@")
+    if not email or "[bot]" in name.lower() or "[bot]" in local:
+        return False
+    return domain.endswith("users.noreply.github.com") or local not in _SHARED_MAILBOXES
+
+
 def _file_label(f: FileChange) -> str:
     status = {"A": "added", "D": "deleted", "R": f"renamed from {f.old_path}"}.get(f.status)
     return f"{f.path} ({status})" if status else f.path
@@ -263,10 +273,13 @@ def commit_input(c: Commit, project: str, root: Path, web_base: str | None) -> M
     symbols = symbols_of(c)
     subject = c.message.strip().splitlines()[0].strip() if c.message.strip() else ""
     title = clip(subject or f"Commit {c.sha[:10]}", 200)
-    entities = [EntityRef("person", c.email.lower(), c.author, "authored")] if c.email else []
-    entities += [
-        EntityRef("person", email.lower(), name, "co-authored")
-        for name, email in _COAUTHOR.findall(c.message)
+    entities = [
+        EntityRef("person", email.lower(), name, relation)
+        for name, email, relation in [
+            (c.author, c.email, "authored"),
+            *((n, e, "co-authored") for n, e in _COAUTHOR.findall(c.message)),
+        ]
+        if is_person(name, email)
     ]
     metadata = {
         "sha": c.sha,

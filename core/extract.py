@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import extract_patterns as P
+from core import extract_people
 
 ENTITY_TYPES = (
     "technology",
@@ -308,6 +309,8 @@ def _scan(text: str, ctx: _Ctx) -> None:
     prose = _fences(text, ctx) if "```" in text else text
     span_cands, sym_cands = P.candidates(prose)
     masked = _spans(prose, span_cands, ctx)
+    if not ctx.query:
+        masked = _people(masked, ctx)
     if "#" in masked or P.JIRA_HINT_RE.search(masked):
         _issues(masked, ctx)
     if "@" in masked:
@@ -320,6 +323,54 @@ def _scan(text: str, ctx: _Ctx) -> None:
     _symbols(masked, sym_cands, ctx)
     if weak:
         _resolve_weak(masked, toks, weak, ctx)
+
+
+def _is_technology(word: str) -> bool:
+    return canonical(word) is not None
+
+
+def _people(text: str, ctx: _Ctx) -> str:
+    """People named in prose (``core.extract_people``); their names are blanked so that
+    "Ruby" in "Ruby Chen" is not the language. A name the metadata already gave (a commit's
+    author) is that person, not another one."""
+    spans = []
+    for p in extract_people.find(text, _is_technology):
+        key = _known_person(ctx, p.display) or _known_person(ctx, p.key)
+        if key is None:
+            key = ctx.add("person", p.key, p.display, p.confidence, "pattern:name", *p.aliases)
+        else:
+            for alias in p.aliases:
+                if alias not in ctx.items[key].aliases:
+                    ctx.items[key].aliases.append(alias)
+        for alias in p.aliases:
+            if alias.startswith("@"):
+                ctx.handles[alias[1:].lower()] = key
+        ctx.person_words.update(p.display.split())
+        spans.append(p.span)
+    return P.blank(text, spans) if spans else text
+
+
+def _known_person(ctx: _Ctx, name: str) -> Key | None:
+    """The person of this memory already known by ``name``; a lone first name is the one
+    person here whose name starts with it (a signature "Priya" under Priya Raman's mail)."""
+    low = " ".join(name.lower().split())
+    people = [(k, it) for k, it in ctx.items.items() if k[0] == "person"]
+    for key, item in people:
+        if key[1] == low or item.display.lower() == low or low in map(str.lower, item.aliases):
+            return key
+    if " " in low:
+        return None
+    same = [k for k, it in people if _first_name_of(k[1], it.display) == low]
+    return same[0] if len(same) == 1 else None
+
+
+def _first_name_of(name: str, display: str) -> str | None:
+    """"Priya Raman" → priya; an address alone, "jonas.berg@…" → jonas."""
+    if " " in display.strip():
+        return display.split()[0].lower()
+    if "@" in name and not name.startswith("@"):
+        return re.split(r"[._+-]", name.partition("@")[0])[0] or None
+    return None
 
 
 def _fences(text: str, ctx: _Ctx) -> str:

@@ -72,6 +72,8 @@ class _Writer:
             row = self.conn.execute(
                 "SELECT id FROM entities WHERE type = ? AND name = ?", key
             ).fetchone()
+            if row is None and etype == "person":
+                row = self._same_person((name, display, *aliases))
             entity_id = (
                 int(row[0])
                 if row
@@ -90,6 +92,21 @@ class _Writer:
                 self.known_aliases.add(pair)
                 self.aliases.append(pair)
         return entity_id
+
+    def _same_person(self, names: Sequence[str]) -> tuple[int] | None:
+        """The one person already known by a full name, an e-mail address or a handle of
+        this one (an author's second address beside the same name; a name seen with its
+        handle). A lone first name is no evidence; two candidates are not merged."""
+        strong = list(dict.fromkeys(n.lower() for n in names if _identifying(n)))
+        if not strong:
+            return None
+        marks = ",".join("?" * len(strong))
+        rows = self.conn.execute(
+            "SELECT DISTINCT e.id FROM entity_aliases a JOIN entities e ON e.id = a.entity_id"
+            f" WHERE e.type = 'person' AND a.alias IN ({marks}) LIMIT 2",
+            strong,
+        ).fetchall()
+        return (int(rows[0][0]),) if len(rows) == 1 else None
 
     def mention(self, rowid: int, entity_id: int, confidence: float, source: str) -> None:
         self.mentions.append((rowid, entity_id, confidence, source))
@@ -173,6 +190,12 @@ class _Writer:
                 if (rel, rowid) in self.evidence:
                     out.append((int(rel), float(weight)))
         return out
+
+
+def _identifying(name: str) -> bool:
+    """A full name (two words or more), an e-mail address or a handle."""
+    name = name.strip()
+    return bool(name) and (name.startswith("@") or "@" in name or len(name.split()) >= 2)
 
 
 def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] = ()) -> int:
