@@ -119,7 +119,9 @@ def report_mentions() -> None:
         counts = mention_counts(part)
         labels = sum(len(d["entities"]) for d in part)
         print(f"\nmentions {split} ({len(part)} texts, {labels} labelled mentions)")
-        print(f"  {'type':<11} {'precision':>9} {'recall':>7} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}")
+        print(
+            f"  {'type':<11} {'precision':>9} {'recall':>7} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"
+        )
         for etype in MENTION_TYPES:
             c = counts[etype]
             p, r = ratio(c["tp"], c["tp"] + c["fp"]), ratio(c["tp"], c["tp"] + c["fn"])

@@ -1,4 +1,4 @@
-""""Why is this code like this?" on real git history (protocol: shared/datasets/gitwhy/README.md).
+""" "Why is this code like this?" on real git history (protocol: shared/datasets/gitwhy/README.md).
 
     python bench/gitwhy.py                                   # Click (the bundle) + its questions
     python bench/gitwhy.py --questions bench/data/gitwhy_devmemory.json --repo /work/main
@@ -90,7 +90,9 @@ def ask(svc: MemoryService, questions: list[dict[str, Any]]) -> list[dict[str, A
                 **q,
                 "rank": rank_of(shas, wanted),
                 "ms": elapsed,
-                "top": [f"{s[:8]} {h.memory.title[:70]}" for s, h in zip(shas, result.hits)][:3],
+                "top": [
+                    f"{s[:8]} {h.memory.title[:70]}" for s, h in zip(shas, result.hits, strict=True)
+                ][:3],
             }
         )
     return out

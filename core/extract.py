@@ -365,7 +365,7 @@ def _known_person(ctx: _Ctx, name: str) -> Key | None:
 
 
 def _first_name_of(name: str, display: str) -> str | None:
-    """"Priya Raman" → priya; an address alone, "jonas.berg@…" → jonas."""
+    """ "Priya Raman" → priya; an address alone, "jonas.berg@…" → jonas."""
     if " " in display.strip():
         return display.split()[0].lower()
     if "@" in name and not name.startswith("@"):

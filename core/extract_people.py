@@ -181,7 +181,12 @@ def _full(
 ) -> Person | None:
     first, last = m.group("first"), m.group("last")
     low = first.lower()
-    if low not in names or low in _BEFORE or is_technology(last) or is_technology(f"{first} {last}"):
+    if (
+        low not in names
+        or low in _BEFORE
+        or is_technology(last)
+        or is_technology(f"{first} {last}")
+    ):
         return None
     if any(w.lower() in _STOP for w in last.split()):
         # "Alice Chen Review" → keep "Alice Chen" when the first surname word is fine
