@@ -351,26 +351,8 @@ def _people(text: str, ctx: _Ctx) -> str:
 
 
 def _known_person(ctx: _Ctx, name: str) -> Key | None:
-    """The person of this memory already known by ``name``; a lone first name is the one
-    person here whose name starts with it (a signature "Priya" under Priya Raman's mail)."""
-    low = " ".join(name.lower().split())
-    people = [(k, it) for k, it in ctx.items.items() if k[0] == "person"]
-    for key, item in people:
-        if key[1] == low or item.display.lower() == low or low in map(str.lower, item.aliases):
-            return key
-    if " " in low:
-        return None
-    same = [k for k, it in people if _first_name_of(k[1], it.display) == low]
-    return same[0] if len(same) == 1 else None
-
-
-def _first_name_of(name: str, display: str) -> str | None:
-    """ "Priya Raman" → priya; an address alone, "jonas.berg@…" → jonas."""
-    if " " in display.strip():
-        return display.split()[0].lower()
-    if "@" in name and not name.startswith("@"):
-        return re.split(r"[._+-]", name.partition("@")[0])[0] or None
-    return None
+    people = [(k, it.display, it.aliases) for k, it in ctx.items.items() if k[0] == "person"]
+    return extract_people.known(people, name)
 
 
 def _fences(text: str, ctx: _Ctx) -> str:

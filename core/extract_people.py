@@ -20,7 +20,7 @@ Not every capitalised word is a person; the precision guard:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -254,3 +254,28 @@ def _sentence_start(text: str, start: int) -> bool:
 
 def _line_start(text: str, start: int) -> bool:
     return text[:start].rsplit("\n", 1)[-1].strip() == ""
+
+
+def known(
+    people: Sequence[tuple[tuple[str, str], str, Sequence[str]]], name: str
+) -> tuple[str, str] | None:
+    """The person (key, display, aliases) of one memory that ``name`` means: the one known
+    by that name, or for a lone first name the one person here whose name starts with it (a
+    signature "Priya" under Priya Raman's mail, "Jonas" beside jonas.berg@…)."""
+    low = " ".join(name.lower().split())
+    for key, display, aliases in people:
+        if key[1] == low or display.lower() == low or low in map(str.lower, aliases):
+            return key
+    if " " in low:
+        return None
+    same = [key for key, display, _ in people if _first_name_of(key[1], display) == low]
+    return same[0] if len(same) == 1 else None
+
+
+def _first_name_of(name: str, display: str) -> str | None:
+    """ "Priya Raman" → priya; an address alone, "jonas.berg@…" → jonas."""
+    if " " in display.strip():
+        return display.split()[0].lower()
+    if "@" in name and not name.startswith("@"):
+        return re.split(r"[._+-]", name.partition("@")[0])[0] or None
+    return None
