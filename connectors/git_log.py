@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from connectors.git_lines import ChangedLines, is_prose
+from connectors.git_lines import ChangedLines
 
 FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1d"
 MAX_SCANNED_LINES = 4_000  # changed lines per file per commit looked at for definitions
@@ -277,7 +277,7 @@ class _Parser:
         else:
             f.removed += 1
         if self.commit is not None and not f.binary:
-            self.commit.changed.add(sign, line[1:], is_prose(f.path))
+            self.commit.changed.add(sign, line[1:])
         if not f.is_code:
             return
         if sign != self.last_sign:  # -U0 hunks list removed lines, then added ones: restart

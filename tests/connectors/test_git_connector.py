@@ -288,7 +288,7 @@ def test_a_pasted_error_message_finds_the_commit_whose_code_raises_it(repo, svc,
         ),
     )
     guard = repo.commit("Guard the cart")
-    for n in range(30):  # code-only noise: lines without a phrase come after the wordy ones
+    for n in range(30):  # a big generated commit after it: bounded, it does not drown the guard
         repo.write(f"gen/table_{n}.py", "".join(f"ROW_{i} = {i * n}\n" for i in range(60)))
     repo.commit("Regenerate tables")
     sync(GitConnector(repo.path))
