@@ -40,6 +40,7 @@ DEVMEM = Path(sys.executable).with_name("devmem")
 BUNDLE = ROOT.parent / "shared" / "datasets" / "gitwhy" / "click.bundle"
 QUESTIONS = ROOT / "bench" / "data" / "gitwhy_click.json"
 CACHE = Path(tempfile.gettempdir()) / "devmem-bench-cache"
+HOVER_ENTRIES = 3  # what a hover shows (lsp_server/hover.py MAX_ENTRIES)
 
 
 def clone(source: Path, into: Path) -> Path:
@@ -98,6 +99,27 @@ def ask(svc: MemoryService, questions: list[dict[str, Any]]) -> list[dict[str, A
     return out
 
 
+def hover_check(svc: MemoryService, questions: list[dict[str, Any]]) -> dict[str, float]:
+    """For each answer commit anchored to a function: is it among the three memories the
+    editor's code-context rules show for that function (``context_for_file``, as a hover)?"""
+    shown = total = 0
+    external = {ext.rsplit(":", 1)[-1]: ext for ext in svc.storage.external_ids("git")}
+    for q in questions:
+        ext = external.get(q["answer"][0])
+        found = svc.storage.find_external("git", ext) if ext else None
+        anchor = found.anchor if found else None
+        if anchor is None or not anchor.symbol:
+            continue
+        total += 1
+        hits = svc.context_for_file(anchor.path, symbol=anchor.symbol, limit=HOVER_ENTRIES)
+        wanted = {*q["answer"], *q.get("alternates", [])}
+        shown += any(h.memory.metadata.get("sha") in wanted for h in hits)
+    return {
+        "anchored_answers": total,
+        f"hover@{HOVER_ENTRIES}": round(shown / total, 3) if total else 0.0,
+    }
+
+
 def figures(answered: list[dict[str, Any]]) -> dict[str, float]:
     ranks = [a["rank"] for a in answered]
     n = len(ranks) or 1
@@ -115,7 +137,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def report(answered: list[dict[str, Any]], synced: dict[str, float]) -> dict[str, Any]:
+def report(
+    answered: list[dict[str, Any]], synced: dict[str, float], hover: dict[str, float]
+) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for a in answered:
         groups[f"fold {a.get('fold', 0)}"].append(a)
@@ -125,6 +149,7 @@ def report(answered: list[dict[str, Any]], synced: dict[str, float]) -> dict[str
         "all": figures(answered),
         **{name: figures(group) for name, group in sorted(groups.items())},
         "sync": synced,
+        "hover": hover,
         "search_p50_ms": round(statistics.median(latencies), 2),
         "search_p95_ms": round(percentile(latencies, 95), 2),
         "misses": [
@@ -160,7 +185,7 @@ def main() -> None:
             sys.exit(f"embedding model unavailable: {embedder.failure()}")
         svc = MemoryService.open(db, embedder)
         try:
-            out = report(ask(svc, questions), synced)
+            out = report(ask(svc, questions), synced, hover_check(svc, questions))
         finally:
             svc.close()
     if args.json:
@@ -177,6 +202,7 @@ def print_report(name: str, out: dict[str, Any]) -> None:
     s = out["sync"]
     print(f"  sync: {s['commits']} commits in {s['sync_s']} s = {s['commits_per_s']:.1f} commits/s")
     print(f"  search p50 {out['search_p50_ms']} ms, p95 {out['search_p95_ms']} ms")
+    print(f"  hover on the answer's function: {out['hover']}")
     print("  not first:")
     for miss in out["misses"]:
         print(f"    [{miss['id']} rank {miss['rank']}] {miss['question'][:90]}")

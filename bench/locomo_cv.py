@@ -139,7 +139,9 @@ def main() -> None:
     print("\ngain of each rule (as is - without it), per conversation:")
     for name, per in gains.items():
         wins = sum(1 for v in per.values() if v > 0)
-        print(f"  {name[3:]:<20}" + "".join(f"{per[c]:+9.3f}" for c in convs) + f"   helps {wins}/5")
+        print(
+            f"  {name[3:]:<20}" + "".join(f"{per[c]:+9.3f}" for c in convs) + f"   helps {wins}/5"
+        )
     print(f"\nin-sample: {cv['in_sample']}")
     print(f"held-out (choose on 3, score on 2, 10 rotations): {cv['held_out']}")
     print(f"as is, on the same held-out pairs: {cv['as_is_held_out']}; chosen: {cv['chosen']}")
