@@ -54,7 +54,7 @@ def sync(repo: Path, db: Path) -> dict[str, float]:
     """Import the whole history with the real CLI; commits and wall time."""
     commits = int(
         subprocess.run(
-            ["git", "-C", str(repo), "rev-list", "--count", "--all"],
+            ["git", "-C", str(repo), "rev-list", "--count", "HEAD", "--branches"],
             capture_output=True,
             text=True,
             check=True,
