@@ -20,6 +20,7 @@ from core import extract
 from core.errors import InvalidInput, NotFound
 from core.models import EntitySummary, Memory, ProgressCallback, SearchFilters, no_progress
 from core.search import STOPWORDS
+from core.search import words as search_words
 from core.storage import MemoryBrief as MemoryBrief
 from core.storage import RebuildResult as RebuildResult
 from core.storage import RelationRow, Storage
@@ -231,14 +232,29 @@ def memory_ids_for(
 
 
 def graph_candidates(
-    store: Storage, query: str, filters: SearchFilters | None, k: int
+    store: Storage,
+    query: str,
+    filters: SearchFilters | None,
+    k: int,
+    *,
+    beyond_words: bool = False,
 ) -> list[str]:
     """Graph-mode retrieval: memories naming the query's entities, then their neighbours'.
 
     A memory scores the confidence of each mention × the entity's rarity (1 / log2(2 + its
     memory count)), so "the project everything belongs to" weighs little next to a named
-    person or file; each entity contributes its latest ``k`` mentions."""
+    person or file; each entity contributes its latest ``k`` mentions. ``beyond_words``
+    (hybrid search) keeps only entities the query does not already name in words ("k8s"
+    → Kubernetes): the text search finds those, and adding every memory that mentions a
+    person the question names only crowded the answer out (bench/locomo_cv.py)."""
     seeds = find_entities(store, query)
+    if beyond_words and seeds:
+        asked = set(search_words(query))
+        seeds = [
+            i
+            for i, e in zip(seeds, summaries(store, seeds), strict=True)
+            if not set(search_words(e.display)) <= asked
+        ]
     if not seeds:
         return []
     scores: dict[str, float] = {}

@@ -109,7 +109,7 @@ def _retrieve(
         else []
     )
     graph_ids = (
-        graph.graph_candidates(svc.storage, query, filters, depth)
+        graph.graph_candidates(svc.storage, query, filters, depth, beyond_words=mode == "hybrid")
         if mode in ("graph", "hybrid")
         else []
     )

@@ -372,6 +372,19 @@ def test_graph_mode_finds_memories_by_an_alias_text_search_cannot(svc: MemorySer
     assert hybrid[0].memory.id == target and "graph" in hybrid[0].matched
 
 
+def test_hybrid_takes_from_the_graph_only_what_the_words_cannot_find(svc: MemoryService) -> None:
+    k8s = add(svc, "The ingestion workers run on Kubernetes in the eu-west cluster")
+    alice = [add(svc, f"Alice Chen reviewed change {n} of the billing export") for n in range(3)]
+    store = svc.store
+    named = graph.graph_candidates(store, "what did Alice Chen say", None, 10)
+    assert set(alice) <= set(named)  # graph mode: every memory naming her
+    # hybrid: the words already find her; the graph adds only entities the words miss
+    assert (
+        graph.graph_candidates(store, "what did Alice Chen say", None, 10, beyond_words=True) == []
+    )
+    assert graph.graph_candidates(store, "k8s workers", None, 10, beyond_words=True) == [k8s]
+
+
 def test_recall_returns_related_entities_inline(svc: MemoryService) -> None:
     chain(svc)
     result = svc.recall("what reads from postgres", include_related=True)
