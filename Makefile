@@ -12,6 +12,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# The distribution was called `devmemory` before (an unrelated project on PyPI): drop it first.
+	$(PY) -m pip uninstall --quiet --yes devmemory 2>/dev/null || true
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 

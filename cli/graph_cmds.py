@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from cli.common import console, errors, fail, print_json, progress_bar, service
 from core import MAX_GRAPH_PICTURE_NODES
+
+from .common import console, errors, fail, print_json, progress_bar, service
 
 # No `no_args_is_help`: the callback prints the help itself, since `--html FILE` alone is a command.
 app = typer.Typer(

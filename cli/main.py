@@ -8,9 +8,6 @@ from typing import Annotated
 
 import typer
 
-from cli import common
-from cli.common import console, errors, print_json, service
-from cli.render import hits_table, memories_table, memory_detail, write_line
 from core import (
     KINDS,
     RECOVERY,
@@ -30,6 +27,10 @@ from core import (
     read_jsonl,
     read_markdown,
 )
+
+from . import common
+from .common import console, errors, print_json, service
+from .render import hits_table, memories_table, memory_detail, write_line
 
 app = typer.Typer(
     help="DevMemory: a developer's long-term memory, local and offline.\n\n"
@@ -490,7 +491,7 @@ def backup(dest: Annotated[str, typer.Argument(help="The backup file to create."
 
 
 def _register_subcommands() -> None:
-    from cli import graph_cmds, m365_cmds, sync_account, sync_cmds
+    from . import graph_cmds, m365_cmds, sync_account, sync_cmds
 
     sync_account.register(sync_cmds.app)
     app.add_typer(sync_cmds.app, name="sync")
