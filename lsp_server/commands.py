@@ -283,10 +283,11 @@ async def _pick_target(ls: DevMemServer, a: LinkArgs) -> str | None:
     if a.uri and a.range:
         info = await _document(ls, a.uri)
         query = selected_text(ls.workspace.position_codec, info, a.range.lsp())
+    source = await ls.backend.run(MemoryService.get, a.id)  # an id or a unique prefix
     if not query.strip():
-        query = (await ls.backend.run(MemoryService.get, a.id)).title
+        query = source.title
     result = await ls.backend.run(_recall, query[:2000], 8, None)
-    choices = [present.hit_summary(h) for h in result.hits if h.memory.id != a.id.upper()]
+    choices = [present.hit_summary(h) for h in result.hits if h.memory.id != source.id]
     return await ui.pick(ls, "link to which memory?", choices)
 
 
