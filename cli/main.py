@@ -191,7 +191,8 @@ def search(
     if not result.hits:
         console.print("No memories match. Try other words, `--mode text`, or fewer filters.")
         return
-    console.print(hits_table(result))
+    shown = svc.short_ids(hit.memory.id for hit in result.hits)
+    console.print(hits_table(result, shown, console.width))
     if result.related_entities:
         console.print(
             "related: " + ", ".join(f"{e.display} ({e.type})" for e in result.related_entities)
@@ -200,7 +201,7 @@ def search(
 
 @app.command()
 def show(
-    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id (or a unique prefix).")],
     versions: Annotated[
         bool, typer.Option("--versions", help="Also show its version history.")
     ] = False,
@@ -237,21 +238,23 @@ def list_(
 ) -> None:
     """List memories, newest first."""
     with errors():
-        page = service(embeddings=False).list(
+        svc = service(embeddings=False)
+        page = svc.list(
             _filters(kind, tag, False, project, source, None, None, path),
             limit=limit,
             offset=offset,
         )
     if json_out:
         return print_json(page)
-    console.print(memories_table(page.memories))
+    shown = svc.short_ids(m.id for m in page.memories)
+    console.print(memories_table(page.memories, shown, console.width))
     more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""
     console.print(f"[dim]{len(page.memories)} of {page.total}{more}[/]")
 
 
 @app.command()
 def edit(
-    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id (or a unique prefix).")],
     text: Annotated[
         str | None, typer.Option("--text", help="New content ('-' reads stdin).")
     ] = None,
@@ -286,7 +289,7 @@ def edit(
 
 @app.command()
 def forget(
-    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id (or a unique prefix).")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a memory, with its history, links and index entries."""
