@@ -191,7 +191,8 @@ def search(
     if not result.hits:
         console.print("No memories match. Try other words, `--mode text`, or fewer filters.")
         return
-    shown = svc.short_ids(hit.memory.id for hit in result.hits)
+    with errors():
+        shown = svc.short_ids(hit.memory.id for hit in result.hits)
     console.print(hits_table(result, shown, console.width))
     if result.related_entities:
         console.print(
@@ -246,7 +247,8 @@ def list_(
         )
     if json_out:
         return print_json(page)
-    shown = svc.short_ids(m.id for m in page.memories)
+    with errors():
+        shown = svc.short_ids(m.id for m in page.memories)
     console.print(memories_table(page.memories, shown, console.width))
     more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""
     console.print(f"[dim]{len(page.memories)} of {page.total}{more}[/]")
