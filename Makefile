@@ -34,7 +34,7 @@ test-vscode: $(VENV)/.installed
 	cd editors/vscode && npm ci --no-audit --no-fund && npm run build && DEVMEM_LSP=$(CURDIR)/$(VENV)/bin/devmem-lsp npm test
 
 bench: $(VENV)/.installed
-	$(PY) bench/locomo.py --data ../shared/datasets/locomo/locomo_dev.json
+	$(PY) bench/locomo.py
 	$(PY) bench/scale.py --sizes 10000
 
 clean:
