@@ -147,8 +147,10 @@ def show(
         title="Latest memories",
         title_justify="left",
     )
+    with errors():
+        short = service(embeddings=False).short_ids(m.id for m in view.memories)
     for m in view.memories:
-        memories.add_row(m.id, (m.event_at or m.created_at)[:10], m.kind, m.title)
+        memories.add_row(short[m.id], (m.event_at or m.created_at)[:10], m.kind, m.title)
     console.print(relations if view.neighbours else "[dim]no relations yet[/]")
     console.print(memories)
 

@@ -214,11 +214,14 @@ def show(
         memory = svc.get(memory_id)
         history = svc.versions(memory_id) if versions else []
         links = svc.links(memory_id)
+        short = svc.short_ids(i for link in links for i in (link.source_id, link.target_id))
     if json_out:
         return print_json({"memory": memory, "links": links, "versions": history})
     console.print(memory_detail(memory))
     for link in links:
-        console.print(f"[dim]link:[/] {link.source_id} —{link.type}→ {link.target_id}")
+        console.print(
+            f"[dim]link:[/] {short[link.source_id]} —{link.type}→ {short[link.target_id]}"
+        )
     for v in history:
         flag = " [yellow](pending review)[/]" if v.pending else ""
         console.print(f"[dim]v{v.version}[/] {v.changed_at} by {v.changed_by}{flag}: {v.title}")
