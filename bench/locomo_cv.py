@@ -1,6 +1,6 @@
 """Cross-validation of recall's ranking rules on LoCoMo's development split.
 
-    python bench/locomo_cv.py --data ../shared/datasets/locomo/locomo_dev.json [--json]
+    python bench/locomo_cv.py [--data bench/data/locomo_dev.json] [--json]
 
 Each conversation is ingested once (same protocol as bench/locomo.py); its questions are
 then asked under every variant below (a variant changes the ranking weights in
@@ -123,7 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", default=str(Path(__file__).parent / "data" / "locomo_dev.json"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     samples = json.loads(Path(args.data).read_text(encoding="utf-8"))
