@@ -492,7 +492,10 @@ def backup(dest: Annotated[str, typer.Argument(help="The backup file to create."
 def _register_subcommands() -> None:
     from cli import graph_cmds, m365_cmds, sync_account, sync_cmds
 
+    from . import serve_cmds
+
     sync_account.register(sync_cmds.app)
+    app.add_typer(serve_cmds.app, name="serve")
     app.add_typer(sync_cmds.app, name="sync")
     app.add_typer(m365_cmds.app, name="m365")
     app.add_typer(graph_cmds.app, name="graph")

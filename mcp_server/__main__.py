@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core import __version__
+from core import __version__, engine_enabled
 
 if TYPE_CHECKING:
     from core import MemoryService
@@ -30,7 +30,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="devmem-mcp",
         description="DevMemory MCP server: your developer memory for AI assistants.",
-        epilog=f"Environment: DEVMEM_DB (the store), {TOKEN_ENV} (bearer token for --http).",
+        epilog=f"Environment: DEVMEM_DB (the store), {TOKEN_ENV} (bearer token for --http), "
+        "DEVMEM_ENGINE=off (serve in this process instead of through `devmem serve`).",
     )
     p.add_argument(
         "--db", help="the SQLite store (default: $DEVMEM_DB, else the platform data dir)"
@@ -64,6 +65,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--version", action="version", version=f"devmem-mcp {__version__}")
     return p.parse_args(argv)
+
+
+def _relayed_args(args: argparse.Namespace) -> list[str]:
+    """The options the engine's MCP server needs (the store travels in the header)."""
+    relayed = ["--log-level", args.log_level]
+    return [*relayed, "--project", args.project] if args.project else relayed
 
 
 def open_service(env: Mapping[str, str], db: str | None) -> MemoryService:
@@ -136,6 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s",
         )
         env = dict(os.environ)
+        if not args.http and engine_enabled(env):
+            # A thin relay to the per-user engine (it holds the SDK, the store and the model);
+            # None: the engine cannot start, and this process serves in-process instead.
+            from mcp_server.relay import relay_main
+
+            code = relay_main(env, args.db, _relayed_args(args))
+            if code is not None:
+                return code
         token = env.get(TOKEN_ENV) or None
         if args.http:
             from mcp_server.http import MAKE_TOKEN, is_loopback, token_problem

@@ -1,0 +1,1 @@
+"""The engine's CLI side (filled in below)."""

@@ -1,0 +1,1 @@
+"""The engine's language-server side (filled in below)."""

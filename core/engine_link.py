@@ -1,0 +1,334 @@
+"""How a client finds, checks and starts the per-user engine (`devmem serve`).
+
+Standard library only: ``devmem-mcp``'s relay and the CLI's fast path import this module
+and nothing heavy, so a client with a warm engine starts in tens of milliseconds.
+
+    runtime dir   $DEVMEM_RUNTIME_DIR, else $XDG_RUNTIME_DIR/devmem, else /tmp/devmem-$UID
+                  (created 0700; refused when owned by someone else or open to others)
+    socket        engine-<install>.sock (0600), <install> = a hash of where the code lives,
+                  so two installs (two virtualenvs) each have their own engine
+    lock          engine-<install>.lock: the engine holds an ``fcntl.flock`` on it while it
+                  listens, so two engines started at once end up as one
+    version       the package version + a hash of the installed code's files (name, size,
+                  mtime): an engine whose code changed on disk is stale and is replaced
+
+A connection starts with one JSON line from the client (the header) and one JSON line from
+the engine (the answer); then the bytes of the chosen protocol follow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import DevMemError
+
+PROTOCOL = 1
+ENGINE_ENV = "DEVMEM_ENGINE"  # "off" (or 0/false/no): never use or start an engine
+RUNTIME_ENV = "DEVMEM_RUNTIME_DIR"
+START_TIMEOUT_S = 20.0
+# Environment a client forwards to the engine: what decides the store, the model and the
+# output (the engine's own environment is the one of whoever started it first).
+FORWARDED_ENV = (
+    "DEVMEM_DB",
+    "DEVMEM_CACHE_DIR",
+    "DEVMEM_MODEL",
+    "DEVMEM_MODEL_DIR",
+    "DEVMEM_EMBEDDINGS",
+    "HF_HUB_OFFLINE",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "TERM",
+    "COLORTERM",
+    "COLUMNS",
+    "LINES",
+)
+# The packages whose files make up the engine's code (a sibling folder of core/ each).
+CODE_PACKAGES = ("core", "cli", "mcp_server", "lsp_server", "connectors")
+_MAX_LINE = 1 << 20
+APP = "devmemory"  # as core.config.APP (not imported: core.config loads the service)
+
+
+class EngineUnavailable(DevMemError):
+    """The engine cannot be used (switched off, unsafe runtime folder, no Unix sockets…)."""
+
+    code = "engine_unavailable"
+
+
+class StaleEngine(EngineUnavailable):
+    """The running engine runs other code than is installed now; it is being replaced."""
+
+    code = "engine_stale"
+
+
+def engine_enabled(env: Mapping[str, str]) -> bool:
+    """False when ``DEVMEM_ENGINE`` says off (off, 0, false, no) or Unix sockets are missing."""
+    wanted = env.get(ENGINE_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+    return wanted and hasattr(socket, "AF_UNIX")
+
+
+def runtime_dir(env: Mapping[str, str]) -> Path:
+    """Where the socket and the lock live (not created here; see :func:`secure_runtime_dir`)."""
+    if env.get(RUNTIME_ENV):
+        return Path(env[RUNTIME_ENV]).expanduser()
+    if env.get("XDG_RUNTIME_DIR"):
+        return Path(env["XDG_RUNTIME_DIR"]) / "devmem"
+    return Path("/tmp") / f"devmem-{os.getuid()}"
+
+
+def secure_runtime_dir(env: Mapping[str, str]) -> Path:
+    """The runtime folder, created 0700; raises EngineUnavailable when it is not safe to use."""
+    folder = runtime_dir(env)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise EngineUnavailable(
+            f"cannot create the engine folder {folder}: {exc.strerror}.",
+            hint=f"Set {RUNTIME_ENV} to a folder you own, or {ENGINE_ENV}=off.",
+        ) from exc
+    check_owned(folder, info, "folder")
+    if not stat.S_ISDIR(info.st_mode):
+        raise EngineUnavailable(
+            f"{folder} is not a folder.", hint=f"Remove it or set {RUNTIME_ENV}."
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)  # ours but open to others (e.g. made by hand): close it
+    return folder
+
+
+def check_owned(path: Path, info: os.stat_result, what: str) -> None:
+    """Refuse a path someone else owns (another user could read or impersonate the engine)."""
+    if info.st_uid != os.getuid():
+        raise EngineUnavailable(
+            f"the engine {what} {path} belongs to user id {info.st_uid}, not to you "
+            f"({os.getuid()}); refusing to use it.",
+            hint=f"Remove it, or set {RUNTIME_ENV} to a folder you own.",
+        )
+    if stat.S_ISLNK(info.st_mode):
+        raise EngineUnavailable(
+            f"the engine {what} {path} is a symbolic link; refusing to use it.",
+            hint=f"Remove it, or set {RUNTIME_ENV} to a folder you own.",
+        )
+
+
+def _code_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def install_key() -> str:
+    """A short name for this install (where its code lives)."""
+    return hashlib.sha256(str(_code_root()).encode()).hexdigest()[:10]
+
+
+def socket_path(env: Mapping[str, str]) -> Path:
+    return runtime_dir(env) / f"engine-{install_key()}.sock"
+
+
+def lock_path(env: Mapping[str, str]) -> Path:
+    return runtime_dir(env) / f"engine-{install_key()}.lock"
+
+
+def log_path(env: Mapping[str, str]) -> Path:
+    return runtime_dir(env) / f"engine-{install_key()}.log"
+
+
+def code_version() -> str:
+    """``<package version>+<hash>`` of the installed code (file names, sizes, mtimes)."""
+    from core import __version__
+
+    digest = hashlib.sha256()
+    root = _code_root()
+    for package in CODE_PACKAGES:
+        for path in sorted(_python_files(root / package)):
+            with contextlib.suppress(OSError):
+                info = path.stat()
+                digest.update(
+                    f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns}\n".encode()
+                )
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def _python_files(folder: Path) -> Iterator[Path]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+            yield from _python_files(Path(entry.path))
+        elif entry.name.endswith(".py"):
+            yield Path(entry.path)
+
+
+@dataclass
+class Header:
+    """What a client says first: who it is, which store, where it runs."""
+
+    kind: str  # mcp | lsp | cli | status | stop
+    cwd: str = field(default_factory=os.getcwd)
+    db: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    version: str = ""
+    protocol: int = PROTOCOL
+
+    @classmethod
+    def make(
+        cls, kind: str, env: Mapping[str, str], db: str | None, args: list[str] | None = None
+    ) -> Header:
+        forwarded = {k: env[k] for k in FORWARDED_ENV if k in env}
+        forwarded.update(_store_defaults(forwarded))
+        return cls(kind=kind, db=db, env=forwarded, args=list(args or []), version=code_version())
+
+    def encode(self) -> bytes:
+        return json.dumps(self.__dict__).encode() + b"\n"
+
+    @classmethod
+    def decode(cls, line: bytes) -> Header:
+        raw = json.loads(line)
+        if not isinstance(raw, dict) or not isinstance(raw.get("kind"), str):
+            raise ValueError("the header is not a JSON object with a kind")
+        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        return cls(**known)
+
+
+def _store_defaults(env: Mapping[str, str]) -> dict[str, str]:
+    """The store and cache folders as this client sees them (its own platform folders), so
+    that the engine opens exactly the store the client would open in-process."""
+    import platformdirs
+
+    found: dict[str, str] = {}
+    if not env.get("DEVMEM_DB"):
+        found["DEVMEM_DB"] = str(Path(platformdirs.user_data_dir(APP)) / "memories.db")
+    if not env.get("DEVMEM_CACHE_DIR"):
+        found["DEVMEM_CACHE_DIR"] = platformdirs.user_cache_dir(APP)
+    return found
+
+
+def read_line(sock: socket.socket) -> bytes:
+    """One line from ``sock``, reading nothing past its newline (the rest is the protocol's)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = sock.recv(4096, socket.MSG_PEEK)
+        if not chunk:
+            raise ConnectionError("the engine closed the connection")
+        end = chunk.find(b"\n")
+        take = sock.recv(end + 1 if end >= 0 else len(chunk))
+        chunks.append(take)
+        size += len(take)
+        if end >= 0:
+            return b"".join(chunks)
+        if size > _MAX_LINE:
+            raise ConnectionError("the engine's answer line is too long")
+
+
+def open_connection(env: Mapping[str, str], header: Header) -> tuple[socket.socket, dict[str, Any]]:
+    """A connection to a running engine of the right version (started when none runs).
+
+    Raises EngineUnavailable when the engine is off or cannot be started.
+    """
+    if not engine_enabled(env):
+        raise EngineUnavailable(f"the engine is switched off ({ENGINE_ENV}=off).")
+    secure_runtime_dir(env)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    started = False
+    while True:
+        try:
+            return handshake(env, header)
+        except StaleEngine:
+            pass  # the old engine stops listening at once; the next round starts ours
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass
+        if not started:
+            start_engine(env)
+            started = True
+        if time.monotonic() > deadline:
+            raise EngineUnavailable(
+                f"the engine did not start within {START_TIMEOUT_S:.0f} s.",
+                hint=f"See {log_path(env)}, or set {ENGINE_ENV}=off.",
+            )
+        time.sleep(0.02)
+
+
+def handshake(env: Mapping[str, str], header: Header) -> tuple[socket.socket, dict[str, Any]]:
+    """Connect, send the header, read the answer (raises StaleEngine on a version mismatch)."""
+    path = socket_path(env)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+        check_owned(path, os.lstat(path), "socket")
+        sock.sendall(header.encode())
+        answer = json.loads(read_line(sock))
+    except BaseException:
+        sock.close()
+        raise
+    if answer.get("stale"):
+        sock.close()
+        raise StaleEngine(
+            f"the engine runs {answer.get('version')}, installed is {header.version}."
+        )
+    if not answer.get("ok"):
+        sock.close()
+        raise EngineUnavailable(str(answer.get("error") or "the engine refused the connection."))
+    return sock, answer
+
+
+def engine_command() -> list[str]:
+    """How to start the engine: the ``devmem`` script next to this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "devmem"
+    found = str(beside) if beside.exists() else shutil.which("devmem")
+    if found is None:
+        raise EngineUnavailable(
+            "cannot find the devmem command to start the engine.",
+            hint=f"Put devmem on PATH, or set {ENGINE_ENV}=off.",
+        )
+    return [found, "serve"]
+
+
+def start_engine(env: Mapping[str, str]) -> None:
+    """Start `devmem serve` detached (own session, output to the log); does not wait."""
+    folder = secure_runtime_dir(env)
+    child_env = dict(env)
+    child_env[RUNTIME_ENV] = str(folder)
+    log = os.open(log_path(env), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        subprocess.Popen(
+            engine_command(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=child_env,
+            cwd="/",
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        raise EngineUnavailable(f"could not start the engine: {exc}.") from exc
+    finally:
+        os.close(log)
+
+
+def request(env: Mapping[str, str], kind: str) -> dict[str, Any] | None:
+    """A control request (status, stop) to a running engine; None when none runs."""
+    if not engine_enabled(env):
+        return None
+    try:
+        sock, answer = handshake(env, Header.make(kind, env, None))
+    except (OSError, EngineUnavailable, ValueError):
+        return None
+    with sock:
+        return answer
