@@ -41,6 +41,7 @@ def serve(
         level=os.environ.get("DEVMEM_LOG", "INFO").upper(),
         format="%(asctime)s devmem-engine %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     from core import install_redaction
 
     install_redaction()
@@ -48,7 +49,11 @@ def serve(
         code = Engine(os.environ, idle).run()
     except DevMemError as exc:
         fail(exc)
-    raise typer.Exit(code)
+    # As devmem-lsp does (lsp_server/lifecycle.py): the stores are closed and the socket is
+    # gone; a normal interpreter exit would join ONNX Runtime's threads (seconds, or a crash
+    # while the model still loads). Committed data is in SQLite's WAL either way.
+    logging.shutdown()
+    os._exit(code)
 
 
 @app.command()
