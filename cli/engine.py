@@ -170,6 +170,7 @@ class Engine:
 
     # ---- connections -------------------------------------------------------------------
     async def _handle(self, stream: anyio.abc.SocketStream) -> None:
+        self.last_activity = time.monotonic()  # status requests too: idle means no one asks
         async with stream:
             receive = BufferedByteReceiveStream(stream)
             try:

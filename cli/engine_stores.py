@@ -16,6 +16,7 @@ from core import MemoryService, Settings, build_service, make_embedder
 from mcp_server.runtime import LazyService
 
 ModelKey = tuple[str, str, str, bool]
+MODEL_WAIT_S = 30.0
 
 
 class SharedService(MemoryService):
@@ -65,7 +66,12 @@ class Stores:
         return SharedService(self.lazy(settings).get())
 
     def _open(self, settings: Settings) -> MemoryService:
-        return build_service(settings, self._embedder(settings))
+        service = build_service(settings, self._embedder(settings))
+        # The first tool call of a fresh engine waits for the model (a second or two) so that
+        # its recall is hybrid; later clients find it loaded. A model that cannot load
+        # (reported by the service) leaves text and graph search working.
+        service.embedder.wait(MODEL_WAIT_S)
+        return service
 
     def _embedder(self, settings: Settings) -> Any:
         key = (

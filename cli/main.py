@@ -363,7 +363,25 @@ def doctor(
         console.print(
             "[green]All good.[/]" if report.ok else "[red]Some checks failed; see the → lines.[/]"
         )
+        for line in _engine_lines():
+            console.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _engine_lines() -> list[str]:
+    """The engine, as `devmem serve status` shows it (doctor never starts one)."""
+    import os
+
+    from core import ENGINE_ENV, engine_enabled, engine_request
+
+    from .serve_cmds import describe
+
+    if not engine_enabled(os.environ):
+        return [f"engine: off ({ENGINE_ENV}); every command works in its own process"]
+    info = engine_request(os.environ, "status")
+    if info is None:
+        return ["engine: not running (clients start it when they need it)"]
+    return describe(info)
 
 
 def _doctor_report(check: bool) -> DoctorReport:

@@ -67,7 +67,7 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
         console.print(f"engine: not running (socket {engine_socket_path(os.environ)})")
         raise typer.Exit(1)
     for line in describe(info):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def describe(info: dict[str, Any]) -> list[str]:
