@@ -39,6 +39,7 @@ PROTOCOL = 1
 ENGINE_ENV = "DEVMEM_ENGINE"  # "off" (or 0/false/no): never use or start an engine
 RUNTIME_ENV = "DEVMEM_RUNTIME_DIR"
 START_TIMEOUT_S = 20.0
+RESTART_AFTER_S = 3.0
 # Environment a client forwards to the engine: what decides the store, the model and the
 # output (the engine's own environment is the one of whoever started it first).
 FORWARDED_ENV = (
@@ -245,17 +246,19 @@ def open_connection(env: Mapping[str, str], header: Header) -> tuple[socket.sock
         raise EngineUnavailable(f"the engine is switched off ({ENGINE_ENV}=off).")
     secure_runtime_dir(env)
     deadline = time.monotonic() + START_TIMEOUT_S
-    started = False
+    next_start = 0.0
     while True:
         try:
             return handshake(env, header)
         except StaleEngine:
             pass  # the old engine stops listening at once; the next round starts ours
-        except (FileNotFoundError, ConnectionRefusedError):
-            pass
-        if not started:
+        except (FileNotFoundError, ConnectionError):
+            pass  # none listens, or one died as we connected
+        if time.monotonic() >= next_start:
+            # Again after a while: an engine started while a dying one still held the lock
+            # has given up at once (another engine seemed to run).
             start_engine(env)
-            started = True
+            next_start = time.monotonic() + RESTART_AFTER_S
         if time.monotonic() > deadline:
             raise EngineUnavailable(
                 f"the engine did not start within {START_TIMEOUT_S:.0f} s.",
@@ -300,26 +303,45 @@ def engine_command() -> list[str]:
 
 
 def start_engine(env: Mapping[str, str]) -> None:
-    """Start `devmem serve` detached (own session, output to the log); does not wait."""
+    """Start `devmem serve` detached; does not wait for it to listen.
+
+    Detached as daemons are: a short-lived middle process starts it in a new session and
+    exits, so the engine is no child of this client (a client never has to reap it, and
+    its end never leaves a zombie here). Its output goes to the owner-only log.
+    """
     folder = secure_runtime_dir(env)
+    command = engine_command()
     child_env = dict(env)
     child_env[RUNTIME_ENV] = str(folder)
     log = os.open(log_path(env), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
+        middle = os.fork()
+        if middle == 0:  # pragma: no cover - runs in the middle process
+            _spawn_and_exit(command, child_env, log)
+        _, code = os.waitpid(middle, 0)
+    finally:
+        os.close(log)
+    if code != 0:
+        raise EngineUnavailable(
+            "could not start the engine.", hint=f"See {log_path(env)}, or set {ENGINE_ENV}=off."
+        )
+
+
+def _spawn_and_exit(command: list[str], env: dict[str, str], log: int) -> None:
+    try:
         subprocess.Popen(
-            engine_command(),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            env=child_env,
+            env=env,
             cwd="/",
             start_new_session=True,
             close_fds=True,
         )
-    except OSError as exc:
-        raise EngineUnavailable(f"could not start the engine: {exc}.") from exc
-    finally:
-        os.close(log)
+    except BaseException:
+        os._exit(1)
+    os._exit(0)
 
 
 def request(env: Mapping[str, str], kind: str) -> dict[str, Any] | None:
