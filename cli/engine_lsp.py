@@ -76,7 +76,10 @@ def _run(stores: Stores, settings: Settings, opts: argparse.Namespace, sock: soc
         poll_interval=opts.poll,
     )
     # `exit` ends this session (pygls then returns from start_io), never the engine.
-    server.protocol.on_exit = lambda _code: backend.close(timeout=CLEANUP_BUDGET_S)
+    def end_session(_code: int) -> None:
+        backend.close(timeout=CLEANUP_BUDGET_S)
+
+    server.protocol.on_exit = end_session
     reader, writer = sock.makefile("rb"), sock.makefile("wb")
     try:
         server.start_io(reader, writer)

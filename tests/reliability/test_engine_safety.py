@@ -35,7 +35,10 @@ def env(tmp_path: Path, model_cache: Path):
 async def _remember(client: RawMcp, i: int) -> str:
     result = await client.tool(
         "remember",
-        {"content": f"import item {i}: the retry budget of job {i} is {i * 7} seconds", "kind": "note"},
+        {
+            "content": f"import item {i}: the retry budget of job {i} is {i * 7} seconds",
+            "kind": "note",
+        },
     )
     assert not result.get("isError"), result
     return str(result["structuredContent"]["memory"]["id"])
