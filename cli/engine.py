@@ -49,6 +49,7 @@ DEFAULT_IDLE_S = 900.0
 CLIENT_KINDS = frozenset({"mcp", "lsp", "cli"})
 HEADER_TIMEOUT_S = 10.0
 MAX_LINE = 1 << 20
+VERSION_CHECK_S = 1.0
 
 
 class Engine:
@@ -58,6 +59,7 @@ class Engine:
         self.env = dict(env)
         self.idle_s = idle_s
         self.version = engine_code_version()
+        self._disk_version, self._checked_at = self.version, time.monotonic()
         self.started = time.time()
         self.stores = Stores()
         self.active: Counter[str] = Counter()
@@ -187,7 +189,7 @@ class Engine:
         if header.protocol != ENGINE_PROTOCOL:
             await _answer(stream, ok=False, error=f"engine protocol {ENGINE_PROTOCOL} only")
             return
-        if header.kind in CLIENT_KINDS and header.version != self.version:
+        if header.kind in CLIENT_KINDS and self._code_changed():
             await _answer(stream, ok=False, stale=True, version=self.version)
             await self.retire()
             return
@@ -233,6 +235,14 @@ class Engine:
             from .engine_cli import serve_cli
 
             await serve_cli(self.stores, settings, header, stream)
+
+    def _code_changed(self) -> bool:
+        """True when the installed code is no longer the code this engine started with
+        (an upgrade, an edit of an editable install). Checked at most once a second."""
+        now = time.monotonic()
+        if now - self._checked_at > VERSION_CHECK_S:
+            self._disk_version, self._checked_at = engine_code_version(), now
+        return self._disk_version != self.version
 
     def status(self) -> dict[str, Any]:
         return {

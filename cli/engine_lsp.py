@@ -75,6 +75,7 @@ def _run(stores: Stores, settings: Settings, opts: argparse.Namespace, sock: soc
         db_pinned=opts.db_pinned,
         poll_interval=opts.poll,
     )
+
     # `exit` ends this session (pygls then returns from start_io), never the engine.
     def end_session(_code: int) -> None:
         backend.close(timeout=CLEANUP_BUDGET_S)

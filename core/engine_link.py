@@ -10,7 +10,8 @@ and nothing heavy, so a client with a warm engine starts in tens of milliseconds
     lock          engine-<install>.lock: the engine holds an ``fcntl.flock`` on it while it
                   listens, so two engines started at once end up as one
     version       the package version + a hash of the installed code's files (name, size,
-                  mtime): an engine whose code changed on disk is stale and is replaced
+                  mtime), taken by the engine when it starts: when a client connects and
+                  the code on disk has changed since, the engine is stale and is replaced
 
 A connection starts with one JSON line from the client (the header) and one JSON line from
 the engine (the answer); then the bytes of the chosen protocol follow.
@@ -18,18 +19,14 @@ the engine (the answer); then the bytes of the chosen protocol follow.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import shutil
 import socket
 import stat
-import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +128,7 @@ def _code_root() -> Path:
 
 def install_key() -> str:
     """A short name for this install (where its code lives)."""
-    return hashlib.sha256(str(_code_root()).encode()).hexdigest()[:10]
+    return f"{zlib.crc32(str(_code_root()).encode()):08x}"
 
 
 def socket_path(env: Mapping[str, str]) -> Path:
@@ -147,7 +144,14 @@ def log_path(env: Mapping[str, str]) -> Path:
 
 
 def code_version() -> str:
-    """``<package version>+<hash>`` of the installed code (file names, sizes, mtimes)."""
+    """``<package version>+<hash>`` of the installed code (file names, sizes, mtimes).
+
+    The engine computes it (at start, and on a client's connection to see whether the code
+    changed since); clients never need to, so they do not pay for it.
+    """
+    import contextlib
+    import hashlib
+
     from core import __version__
 
     digest = hashlib.sha256()
@@ -174,17 +178,26 @@ def _python_files(folder: Path) -> Iterator[Path]:
             yield Path(entry.path)
 
 
-@dataclass
 class Header:
     """What a client says first: who it is, which store, where it runs."""
 
-    kind: str  # mcp | lsp | cli | status | stop
-    cwd: str = field(default_factory=os.getcwd)
-    db: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    args: list[str] = field(default_factory=list)
-    version: str = ""
-    protocol: int = PROTOCOL
+    FIELDS = ("kind", "cwd", "db", "env", "args", "protocol")
+
+    def __init__(
+        self,
+        kind: str,  # mcp | lsp | cli | status | stop
+        cwd: str | None = None,
+        db: str | None = None,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        protocol: int = PROTOCOL,
+    ) -> None:
+        self.kind = kind
+        self.cwd = cwd if cwd is not None else os.getcwd()
+        self.db = db
+        self.env = dict(env or {})
+        self.args = list(args or [])
+        self.protocol = protocol
 
     @classmethod
     def make(
@@ -192,18 +205,17 @@ class Header:
     ) -> Header:
         forwarded = {k: env[k] for k in FORWARDED_ENV if k in env}
         forwarded.update(_store_defaults(forwarded))
-        return cls(kind=kind, db=db, env=forwarded, args=list(args or []), version=code_version())
+        return cls(kind=kind, db=db, env=forwarded, args=args)
 
     def encode(self) -> bytes:
-        return json.dumps(self.__dict__).encode() + b"\n"
+        return json.dumps({name: getattr(self, name) for name in self.FIELDS}).encode() + b"\n"
 
     @classmethod
     def decode(cls, line: bytes) -> Header:
         raw = json.loads(line)
         if not isinstance(raw, dict) or not isinstance(raw.get("kind"), str):
             raise ValueError("the header is not a JSON object with a kind")
-        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
-        return cls(**known)
+        return cls(**{k: raw[k] for k in cls.FIELDS if k in raw})
 
 
 def _store_defaults(env: Mapping[str, str]) -> dict[str, str]:
@@ -282,7 +294,7 @@ def handshake(env: Mapping[str, str], header: Header) -> tuple[socket.socket, di
     if answer.get("stale"):
         sock.close()
         raise StaleEngine(
-            f"the engine runs {answer.get('version')}, installed is {header.version}."
+            f"the engine runs {answer.get('version')}, the installed code has changed since."
         )
     if not answer.get("ok"):
         sock.close()
@@ -292,6 +304,8 @@ def handshake(env: Mapping[str, str], header: Header) -> tuple[socket.socket, di
 
 def engine_command() -> list[str]:
     """How to start the engine: the ``devmem`` script next to this interpreter, else on PATH."""
+    import shutil
+
     beside = Path(sys.executable).parent / "devmem"
     found = str(beside) if beside.exists() else shutil.which("devmem")
     if found is None:
@@ -328,6 +342,8 @@ def start_engine(env: Mapping[str, str]) -> None:
 
 
 def _spawn_and_exit(command: list[str], env: dict[str, str], log: int) -> None:
+    import subprocess
+
     try:
         subprocess.Popen(
             command,
