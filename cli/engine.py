@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from core import (
@@ -39,6 +40,7 @@ from core import (
     engine_code_version,
     engine_lock_path,
     engine_socket_path,
+    release_free_heap,
     secure_runtime_dir,
 )
 
@@ -218,6 +220,9 @@ class Engine:
         finally:
             self.active[header.kind] -= 1
             self.last_activity = time.monotonic()
+            # What a session allocated (parsed documents, results) is freed now; give the
+            # free pages back so that a long-lived engine does not keep its busiest moment.
+            await anyio.to_thread.run_sync(release_free_heap)
 
     async def _host(
         self, header: EngineHeader, receive: BufferedByteReceiveStream, stream: Any

@@ -21,6 +21,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Settings": ("core.config", "Settings"),
     "build_service": ("core.config", "build_service"),
     "make_embedder": ("core.config", "make_embedder"),
+    "release_free_heap": ("core.embeddings", "release_free_heap"),
     "git_project": ("core.config", "git_project"),
     "git_root": ("core.config", "git_root"),
     # errors
@@ -133,6 +134,7 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "__version__",
     "build_service",
     "make_embedder",
+    "release_free_heap",
     "Check",
     "CODE_SEARCH_DEPTH",
     "CodeAnchor",
@@ -213,6 +215,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.code_context import RELEVANCE_FLOOR
     from core.code_context import SEARCH_DEPTH as CODE_SEARCH_DEPTH
     from core.config import Settings, build_service, git_project, git_root, make_embedder
+    from core.embeddings import release_free_heap
     from core.engine_link import (
         ENGINE_ENV,
         RUNTIME_ENV,
