@@ -60,8 +60,9 @@ class Engine:
     def __init__(self, env: Mapping[str, str], idle_s: float = DEFAULT_IDLE_S) -> None:
         self.env = dict(env)
         self.idle_s = idle_s
-        self.version = engine_code_version()
-        self._disk_version, self._checked_at = self.version, time.monotonic()
+        self.code = engine_code_version()
+        self.version = f"{__version__}+{self.code}"
+        self._disk_code, self._checked_at = self.code, time.monotonic()
         self.started = time.time()
         self.stores = Stores()
         self.active: Counter[str] = Counter()
@@ -246,8 +247,8 @@ class Engine:
         (an upgrade, an edit of an editable install). Checked at most once a second."""
         now = time.monotonic()
         if now - self._checked_at > VERSION_CHECK_S:
-            self._disk_version, self._checked_at = engine_code_version(), now
-        return self._disk_version != self.version
+            self._disk_code, self._checked_at = engine_code_version(), now
+        return self._disk_code != self.code
 
     def status(self) -> dict[str, Any]:
         return {

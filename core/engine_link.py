@@ -144,15 +144,13 @@ def log_path(env: Mapping[str, str]) -> Path:
 
 
 def code_version() -> str:
-    """``<package version>+<hash>`` of the installed code (file names, sizes, mtimes).
+    """A hash of the installed code (every ``.py`` file's name, size and mtime).
 
-    The engine computes it (at start, and on a client's connection to see whether the code
-    changed since); clients never need to, so they do not pay for it.
+    The engine takes it when it starts, and again when a client connects to see whether the
+    code changed since; clients never need it, so they do not pay for it.
     """
     import contextlib
     import hashlib
-
-    from core import __version__
 
     digest = hashlib.sha256()
     root = _code_root()
@@ -163,7 +161,7 @@ def code_version() -> str:
                 digest.update(
                     f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns}\n".encode()
                 )
-    return f"{__version__}+{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12]
 
 
 def _python_files(folder: Path) -> Iterator[Path]:
