@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core import MemoryService, Settings, build_service, make_embedder
+from core import MemoryService, Settings, build_service, make_embedder, release_free_heap
 from mcp_server.runtime import LazyService
 
 ModelKey = tuple[str, str, str, bool]
@@ -70,7 +70,8 @@ class Stores:
         # The first tool call of a fresh engine waits for the model (a second or two) so that
         # its recall is hybrid; later clients find it loaded. A model that cannot load
         # (reported by the service) leaves text and graph search working.
-        service.embedder.wait(MODEL_WAIT_S)
+        if service.embedder.wait(MODEL_WAIT_S):
+            release_free_heap()  # the session build's ~60 MB of freed allocations
         return service
 
     def _embedder(self, settings: Settings) -> Any:

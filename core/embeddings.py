@@ -193,7 +193,6 @@ class FastEmbedEmbedder:
                 threads=self._threads,
                 enable_cpu_mem_arena=arena,
             )
-        release_free_heap()
         return model
 
     def is_ready(self) -> bool:
@@ -272,8 +271,8 @@ def release_free_heap() -> None:
     """Give the C heap's free pages back to the system (glibc only; elsewhere nothing).
 
     Building an ONNX session parses and rewrites the model through ~60 MB of short-lived
-    allocations that glibc keeps mapped: a server's resident memory stays that much higher
-    for its whole life unless the free pages are returned."""
+    allocations that glibc keeps mapped: a long-lived process (the engine) calls this once
+    the model is loaded, and after bursts of work."""
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -203,7 +203,10 @@ class Header:
     ) -> Header:
         forwarded = {k: env[k] for k in FORWARDED_ENV if k in env}
         forwarded.update(_store_defaults(forwarded))
-        return cls(kind=kind, db=db, env=forwarded, args=args)
+        for key in ("DEVMEM_DB", "DEVMEM_CACHE_DIR", "DEVMEM_MODEL_DIR"):
+            if forwarded.get(key):
+                forwarded[key] = _absolute(forwarded[key])
+        return cls(kind=kind, db=_absolute(db) if db else db, env=forwarded, args=args)
 
     def encode(self) -> bytes:
         return json.dumps({name: getattr(self, name) for name in self.FIELDS}).encode() + b"\n"
@@ -214,6 +217,13 @@ class Header:
         if not isinstance(raw, dict) or not isinstance(raw.get("kind"), str):
             raise ValueError("the header is not a JSON object with a kind")
         return cls(**{k: raw[k] for k in cls.FIELDS if k in raw})
+
+
+def _absolute(location: str) -> str:
+    """A path as this client means it (the engine runs elsewhere); URLs as they are."""
+    if "://" in location:
+        return location
+    return str(Path(location).expanduser().absolute())
 
 
 def _store_defaults(env: Mapping[str, str]) -> dict[str, str]:

@@ -86,6 +86,15 @@ def test_store_selection_is_the_clients(env, tmp_path):
     assert "only in the other store" not in devmem(env, "search", "other", "--json").stdout
     via_env = devmem({**env, "DEVMEM_DB": str(other)}, "search", "other", "--json")
     assert "only in the other store" in via_env.stdout
+    relative = subprocess.run(  # a relative --db is the client's, not the engine's (cwd /)
+        [DEVMEM, "--db", "other.db", "search", "other", "--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "only in the other store" in relative.stdout, relative.stderr
     assert len(status(env)["stores"]) == 2  # type: ignore[index]
 
 
