@@ -12,6 +12,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# The distribution was called `devmemory` before (an unrelated project on PyPI): drop it first.
+	$(PY) -m pip uninstall --quiet --yes devmemory 2>/dev/null || true
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
@@ -32,7 +34,7 @@ test-vscode: $(VENV)/.installed
 	cd editors/vscode && npm ci --no-audit --no-fund && npm run build && DEVMEM_LSP=$(CURDIR)/$(VENV)/bin/devmem-lsp npm test
 
 bench: $(VENV)/.installed
-	$(PY) bench/locomo.py --data ../shared/datasets/locomo/locomo_dev.json
+	$(PY) bench/locomo.py
 	$(PY) bench/scale.py --sizes 10000
 
 clean:

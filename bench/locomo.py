@@ -1,6 +1,8 @@
 """LoCoMo retrieval benchmark through core's public API (protocol: shared/datasets/locomo/README.md).
 
-    python bench/locomo.py --data ../shared/datasets/locomo/locomo_dev.json [--json] [--mode hybrid]
+    python bench/locomo.py [--data bench/data/locomo_dev.json] [--json] [--mode hybrid]
+
+The development split ships in bench/data/ (LoCoMo, CC BY-NC 4.0: bench/data/LOCOMO.md).
 
 One fresh store per conversation; every turn is one memory ("<speaker>: <text>" plus
 " [shares a photo: <caption>]"), event time = the session's date, dia_id in metadata only.
@@ -100,7 +102,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, help="locomo JSON file (list of samples)")
+    parser.add_argument(
+        "--data",
+        default=str(Path(__file__).parent / "data" / "locomo_dev.json"),
+        help="locomo JSON file (list of samples; default: the development split in bench/data)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "text", "vector", "graph"])
     parser.add_argument(

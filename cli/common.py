@@ -105,7 +105,10 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Progress
                 task,
                 completed=event.done,
                 total=event.total,
-                description=f"{description} · {event.stage}",
+                # "reindex · reindex" says nothing twice: the stage only when it adds something
+                description=description
+                if event.stage in ("", description)
+                else f"{description} · {event.stage}",
                 message=event.message[:60],
             )
 

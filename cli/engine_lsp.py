@@ -23,8 +23,8 @@ from anyio.abc import SocketAttribute
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from core import EngineHeader, MemoryService, Settings
+from lsp_server.app import build_server
 from lsp_server.backend import Backend
-from lsp_server.server import build_server
 
 from .engine_stores import Stores
 

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from cli.common import console, errors, fail, print_json, progress_bar, service
 from core import MAX_GRAPH_PICTURE_NODES
+
+from .common import console, errors, fail, print_json, progress_bar, service
 
 # No `no_args_is_help`: the callback prints the help itself, since `--html FILE` alone is a command.
 app = typer.Typer(
@@ -146,8 +147,10 @@ def show(
         title="Latest memories",
         title_justify="left",
     )
+    with errors():
+        short = service(embeddings=False).short_ids(m.id for m in view.memories)
     for m in view.memories:
-        memories.add_row(m.id, (m.event_at or m.created_at)[:10], m.kind, m.title)
+        memories.add_row(short[m.id], (m.event_at or m.created_at)[:10], m.kind, m.title)
     console.print(relations if view.neighbours else "[dim]no relations yet[/]")
     console.print(memories)
 

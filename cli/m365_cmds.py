@@ -10,8 +10,9 @@ from typing import Annotated
 import httpx
 import typer
 
-from cli.common import console, errors, fail, print_json
 from connectors.m365.auth import AccountStatus, M365Auth, M365Settings
+
+from .common import console, errors, fail, print_json
 
 app = typer.Typer(
     help="Sign in to Microsoft 365 (mail, calendar, Teams, OneDrive) for `devmem sync m365`.",

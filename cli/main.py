@@ -8,9 +8,6 @@ from typing import Annotated
 
 import typer
 
-from cli import common
-from cli.common import console, errors, print_json, service
-from cli.render import hits_table, memories_table, memory_detail, write_line
 from core import (
     KINDS,
     RECOVERY,
@@ -30,6 +27,10 @@ from core import (
     read_jsonl,
     read_markdown,
 )
+
+from . import common
+from .common import console, errors, print_json, service
+from .render import hits_table, memories_table, memory_detail, write_line
 
 app = typer.Typer(
     help="DevMemory: a developer's long-term memory, local and offline.\n\n"
@@ -190,7 +191,9 @@ def search(
     if not result.hits:
         console.print("No memories match. Try other words, `--mode text`, or fewer filters.")
         return
-    console.print(hits_table(result))
+    with errors():
+        shown = svc.short_ids(hit.memory.id for hit in result.hits)
+    console.print(hits_table(result, shown, console.width))
     if result.related_entities:
         console.print(
             "related: " + ", ".join(f"{e.display} ({e.type})" for e in result.related_entities)
@@ -199,7 +202,7 @@ def search(
 
 @app.command()
 def show(
-    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id (or a unique prefix).")],
     versions: Annotated[
         bool, typer.Option("--versions", help="Also show its version history.")
     ] = False,
@@ -211,11 +214,14 @@ def show(
         memory = svc.get(memory_id)
         history = svc.versions(memory_id) if versions else []
         links = svc.links(memory_id)
+        short = svc.short_ids(i for link in links for i in (link.source_id, link.target_id))
     if json_out:
         return print_json({"memory": memory, "links": links, "versions": history})
     console.print(memory_detail(memory))
     for link in links:
-        console.print(f"[dim]link:[/] {link.source_id} —{link.type}→ {link.target_id}")
+        console.print(
+            f"[dim]link:[/] {short[link.source_id]} —{link.type}→ {short[link.target_id]}"
+        )
     for v in history:
         flag = " [yellow](pending review)[/]" if v.pending else ""
         console.print(f"[dim]v{v.version}[/] {v.changed_at} by {v.changed_by}{flag}: {v.title}")
@@ -236,21 +242,24 @@ def list_(
 ) -> None:
     """List memories, newest first."""
     with errors():
-        page = service(embeddings=False).list(
+        svc = service(embeddings=False)
+        page = svc.list(
             _filters(kind, tag, False, project, source, None, None, path),
             limit=limit,
             offset=offset,
         )
     if json_out:
         return print_json(page)
-    console.print(memories_table(page.memories))
+    with errors():
+        shown = svc.short_ids(m.id for m in page.memories)
+    console.print(memories_table(page.memories, shown, console.width))
     more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""
     console.print(f"[dim]{len(page.memories)} of {page.total}{more}[/]")
 
 
 @app.command()
 def edit(
-    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id (or a unique prefix).")],
     text: Annotated[
         str | None, typer.Option("--text", help="New content ('-' reads stdin).")
     ] = None,
@@ -285,7 +294,7 @@ def edit(
 
 @app.command()
 def forget(
-    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id (or a unique prefix).")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a memory, with its history, links and index entries."""
@@ -508,9 +517,7 @@ def backup(dest: Annotated[str, typer.Argument(help="The backup file to create."
 
 
 def _register_subcommands() -> None:
-    from cli import graph_cmds, m365_cmds, sync_account, sync_cmds
-
-    from . import serve_cmds
+    from . import graph_cmds, m365_cmds, serve_cmds, sync_account, sync_cmds
 
     sync_account.register(sync_cmds.app)
     app.add_typer(serve_cmds.app, name="serve")

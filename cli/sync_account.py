@@ -14,12 +14,13 @@ from typing import Annotated
 import httpx
 import typer
 
-from cli.common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 from connectors.base import SyncContext, SyncReport
 from connectors.github import API_URL, GitHubConnector, token_from
 from connectors.m365.auth import M365Auth, M365Settings
 from connectors.m365.graph import GRAPH_URL
 from connectors.m365.sync import AREAS, M365Connector
+
+from .common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; write nothing.")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
+from .common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 
 app = typer.Typer(
     help="Import memories from outside sources (git, markdown, console logs, GitHub, Microsoft 365).",

@@ -42,6 +42,10 @@ class SyncReport:
     dry_run: bool = False
 
     def summary(self) -> str:
+        if not (self.added or self.updated or self.deleted or self.skipped):
+            # a re-sync with nothing new: say so, instead of a row of zeros
+            seen = f", {self.unchanged} unchanged" if self.unchanged else ""
+            return f"{self.connector}: up to date{seen}"
         verb = "would add" if self.dry_run else "added"
         return (
             f"{self.connector}: {verb} {self.added}, updated {self.updated}, deleted {self.deleted},"

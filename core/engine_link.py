@@ -53,8 +53,9 @@ FORWARDED_ENV = (
     "COLUMNS",
     "LINES",
 )
-# The packages whose files make up the engine's code (a sibling folder of core/ each).
-CODE_PACKAGES = ("core", "cli", "mcp_server", "lsp_server", "connectors")
+# The packages whose files make up the engine's code (sibling folders of core/; the CLI is
+# `cli/` in a checkout and `devmem_cli/` in an installed wheel).
+CODE_PACKAGES = ("core", "cli", "devmem_cli", "mcp_server", "lsp_server", "connectors")
 _MAX_LINE = 1 << 20
 APP = "devmemory"  # as core.config.APP (not imported: core.config loads the service)
 

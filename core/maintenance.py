@@ -139,8 +139,8 @@ def _model_check(svc: Upkept, wait: float) -> Check:
         "embedding model",
         False,
         notice,
-        "Run `devmem reindex` after a model change, or reinstall devmemory "
-        "(pip install --force-reinstall devmemory); text search works meanwhile.",
+        "Run `devmem reindex` after a model change, or reinstall DevMemory "
+        "(pip install --force-reinstall devmem-layer); text search works meanwhile.",
     )
 
 

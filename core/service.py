@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from core import code_context as ctx
-from core import listing, maintenance, recall, validate
+from core import ids, listing, maintenance, recall, validate
 from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.graph_api import GraphMethods
@@ -426,7 +426,7 @@ class MemoryService(GraphMethods):
         at = now_iso()
         with self.storage.transaction() as tx:
             tx.add_link(src.id, dst.id, validate.link_type(link_type), at)
-        return Link(source_id.upper(), target_id.upper(), link_type, at)
+        return Link(src.id, dst.id, link_type, at)
 
     def unlink(self, source_id: str, target_id: str, link_type: str | None = None) -> int:
         src = self._require(source_id)
@@ -523,14 +523,27 @@ class MemoryService(GraphMethods):
 
     # ---- reads -------------------------------------------------------------------------
     def _require(self, memory_id: str) -> Memory:
+        """The memory with this id, or with the one id this prefix (4+ characters) starts."""
         validate.text(memory_id, "id")
-        found = self.storage.get(memory_id.strip())
+        key = memory_id.strip()
+        found = self.storage.get(key)
+        if found is None and (full := ids.resolve_prefix(self.storage, key)) is not None:
+            found = self.storage.get(full)
         if found is None:
             raise NotFound(
                 f"No memory has the id {memory_id!r}.",
-                hint="Search with `devmem search …` or the recall tool to find its id.",
+                hint="Search with `devmem search …` or the recall tool to find its id "
+                f"(a unique prefix of {ids.MIN_PREFIX}+ characters is enough).",
             )
         return found
+
+    def resolve_id(self, memory_id: str) -> str:
+        """The full id of the memory this id or unique id prefix names."""
+        return self._require(memory_id).id
+
+    def short_ids(self, memory_ids: Iterable[str]) -> dict[str, str]:
+        """Full id → the shortest unique prefix (10+ characters) to show people."""
+        return ids.short_ids(self.storage, memory_ids)
 
     def get(self, memory_id: str) -> Memory:
         return self._require(memory_id)

@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     sys.setswitchinterval(0.001)
 
     from core import MemoryService, Settings, build_service
+    from lsp_server.app import build_server
     from lsp_server.backend import Backend
-    from lsp_server.server import build_server
 
     settings = Settings.from_env(os.environ, args.db)
 

@@ -14,6 +14,9 @@ from typing import Generic, TypeVar
 
 V = TypeVar("V")
 
+RELATED_CACHE_SIZE = 250_000  # names looked up per store epoch (most map to the shared empty list)
+LENS_CACHE_SIZE = 64  # documents whose lenses are kept for their current version
+
 
 class EpochCache(Generic[V]):
     """A small LRU map that forgets everything when the epoch changes."""

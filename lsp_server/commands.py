@@ -10,7 +10,6 @@ commands work in editors without a DevMemory extension.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import threading
 import uuid
@@ -35,6 +34,7 @@ from core import (
 from lsp_server import lens, present, ui
 from lsp_server.documents import DocInfo, head_commit, line_range, selected_text
 from lsp_server.footprint import release_memory
+from lsp_server.protocol import WORK_DONE_TOKEN
 
 if TYPE_CHECKING:
     from lsp_server.server import DevMemServer
@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 # The `workDoneToken` of the executeCommand request being served (set by the protocol).
-WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
-    "work_done_token", default=None
-)
 REQUEST_FAILED = -32803  # LSP RequestFailed: valid request, the operation failed
 
 
@@ -283,10 +280,11 @@ async def _pick_target(ls: DevMemServer, a: LinkArgs) -> str | None:
     if a.uri and a.range:
         info = await _document(ls, a.uri)
         query = selected_text(ls.workspace.position_codec, info, a.range.lsp())
+    source = await ls.backend.run(MemoryService.get, a.id)  # an id or a unique prefix
     if not query.strip():
-        query = (await ls.backend.run(MemoryService.get, a.id)).title
+        query = source.title
     result = await ls.backend.run(_recall, query[:2000], 8, None)
-    choices = [present.hit_summary(h) for h in result.hits if h.memory.id != a.id.upper()]
+    choices = [present.hit_summary(h) for h in result.hits if h.memory.id != source.id]
     return await ui.pick(ls, "link to which memory?", choices)
 
 

@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 FOR_FILE_COMMAND = "devmem.memoriesForFile"
 RELATED_PER_SYMBOL = 10  # beyond this a lens says "10+ memories"
-RELATED_CACHE_SIZE = 250_000  # names looked up per store epoch (most map to the shared empty list)
-LENS_CACHE_SIZE = 64  # documents whose lenses are kept for their current version
 _NOTHING: list[Memory] = []  # shared by every name without memories; never mutated
 SYMBOL_ENTITY_TYPES = frozenset({"symbol", "function", "class", "code"})
 
@@ -171,7 +169,7 @@ async def _related(
 ) -> dict[str, list[Memory]]:
     """``related_by_name`` with a cache per (name, project) until the store changes: after
     an edit only new names are looked up. The cache holds every name of a big file
-    (``RELATED_CACHE_SIZE``): with 4,096 entries a 50k-definition file looked every name
+    (``cache.RELATED_CACHE_SIZE``): with 4,096 entries a 50k-definition file looked every name
     up again on each request (5 s)."""
     out: dict[str, list[Memory]] = {}
     missing = []

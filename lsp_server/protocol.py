@@ -17,6 +17,7 @@ Each override names what pygls 2.1 does wrong and stays correct if pygls fixes i
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from collections.abc import Callable, Generator
@@ -29,12 +30,15 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from lsp_server.commands import WORK_DONE_TOKEN
-
 log = logging.getLogger(__name__)
 
 INVALID_REQUEST = -32600
 PARSE_ERROR = -32700
+
+# The work-done progress token of the request being handled (commands report progress on it).
+WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
+    "work_done_token", default=None
+)
 
 
 class DevMemProtocol(LanguageServerProtocol):

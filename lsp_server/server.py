@@ -1,8 +1,9 @@
-"""The language server: pygls wiring, document lifecycle and configuration.
+"""The language server's state: pygls server, documents, caches and configuration.
 
-Features live in their own modules (hover, actions, lens, diagnostics, commands,
-workspace_symbols); this module builds the server and registers them. The server holds
-its collaborators (backend, document cache, placements, watcher) and nothing else.
+The server holds its collaborators (backend, document cache, placements, watcher) and
+nothing else. Features live in their own modules (hover, actions, lens, diagnostics,
+commands, workspace_symbols) and take this server; :mod:`lsp_server.app` builds it and
+registers them, so no feature is imported here.
 """
 
 from __future__ import annotations
@@ -18,22 +19,12 @@ from pygls.exceptions import JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 
 from core import Hit, Memory
-from lsp_server import (
-    __version__,
-    actions,
-    anchoring,
-    commands,
-    diagnostics,
-    hover,
-    lens,
-    workspace_symbols,
-)
+from lsp_server import __version__, anchoring
 from lsp_server.anchoring import Placed, Placements
 from lsp_server.backend import Backend
-from lsp_server.cache import EpochCache
-from lsp_server.config import SECTION, ServerConfig, section_of
+from lsp_server.cache import LENS_CACHE_SIZE, RELATED_CACHE_SIZE, EpochCache
+from lsp_server.config import SECTION, ServerConfig
 from lsp_server.documents import DocInfo, Documents
-from lsp_server.footprint import release_memory
 from lsp_server.memory_docs import MemoryDocs
 from lsp_server.protocol import DevMemProtocol
 from lsp_server.watch import ChangeWatcher
@@ -65,9 +56,9 @@ class DevMemServer(LanguageServer):
         self.placed_cache: EpochCache[list[Placed]] = EpochCache(64)
         self.anchored_cache: EpochCache[list[Memory]] = EpochCache(256)
         self.hover_cache: EpochCache[tuple[list[Hit], str | None]] = EpochCache(512)
-        self.related_cache: EpochCache[list[Memory]] = EpochCache(lens.RELATED_CACHE_SIZE)
-        self.lens_cache: EpochCache[list[types.CodeLens]] = EpochCache(lens.LENS_CACHE_SIZE)
-        self.watcher = ChangeWatcher(self, poll_interval)
+        self.related_cache: EpochCache[list[Memory]] = EpochCache(RELATED_CACHE_SIZE)
+        self.lens_cache: EpochCache[list[types.CodeLens]] = EpochCache(LENS_CACHE_SIZE)
+        self.watcher = ChangeWatcher(backend, poll_interval, self.debounce)
         self.docs_dir = docs_dir  # where memory documents go for editors other than VS Code
         self._docs: MemoryDocs | None = None
         self._docs_store = ""
@@ -188,74 +179,3 @@ class DevMemServer(LanguageServer):
         if self.config.project != old.project:
             self.documents.clear()
         await self.watcher.announce()
-
-
-def build_server(
-    backend: Backend,
-    *,
-    docs_dir: Path | None = None,
-    db_pinned: bool = False,
-    poll_interval: float = 2.0,
-) -> DevMemServer:
-    """The server with every feature registered."""
-    ls = DevMemServer(backend, docs_dir=docs_dir, db_pinned=db_pinned, poll_interval=poll_interval)
-    _register_lifecycle(ls)
-    hover.register(ls)
-    actions.register(ls)
-    lens.register(ls)
-    diagnostics.register(ls)
-    workspace_symbols.register(ls)
-    commands.register(ls)
-    return ls
-
-
-def _register_lifecycle(ls: DevMemServer) -> None:
-    @ls.feature(types.INITIALIZE)
-    def on_initialize(params: types.InitializeParams) -> None:
-        # Answer at once: the store opens (and the model loads) in the background.
-        ls.config = ls.config.merged(params.initialization_options)
-        name = (params.client_info.name if params.client_info else "") or ""
-        ls.vscode = "visual studio code" in name.lower() or "vscode" in name.lower()
-        ls.backend.start(None if ls.db_pinned else ls.config.database_path)
-
-    @ls.feature(types.INITIALIZED)
-    async def on_initialized(params: types.InitializedParams) -> None:
-        await ls.pull_configuration()
-        ls.watcher.start()
-
-    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def on_configuration(params: types.DidChangeConfigurationParams) -> None:
-        pushed = section_of(params.settings)
-        if pushed is not None:
-            await ls.apply_configuration(pushed)
-        else:
-            await ls.pull_configuration()
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    async def on_open(params: types.DidOpenTextDocumentParams) -> None:
-        await diagnostics.publish(ls, params.text_document.uri)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def on_change(params: types.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.debounce(f"diagnostics:{uri}", 0.4, lambda: diagnostics.publish(ls, uri))
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    async def on_save(params: types.DidSaveTextDocumentParams) -> None:
-        await lens.persist_moves(ls, params.text_document.uri)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def on_close(params: types.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.documents.forget(uri)
-        ls.placements.forget(uri)
-        # A closed big file leaves freed heap pages behind: give them back once closing stops.
-        ls.debounce("release-memory", 1.0, lambda: ls.backend.offload(release_memory))
-        if ls.config.diagnostics.enabled:
-            ls.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
-            )
-
-    @ls.feature(types.SHUTDOWN)
-    def on_shutdown(params: None) -> None:
-        ls.watcher.stop()

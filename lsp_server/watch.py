@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from core import MemoryService
 
 if TYPE_CHECKING:
-    from lsp_server.server import DevMemServer
+    from lsp_server.backend import Backend
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,17 @@ ChangeToken = tuple[str, int]  # (store file, committed writes)
 MEMORIES_CHANGED = "devmem/memoriesChanged"
 ANNOUNCE_DELAY_S = 0.25
 
+# The server's debounce: run a coroutine function once, a delay after the last call for a key.
+Debounce = Callable[[str, float, Callable[[], Awaitable[Any]]], None]
+
 
 class ChangeWatcher:
     """Polls the store's change token and announces changes to the client."""
 
-    def __init__(self, ls: DevMemServer, interval: float) -> None:
-        self._ls = ls
+    def __init__(self, backend: Backend, interval: float, debounce: Debounce) -> None:
+        self._backend = backend
+        self._debounce = debounce
+        self.on_change: Callable[[], Awaitable[None]] | None = None  # what announcing does
         self._interval = interval
         self._token: ChangeToken | None = None
         self._task: asyncio.Task[None] | None = None
@@ -85,26 +91,17 @@ class ChangeWatcher:
         """The store's change counter (None until it is open). Every committed write of any
         process moves it: counting rows and the newest update time missed a delete plus an
         older-dated import within one poll."""
-        backend = self._ls.backend
+        backend = self._backend
         if not backend.ready:
             return None
         return await backend.run(_token)
 
     async def announce(self) -> None:
-        self._ls.debounce("announce", ANNOUNCE_DELAY_S, self._announce_now)
+        self._debounce("announce", ANNOUNCE_DELAY_S, self._announce_now)
 
     async def _announce_now(self) -> None:
-        from lsp_server import diagnostics
-
-        ls = self._ls
-        ls.protocol.notify(MEMORIES_CHANGED, {})
-        if ls.supports("workspace.code_lens.refresh_support"):
-            try:
-                await ls.workspace_code_lens_refresh_async(None)
-            except Exception as exc:  # the client may refuse; lenses refresh on the next edit
-                log.debug("codeLens/refresh: %s", exc)
-        for doc in list(ls.workspace.text_documents.values()):
-            await diagnostics.publish(ls, doc.uri)
+        if self.on_change is not None:
+            await self.on_change()
 
 
 def _token(svc: MemoryService) -> ChangeToken:

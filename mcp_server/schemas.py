@@ -182,6 +182,10 @@ class HitOut(BaseModel):
     project: str | None
     anchor: AnchorOut | None
     updated_at: str
+    event_at: str | None = Field(
+        default=None, description="When it happened (a commit's date, a meeting's start)."
+    )
+    sha: str | None = Field(default=None, description="A commit hit's sha.")
     score: float
     matched: list[str] = Field(description="Which searches found it: text, vector, graph, anchor.")
     why: str
@@ -380,6 +384,8 @@ def hit_out(h: Hit) -> HitOut:
         project=m.project,
         anchor=anchor_out(m.anchor),
         updated_at=m.updated_at,
+        event_at=m.event_at,
+        sha=_commit_sha(m),
         score=h.score,
         matched=list(h.matched),
         why=h.why,
@@ -411,6 +417,11 @@ def version_out(v: Version) -> VersionOut:
         changed_by=v.changed_by,
         pending=v.pending,
     )
+
+
+def _commit_sha(m: Memory) -> str | None:
+    sha = m.metadata.get("sha") if m.kind == "commit" else None
+    return sha if isinstance(sha, str) and sha else None
 
 
 def _provenance(m: Memory) -> Literal["user", "automation", "ai"]:

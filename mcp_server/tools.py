@@ -56,7 +56,8 @@ MemoryId = Annotated[
     str,
     Field(
         description="A memory id as returned by recall/remember, e.g. "
-        "'01JAB3K4Z9X7Q2R5T8V0W1Y3C6'.",
+        "'01JAB3K4Z9X7Q2R5T8V0W1Y3C6', or a unique prefix of it (4+ characters, e.g. "
+        "'01JAB3K4Z9').",
         min_length=1,
         max_length=64,
     ),

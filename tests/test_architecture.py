@@ -171,3 +171,12 @@ def test_the_public_names_are_listed_and_load() -> None:
     assert set(core.__all__) == {"__version__", *core._EXPORTS}
     for name in core.__all__:
         assert getattr(core, name) is not None, name
+
+
+def test_the_cli_imports_its_own_modules_relatively() -> None:
+    # cli/ is installed as the package `devmem_cli` (pyproject.toml): `from cli.x import …`
+    # works in the repository but fails in the installed wheel, where no `cli` exists.
+    offenders = [
+        str(p.relative_to(REPO)) for p in (REPO / "cli").rglob("*.py") if "cli" in imports_of(p)
+    ]
+    assert offenders == []

@@ -186,6 +186,13 @@ class MemoryReads(Protocol):
     def external_ids(self, source: str, prefix: str = "") -> dict[str, str]:
         """External id → content hash of every memory ``source`` imported (ids starting with ``prefix``)."""
 
+    def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` stored ids starting with ``prefix`` (any case), in id order."""
+
+    def adjacent_ids(self, memory_id: str) -> list[str]:
+        """The stored ids just before and just after ``memory_id`` in id order (0–2 of them;
+        ``memory_id`` itself need not be stored). Shortest unique prefixes come from these."""
+
     def count(self) -> int:
         """How many memories are stored."""
 

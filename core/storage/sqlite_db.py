@@ -354,7 +354,7 @@ def migrate(conn: Connection, lock: threading.RLock, path: str) -> int:
             raise StoreError(
                 f"The database {path} has schema version {current}, newer than this DevMemory "
                 f"understands ({SCHEMA_VERSION}).",
-                hint="Upgrade DevMemory (pip install -U devmemory).",
+                hint="Upgrade DevMemory (pip install -U devmem-layer).",
             )
         for version in range(current, SCHEMA_VERSION):
             MIGRATIONS[version](conn)

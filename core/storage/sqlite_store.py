@@ -124,6 +124,26 @@ class Store:
         )
         return {str(r[0]): str(r[1]) for r in rows}
 
+    def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        # A range on the id index ('~' sorts after every base32 character), not a LIKE scan.
+        start = prefix.upper()
+        rows = self.conn().execute(
+            "SELECT id FROM memories WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (start, start + "~", limit),
+        )
+        return [str(r[0]) for r in rows]
+
+    def adjacent_ids(self, memory_id: str) -> list[str]:
+        key = memory_id.upper()
+        conn = self.conn()
+        before = conn.execute(
+            "SELECT id FROM memories WHERE id < ? ORDER BY id DESC LIMIT 1", (key,)
+        ).fetchone()
+        after = conn.execute(
+            "SELECT id FROM memories WHERE id > ? ORDER BY id LIMIT 1", (key,)
+        ).fetchone()
+        return [str(r[0]) for r in (before, after) if r is not None]
+
     def rowid_of(self, memory_id: str) -> int | None:
         row = (
             self.conn()

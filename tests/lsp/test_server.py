@@ -755,8 +755,12 @@ async def test_commands_follow_the_contract(client: LanguageClient) -> None:
     )
 
     other = await execute(client, "devmem.remember", {"content": "CI runs on every push to main."})
+    short = await execute(client, "devmem.open", {"id": created["id"][:10]})  # a unique prefix
+    assert short["id"] == created["id"]
     linked = await execute(
-        client, "devmem.link", {"id": created["id"], "target": other["id"], "type": "references"}
+        client,
+        "devmem.link",
+        {"id": created["id"][:10], "target": other["id"], "type": "references"},
     )
     assert linked == {"source": created["id"], "target": other["id"], "type": "references"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +256,19 @@ async def test_an_assistant_cannot_overwrite_a_user_memory(server_env, tmp_path:
         got = await call(s, "get_memory", id=mine.id, include_versions=True)
         assert got["memory"]["content"] == "Release on Tuesdays only."
         assert [(v["version"], v["pending"]) for v in got["versions"]] == [(1, False), (2, True)]
+
+
+async def test_a_unique_id_prefix_works_and_an_ambiguous_one_is_refused(server_env):
+    async with stdio_session(no_embeddings(server_env), "--project", "p") as s:
+        a = (await call(s, "remember", content="Deploys go out on Tuesdays."))["memory"]["id"]
+        b = (await call(s, "remember", content="Staging is reset nightly."))["memory"]["id"]
+        assert (await call(s, "get_memory", id=a[:10].lower()))["memory"]["id"] == a
+        linked = await call(s, "link_memories", source_id=a[:10], target_id=b[:12])
+        assert (linked["source_id"], linked["target_id"]) == (a, b)
+        common = os.path.commonprefix([a, b])  # made within one second: 8+ shared characters
+        refused = await call_error(s, "forget", id=common)
+        assert "error (invalid_input)" in refused and a in refused and b in refused
+        assert (await call(s, "memory_stats"))["memories"] == 2  # nothing was deleted
 
 
 async def test_bad_input_comes_back_as_tool_errors_and_the_server_lives_on(server_env):

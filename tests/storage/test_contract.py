@@ -509,3 +509,14 @@ def test_a_backend_error_leaves_as_a_store_error(storage: Storage, backend: str)
             conn.execute("DROP TABLE entity_aliases")
     with pytest.raises(StoreError, match="devmem doctor"):
         storage.entities_by_alias(["one"])
+
+
+def test_ids_by_prefix_and_adjacent_ids(storage: Storage) -> None:
+    ids = ["01AAAAAAAA" + "0" * 16, "01AAAAAAAA" + "0" * 15 + "1", "01AAAAAAAB" + "0" * 16]
+    put(storage, *(mem(f"text {i}", id=i) for i in ids))
+    assert storage.ids_with_prefix("01aaaaaaaa", 10) == ids[:2]
+    assert storage.ids_with_prefix("01AAAAAAA", 2) == ids[:2]
+    assert storage.ids_with_prefix("01AAAAAAAC", 10) == []
+    assert storage.adjacent_ids(ids[1]) == [ids[0], ids[2]]
+    assert storage.adjacent_ids(ids[0]) == [ids[1]]
+    assert storage.adjacent_ids("01AAAAAAAA" + "0" * 14 + "5Z") == [ids[1], ids[2]]

@@ -135,7 +135,7 @@ export function checkVersion(output: string, min = MIN_SERVER_VERSION): VersionC
 }
 
 /** The fix the error notification suggests. */
-export const HOW_TO_FIX = 'pip install devmemory in your environment, or set devmemory.server.command';
+export const HOW_TO_FIX = 'pip install devmem-layer in your environment, or set devmemory.server.command';
 
 export function notFoundMessage(command: string, tried: readonly string[]): string {
   const where = tried.length > 0 ? ` (looked in ${tried.length} place${tried.length === 1 ? '' : 's'}; see the log)` : '';

@@ -10,7 +10,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { createFakeVscode, Uri, type FakeVscode } from './fakeVscode';
 import { contributedCommands, loadExtension, waitFor } from './load';
 
-const FIX = 'pip install devmemory in your environment, or set devmemory.server.command';
+const FIX = 'pip install devmem-layer in your environment, or set devmemory.server.command';
 const posixOnly = { skip: process.platform === 'win32' ? 'uses a shell script as fake server' : false };
 
 let tmp = '';
@@ -118,6 +118,6 @@ test('a server that cannot report its version is reported as not runnable', posi
   const fake = createFakeVscode({ config: { 'devmemory.server.command': script } });
   await activate(fake);
   await waitFor('error message', () => errors(fake)[0]);
-  assert.match(errors(fake)[0].message, /could not be run\. pip install devmemory/);
+  assert.match(errors(fake)[0].message, /could not be run\. pip install devmem-layer/);
   assert.ok((fake.outputs.get('DevMemory') ?? []).some((l) => l.includes('Traceback: boom')));
 });

@@ -57,7 +57,7 @@ test('not found: every place tried is reported', () => {
   const msg = notFoundMessage('devmem-lsp', r.tried);
   assert.match(msg, /"devmem-lsp" was not found \(looked in 2 places; see the log\)/);
   assert.ok(msg.includes(HOW_TO_FIX));
-  assert.ok(HOW_TO_FIX.includes('pip install devmemory'));
+  assert.ok(HOW_TO_FIX.includes('pip install devmem-layer'));
   assert.ok(HOW_TO_FIX.includes('devmemory.server.command'));
 });
 
