@@ -121,13 +121,16 @@ class Engine:
         return sock
 
     def _release(self) -> None:
-        """Stop being the engine: remove our socket (not a successor's) and drop the lock."""
+        """Stop being the engine: remove our socket and drop the lock, once. (A retired
+        engine ends later, when a successor may be listening on a new socket at the same
+        path, possibly with the same inode number: it must not be touched then.)"""
+        if self._lock_fd is None:
+            return
         with contextlib.suppress(OSError):
             if os.lstat(self._socket).st_ino == self._socket_inode:
                 self._socket.unlink()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        os.close(self._lock_fd)
+        self._lock_fd = None
 
     async def _serve(self, sock: socket.socket) -> None:
         self._listener = await anyio.abc.SocketListener.from_socket(sock)
