@@ -57,6 +57,7 @@ async def _session(client_cls: Any, db: Path, cache: Path, repo: Path) -> Any:
         "DEVMEM_DB": str(db),
         "DEVMEM_CACHE_DIR": str(cache),
         "HF_HUB_OFFLINE": "1",
+        "DEVMEM_ENGINE": "off",  # the in-process server (bench/footprint.py: the engine)
     }
     client = await client_cls.start(env)
     root = repo.as_uri()

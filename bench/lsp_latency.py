@@ -383,6 +383,7 @@ async def drive(db: Path, repo: Path, cache: Path, requests: int) -> dict[str, A
         "DEVMEM_DB": str(db),
         "DEVMEM_CACHE_DIR": str(cache),
         "HF_HUB_OFFLINE": "1",
+        "DEVMEM_ENGINE": "off",  # the in-process server (bench/footprint.py: the engine)
     }
     started = time.perf_counter()
     client = await Client.start(env)

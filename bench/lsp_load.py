@@ -76,6 +76,7 @@ async def _session(lat: Any, db: Path, cache: Path, repo: Path, files: dict[str,
         "DEVMEM_DB": str(db),
         "DEVMEM_CACHE_DIR": str(cache),
         "HF_HUB_OFFLINE": "1",
+        "DEVMEM_ENGINE": "off",  # the in-process server (bench/footprint.py: the engine)
     }
     client = await lat.Client.start(env)
     root = repo.as_uri()

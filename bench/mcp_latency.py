@@ -3,19 +3,24 @@
     python bench/mcp_latency.py [--memories 10000] [--cold-runs 20] [--calls 200] [--db PATH]
                                 [--cold-only] [--json]
 
-* cold start: spawn the real console script → ``initialize`` → ``tools/list`` answered,
-  measured by the client (the SDK's ``stdio_client`` + ``ClientSession``), median and p95;
+* start: spawn the real console script → ``initialize`` → ``tools/list`` answered → a first
+  ``recall`` answered (and whether it was hybrid), measured by the client (the SDK's
+  ``stdio_client`` + ``ClientSession``), median and p95, two ways taking turns in one run:
+  no engine (``DEVMEM_ENGINE=off``: the process serves everything itself, cold) and a warm
+  engine (``devmem-mcp`` relays to ``devmem serve``, started and warmed before timing);
 * ``remember`` / ``recall`` round trips through one warm stdio session (model loaded,
   store open), p50 and p95, every call with a different text so no cache answers;
   ``recall`` in its default (hybrid) mode and in text mode, and the same hybrid searches
   run in process through ``MemoryService.recall`` — the difference is what MCP adds, of
   which the client's own share (the SDK's ClientSession checks every result against the
-  tool's output schema with ``jsonschema``) is timed separately.
+  tool's output schema with ``jsonschema``) is timed separately; the round trips again
+  through the engine's relay.
 
 The store is built first with ``MemoryService.remember_many`` in batches (real embeddings;
 ~1 min for 10k short texts on two idle cores). ``--db`` reuses (or keeps) a store between
 runs (the memories a run's ``remember`` calls add are forgotten at its end).
-Targets: cold start p95 < 1 s; warm ``recall`` p95 < 30 ms.
+Targets: cold start p95 < 1 s; warm ``recall`` p95 < 30 ms; warm-engine start (spawn →
+``tools/list``) median ≤ 150 ms, its first recall hybrid.
 """
 
 from __future__ import annotations
@@ -151,29 +156,48 @@ def params(env: dict[str, str]) -> StdioServerParameters:
     return StdioServerParameters(command=str(SERVER), args=["--project", PROJECT], env=env)
 
 
-async def cold_start(env: dict[str, str], runs: int) -> dict[str, list[float]]:
-    """Seconds from spawn to the initialize answer and to the tools/list answer.
+async def cold_start(envs: dict[str, dict[str, str]], runs: int) -> dict[str, dict[str, Any]]:
+    """Per way of serving (``envs``: in-process, through the warm engine), seconds from spawn
+    to the initialize answer, to the tools/list answer and to the first ``recall`` answer,
+    and whether that recall was hybrid. The ways take turns, run by run (A B A B …), so the
+    machine's drift hits both alike.
 
-    Also the CPU seconds the server process used by then (Linux): on a busy machine the wall
-    time mostly measures the wait for a core, the CPU time what an idle machine would take.
+    Also the CPU seconds the spawned process used until tools/list (Linux): on a busy
+    machine the wall time mostly measures the wait for a core, the CPU time what an idle
+    machine would take.
     """
-    out: dict[str, list[float]] = {"initialize": [], "tools_list": [], "cpu": []}
+    out: dict[str, dict[str, Any]] = {
+        name: {"initialize": [], "tools_list": [], "cpu": [], "first_recall": [], "hybrid": 0}
+        for name in envs
+    }
     with open(os.devnull, "w") as devnull:
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            async with (
-                stdio_client(params(env), errlog=devnull) as (r, w),
-                ClientSession(r, w) as s,
-            ):
-                await s.initialize()
-                out["initialize"].append(time.perf_counter() - t0)
-                tools = await s.list_tools()
-                out["tools_list"].append(time.perf_counter() - t0)
-                cpu = _server_cpu_seconds()
-                if cpu is not None:
-                    out["cpu"].append(cpu)
-                assert len(tools.tools) == 11
+        for i in range(runs):
+            for name, env in envs.items():
+                await _one_cold_start(env, out[name], devnull, seed=i)
     return out
+
+
+async def _one_cold_start(
+    env: dict[str, str], into: dict[str, Any], devnull: Any, seed: int
+) -> None:
+    t0 = time.perf_counter()
+    async with (
+        stdio_client(params(env), errlog=devnull) as (r, w),
+        ClientSession(r, w) as s,
+    ):
+        await s.initialize()
+        into["initialize"].append(time.perf_counter() - t0)
+        tools = await s.list_tools()
+        into["tools_list"].append(time.perf_counter() - t0)
+        cpu = _server_cpu_seconds()
+        if cpu is not None:
+            into["cpu"].append(cpu)
+        assert len(tools.tools) == 11
+        query = distinct_queries(100 + seed, 1)[0]
+        t1 = time.perf_counter()
+        result = await s.call_tool("recall", {"query": query})
+        into["first_recall"].append(time.perf_counter() - t1)
+        into["hybrid"] += int(result.structured_content["mode"] == "hybrid")
 
 
 def _server_cpu_seconds() -> float | None:
@@ -272,11 +296,39 @@ def core_recall(db: Path, cache: Path, calls: int) -> list[float]:
         svc.close()
 
 
-def _cold(cold: dict[str, list[float]]) -> dict[str, Any]:
-    figures = {"initialize": ms(cold["initialize"]), "tools_list": ms(cold["tools_list"])}
+def _cold(cold: dict[str, Any]) -> dict[str, Any]:
+    figures = {
+        "initialize": ms(cold["initialize"]),
+        "tools_list": ms(cold["tools_list"]),
+        "first_recall": ms(cold["first_recall"]),
+        "first_recall_hybrid": f"{cold['hybrid']}/{len(cold['first_recall'])}",
+    }
     if cold["cpu"]:
         figures["server_cpu_until_tools_list"] = ms(cold["cpu"])
     return figures
+
+
+def _ways(env: dict[str, str], workdir: Path) -> dict[str, dict[str, str]]:
+    """The two ways of serving: each client in its own process, or a relay to the engine
+    (in a runtime folder of this run, stopped at the end)."""
+    return {
+        "in_process": {**env, "DEVMEM_ENGINE": "off"},
+        "engine": {**env, "DEVMEM_ENGINE": "on", "DEVMEM_RUNTIME_DIR": str(workdir / "run")},
+    }
+
+
+async def _start_engine(env: dict[str, str]) -> None:
+    """One client first (not measured): it starts the engine, which loads the model."""
+    with open(os.devnull, "w") as devnull:
+        async with stdio_client(params(env), errlog=devnull) as (r, w), ClientSession(r, w) as s:
+            await s.initialize()
+            await _wait_for_model(s)
+
+
+def _stop_engine(env: dict[str, str]) -> None:
+    from core import engine_request
+
+    engine_request(env, "stop")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -305,31 +357,64 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if os.environ.get("PYTHONPATH"):  # the server runs the same checkout as this script
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    if args.cold_only:  # start-up does not open the store: no need to build one
-        cold = await cold_start(env, args.cold_runs)
-        return {
+    ways = _ways(env, workdir)
+    build_s = None if args.cold_only else build_store(db, args.memories, cache)
+    await _start_engine(ways["engine"])
+    try:
+        cold = await cold_start(ways, args.cold_runs)
+        figures: dict[str, Any] = {
             "cpus": os.cpu_count(),
-            "load_average": os.getloadavg()[0],
-            "cold_start": _cold(cold),
+            "cold_start": _cold(cold["in_process"]),
+            "warm_engine_start": _cold(cold["engine"]),
         }
-    build_s = build_store(db, args.memories, cache)
-    cold = await cold_start(env, args.cold_runs)
-    trips = await round_trips(env, args.calls)
+        if args.cold_only:  # (an empty store: the first recalls say hybrid or not, fast)
+            figures["load_average"] = os.getloadavg()[0]
+            return figures
+        trips = await round_trips(ways["in_process"], args.calls)
+        engine_trips = await round_trips(ways["engine"], args.calls)
+    finally:
+        _stop_engine(ways["engine"])
     direct = core_recall(db, cache, args.calls)
     return {
+        **figures,
         "memories": args.memories,
-        "store_build_s": round(build_s, 1),
-        "cpus": os.cpu_count(),
+        "store_build_s": round(build_s or 0.0, 1),
         "load_average": os.getloadavg()[0],
-        "cold_start": _cold(cold),
         "recall": ms(trips["recall"]),
+        "recall_through_engine": ms(engine_trips["recall"]),
         "recall_text_mode": ms(trips["recall_text"]),
         "core_recall_in_process": ms(direct),
         "client_output_check": ms(trips["client_check"]),
         "remember": ms(trips["remember"]),
+        "remember_through_engine": ms(engine_trips["remember"]),
         "store": trips["store"],
-        "targets": {"cold_start_p95_ms": 1000, "recall_p95_ms": 30},
+        "targets": {
+            "cold_start_p95_ms": 1000,
+            "recall_p95_ms": 30,
+            "warm_engine_start_p50_ms": 150,
+        },
     }
+
+
+def _print_starts(figures: dict[str, Any]) -> None:
+    for key, label in (
+        ("cold_start", "no engine (in-process)"),
+        ("warm_engine_start", "warm engine (relay)"),
+    ):
+        cold = figures[key]
+        cpu = cold.get("server_cpu_until_tools_list")
+        print(
+            f"{label:24} spawn → initialize p50 {cold['initialize']['p50_ms']} ms · "
+            f"→ tools/list p50 {cold['tools_list']['p50_ms']} ms, p95 {cold['tools_list']['p95_ms']} ms"
+            f" (n={cold['tools_list']['n']})"
+        )
+        if cpu:
+            print(f"{'':24} client process CPU until tools/list: p50 {cpu['p50_ms']} ms")
+        first = cold["first_recall"]
+        print(
+            f"{'':24} first recall: p50 {first['p50_ms']} ms, p95 {first['p95_ms']} ms, "
+            f"hybrid {cold['first_recall_hybrid']}"
+        )
 
 
 def main() -> None:
@@ -345,15 +430,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures))
         return
-    cold = figures["cold_start"]
-    cpu = cold.get("server_cpu_until_tools_list")
+    _print_starts(figures)
     if args.cold_only:
-        print(
-            f"cold start, spawn → tools/list: p50 {cold['tools_list']['p50_ms']} ms, p95 "
-            f"{cold['tools_list']['p95_ms']} ms (n={cold['tools_list']['n']}, load {figures['load_average']:.1f})"
-        )
-        if cpu:
-            print(f"server CPU time until then:     p50 {cpu['p50_ms']} ms, p95 {cpu['p95_ms']} ms")
+        print(f"(1-minute load average at the end: {figures['load_average']:.1f})")
         return
     recall, remember = figures["recall"], figures["remember"]
     print(
@@ -361,23 +440,12 @@ def main() -> None:
         f"built in {figures['store_build_s']} s on {figures['cpus']} CPUs"
     )
     print(
-        f"cold start, spawn → initialize:  p50 {cold['initialize']['p50_ms']} ms, "
-        f"p95 {cold['initialize']['p95_ms']} ms"
-    )
-    print(
-        f"cold start, spawn → tools/list:  p50 {cold['tools_list']['p50_ms']} ms, "
-        f"p95 {cold['tools_list']['p95_ms']} ms  (target p95 < 1000 ms, n={cold['tools_list']['n']})"
-    )
-    if cpu:
-        print(
-            f"  server CPU time until then:    p50 {cpu['p50_ms']} ms, p95 {cpu['p95_ms']} ms  "
-            "(≈ the wall time on an idle machine)"
-        )
-    print(
         f"recall round trip (warm):        p50 {recall['p50_ms']} ms, p95 {recall['p95_ms']} ms  "
         f"(target p95 < 30 ms, n={recall['n']})"
     )
     text, direct = figures["recall_text_mode"], figures["core_recall_in_process"]
+    engine = figures["recall_through_engine"]
+    print(f"recall round trip, via engine:   p50 {engine['p50_ms']} ms, p95 {engine['p95_ms']} ms")
     print(f"recall round trip, text mode:    p50 {text['p50_ms']} ms, p95 {text['p95_ms']} ms")
     print(f"core recall in process (no MCP): p50 {direct['p50_ms']} ms, p95 {direct['p95_ms']} ms")
     check = figures["client_output_check"]
@@ -388,6 +456,10 @@ def main() -> None:
     print(
         f"remember round trip (warm):      p50 {remember['p50_ms']} ms, p95 {remember['p95_ms']} ms  "
         f"(n={remember['n']})"
+    )
+    engine_w = figures["remember_through_engine"]
+    print(
+        f"remember round trip, via engine: p50 {engine_w['p50_ms']} ms, p95 {engine_w['p95_ms']} ms"
     )
     print(f"(1-minute load average at the end: {figures['load_average']:.1f})")
 

@@ -386,7 +386,25 @@ def doctor(
         console.print(
             "[green]All good.[/]" if report.ok else "[red]Some checks failed; see the → lines.[/]"
         )
+        for line in _engine_lines():
+            console.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _engine_lines() -> list[str]:
+    """The engine, as `devmem serve status` shows it (doctor never starts one)."""
+    import os
+
+    from core import ENGINE_ENV, engine_enabled, engine_request
+
+    from .serve_cmds import describe
+
+    if not engine_enabled(os.environ):
+        return [f"engine: off ({ENGINE_ENV}); every command works in its own process"]
+    info = engine_request(os.environ, "status")
+    if info is None:
+        return ["engine: not running (clients start it when they need it)"]
+    return describe(info)
 
 
 def _doctor_report(check: bool) -> DoctorReport:
@@ -513,9 +531,10 @@ def backup(dest: Annotated[str, typer.Argument(help="The backup file to create."
 
 
 def _register_subcommands() -> None:
-    from . import graph_cmds, m365_cmds, sync_account, sync_cmds
+    from . import graph_cmds, m365_cmds, serve_cmds, sync_account, sync_cmds
 
     sync_account.register(sync_cmds.app)
+    app.add_typer(serve_cmds.app, name="serve")
     app.add_typer(sync_cmds.app, name="sync")
     app.add_typer(m365_cmds.app, name="m365")
     app.add_typer(graph_cmds.app, name="graph")

@@ -20,6 +20,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "MemoryService": ("core.service", "MemoryService"),
     "Settings": ("core.config", "Settings"),
     "build_service": ("core.config", "build_service"),
+    "make_embedder": ("core.config", "make_embedder"),
+    "release_free_heap": ("core.embeddings", "release_free_heap"),
     "git_project": ("core.config", "git_project"),
     "git_root": ("core.config", "git_root"),
     # errors
@@ -93,11 +95,46 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "safe_yaml_load": ("core.yamlsafe", "load"),
     "PUBLIC_MAIL": ("core.extract_patterns", "PUBLIC_MAIL"),
     "registrable_domain": ("core.extract_patterns", "registrable_domain"),
+    # the per-user engine (devmem serve): how clients find, check and start it
+    "EngineHeader": ("core.engine_link", "Header"),
+    "EngineUnavailable": ("core.engine_link", "EngineUnavailable"),
+    "StaleEngine": ("core.engine_link", "StaleEngine"),
+    "engine_enabled": ("core.engine_link", "engine_enabled"),
+    "open_engine_connection": ("core.engine_link", "open_connection"),
+    "engine_request": ("core.engine_link", "request"),
+    "engine_code_version": ("core.engine_link", "code_version"),
+    "engine_socket_path": ("core.engine_link", "socket_path"),
+    "engine_lock_path": ("core.engine_link", "lock_path"),
+    "engine_log_path": ("core.engine_link", "log_path"),
+    "secure_runtime_dir": ("core.engine_link", "secure_runtime_dir"),
+    "check_owned": ("core.engine_link", "check_owned"),
+    "read_engine_line": ("core.engine_link", "read_line"),
+    "ENGINE_ENV": ("core.engine_link", "ENGINE_ENV"),
+    "RUNTIME_ENV": ("core.engine_link", "RUNTIME_ENV"),
+    "ENGINE_PROTOCOL": ("core.engine_link", "PROTOCOL"),
 }
 
 __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it matches _EXPORTS)
+    "EngineHeader",
+    "EngineUnavailable",
+    "StaleEngine",
+    "engine_enabled",
+    "open_engine_connection",
+    "engine_request",
+    "engine_code_version",
+    "engine_socket_path",
+    "engine_lock_path",
+    "engine_log_path",
+    "secure_runtime_dir",
+    "check_owned",
+    "read_engine_line",
+    "ENGINE_ENV",
+    "RUNTIME_ENV",
+    "ENGINE_PROTOCOL",
     "__version__",
     "build_service",
+    "make_embedder",
+    "release_free_heap",
     "Check",
     "CODE_SEARCH_DEPTH",
     "CodeAnchor",
@@ -177,7 +214,44 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.anchors import Located, SymbolSpan, fingerprint, locate
     from core.code_context import RELEVANCE_FLOOR
     from core.code_context import SEARCH_DEPTH as CODE_SEARCH_DEPTH
-    from core.config import Settings, build_service, git_project, git_root
+    from core.config import Settings, build_service, git_project, git_root, make_embedder
+    from core.embeddings import release_free_heap
+    from core.engine_link import (
+        ENGINE_ENV,
+        RUNTIME_ENV,
+        EngineUnavailable,
+        StaleEngine,
+        check_owned,
+        engine_enabled,
+        secure_runtime_dir,
+    )
+    from core.engine_link import (
+        PROTOCOL as ENGINE_PROTOCOL,
+    )
+    from core.engine_link import (
+        Header as EngineHeader,
+    )
+    from core.engine_link import (
+        code_version as engine_code_version,
+    )
+    from core.engine_link import (
+        lock_path as engine_lock_path,
+    )
+    from core.engine_link import (
+        log_path as engine_log_path,
+    )
+    from core.engine_link import (
+        open_connection as open_engine_connection,
+    )
+    from core.engine_link import (
+        read_line as read_engine_line,
+    )
+    from core.engine_link import (
+        request as engine_request,
+    )
+    from core.engine_link import (
+        socket_path as engine_socket_path,
+    )
     from core.errors import (
         ConnectorAuthError,
         ConnectorError,

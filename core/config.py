@@ -48,15 +48,23 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir(APP)) / "memories.db"
 
 
-def build_service(settings: Settings) -> MemoryService:
-    """The composition root: store + embedder (loading in the background) + service."""
+def build_service(
+    settings: Settings, embedder: FastEmbedEmbedder | UnavailableEmbedder | None = None
+) -> MemoryService:
+    """The composition root: store + embedder (loading in the background) + service.
+
+    ``embedder`` shares an already loaded model (the engine serves several stores with one).
+    """
+    return MemoryService.open(settings.db_path, embedder or make_embedder(settings))
+
+
+def make_embedder(settings: Settings) -> FastEmbedEmbedder | UnavailableEmbedder:
+    """The embedder ``settings`` ask for, loading in the background."""
     if settings.embeddings:
-        embedder: FastEmbedEmbedder | UnavailableEmbedder = FastEmbedEmbedder(
+        return FastEmbedEmbedder(
             settings.cache_dir / "models", settings.model, settings.model_dir
         ).start()
-    else:
-        embedder = UnavailableEmbedder("embeddings are switched off (DEVMEM_EMBEDDINGS=0)")
-    return MemoryService.open(settings.db_path, embedder)
+    return UnavailableEmbedder("embeddings are switched off (DEVMEM_EMBEDDINGS=0)")
 
 
 def git_project(cwd: Path) -> str | None:

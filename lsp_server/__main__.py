@@ -47,6 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.version:
         print(f"devmem-lsp {__version__}")
         return
+    from core import engine_enabled
+
+    if not args.tcp and engine_enabled(os.environ):
+        # A thin relay to the per-user engine (it holds pygls, the store and the model);
+        # None: the engine cannot start, and this process serves in-process instead.
+        from lsp_server.relay import relay_main
+
+        relayed = ["--poll", str(args.poll)] + (["--db-pinned"] if args.db else [])
+        if relay_main(os.environ, args.db, relayed) is not None:
+            return
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level.upper(),

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core import __version__
+from core import __version__, engine_enabled
 
 if TYPE_CHECKING:
     from core import MemoryService
 
-log = logging.getLogger("devmem.mcp")
 DEFAULT_PORT = 8765
 TOKEN_ENV = "DEVMEM_MCP_TOKEN"
 MODEL_WAIT_S = 600.0
@@ -30,7 +28,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="devmem-mcp",
         description="DevMemory MCP server: your developer memory for AI assistants.",
-        epilog=f"Environment: DEVMEM_DB (the store), {TOKEN_ENV} (bearer token for --http).",
+        epilog=f"Environment: DEVMEM_DB (the store), {TOKEN_ENV} (bearer token for --http), "
+        "DEVMEM_ENGINE=off (serve in this process instead of through `devmem serve`).",
     )
     p.add_argument(
         "--db", help="the SQLite store (default: $DEVMEM_DB, else the platform data dir)"
@@ -66,6 +65,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _relayed_args(args: argparse.Namespace) -> list[str]:
+    """The options the engine's MCP server needs (the store travels in the header)."""
+    relayed = ["--log-level", args.log_level]
+    return [*relayed, "--project", args.project] if args.project else relayed
+
+
 def open_service(env: Mapping[str, str], db: str | None) -> MemoryService:
     """Settings from the environment → the service (its model loads in the background)."""
     from core import Settings, build_service
@@ -78,42 +83,6 @@ def detect_project(path: Path | None) -> str | None:
     from core import git_project
 
     return git_project(path or Path.cwd())
-
-
-class LazyRedaction(logging.Filter):
-    """core's RedactingFilter, loaded when the first record reaches the handler.
-
-    Importing it (compiling its patterns) costs ~12 ms, and start-up logs nothing at the
-    default level; the store's warm-up imports it soon after anyway.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._filter: logging.Filter | None = None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._filter is None:
-            from core import RedactingFilter
-
-            self._filter = RedactingFilter()
-        return bool(self._filter.filter(record))
-
-
-def redact_log_handlers() -> None:
-    """Every log handler configured so far scrubs secrets (as core.logs.install_redaction does,
-    with the filter loaded lazily); call it after the SDK may have added handlers."""
-    loggers = [
-        logging.getLogger(),
-        *(
-            lg
-            for lg in logging.Logger.manager.loggerDict.values()
-            if isinstance(lg, logging.Logger)
-        ),
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(f, LazyRedaction) for f in handler.filters):
-                handler.addFilter(LazyRedaction())
 
 
 def _freeze_when_model_ready(service: MemoryService) -> None:
@@ -130,12 +99,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     try:
         args = parse(argv)
+        env = dict(os.environ)
+        if not args.http and engine_enabled(env):
+            # A thin relay to the per-user engine (it holds the SDK, the store and the model);
+            # None: the engine cannot start, and this process serves in-process instead.
+            from mcp_server.relay import relay_main
+
+            code = relay_main(env, args.db, _relayed_args(args))
+            if code is not None:
+                return code
+        import logging
+
+        from mcp_server.logs import redact_log_handlers
+
+        log = logging.getLogger("devmem.mcp")
         logging.basicConfig(
             stream=sys.stderr,
             level=args.log_level,
             format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s",
         )
-        env = dict(os.environ)
         token = env.get(TOKEN_ENV) or None
         if args.http:
             from mcp_server.http import MAKE_TOKEN, is_loopback, token_problem

@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The suite tests the clients working in-process (and must never reach a developer's own
+# engine); tests/engine/ and tests/reliability/test_engine_safety.py switch the engine on,
+# each with its own runtime folder.
+os.environ.setdefault("DEVMEM_ENGINE", "off")
 
 from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.service import MemoryService  # noqa: E402

@@ -16,6 +16,7 @@ def server_env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
         "DEVMEM_CACHE_DIR": str(model_cache),
         "HF_HUB_OFFLINE": "1",
         "PATH": os.environ.get("PATH", ""),
+        "DEVMEM_ENGINE": "off",  # these tests are about the in-process server (tests/engine/: the engine)
     }
     if os.environ.get("PYTHONPATH"):  # as the test run has it
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]

@@ -14,8 +14,8 @@ import pytest
 from core.errors import InvalidInput
 from core.models import Hit, Memory, Provenance, SearchResult
 from mcp_server import paging
-from mcp_server.__main__ import LazyRedaction
 from mcp_server.http import is_loopback, origin_allowed
+from mcp_server.logs import LazyRedaction
 from mcp_server.prompts import decision_text
 from mcp_server.schemas import HitOut
 from mcp_server.tools import _recall_out, structured
@@ -147,7 +147,7 @@ HEAVY = (
 )
 START_UP = """
 import sys
-from mcp_server.__main__ import redact_log_handlers
+from mcp_server.logs import redact_log_handlers
 from mcp_server.runtime import LazyService
 from mcp_server.server import build_server
 

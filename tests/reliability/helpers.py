@@ -38,8 +38,9 @@ def server_env(db: Path, cache: Path, *, embeddings: bool = True, **extra: str) 
         DEVMEM_CACHE_DIR=str(cache),
         HF_HUB_OFFLINE="1",
         DEVMEM_EMBEDDINGS="1" if embeddings else "0",
-        **extra,
+        DEVMEM_ENGINE="off",  # in-process clients; test_engine_safety.py switches it on
     )
+    env.update(extra)
     return env
 
 

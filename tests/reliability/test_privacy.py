@@ -88,6 +88,7 @@ def _fenced_env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
         DEVMEM_DB=str(tmp_path / "memories.db"),
         DEVMEM_CACHE_DIR=str(model_cache),
         DEVMEM_NET_AUDIT=str(tmp_path / "network.log"),
+        DEVMEM_ENGINE="off",
         PYTHONPATH=str(site),
         HOME=str(tmp_path / "home"),
     )
