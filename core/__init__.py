@@ -30,10 +30,19 @@ _EXPORTS: dict[str, tuple[str, str]] = {
             "InvalidInput",
             "NotFound",
             "StoreError",
+            "AccessDenied",
             "ConnectorError",
             "ConnectorAuthError",
         )
     },
+    # the team store: teams, shares, tokens, people, audit (PostgreSQL)
+    "TeamService": ("core.team", "TeamService"),
+    "TEAM_ROLES": ("core.team", "TEAM_ROLES"),
+    "Team": ("core.storage.pg_team", "Team"),
+    "TeamMember": ("core.storage.pg_team", "Member"),
+    "TokenInfo": ("core.storage.pg_team", "TokenInfo"),
+    "AuditEntry": ("core.storage.pg_audit", "AuditEntry"),
+    "AUDIT_ACTIONS": ("core.storage.pg_audit", "ACTIONS"),
     # models
     **{
         name: ("core.models", name)
@@ -97,6 +106,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it matches _EXPORTS)
     "__version__",
+    "AccessDenied",
+    "AUDIT_ACTIONS",
+    "AuditEntry",
+    "Team",
+    "TEAM_ROLES",
+    "TeamMember",
+    "TeamService",
+    "TokenInfo",
     "build_service",
     "Check",
     "CODE_SEARCH_DEPTH",
@@ -179,6 +196,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.code_context import SEARCH_DEPTH as CODE_SEARCH_DEPTH
     from core.config import Settings, build_service, git_project, git_root
     from core.errors import (
+        AccessDenied,
         ConnectorAuthError,
         ConnectorError,
         DevMemError,
@@ -222,5 +240,10 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.redact import RedactingFilter, contains_secret
     from core.redact import redact as redact_secrets
     from core.service import MemoryService
+    from core.storage.pg_audit import ACTIONS as AUDIT_ACTIONS
+    from core.storage.pg_audit import AuditEntry
+    from core.storage.pg_team import Member as TeamMember
+    from core.storage.pg_team import Team, TokenInfo
+    from core.team import TEAM_ROLES, TeamService
     from core.timeutil import to_iso
     from core.yamlsafe import load as safe_yaml_load
