@@ -37,6 +37,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     # the team store: teams, shares, tokens, people, audit (PostgreSQL)
     "TeamService": ("core.team", "TeamService"),
+    "acting_as": ("core.storage.pg_acting", "acting_as"),
     "TEAM_ROLES": ("core.team", "TEAM_ROLES"),
     "Team": ("core.storage.pg_team", "Team"),
     "TeamMember": ("core.storage.pg_team", "Member"),
@@ -107,6 +108,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it matches _EXPORTS)
     "__version__",
     "AccessDenied",
+    "acting_as",
     "AUDIT_ACTIONS",
     "AuditEntry",
     "Team",
@@ -240,6 +242,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.redact import RedactingFilter, contains_secret
     from core.redact import redact as redact_secrets
     from core.service import MemoryService
+    from core.storage.pg_acting import acting_as
     from core.storage.pg_audit import ACTIONS as AUDIT_ACTIONS
     from core.storage.pg_audit import AuditEntry
     from core.storage.pg_team import Member as TeamMember

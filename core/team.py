@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from core.errors import InvalidInput
 from core.storage.pg_audit import ACTIONS, AuditEntry
@@ -45,6 +45,27 @@ def person_name(name: str) -> str:
     if name.startswith(("pg_", "devmem_")):
         raise InvalidInput(f"{name!r} is reserved; choose another name.")
     return name
+
+
+_AGO = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str | datetime | None, now: datetime | None = None) -> datetime | None:
+    """``30m``, ``2h``, ``7d``, ``1w`` ago, or an ISO date/time (UTC when it names no zone)."""
+    if text is None or isinstance(text, datetime):
+        return text
+    now = now or datetime.now(UTC)
+    ago = _AGO.match(text.strip().lower())
+    if ago:
+        return now - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"Bad --since {text!r}: use 30m, 2h, 7d, 1w or a date like 2026-12-01."
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _team_role(role: str) -> str:
@@ -154,7 +175,7 @@ class TeamService:
         self,
         user: str | None = None,
         actions: Sequence[str] = (),
-        since: datetime | None = None,
+        since: str | datetime | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
         """Audit rows you may read (yours; your teams' if admin; all as auditor), newest first."""
@@ -165,4 +186,4 @@ class TeamService:
             )
         if not 1 <= limit <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000.")
-        return self.store.audit(user, actions, since, limit)
+        return self.store.audit(user, actions, parse_since(since), limit)

@@ -13,20 +13,7 @@ import psycopg
 import pytest
 
 from core import TeamService
-import os  # TEMP until tests/pgserver.py lands
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> str:  # TEMP
-    return os.environ["DEVMEM_TEST_PG"]
-
-
-def fresh_database(server: str) -> str:  # TEMP
-    name = "t_" + secrets.token_hex(4)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return with_login(server, dbname=name)
-
+from tests import pgserver
 
 NOW = "2026-12-07T12:00:00Z"
 
@@ -74,8 +61,8 @@ class TeamDb:
 
 
 @pytest.fixture(scope="module")
-def team_db(pg_server: Any) -> Iterator[TeamDb]:
-    url = fresh_database(pg_server)
+def team_db() -> Iterator[TeamDb]:
+    url = pgserver.shared().fresh_database("team")
     TeamService.open(url).close()  # opening migrates: storage steps, then the team layer's
     yield TeamDb(url)
 
