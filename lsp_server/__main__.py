@@ -15,7 +15,6 @@ import logging
 import os
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from lsp_server import __version__
 
@@ -66,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def open_service(db_path: str | None) -> MemoryService:
         chosen = (
-            settings if db_path is None else replace(settings, db_path=Path(db_path).expanduser())
+            settings
+            if db_path is None
+            else replace(settings, db_path=Settings.from_env({}, db_path).db_path)
         )
         return build_service(chosen)
 

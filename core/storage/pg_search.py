@@ -1,0 +1,138 @@
+"""PostgreSQL search primitives: full-text candidates (``tsvector`` + GIN, ranked with
+``ts_rank``) and vector candidates (pgvector HNSW, cosine), both restricted by filters.
+
+Text ranking mirrors the SQLite backend's economy: ranking every memory that holds a
+common word is what costs (117 ms at 100k for an OR of four words), so in a large store the
+memories holding every word are looked for first, and an OR query ranks only its newest
+``TEXT_SCORE_CAP`` matches. Each word weighs by its rarity (an idf over capped counts),
+as bm25 does, so the memory holding a rare word outranks those holding only common ones.
+Any word is safe: each goes through ``plainto_tsquery`` as a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from core.models import SearchFilters
+from core.storage import pg_rows as rows_sql
+from core.storage.base import TextCandidate, VectorCandidate
+
+Conn = psycopg.Connection[Any]
+LARGE_STORE = 5_000  # from this many memories on, text search takes the capped path
+TEXT_SCORE_CAP = 1_000  # an OR query in a large store ranks only its newest matches
+DF_CAP = 5_000  # document frequencies are counted up to here (rarer words get exact idf)
+EF_SEARCH = 100  # HNSW candidate list; at least k
+RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"  # D, C, B (content, tags), A (title): a title weighs 2x
+
+
+def text_candidates(
+    conn: Conn, terms: Sequence[str], filters: SearchFilters | None, k: int
+) -> list[TextCandidate]:
+    """Up to ``k`` memories holding any of ``terms``, best score first (newer on ties)."""
+    queries = _term_queries(conn, terms)
+    if not queries:
+        return []
+    total = _store_size(conn)
+    weights = _idf(conn, queries, total)
+    if len(queries) >= 2 and total >= LARGE_STORE:
+        every = _ranked(conn, queries, weights, " && ", filters, k, None)
+        if len(every) >= k:
+            return every
+        anyof = _ranked(conn, queries, weights, " || ", filters, k, TEXT_SCORE_CAP)
+        return _union(every, anyof)[:k]
+    cap = TEXT_SCORE_CAP if total >= LARGE_STORE else None
+    return _ranked(conn, queries, weights, " || ", filters, k, cap)
+
+
+def _term_queries(conn: Conn, terms: Sequence[str]) -> list[str]:
+    """Each term as the text of its ``tsquery`` (stopwords and punctuation give none)."""
+    out: list[str] = []
+    for term in dict.fromkeys(terms):
+        row = conn.execute("SELECT plainto_tsquery('english', %s)::text", (term,)).fetchone()
+        if row and row[0] and row[0] not in out:
+            out.append(str(row[0]))
+    return out
+
+
+def _store_size(conn: Conn) -> int:
+    row = conn.execute("SELECT coalesce(max(seq), 0) FROM memories").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _idf(conn: Conn, queries: list[str], total: int) -> list[float]:
+    """bm25's idf of each term, from its number of matches counted up to DF_CAP."""
+    counted = ", ".join(
+        "(SELECT count(*) FROM (SELECT 1 FROM memories WHERE tsv @@ %s::tsquery LIMIT %s) c)"
+        for _ in queries
+    )
+    args: list[Any] = []
+    for q in queries:
+        args += [q, DF_CAP]
+    row = conn.execute(f"SELECT {counted}", args).fetchone()
+    n = max(total, 1)
+    return [math.log(1 + (n - df + 0.5) / (df + 0.5)) for df in (row or [0] * len(queries))]
+
+
+def _ranked(
+    conn: Conn,
+    queries: list[str],
+    weights: list[float],
+    joiner: str,
+    filters: SearchFilters | None,
+    k: int,
+    newest: int | None,
+) -> list[TextCandidate]:
+    match = joiner.join(["%s::tsquery"] * len(queries))
+    score = " + ".join(f"%s * ts_rank('{RANK_WEIGHTS}', m.tsv, %s::tsquery, 1)" for _ in queries)
+    where, wargs = rows_sql.where(filters)
+    score_args: list[Any] = []
+    for w, q in zip(weights, queries, strict=True):
+        score_args += [w, q]
+    # The inner LIMIT bounds the ranking work to the newest matches (GIN finds them all,
+    # but ts_rank, the costly part, runs only on those).
+    inner = f"SELECT m.seq, m.id, m.tsv FROM memories m WHERE m.tsv @@ ({match}) AND {where}"
+    if newest is not None:
+        inner += " ORDER BY m.seq DESC LIMIT %s"
+    found = conn.execute(
+        f"SELECT m.id, {score} AS s FROM ({inner}) m ORDER BY s DESC, m.seq DESC LIMIT %s",
+        [*score_args, *queries, *wargs, *([newest] if newest is not None else []), k],
+    ).fetchall()
+    return [TextCandidate(str(r[0]), float(r[1])) for r in found]
+
+
+def _union(first: list[TextCandidate], second: list[TextCandidate]) -> list[TextCandidate]:
+    best = {c.memory_id: c for c in second}
+    for c in first:
+        if c.memory_id not in best or c.score > best[c.memory_id].score:
+            best[c.memory_id] = c
+    return sorted(best.values(), key=lambda c: -c.score)
+
+
+def vector_candidates(
+    conn: Conn, query: np.ndarray, filters: SearchFilters | None, k: int
+) -> list[VectorCandidate]:
+    """Up to ``k`` nearest memories by cosine (HNSW; a filter scans the index iteratively)."""
+    qvec = np.asarray(query, dtype=np.float32)
+    conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
+    if rows_sql.is_empty(filters):
+        found = conn.execute(
+            "SELECT v.memory_id, v.embedding <=> %s AS d FROM memory_vectors v ORDER BY d LIMIT %s",
+            (qvec, k),
+        ).fetchall()
+    else:
+        # relaxed order: the index keeps scanning until k rows pass the filter (pgvector
+        # 0.8); the few rows it returns out of order are sorted here
+        conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        where, args = rows_sql.where(filters)
+        found = conn.execute(
+            "SELECT v.memory_id, v.embedding <=> %s AS d FROM memory_vectors v"
+            f" JOIN memories m ON m.id = v.memory_id WHERE {where} ORDER BY d LIMIT %s",
+            [qvec, *args, k],
+        ).fetchall()
+    ranked = sorted(((str(r[0]), 1.0 - float(r[1])) for r in found), key=lambda x: -x[1])
+    return [VectorCandidate(i, s) for i, s in ranked]
