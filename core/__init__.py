@@ -37,6 +37,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     # the team store: teams, shares, tokens, people, audit (PostgreSQL)
     "TeamService": ("core.team", "TeamService"),
+    "Authenticator": ("core.auth", "Authenticator"),
+    "OidcSettings": ("core.auth", "OidcSettings"),
+    "OidcVerifier": ("core.auth", "OidcVerifier"),
     "acting_as": ("core.storage.pg_acting", "acting_as"),
     "TEAM_ROLES": ("core.team", "TEAM_ROLES"),
     "Team": ("core.storage.pg_team", "Team"),
@@ -111,6 +114,9 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "acting_as",
     "AUDIT_ACTIONS",
     "AuditEntry",
+    "Authenticator",
+    "OidcSettings",
+    "OidcVerifier",
     "Team",
     "TEAM_ROLES",
     "TeamMember",
@@ -194,6 +200,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads these on demand
     from core.anchors import Located, SymbolSpan, fingerprint, locate
+    from core.auth import Authenticator, OidcSettings, OidcVerifier
     from core.code_context import RELEVANCE_FLOOR
     from core.code_context import SEARCH_DEPTH as CODE_SEARCH_DEPTH
     from core.config import Settings, build_service, git_project, git_root

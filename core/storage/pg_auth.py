@@ -62,5 +62,8 @@ def grant_to_server(person: str, server: str) -> sql.Composed:
 
 
 def make_server(server: str) -> sql.Composed:
-    """Grant the server's login role the ``devmem_server`` group (token lookups, sign-in audit)."""
-    return sql.SQL("GRANT {} TO {}").format(sql.Identifier(SERVER), sql.Identifier(server))
+    """Grant the server's login role the ``devmem_server`` group (token lookups, sign-in audit)
+    and ``devmem_member`` (to open the store; row-level security shows it no one's rows)."""
+    return sql.SQL("GRANT {}, {} TO {}").format(
+        sql.Identifier(SERVER), sql.Identifier(MEMBER), sql.Identifier(server)
+    )

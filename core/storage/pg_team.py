@@ -230,6 +230,16 @@ class TeamStore:
             row = conn.execute(pg_auth.TOKEN_ROLE, (pg_auth.hash_token(token),)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
+    def can_act_as(self, person: str) -> bool:
+        """Whether ``person`` was added to the store and this login may act as them."""
+        with self.db.tx() as conn:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM people p JOIN pg_roles r ON r.rolname = p.role_name"
+                " WHERE p.role_name = %s AND pg_has_role(current_user, r.oid, 'MEMBER'))",
+                (person,),
+            ).fetchone()
+        return bool(row and row[0])
+
     def add_person(self, name: str, org: str, server_role: str | None) -> str:
         """Create a person's login role (run by an owner with CREATEROLE); returns the password."""
         password = pg_auth.new_password()
