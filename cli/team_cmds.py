@@ -16,8 +16,18 @@ import typer
 from rich.table import Table
 
 from cli import common
-from cli.common import console, errors, fail, print_json
-from core import AUDIT_ACTIONS, TEAM_ROLES, AuditEntry, TeamService, acting_as, to_iso
+from cli.common import console, errors, fail, print_json, progress_bar
+from core import (
+    AUDIT_ACTIONS,
+    TEAM_ROLES,
+    AuditEntry,
+    Settings,
+    TeamService,
+    acting_as,
+    build_service,
+    migrate_store,
+    to_iso,
+)
 
 team_app = typer.Typer(help="Teams: create them, list them, manage members and roles.")
 token_app = typer.Typer(help="API tokens for the team server (devmem-mcp --http --db …).")
@@ -219,6 +229,32 @@ def _audit_table(entries: list[AuditEntry]) -> Table:
     return table
 
 
+def migrate(
+    to: Annotated[
+        str, typer.Option("--to", help="The team store: postgresql://YOU@HOST/DB (your login).")
+    ],
+) -> None:
+    """Copy your personal store (--db) into the team store as your private memories.
+
+    Memories already there (by id) are left alone: run it again to resume after an interruption."""
+    import os
+
+    if not to.startswith(("postgresql://", "postgres://")):
+        fail("--to must be a team store URL: postgresql://YOU@HOST/DB.", 2)
+    source = common.service()
+    with errors():
+        target = build_service(Settings.from_env(dict(os.environ), to))
+        try:
+            with progress_bar("migrating") as progress:
+                result = migrate_store(source, target, progress)
+        finally:
+            target.close()
+    console.print(
+        f"{result.copied} memories copied, {result.already_there} already in the team store "
+        f"(of {result.total})"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the team commands to the `devmem` app."""
     app.add_typer(team_app, name="team")
@@ -226,3 +262,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
     app.command("share")(share)
     app.command("audit")(audit)
+    app.command("migrate")(migrate)

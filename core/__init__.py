@@ -37,6 +37,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     # the team store: teams, shares, tokens, people, audit (PostgreSQL)
     "TeamService": ("core.team", "TeamService"),
+    "migrate_store": ("core.team_migrate", "migrate_store"),
+    "MigrateResult": ("core.team_migrate", "MigrateResult"),
     "Authenticator": ("core.auth", "Authenticator"),
     "OidcSettings": ("core.auth", "OidcSettings"),
     "OidcVerifier": ("core.auth", "OidcVerifier"),
@@ -114,6 +116,8 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "acting_as",
     "AUDIT_ACTIONS",
     "AuditEntry",
+    "migrate_store",
+    "MigrateResult",
     "Authenticator",
     "OidcSettings",
     "OidcVerifier",
@@ -255,5 +259,6 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.storage.pg_team import Member as TeamMember
     from core.storage.pg_team import Team, TokenInfo
     from core.team import TEAM_ROLES, TeamService
+    from core.team_migrate import MigrateResult, migrate_store
     from core.timeutil import to_iso
     from core.yamlsafe import load as safe_yaml_load

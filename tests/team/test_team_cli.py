@@ -75,3 +75,27 @@ def test_tokens_are_shown_once_and_stored_hashed(team_db: TeamDb) -> None:
     run(kim_url, "token", "revoke", "laptop")
     assert json.loads(run(kim_url, "token", "list", "--json"))[0]["revoked_at"]
     run(kim_url, "token", "revoke", "laptop", code=1)  # nothing live left to revoke
+
+
+def test_migrate_copies_a_personal_store_as_private_memories(team_db: TeamDb, tmp_path) -> None:
+    owner = team_db.owner_url
+    lee, una = team_db.role("lee"), team_db.role("una")
+    lee_url = with_login(owner, user=lee, password=run(owner, "user", "add", lee).split()[-1])
+    una_url = with_login(owner, user=una, password=run(owner, "user", "add", una).split()[-1])
+    personal = str(tmp_path / "lee.db")
+    first = run(personal, "add", "Lee's laptop note: the cache warms at nine", "--kind", "decision")
+    second = run(personal, "add", "Lee's second note about the flaky login test", "--tags", "ci")
+    first_id, second_id = first.split()[1], second.split()[1]
+    run(personal, "link", second_id, first_id, "--type", "related")
+    run(personal, "edit", first_id, "--text", "Lee's laptop note: the cache warms at ten")
+
+    assert "2 memories copied, 0 already" in run(personal, "migrate", "--to", lee_url)
+    assert "0 memories copied, 2 already" in run(personal, "migrate", "--to", lee_url)
+    run(personal, "add", "A third note written after the first run")  # resumes: only the rest
+    assert "1 memories copied, 2 already" in run(personal, "migrate", "--to", lee_url)
+    shown = json.loads(run(lee_url, "show", first_id, "--json"))["memory"]
+    assert shown["content"].endswith("warms at ten") and shown["kind"] == "decision"
+    assert shown["visibility"] == "private"
+    assert second_id in run(lee_url, "search", "flaky login", "--json")
+    assert second_id not in run(una_url, "search", "flaky login", "--json")  # private to lee
+    run(una_url, "show", first_id, code=1)

@@ -138,8 +138,9 @@ async def test_two_people_each_see_only_what_they_may(
             shared = await call(session, "get_memory", id=ava_id)
             assert "first Monday" in json.dumps(shared)
             assert "access_denied" in await call_error(session, "forget", id=ava_id)  # read only
-    assert ava.store.db  # the memory is still there for its owner
     ava.close()
+    with team_db.connect("ava") as conn:  # still there for its owner
+        assert conn.execute("SELECT 1 FROM memories WHERE id = %s", (ava_id,)).fetchone()
     with psycopg.connect(team_db.owner_url) as conn:
         rows = conn.execute(
             "SELECT actor, action, client FROM audit_log WHERE memory_id = %s ORDER BY id",
