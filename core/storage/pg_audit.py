@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.storage.pg_auth import AUDITOR, MEMBER, SERVER
+
+if TYPE_CHECKING:
+    from core.storage.pg_db import Database
 
 ACTIONS = (
     "create",
@@ -151,11 +154,38 @@ GRANT USAGE ON SEQUENCE audit_log_id_seq TO {SERVER};
 GRANT USAGE ON SEQUENCE audit_log_id_seq TO {MEMBER};
 """
 
+# Reads and searches, when the owner turns them on for the database:
+#   ALTER DATABASE devmem SET devmem.audit_reads = on;   (new sessions pick it up)
+# One row per read memory; a search is one row with the ids it returned (never the query
+# text: it may hold what the person was looking for, which the audit need not keep).
+ACCESS = """
+CREATE FUNCTION devmem_audit_reads_on() RETURNS boolean LANGUAGE sql STABLE AS $$
+  SELECT coalesce(current_setting('devmem.audit_reads', true), 'off') IN ('on', 'true', '1')
+$$;
+CREATE FUNCTION devmem_audit_access(p_action text, p_ids text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT devmem_audit_reads_on() THEN
+    RETURN;
+  END IF;
+  IF p_action = 'search' THEN
+    INSERT INTO audit_log (action, detail)
+    VALUES ('search', jsonb_build_object('ids', to_jsonb(p_ids)));
+  ELSE
+    INSERT INTO audit_log (action, memory_id) SELECT p_action, unnest(p_ids);
+  END IF;
+END $$;
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (110, TABLE),
     (111, TRIGGERS),
     (112, POLICIES),
+    (113, ACCESS),
 )
+
+READS_ON = "SELECT devmem_audit_reads_on()"
+ACCESSED = "SELECT devmem_audit_access(%s, %s)"
 
 INSERT = (
     "INSERT INTO audit_log (action, memory_id, team_id, client, detail) VALUES (%s, %s, %s, %s, %s)"
@@ -202,3 +232,23 @@ def entry(row: Sequence[Any]) -> AuditEntry:
     """An :class:`AuditEntry` from a row of :func:`select`."""
     at, actor, action, memory_id, team_id, client, detail = row
     return AuditEntry(at, actor, action, memory_id, team_id, client, dict(detail or {}))
+
+
+class AccessAudit:
+    """Reads and searches into the audit log, when the database has ``devmem.audit_reads`` on
+    (asked once per storage: the setting is the database's, read at connection)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._on: bool | None = None
+
+    def record(self, action: str, memory_ids: Sequence[str]) -> None:
+        if not memory_ids:
+            return
+        if self._on is None:
+            with self._db.tx() as conn:
+                row = conn.execute(READS_ON).fetchone()
+            self._on = bool(row and row[0])
+        if self._on:
+            with self._db.tx() as conn:
+                conn.execute(ACCESSED, (action, list(memory_ids)))

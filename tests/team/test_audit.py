@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import psycopg
@@ -109,3 +110,44 @@ def test_the_audit_filters_by_user_action_and_time(team_db: TeamDb, people: Any)
         assert len(latest) < len(ann.audit())
     finally:
         ann.close()
+
+
+def test_reads_and_searches_are_recorded_only_when_turned_on(team_db: TeamDb, people: Any) -> None:
+    from psycopg import sql
+
+    from core import MemoryInput, MemoryService, acting_as
+    from core.embeddings import UnavailableEmbedder
+
+    def read_twice() -> str:
+        svc = MemoryService.open(people["cid"], UnavailableEmbedder("not needed here"))
+        try:
+            with acting_as(None, client="lsp"):
+                memory_id = svc.remember(MemoryInput(content=f"cid reads {secrets.token_hex(4)}"))
+                svc.get(memory_id.memory.id)
+                assert svc.recall("cid reads", mode="text").hits
+                return memory_id.memory.id
+        finally:
+            svc.close()
+
+    quiet = read_twice()
+    dbname = psycopg.conninfo.conninfo_to_dict(team_db.owner_url)["dbname"]
+    with psycopg.connect(team_db.owner_url, autocommit=True) as owner:
+        assert rows(owner, "action IN ('read', 'search')") == []
+        owner.execute(
+            sql.SQL("ALTER DATABASE {} SET devmem.audit_reads = on").format(sql.Identifier(dbname))
+        )
+    try:
+        loud = read_twice()
+    finally:
+        with psycopg.connect(team_db.owner_url, autocommit=True) as owner:
+            owner.execute(
+                sql.SQL("ALTER DATABASE {} RESET devmem.audit_reads").format(sql.Identifier(dbname))
+            )
+    with psycopg.connect(team_db.owner_url) as owner:
+        reads = rows(owner, "action = 'read'")
+        searches = owner.execute(
+            "SELECT actor, client, detail FROM audit_log WHERE action = 'search'"
+        ).fetchall()
+    assert reads == [(team_db.role("cid"), "read", loud, "lsp")]
+    assert len(searches) == 1 and searches[0][:2] == (team_db.role("cid"), "lsp")
+    assert loud in searches[0][2]["ids"] and quiet != loud
