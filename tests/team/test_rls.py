@@ -221,3 +221,34 @@ def test_the_login_role_of_a_person_has_no_bypass(world: World) -> None:
     assert row == (False, False, False)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         world["bob"].execute("ALTER TABLE memories DISABLE ROW LEVEL SECURITY")
+
+
+def test_graph_and_link_rows_written_by_the_backend_leak_nothing(world: World) -> None:
+    """Memories written through the service (as alice): their entity mentions, relation
+    evidence, links and versions are invisible to someone who may not read them."""
+    from core import MemoryInput, MemoryService, acting_as
+    from core.embeddings import UnavailableEmbedder
+
+    svc = MemoryService.open(world.db.urls["alice"], UnavailableEmbedder("not needed"))
+    try:
+        with acting_as(None, client="cli"):
+            a = svc.remember(MemoryInput("Kafka consumer lag fixed by tuning Redis pool")).memory
+            b = svc.remember(MemoryInput("Redis pool sizing decision for Kafka workers")).memory
+            svc.link(a.id, b.id, "related")
+    finally:
+        svc.close()
+    ours = (a.id, b.id)
+    for table in ("memory_entities", "relation_evidence", "memory_links", "memory_versions"):
+        mine = (
+            world["alice"]
+            .execute(f"SELECT count(*) FROM {table} WHERE memory_id = ANY(%s)", (list(ours),))
+            .fetchone()
+        )
+        assert mine is not None and mine[0] > 0, table  # the backend wrote them
+        for person in ("bob", "dave", "erin"):
+            seen = (
+                world[person]
+                .execute(f"SELECT count(*) FROM {table} WHERE memory_id = ANY(%s)", (list(ours),))
+                .fetchone()
+            )
+            assert seen == (0,), (person, table)
