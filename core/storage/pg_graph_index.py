@@ -38,37 +38,61 @@ _Refs = dict[str, list[list[str | None]]]
 _Extracted = tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]]
 
 
-class _Writer:
-    """Queues one transaction's graph rows; caches entity and relation ids; keeps each
-    relation's weight as the sum of its evidence by adding and taking off each change."""
+class Ids:
+    """Entity and relation ids known in one transaction (shared by its graph writes: a batch
+    of memories names the same entities again and again). Pruning forgets them."""
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self) -> None:
+        self.entities: dict[tuple[str, str], int] = {}
+        self.relations: dict[tuple[int, int, str], int] = {}
+        self.aliases: set[tuple[str, int]] = set()
+
+    def forget(self) -> None:
+        self.entities.clear()
+        self.relations.clear()
+        self.aliases.clear()
+
+
+class _Writer:
+    """Queues graph rows and writes them with a few statements per memory: entity and
+    relation ids are resolved in bulk (insert the missing, then read every id), and each
+    relation's weight is kept as the sum of its evidence by adding and taking off changes."""
+
+    def __init__(self, conn: Conn, ids: Ids | None = None) -> None:
         self.conn = conn
-        self.entity_ids: dict[tuple[str, str], int] = {}
-        self.relation_ids: dict[tuple[int, int, str], int] = {}
-        self.known_aliases: set[tuple[str, int]] = set()
+        self.ids = ids or Ids()
         self.aliases: list[tuple[str, int]] = []
         self.mentions: dict[tuple[str, int], tuple[float, str]] = {}
+        self.related: dict[tuple[tuple[int, int, str], str], float] = {}
         self.evidence: dict[tuple[int, str], float] = {}
         self.dropped: set[int] = set()
 
+    def entities(self, wanted: Sequence[tuple[str, str, str]]) -> None:
+        """Make sure these (type, name, display) entities exist and their ids are known."""
+        missing = {(t, n): d for t, n, d in wanted if (t, n) not in self.ids.entities}
+        if not missing:
+            return
+        types = [k[0] for k in missing]
+        names = [k[1] for k in missing]
+        self.conn.execute(
+            "INSERT INTO entities(type, name, display) SELECT * FROM unnest(%s::text[],"
+            " %s::text[], %s::text[]) ON CONFLICT (type, name) DO NOTHING",
+            (types, names, list(missing.values())),
+        )
+        for entity_id, etype, name in self.conn.execute(
+            "SELECT e.id, e.type, e.name FROM entities e JOIN unnest(%s::text[], %s::text[])"
+            " AS w(type, name) ON e.type = w.type AND e.name = w.name",
+            (types, names),
+        ):
+            self.ids.entities[(str(etype), str(name))] = int(entity_id)
+
     def entity(self, etype: str, name: str, display: str, aliases: Iterable[str]) -> int:
-        key = (etype, name)
-        entity_id = self.entity_ids.get(key)
-        if entity_id is None:
-            entity_id = _upsert_id(
-                self.conn,
-                "INSERT INTO entities(type, name, display) VALUES (%s, %s, %s)"
-                " ON CONFLICT (type, name) DO NOTHING RETURNING id",
-                (etype, name, display),
-                "SELECT id FROM entities WHERE type = %s AND name = %s",
-                key,
-            )
-            self.entity_ids[key] = entity_id
+        self.entities([(etype, name, display)])
+        entity_id = self.ids.entities[(etype, name)]
         for alias in (name, display, *aliases):
             pair = (alias.lower(), entity_id)
-            if alias and pair not in self.known_aliases:
-                self.known_aliases.add(pair)
+            if alias and pair not in self.ids.aliases:
+                self.ids.aliases.add(pair)
                 self.aliases.append(pair)
         return entity_id
 
@@ -76,67 +100,98 @@ class _Writer:
         self.mentions[(memory_id, entity_id)] = (confidence, source)
 
     def relate(self, src: int, dst: int, rtype: str, memory_id: str, weight: float) -> None:
-        key = (src, dst, rtype)
-        rel_id = self.relation_ids.get(key)
-        if rel_id is None:
-            rel_id = _upsert_id(
-                self.conn,
-                "INSERT INTO relations(src_id, dst_id, type, weight) VALUES (%s, %s, %s, 0)"
-                " ON CONFLICT (src_id, dst_id, type) DO NOTHING RETURNING id",
-                key,
-                "SELECT id FROM relations WHERE src_id = %s AND dst_id = %s AND type = %s",
-                key,
+        self.related[((src, dst, rtype), memory_id)] = weight
+
+    def _resolve_relations(self) -> None:
+        missing = list({key for key, _ in self.related if key not in self.ids.relations})
+        if missing:
+            srcs = [k[0] for k in missing]
+            dsts = [k[1] for k in missing]
+            types = [k[2] for k in missing]
+            self.conn.execute(
+                "INSERT INTO relations(src_id, dst_id, type, weight) SELECT s, d, t, 0 FROM"
+                " unnest(%s::bigint[], %s::bigint[], %s::text[]) AS w(s, d, t)"
+                " ON CONFLICT (src_id, dst_id, type) DO NOTHING",
+                (srcs, dsts, types),
             )
-            self.relation_ids[key] = rel_id
-        self.evidence[(rel_id, memory_id)] = weight
+            for rel_id, src, dst, rtype in self.conn.execute(
+                "SELECT r.id, r.src_id, r.dst_id, r.type FROM relations r JOIN unnest(%s::bigint[],"
+                " %s::bigint[], %s::text[]) AS w(s, d, t) ON r.src_id = w.s AND r.dst_id = w.d"
+                " AND r.type = w.t",
+                (srcs, dsts, types),
+            ):
+                self.ids.relations[(int(src), int(dst), str(rtype))] = int(rel_id)
+        for (key, memory_id), weight in self.related.items():
+            self.evidence[(self.ids.relations[key], memory_id)] = weight
+        self.related = {}
 
     def drop_evidence(self, rows: Sequence[tuple[int, str, float]]) -> None:
         """Delete evidence rows (relation, memory, weight) now, taking their weight off."""
         if not rows:
             return
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "DELETE FROM relation_evidence WHERE relation_id = %s AND memory_id = %s",
-                [(rel, mid) for rel, mid, _ in rows],
-            )
-            cur.executemany(
-                "UPDATE relations SET weight = weight - %s WHERE id = %s",
-                [(weight, rel) for rel, _, weight in rows],
-            )
+        self.conn.execute(
+            "DELETE FROM relation_evidence e USING unnest(%s::bigint[], %s::text[]) AS w(r, m)"
+            " WHERE e.relation_id = w.r AND e.memory_id = w.m",
+            ([r for r, _, _ in rows], [m for _, m, _ in rows]),
+        )
+        self._add_weights([(rel, -weight) for rel, _, weight in rows])
         self.dropped.update(rel for rel, _, _ in rows)
+
+    def _add_weights(self, changes: Sequence[tuple[int, float]]) -> None:
+        totals: dict[int, float] = {}
+        for rel, delta in changes:
+            totals[rel] = totals.get(rel, 0.0) + delta
+        if totals:
+            self.conn.execute(
+                "UPDATE relations r SET weight = r.weight + w.d FROM unnest(%s::bigint[],"
+                " %s::float8[]) AS w(id, d) WHERE r.id = w.id",
+                (list(totals), list(totals.values())),
+            )
 
     def flush(self) -> None:
         """Write the queued rows and the weight changes; relations left without evidence go."""
-        deltas: dict[int, float] = {}
-        for (rel, _), weight in self.evidence.items():
-            deltas[rel] = deltas.get(rel, 0.0) + weight
-        for rel, old in self._replaced():
-            deltas[rel] -= old
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO entity_aliases(alias, entity_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                self.aliases,
+        self._resolve_relations()
+        changes = [(rel, w) for (rel, _), w in self.evidence.items()]
+        changes += [(rel, -old) for rel, old in self._replaced()]
+        if self.aliases:
+            self.conn.execute(
+                "INSERT INTO entity_aliases(alias, entity_id) SELECT * FROM unnest(%s::text[],"
+                " %s::bigint[]) ON CONFLICT DO NOTHING",
+                ([a for a, _ in self.aliases], [e for _, e in self.aliases]),
             )
-            cur.executemany(
-                "INSERT INTO memory_entities(memory_id, entity_id, confidence, source)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (memory_id, entity_id) DO UPDATE"
-                " SET confidence = excluded.confidence, source = excluded.source",
-                [(mid, e, c, s) for (mid, e), (c, s) in self.mentions.items()],
-            )
-            cur.executemany(
-                "INSERT INTO relation_evidence(relation_id, memory_id, weight) VALUES (%s, %s, %s)"
+        self._write_mentions()
+        if self.evidence:
+            rows = list(self.evidence.items())
+            self.conn.execute(
+                "INSERT INTO relation_evidence(relation_id, memory_id, weight)"
+                " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::float8[])"
                 " ON CONFLICT (relation_id, memory_id) DO UPDATE SET weight = excluded.weight",
-                [(rel, mid, w) for (rel, mid), w in self.evidence.items()],
+                ([r for (r, _), _ in rows], [m for (_, m), _ in rows], [w for _, w in rows]),
             )
-            cur.executemany(
-                "UPDATE relations SET weight = weight + %s WHERE id = %s",
-                [(d, r) for r, d in deltas.items()],
-            )
+        self._add_weights(changes)
         if self.dropped:
             self.conn.execute(
                 "SELECT devmem_prune_relations(%s::bigint[])", (sorted(self.dropped),)
             )
+            self.ids.relations.clear()  # some may be gone
         self.aliases, self.mentions, self.evidence, self.dropped = [], {}, {}, set()
+
+    def _write_mentions(self) -> None:
+        if not self.mentions:
+            return
+        rows = list(self.mentions.items())
+        self.conn.execute(
+            "INSERT INTO memory_entities(memory_id, entity_id, confidence, source)"
+            " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::float8[], %s::text[])"
+            " ON CONFLICT (memory_id, entity_id) DO UPDATE"
+            " SET confidence = excluded.confidence, source = excluded.source",
+            (
+                [m for (m, _), _ in rows],
+                [e for (_, e), _ in rows],
+                [c for _, (c, _) in rows],
+                [src for _, (_, src) in rows],
+            ),
+        )
 
     def _replaced(self) -> list[tuple[int, float]]:
         """(relation, weight) of stored evidence the queued rows replace (a re-indexed memory)."""
@@ -151,19 +206,11 @@ class _Writer:
         return [(int(r), float(w)) for r, m, w in rows if (int(r), str(m)) in self.evidence]
 
 
-def _upsert_id(
-    conn: Conn, insert: str, args: tuple[Any, ...], select: str, key: tuple[Any, ...]
+def index_memory(
+    conn: Conn, m: Memory, refs: Sequence[EntityRef] = (), ids: Ids | None = None
 ) -> int:
-    row = conn.execute(insert, args).fetchone()
-    if row is None:  # there already (or just written by a concurrent transaction)
-        row = conn.execute(select, key).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def index_memory(conn: Conn, m: Memory, refs: Sequence[EntityRef] = ()) -> int:
     """Extract and store the entities and relations of one memory; returns the entity count."""
-    w = _Writer(conn)
+    w = _Writer(conn, ids)
     count = _store(w, m.id, _extract(m), refs)
     w.flush()
     sources = _link_sources(conn, m.id)
@@ -186,6 +233,7 @@ def _extract(m: Memory) -> _Extracted:
 
 def _store(w: _Writer, memory_id: str, found: _Extracted, refs: Sequence[EntityRef]) -> int:
     entities, relations = found
+    w.entities([(e.type, e.name, e.display) for e in entities])
     ids: dict[tuple[str, str], int] = {}
     for ent in entities:
         ids[(ent.type, ent.name)] = entity_id = w.entity(
@@ -235,18 +283,20 @@ def _in_domain(email: str, domain: str) -> bool:
     return "@" in email and (host == domain or host.endswith("." + domain))
 
 
-def reindex_memory(conn: Conn, m: Memory, refs: Sequence[EntityRef] | None = None) -> int:
+def reindex_memory(
+    conn: Conn, m: Memory, refs: Sequence[EntityRef] | None = None, ids: Ids | None = None
+) -> int:
     """Replace a changed memory's graph; ``refs=None`` keeps its connector entities."""
-    kept = unindex_memory(conn, m.id)
-    return index_memory(conn, m, kept if refs is None else refs)
+    kept = unindex_memory(conn, m.id, ids)
+    return index_memory(conn, m, kept if refs is None else refs, ids)
 
 
-def unindex_memory(conn: Conn, memory_id: str) -> list[EntityRef]:
+def unindex_memory(conn: Conn, memory_id: str, ids: Ids | None = None) -> list[EntityRef]:
     """Remove a memory's mentions and evidence; relations and entities left without any go.
 
     Returns the connector entities it had (they are stored nowhere else)."""
     refs = [_ref(r) for r in _connector_refs(conn, [memory_id]).get(memory_id, [])]
-    w = _Writer(conn)
+    w = _Writer(conn, ids)
     w.drop_evidence(
         [
             (int(r[0]), str(r[1]), float(r[2]))
@@ -265,13 +315,14 @@ def unindex_memory(conn: Conn, memory_id: str) -> list[EntityRef]:
     _refresh_links(w, [s for s in _link_sources(conn, memory_id) if s != memory_id])
     if entity_ids:
         conn.execute("SELECT devmem_prune_entities(%s::bigint[])", (entity_ids,))
+        w.ids.forget()  # some entities (and their relations and aliases) may be gone
     return refs
 
 
-def link_relation(conn: Conn, src_id: str) -> None:
+def link_relation(conn: Conn, src_id: str, ids: Ids | None = None) -> None:
     """A memory link relates the entities the two memories are mainly about (recomputed
     from the source's stored links)."""
-    _refresh_links(_Writer(conn), [src_id])
+    _refresh_links(_Writer(conn, ids), [src_id])
 
 
 def _link_sources(conn: Conn, memory_id: str) -> list[str]:

@@ -48,6 +48,11 @@ class PgStorage:
         self._model = self._read(upkeep.stored_model) or ""
 
     def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._db.read() as conn:
+            return fn(conn, *args)
+
+    def _read_tx(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read of several statements that needs one snapshot or SET LOCAL settings."""
         with self._db.tx() as conn:
             return fn(conn, *args)
 
@@ -88,7 +93,7 @@ class PgStorage:
         return self._read(store.count)
 
     def page(self, filters: SearchFilters | None, limit: int, offset: int, order: str) -> Page:
-        return self._read(listing.page, filters, limit, offset, order)
+        return self._read_tx(listing.page, filters, limit, offset, order)
 
     def anchored(
         self, paths: Sequence[str], project: str | None, limit: int | None
@@ -113,6 +118,14 @@ class PgStorage:
     def change_count(self) -> int:
         return self._read(db.changes)
 
+    def record_access(self, action: str, memory_ids: Sequence[str]) -> None:
+        # PG-SECURITY: reads/searches into the audit log when devmem.audit_reads is on
+        from core.storage.pg_audit import AccessAudit
+
+        if self.__dict__.get("_access") is None:
+            self.__dict__["_access"] = AccessAudit(self._db)
+        self.__dict__["_access"].record(action, memory_ids)
+
     # ---- search primitives and vectors -------------------------------------------------
     def text_candidates(
         self, terms: Sequence[str], filters: SearchFilters | None, k: int
@@ -122,7 +135,7 @@ class PgStorage:
     def vector_candidates(
         self, query: np.ndarray, filters: SearchFilters | None, k: int
     ) -> list[VectorCandidate]:
-        return self._read(search_sql.vector_candidates, query, filters, k)
+        return self._read_tx(search_sql.vector_candidates, query, filters, k)
 
     def context_neighbours(
         self, seed_ids: Sequence[str], span: int, filters: SearchFilters | None
@@ -221,7 +234,7 @@ class PgStorage:
         return self._read(store.cursors)
 
     def stats(self) -> dict[str, Any]:
-        return self._read(upkeep.stats, self.location, self.schema_version())
+        return self._read_tx(upkeep.stats, self.location, self.schema_version())
 
     def schema_version(self) -> int:
         with self._db.tx() as conn:

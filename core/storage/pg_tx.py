@@ -22,6 +22,7 @@ class PgTransaction:
         self._conn = conn
         self.model = model
         self._known: set[str] = set()
+        self._graph_ids = graph_index.Ids()
 
     def _id(self, memory_id: str) -> str:
         key = memory_id.upper()
@@ -41,7 +42,7 @@ class PgTransaction:
 
     def delete(self, memory_id: str) -> None:
         key = self._id(memory_id)
-        graph_index.unindex_memory(self._conn, key)
+        graph_index.unindex_memory(self._conn, key, self._graph_ids)
         store.delete(self._conn, key)
         self._known.discard(key)
 
@@ -60,7 +61,7 @@ class PgTransaction:
     def add_link(self, source_id: str, target_id: str, link_type: str, at: str) -> None:
         src, dst = self._id(source_id), self._id(target_id)
         store.add_link(self._conn, src, dst, link_type, at)
-        graph_index.link_relation(self._conn, src)
+        graph_index.link_relation(self._conn, src, self._graph_ids)
 
     def remove_link(self, source_id: str, target_id: str, link_type: str | None) -> int:
         return store.remove_link(self._conn, self._id(source_id), self._id(target_id), link_type)
@@ -74,11 +75,11 @@ class PgTransaction:
 
     def index_graph(self, memory: Memory, refs: Sequence[EntityRef] = ()) -> int:
         self._id(memory.id)
-        return graph_index.index_memory(self._conn, memory, refs)
+        return graph_index.index_memory(self._conn, memory, refs, self._graph_ids)
 
     def reindex_graph(self, memory: Memory, refs: Sequence[EntityRef] | None = None) -> int:
         self._id(memory.id)
-        return graph_index.reindex_memory(self._conn, memory, refs)
+        return graph_index.reindex_memory(self._conn, memory, refs, self._graph_ids)
 
     def set_cursor(self, connector: str, scope: str, value: str) -> None:
         store.set_cursor(self._conn, connector, scope, value)
