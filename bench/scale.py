@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import pgstores  # noqa: E402
 from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.models import MemoryInput  # noqa: E402
 from core.service import MemoryService  # noqa: E402
@@ -263,10 +263,10 @@ def main() -> None:
         )
         workdir.mkdir(parents=True, exist_ok=True)
         backends = args.backend.split(",")
-        pg = _pg_server(args.pg_url) if "postgres" in backends else None
+        pg = pgstores.databases(args.pg_url, fresh=False) if "postgres" in backends else None
         for size in (int(s) for s in args.sizes.split(",")):
             for backend in backends:
-                location = pg(size) if backend == "postgres" and pg else None
+                location = pg(f"devmem_scale_{size}") if backend == "postgres" and pg else None
                 results.append(
                     run_size(
                         size, embedder, workdir, size > args.generated_above, args.queries, location
@@ -286,28 +286,6 @@ def main() -> None:
                 )
     if args.json:
         print(json.dumps(results))
-
-
-def _pg_server(url: str | None) -> Callable[[int], str]:
-    """size → the URL of that size's database (created when missing, else reused)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-    from psycopg import sql
-
-    if url is None:
-        from tests import pgserver
-
-        url = pgserver.shared().url()
-
-    def database(size: int) -> str:
-        name = f"devmem_scale_{size}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-    return database
 
 
 if __name__ == "__main__":
