@@ -20,6 +20,7 @@ from connectors.github import API_URL, GitHubConnector, token_from
 from connectors.m365.auth import M365Auth, M365Settings
 from connectors.m365.graph import GRAPH_URL
 from connectors.m365.sync import AREAS, M365Connector
+from core import acting_as
 
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
@@ -68,6 +69,7 @@ def github(
         svc = service()
         with (
             httpx.Client(timeout=TIMEOUT) as client,
+            acting_as(None, client="connector"),
             progress_bar(f"github {repo}", enabled=not json_out) as bar,
         ):
             connector = GitHubConnector(
@@ -105,6 +107,7 @@ def m365(
         svc = service()
         with (
             httpx.Client(timeout=TIMEOUT) as client,
+            acting_as(None, client="connector"),
             progress_bar("m365", enabled=not json_out) as bar,
         ):
             connector = M365Connector(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
+from core import acting_as
 
 app = typer.Typer(
     help="Import memories from outside sources (git, markdown, console logs, GitHub, Microsoft 365).",
@@ -31,6 +32,7 @@ def _run_connector(
     try:
         with (
             errors(),
+            acting_as(None, client="connector"),  # a team store's audit names the connector
             progress_bar(f"sync {connector.name}", enabled=show_progress and not as_json) as bar,
         ):
             report = connector.sync(SyncContext(svc, connector.name, dry_run=dry_run, progress=bar))

@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # a team store's audit log names the client: libpq sends it as application_name (read by
+    # the audit when no devmem.client is set; the editor's worker threads need no context)
+    os.environ.setdefault("PGAPPNAME", "lsp")
     if args.version:
         print(f"devmem-lsp {__version__}")
         return

@@ -99,3 +99,26 @@ def test_migrate_copies_a_personal_store_as_private_memories(team_db: TeamDb, tm
     assert second_id in run(lee_url, "search", "flaky login", "--json")
     assert second_id not in run(una_url, "search", "flaky login", "--json")  # private to lee
     run(una_url, "show", first_id, code=1)
+
+
+def test_the_audit_names_the_client_of_each_write(team_db: TeamDb, tmp_path) -> None:
+    """cli for commands, connector for syncs, and the connection's application_name (the
+    language server sets PGAPPNAME=lsp) when nothing else is said."""
+    import psycopg
+
+    owner = team_db.owner_url
+    zoe = team_db.role("zoe")
+    zoe_url = with_login(owner, user=zoe, password=run(owner, "user", "add", zoe).split()[-1])
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "adr-1.md").write_text("# Use Postgres\n\nThe team store runs on PostgreSQL.\n")
+    run(zoe_url, "sync", "markdown", str(vault))
+    run(zoe_url, "add", "A note from the shell")
+    with psycopg.connect(zoe_url + "&application_name=lsp", autocommit=True) as editor:
+        editor.execute(
+            "INSERT INTO memories (id, visibility, title, content, content_hash, kind, source,"
+            " provenance, created_at, updated_at) VALUES ('ZOE_LSP', 'private', 't', 'c', 'h',"
+            " 'note', 'user', 3, 'now', 'now')"
+        )
+    audit = json.loads(run(zoe_url, "audit", "--json", "--action", "create"))
+    assert {e["client"] for e in audit} == {"connector", "cli", "lsp"}
