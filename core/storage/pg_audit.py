@@ -42,7 +42,7 @@ ACTIONS = (
 TABLE = """
 CREATE TABLE audit_log (
   id bigserial PRIMARY KEY,
-  org_id text NOT NULL DEFAULT 'default',
+  org_id text NOT NULL DEFAULT devmem_org(current_user),
   at timestamptz NOT NULL DEFAULT clock_timestamp(),
   actor text NOT NULL DEFAULT current_user,
   action text NOT NULL,

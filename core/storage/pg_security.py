@@ -295,10 +295,30 @@ REVOKE ALL ON FUNCTION devmem_token_role(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION devmem_token_role(text) TO {SERVER};
 """
 
+# A person's rows carry their organisation (a person of "acme" writes acme's rows, which the
+# memories policy requires): every org_id defaults to the writer's organisation.
+ORG_DEFAULTS = """
+DO $$
+DECLARE t text;
+BEGIN
+  FOR t IN
+    SELECT c.table_name FROM information_schema.columns c
+    JOIN information_schema.tables tb
+      ON tb.table_schema = c.table_schema AND tb.table_name = c.table_name
+    WHERE c.table_schema = current_schema() AND c.column_name = 'org_id'
+      AND tb.table_type = 'BASE TABLE'
+      AND c.table_name NOT IN ('people', 'devmem_changes', 'schema_migrations')
+  LOOP
+    EXECUTE format('ALTER TABLE %I ALTER COLUMN org_id SET DEFAULT devmem_org(current_user)', t);
+  END LOOP;
+END $$;
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (100, ROLES + TABLES),
     (101, HELPERS),
     (102, POLICIES),
     (103, GRANTS),
+    (104, ORG_DEFAULTS),
     *pg_audit.MIGRATIONS,
 )

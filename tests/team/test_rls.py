@@ -3,7 +3,7 @@ tries raw SQL. Row-level security alone decides what they read, change and delet
 
 alice: admin of team "core", owner of a private, a team and a public memory.
 bob: editor in "core". carol: viewer in "core". dave: in the organisation, in no team.
-erin: in another organisation.
+erin, frank: in another organisation.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def world(team_db: TeamDb) -> Iterator[World]:
     for person in ("alice", "bob", "carol", "dave"):
         team_db.add(person)
     team_db.add("erin", org="elsewhere")
+    team_db.add("frank", org="elsewhere")
     conns = {p: team_db.connect(p) for p in team_db.urls}
     alice = conns["alice"]
     team = alice.execute("INSERT INTO teams (name) VALUES ('core') RETURNING id").fetchone()
@@ -80,6 +81,20 @@ def test_each_person_reads_only_what_they_may(world: World) -> None:
     assert ids(world["carol"]) == {"TEAM", "PUB"}
     assert ids(world["dave"]) == {"PUB"}  # not in the team: only the public one
     assert ids(world["erin"]) == set()  # another organisation: not even the public one
+
+
+def test_public_means_the_writers_organisation(world: World) -> None:
+    add_memory(
+        world["erin"], "ELSEWHERE_PUB", "public in the other organisation", visibility="public"
+    )
+    assert "ELSEWHERE_PUB" in ids(world["frank"])
+    assert "ELSEWHERE_PUB" not in ids(world["dave"]) | ids(world["alice"])
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor can she write into ours
+        world["erin"].execute(
+            "INSERT INTO memories (id, org_id, visibility, title, content, content_hash, kind,"
+            " source, provenance, created_at, updated_at) VALUES ('INTO_DEFAULT', 'default',"
+            " 'public', 't', 'c', 'h', 'note', 'user', 3, 'now', 'now')"
+        )
 
 
 @pytest.mark.parametrize("table", CHILD_TABLES)
