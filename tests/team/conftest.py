@@ -3,19 +3,26 @@ people (login roles with their own passwords) who connect with their own credent
 
 from __future__ import annotations
 
+import json
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import jwt
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from core import TeamService
 from tests import pgserver
 
 NOW = "2026-12-07T12:00:00Z"
+AUDIENCE = "devmem-team"
 
 
 def with_login(
@@ -95,3 +102,45 @@ def add_children(conn: psycopg.Connection[Any], memory_id: str) -> None:
         " changed_by) SELECT id, 1, title, content, %s, 'user' FROM memories WHERE id = %s",
         (NOW, memory_id),
     )
+
+
+@dataclass
+class Issuer:
+    url: str
+    key: rsa.RSAPrivateKey
+
+    def token(self, subject: str, *, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": self.url, "aud": AUDIENCE, "iat": now, "exp": now + 300}
+        body |= {"preferred_username": subject, **claims}
+        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": "k1"})
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    """A tiny OIDC issuer: discovery document and JWKS on 127.0.0.1."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk |= {"kid": "k1", "use": "sig", "alg": "RS256"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            documents = {
+                "/.well-known/openid-configuration": {"issuer": base, "jwks_uri": base + "/jwks"},
+                "/jwks": {"keys": [jwk]},
+            }
+            body = json.dumps(documents.get(self.path, {})).encode()
+            self.send_response(200 if self.path in documents else 404)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield Issuer(f"http://127.0.0.1:{httpd.server_address[1]}", key)
+    httpd.shutdown()

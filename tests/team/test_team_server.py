@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
-import jwt
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -23,11 +17,10 @@ from psycopg import sql
 
 from core import TeamService
 from tests.mcp.mcp_helpers import call, call_error, http_server, http_session
-from tests.team.conftest import TeamDb, with_login
+from tests.team.conftest import AUDIENCE, Issuer, TeamDb, with_login
 
 pytestmark = pytest.mark.slow  # processes and servers: `make test-fast` leaves it out
 
-AUDIENCE = "devmem-team"
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -39,48 +32,6 @@ INIT = {
     },
 }
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-
-
-@dataclass
-class Issuer:
-    url: str
-    key: rsa.RSAPrivateKey
-
-    def token(self, subject: str, *, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        body = {"iss": self.url, "aud": AUDIENCE, "iat": now, "exp": now + 300}
-        body |= {"preferred_username": subject, **claims}
-        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": "k1"})
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[Issuer]:
-    """A tiny OIDC issuer: discovery document and JWKS on 127.0.0.1."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwk |= {"kid": "k1", "use": "sig", "alg": "RS256"}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
-            documents = {
-                "/.well-known/openid-configuration": {"issuer": base, "jwks_uri": base + "/jwks"},
-                "/jwks": {"keys": [jwk]},
-            }
-            body = json.dumps(documents.get(self.path, {})).encode()
-            self.send_response(200 if self.path in documents else 404)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield Issuer(f"http://127.0.0.1:{httpd.server_address[1]}", key)
-    httpd.shutdown()
 
 
 @pytest.fixture(scope="module")
