@@ -122,3 +122,22 @@ def test_the_audit_names_the_client_of_each_write(team_db: TeamDb, tmp_path) -> 
         )
     audit = json.loads(run(zoe_url, "audit", "--json", "--action", "create"))
     assert {e["client"] for e in audit} == {"connector", "cli", "lsp"}
+
+
+def test_a_person_signs_in_with_a_password_file(
+    team_db: TeamDb, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libpq's PGPASSFILE: the URL names only the person, the password stays in the file."""
+    owner = team_db.owner_url
+    vic = team_db.role("vic")
+    password = run(owner, "user", "add", vic).split()[-1]
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:{vic}:{password}\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    no_secret = with_login(owner, user=vic, password="")
+    assert password not in no_secret
+    run(no_secret, "team", "create", "passfile-team")
+    assert "passfile-team" in run(no_secret, "team", "list")
+    passfile.write_text(f"*:*:*:{vic}:wrong\n")
+    assert "credentials" in run(no_secret, "team", "list", code=1)
