@@ -34,11 +34,12 @@ def text_candidates(
     conn: Conn, terms: Sequence[str], filters: SearchFilters | None, k: int
 ) -> list[TextCandidate]:
     """Up to ``k`` memories holding any of ``terms``, best score first (newer on ties)."""
-    queries = _term_queries(conn, terms)
-    if not queries:
+    total, found = _terms(conn, terms)
+    if not found:
         return []
-    total = _store_size(conn)
-    weights = _idf(conn, queries, total)
+    queries = [q for q, _ in found]
+    n = max(total, 1)
+    weights = [math.log(1 + (n - df + 0.5) / (df + 0.5)) for _, df in found]  # bm25's idf
     if len(queries) >= 2 and total >= LARGE_STORE:
         every = _ranked(conn, queries, weights, " && ", filters, k, None)
         if len(every) >= k:
@@ -49,33 +50,19 @@ def text_candidates(
     return _ranked(conn, queries, weights, " || ", filters, k, cap)
 
 
-def _term_queries(conn: Conn, terms: Sequence[str]) -> list[str]:
-    """Each term as the text of its ``tsquery`` (stopwords and punctuation give none)."""
-    out: list[str] = []
-    for term in dict.fromkeys(terms):
-        row = conn.execute("SELECT plainto_tsquery('english', %s)::text", (term,)).fetchone()
-        if row and row[0] and row[0] not in out:
-            out.append(str(row[0]))
-    return out
-
-
-def _store_size(conn: Conn) -> int:
-    row = conn.execute("SELECT coalesce(max(seq), 0) FROM memories").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _idf(conn: Conn, queries: list[str], total: int) -> list[float]:
-    """bm25's idf of each term, from its number of matches counted up to DF_CAP."""
-    counted = ", ".join(
-        "(SELECT count(*) FROM (SELECT 1 FROM memories WHERE tsv @@ %s::tsquery LIMIT %s) c)"
-        for _ in queries
-    )
-    args: list[Any] = []
-    for q in queries:
-        args += [q, DF_CAP]
-    row = conn.execute(f"SELECT {counted}", args).fetchone()
-    n = max(total, 1)
-    return [math.log(1 + (n - df + 0.5) / (df + 0.5)) for df in (row or [0] * len(queries))]
+def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]]:
+    """The store's size and, for each term that has lexemes (stopwords and punctuation have
+    none), its ``tsquery`` text and how many memories match it (counted up to DF_CAP)."""
+    rows = conn.execute(
+        "WITH t AS (SELECT min(o) AS o, q FROM (SELECT o, plainto_tsquery('english', w) AS q"
+        " FROM unnest(%s::text[]) WITH ORDINALITY AS u(w, o)) x WHERE numnode(q) > 0 GROUP BY q)"
+        " SELECT (SELECT coalesce(max(seq), 0) FROM memories), t.q::text, (SELECT count(*) FROM"
+        " (SELECT 1 FROM memories m WHERE m.tsv @@ t.q LIMIT %s) c) FROM t ORDER BY t.o",
+        (list(terms), DF_CAP),
+    ).fetchall()
+    if not rows:
+        return 0, []
+    return int(rows[0][0]), [(str(r[1]), int(r[2])) for r in rows]
 
 
 def _ranked(
