@@ -111,3 +111,20 @@ def test_bad_urls_and_credentials_say_what_to_do(pg_server: pgserver.PgTestServe
     assert "not-the-password" not in str(refused.value)
     with pytest.raises(StoreError, match="does not exist"):
         open_storage(pg_server.url("no_such_database"))
+
+
+def test_store_urls_reach_the_backend_unchanged(pg_url: str) -> None:
+    """--db / DEVMEM_DB keep a URL as text (a Path would fold its "//" into "/")."""
+    from core.config import Settings
+
+    settings = Settings.from_env({"DEVMEM_DB": pg_url})
+    assert settings.db_path == pg_url
+    assert Settings.from_env({}, db=pg_url.replace("postgresql://", "postgres://")).db_path == (
+        pg_url.replace("postgresql://", "postgres://")
+    )
+    storage = open_storage(str(settings.db_path).replace("postgresql://", "postgres://"))
+    try:
+        assert storage.backend_check()[0] and "postgresql://postgres@" in storage.location
+        assert pgserver.shared().password not in storage.location
+    finally:
+        storage.close()
