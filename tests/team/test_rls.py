@@ -267,3 +267,31 @@ def test_graph_and_link_rows_written_by_the_backend_leak_nothing(world: World) -
                 .fetchone()
             )
             assert seen == (0,), (person, table)
+
+
+def test_an_editor_cannot_forget_a_team_memory_and_nothing_of_it_is_lost(world: World) -> None:
+    """forget as a team editor: refused as a whole (not 'removed' with its graph rows gone)."""
+    from core import AccessDenied, MemoryInput, MemoryService
+    from core.embeddings import UnavailableEmbedder
+
+    def service(person: str) -> MemoryService:
+        return MemoryService.open(world.db.urls[person], UnavailableEmbedder("not needed"))
+
+    alice, bob = service("alice"), service("bob")
+    try:
+        kept = alice.remember(MemoryInput("Kafka retention set to 7 days for the audit topic"))
+        memory_id = kept.memory.id
+        world["alice"].execute(
+            "UPDATE memories SET team_id = %s, visibility = 'team' WHERE id = %s",
+            (world.team, memory_id),
+        )
+        mentions = "SELECT count(*) FROM memory_entities WHERE memory_id = %s"
+        before = world["alice"].execute(mentions, (memory_id,)).fetchone()
+        assert before is not None and before[0] > 0
+        with pytest.raises(AccessDenied):
+            bob.forget(memory_id)
+        assert world["alice"].execute(mentions, (memory_id,)).fetchone() == before
+        assert alice.get(memory_id).content.startswith("Kafka retention")
+    finally:
+        alice.close()
+        bob.close()
