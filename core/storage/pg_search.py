@@ -12,6 +12,7 @@ Any word is safe: each goes through ``plainto_tsquery`` as a parameter.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,7 +42,7 @@ def text_candidates(
     n = max(total, 1)
     weights = [math.log(1 + (n - df + 0.5) / (df + 0.5)) for _, df in found]  # bm25's idf
     if len(queries) >= 2 and total >= LARGE_STORE:
-        every = _ranked(conn, queries, weights, " && ", filters, k, None)
+        every = _ranked(conn, queries, weights, " && ", filters, k, TEXT_SCORE_CAP)
         if len(every) >= k:
             return every
         anyof = _ranked(conn, queries, weights, " || ", filters, k, TEXT_SCORE_CAP)
@@ -52,17 +53,59 @@ def text_candidates(
 
 def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]]:
     """The store's size and, for each term that has lexemes (stopwords and punctuation have
-    none), its ``tsquery`` text and how many memories match it (counted up to DF_CAP)."""
+    none), its ``tsquery`` text and how many memories match it.
+
+    Counting a common word's matches costs milliseconds (each is a heap visit), so words the
+    planner's statistics list among the most common lexemes take their count from there; the
+    others are rarer, and counting them (up to DF_CAP) is cheap."""
     rows = conn.execute(
-        "WITH t AS (SELECT min(o) AS o, q FROM (SELECT o, plainto_tsquery('english', w) AS q"
-        " FROM unnest(%s::text[]) WITH ORDINALITY AS u(w, o)) x WHERE numnode(q) > 0 GROUP BY q)"
-        " SELECT (SELECT coalesce(max(seq), 0) FROM memories), t.q::text, (SELECT count(*) FROM"
-        " (SELECT 1 FROM memories m WHERE m.tsv @@ t.q LIMIT %s) c) FROM t ORDER BY t.o",
-        (list(terms), DF_CAP),
+        "SELECT (SELECT coalesce(max(seq), 0) FROM memories), q::text FROM (SELECT min(o) AS o, q"
+        " FROM (SELECT o, plainto_tsquery('english', w) AS q FROM unnest(%s::text[])"
+        " WITH ORDINALITY AS u(w, o)) x WHERE numnode(q) > 0 GROUP BY q) t ORDER BY o",
+        (list(terms),),
     ).fetchall()
     if not rows:
         return 0, []
-    return int(rows[0][0]), [(str(r[1]), int(r[2])) for r in rows]
+    total, queries = int(rows[0][0]), [str(r[1]) for r in rows]
+    common = _COMMON.lexemes(conn)
+    df = {q: round(common[q.strip("'")] * total) for q in queries if q.strip("'") in common}
+    rest = [q for q in queries if q not in df]
+    if rest:
+        counts = conn.execute(
+            "SELECT q, (SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.tsv @@ q::tsquery"
+            " LIMIT %s) c) FROM unnest(%s::text[]) AS q",
+            (DF_CAP, rest),
+        ).fetchall()
+        df.update({str(q): int(n) for q, n in counts})
+    return total, [(q, df[q]) for q in queries]
+
+
+class _CommonLexemes:
+    """The most common lexemes of ``memories.tsv`` and the share of memories holding each,
+    from ``pg_stats`` (ANALYZE keeps the top ~1,000), per database, refreshed every few
+    minutes. Empty when the statistics are not there yet, or hidden from a role under
+    row-level security: then every word is counted."""
+
+    TTL_S = 300.0
+
+    def __init__(self) -> None:
+        self._by_db: dict[str, tuple[float, dict[str, float]]] = {}
+
+    def lexemes(self, conn: Conn) -> dict[str, float]:
+        key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}/{conn.info.user}"
+        cached = self._by_db.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.TTL_S:
+            return cached[1]
+        row = conn.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+            " WHERE schemaname = current_schema() AND tablename = 'memories' AND attname = 'tsv'"
+        ).fetchone()
+        found = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+        self._by_db[key] = (time.monotonic(), found)
+        return found
+
+
+_COMMON = _CommonLexemes()
 
 
 def _ranked(
