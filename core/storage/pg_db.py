@@ -78,9 +78,16 @@ class Database:
         when the block ends, rolls back on an error (which leaves as a StoreError)."""
         try:
             with self._pool.connection() as conn:
-                with conn.transaction():
-                    _act(conn)
+                conn.execute(_preamble())  # one round trip: BEGIN and who is acting
+                try:
                     yield conn
+                except BaseException:
+                    with contextlib.suppress(
+                        psycopg.Error
+                    ):  # a broken connection: the pool drops it
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
         except psycopg.Error as exc:
             raise explain(exc, self.location) from exc
 
@@ -103,17 +110,26 @@ class Database:
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Each pooled connection: vectors adapted; HNSW searches look at 100 candidates and,
+    under a filter, keep scanning until enough rows pass it (pgvector 0.8)."""
     from pgvector.psycopg import register_vector
 
     register_vector(conn)
+    conn.execute("SET hnsw.ef_search = 100; SET hnsw.iterative_scan = relaxed_order")
 
 
-def _act(conn: psycopg.Connection[Any]) -> None:
+def _preamble() -> sql.Composable:
+    """BEGIN, then SET LOCAL ROLE for ``acting_as``'s role and the client setting, sent as one
+    message (statements without parameters; the names are quoted as identifier / literal)."""
+    parts: list[sql.Composable] = [sql.SQL("BEGIN")]
     role, client = current_role(), current_client()
     if role is not None:
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        parts.append(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
     if client is not None:
-        conn.execute("SELECT set_config('devmem.client', %s, true)", (client,))
+        parts.append(
+            sql.SQL("SELECT set_config('devmem.client', {}, true)").format(sql.Literal(client))
+        )
+    return sql.SQL("; ").join(parts)
 
 
 def connect(conninfo: str, location: str, **kwargs: Any) -> psycopg.Connection[Any]:

@@ -148,16 +148,16 @@ def vector_candidates(
 ) -> list[VectorCandidate]:
     """Up to ``k`` nearest memories by cosine (HNSW; a filter scans the index iteratively)."""
     qvec = np.asarray(query, dtype=np.float32)
-    conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
+    if k > EF_SEARCH:  # the connection's default (pg_db) looks at EF_SEARCH candidates
+        conn.execute(f"SET LOCAL hnsw.ef_search = {int(k)}")
     if rows_sql.is_empty(filters):
         found = conn.execute(
             "SELECT v.memory_id, v.embedding <=> %s AS d FROM memory_vectors v ORDER BY d LIMIT %s",
             (qvec, k),
         ).fetchall()
     else:
-        # relaxed order: the index keeps scanning until k rows pass the filter (pgvector
-        # 0.8); the few rows it returns out of order are sorted here
-        conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        # hnsw.iterative_scan = relaxed_order (pg_db): the index keeps scanning until k rows
+        # pass the filter; the few rows it returns out of order are sorted here
         where, args = rows_sql.where(filters)
         found = conn.execute(
             "SELECT v.memory_id, v.embedding <=> %s AS d FROM memory_vectors v"

@@ -135,7 +135,8 @@ class PgStorage:
     def vector_candidates(
         self, query: np.ndarray, filters: SearchFilters | None, k: int
     ) -> list[VectorCandidate]:
-        return self._read_tx(search_sql.vector_candidates, query, filters, k)
+        read = self._read_tx if k > search_sql.EF_SEARCH else self._read  # SET LOCAL needs a tx
+        return read(search_sql.vector_candidates, query, filters, k)
 
     def context_neighbours(
         self, seed_ids: Sequence[str], span: int, filters: SearchFilters | None
