@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from core.errors import AccessDenied
 from core.models import Link, Memory, Version
 from core.storage.pg_rows import MEMORY_COLUMNS, memory_values, row_to_memory
 from core.timeutil import now_iso
@@ -99,7 +100,14 @@ def insert(conn: Conn, m: Memory, vector: np.ndarray | None, model: str) -> None
 
 def replace(conn: Conn, m: Memory, vector: np.ndarray | None, model: str) -> None:
     sets = ", ".join(f"{c} = %({c})s" for c in _UPDATED)
-    conn.execute(f"UPDATE memories SET {sets} WHERE id = %(id)s", memory_values(m))
+    if (
+        conn.execute(f"UPDATE memories SET {sets} WHERE id = %(id)s", memory_values(m)).rowcount
+        == 0
+    ):
+        raise AccessDenied(  # row-level security kept the row: the person may read, not write
+            f"Not allowed to change memory {m.id}.",
+            hint="Only its owner, a team editor or a person it is shared with for writing may.",
+        )
     conn.execute("DELETE FROM memory_vectors WHERE memory_id = %s", (m.id,))
     if vector is not None:
         put_vector(conn, m.id, vector, model)
@@ -113,8 +121,16 @@ def update_anchor(conn: Conn, memory_id: str, start: int, end: int) -> None:
 
 
 def delete(conn: Conn, memory_id: str) -> None:
-    """The memory's row; its vector, versions, links and graph rows go by ON DELETE CASCADE."""
-    conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,))
+    """The memory's row; its vector, versions, links and graph rows go by ON DELETE CASCADE.
+
+    Raises:
+        AccessDenied: row-level security kept the row (the person may read but not delete
+            it); the error rolls the whole transaction back, graph rows included."""
+    if conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,)).rowcount == 0:
+        raise AccessDenied(
+            f"Not allowed to delete memory {memory_id} (or it was deleted meanwhile).",
+            hint="Only its owner, or an admin of its team, may delete it.",
+        )
 
 
 def put_vector(conn: Conn, memory_id: str, vector: np.ndarray, model: str) -> None:
