@@ -295,3 +295,17 @@ def test_an_editor_cannot_forget_a_team_memory_and_nothing_of_it_is_lost(world: 
     finally:
         alice.close()
         bob.close()
+
+
+def test_a_persons_text_search_uses_the_full_text_index(world: World) -> None:
+    """Under RLS only leak-proof conditions may use an index; the migration marks `@@` so."""
+    bob = world["bob"]
+    with bob.transaction():
+        bob.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            str(r[0])
+            for r in bob.execute(
+                "EXPLAIN SELECT id FROM memories WHERE tsv @@ to_tsquery('english', 'kafka')"
+            )
+        )
+    assert "memories_tsv" in plan, plan
