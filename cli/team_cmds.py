@@ -15,8 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cli import common
-from cli.common import console, errors, fail, print_json, progress_bar
 from core import (
     AUDIT_ACTIONS,
     TEAM_ROLES,
@@ -28,6 +26,9 @@ from core import (
     migrate_store,
     to_iso,
 )
+
+from . import common
+from .common import console, errors, fail, print_json, progress_bar
 
 team_app = typer.Typer(help="Teams: create them, list them, manage members and roles.")
 token_app = typer.Typer(help="API tokens for the team server (devmem-mcp --http --db …).")
