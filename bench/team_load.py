@@ -10,7 +10,9 @@ people work for ``--seconds``: each is a thread of one process whose PostgreSQL 
 connections (the team server's shape: its login role acting as each person, ``SET LOCAL
 ROLE``), doing 90 % hybrid recall / 10 % remember. Printed: throughput, p50/p95 per
 operation, errors, and the check that no recall ever returned a memory its person may not
-see (computed independently from who wrote what, the teams and the visibility).
+see (computed independently from who wrote what, the teams and the visibility); and, one
+query at a time, each search mode as the owner (no policy applies) beside a person: what
+row-level security costs.
 """
 
 from __future__ import annotations
@@ -213,6 +215,26 @@ def load(svc: MemoryService, world: World, seconds: float) -> dict:
     }
 
 
+def rls_cost(owner: MemoryService, svc: MemoryService, person: str, n: int = 60) -> dict:
+    """One at a time, the same queries as the owner (no policy applies) and as a person:
+    what row-level security adds to each search mode."""
+    qs = queries(random.Random(7), n)
+    out: dict[str, dict[str, float]] = {}
+    for mode in ("text", "vector", "hybrid"):
+        for who, service, role in (("owner", owner, None), ("person", svc, person)):
+            lat = []
+            for q in qs:
+                t0 = time.perf_counter()
+                with acting_as(role):
+                    service.recall(q, mode=mode, limit=10)
+                lat.append((time.perf_counter() - t0) * 1000)
+            out[f"{mode}_{who}"] = {
+                "p50_ms": round(statistics.median(lat), 1),
+                "p95_ms": round(pct(lat, 95), 1),
+            }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--memories", type=int, default=100_000)
@@ -234,12 +256,13 @@ def main() -> None:
     embedder.wait(600)
     owner = MemoryService.open(owner_url, embedder)
     owner.vectors_usable()  # the owner sizes the vector column for the model (DDL)
-    owner.close()
     svc = MemoryService.open(server_url, embedder)  # one pool of 8 connections, as the server
     teams = TeamService.open(server_url)
     build_s = build(svc, teams, world, args.memories, embedder)
     svc.storage.optimize()
     print(f"built {args.memories:,} memories in {build_s:.0f} s", file=sys.stderr)
+    cost = rls_cost(owner, svc, world.people[1])
+    owner.close()
     result = {
         "memories": args.memories,
         "people": args.people,
@@ -247,6 +270,7 @@ def main() -> None:
         "team_memories": len(world.team),
         "public_memories": len(world.public),
         **load(svc, world, args.seconds),
+        "one_at_a_time_owner_vs_person": cost,
     }
     svc.close()
     teams.close()
