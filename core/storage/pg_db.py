@@ -118,7 +118,7 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET hnsw.ef_search = 100; SET hnsw.iterative_scan = relaxed_order")
 
 
-def _preamble() -> sql.Composable:
+def _preamble() -> sql.Composed:
     """BEGIN, then SET LOCAL ROLE for ``acting_as``'s role and the client setting, sent as one
     message (statements without parameters; the names are quoted as identifier / literal)."""
     parts: list[sql.Composable] = [sql.SQL("BEGIN")]
