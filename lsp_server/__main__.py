@@ -15,7 +15,6 @@ import logging
 import os
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from lsp_server import __version__
 
@@ -44,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # a team store's audit log names the client: libpq sends it as application_name (read by
+    # the audit when no devmem.client is set; the editor's worker threads need no context)
+    os.environ.setdefault("PGAPPNAME", "lsp")
     if args.version:
         print(f"devmem-lsp {__version__}")
         return
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def open_service(db_path: str | None) -> MemoryService:
         chosen = (
-            settings if db_path is None else replace(settings, db_path=Path(db_path).expanduser())
+            settings
+            if db_path is None
+            else replace(settings, db_path=Settings.from_env({}, db_path).db_path)
         )
         return build_service(chosen)
 

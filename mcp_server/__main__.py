@@ -18,6 +18,7 @@ from core import __version__, engine_enabled
 
 if TYPE_CHECKING:
     from core import MemoryService
+    from mcp_server.server import TeamAuth
 
 DEFAULT_PORT = 8765
 TOKEN_ENV = "DEVMEM_MCP_TOKEN"
@@ -32,7 +33,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "DEVMEM_ENGINE=off (serve in this process instead of through `devmem serve`).",
     )
     p.add_argument(
-        "--db", help="the SQLite store (default: $DEVMEM_DB, else the platform data dir)"
+        "--db",
+        help="the store: a SQLite file, or postgresql://… (with --http: a team server where "
+        "each person signs in with an API token or OIDC JWT) (default: $DEVMEM_DB, else the "
+        "platform data dir)",
     )
     p.add_argument(
         "--project",
@@ -54,6 +58,26 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="ORIGIN",
         help="--http: also accept requests from this browser Origin (repeatable)",
+    )
+    p.add_argument(
+        "--oidc-issuer",
+        metavar="URL",
+        help="team server: also accept OIDC bearer JWTs from this issuer (checked with its JWKS)",
+    )
+    p.add_argument(
+        "--oidc-audience",
+        metavar="AUD",
+        help="team server: the JWTs' audience (default: --public-url)",
+    )
+    p.add_argument(
+        "--oidc-claim",
+        default="preferred_username",
+        help="team server: the JWT claim naming the person (default preferred_username)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="team server: the URL clients use (default http://HOST:PORT)",
     )
     p.add_argument(
         "--log-level",
@@ -93,6 +117,17 @@ def _freeze_when_model_ready(service: MemoryService) -> None:
     gc.freeze()
 
 
+def _team(args: argparse.Namespace, env: Mapping[str, str]) -> TeamAuth | None:
+    """The team server's sign-in when serving a PostgreSQL store over HTTP, else None."""
+    from mcp_server.team import is_team_store, team_auth
+
+    db = args.db or env.get("DEVMEM_DB")
+    if not args.http or not db or not is_team_store(db):
+        return None
+    public_url = args.public_url or f"http://{args.host}:{args.port}"
+    return team_auth(db, public_url, args.oidc_issuer, args.oidc_audience, args.oidc_claim)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Importing the SDK builds ~600 pydantic models and no garbage worth collecting: the
     # collector would spend ~40 ms of the start-up on it. Back on (frozen) before serving.
@@ -119,7 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s devmem-mcp %(levelname)s %(name)s: %(message)s",
         )
         token = env.get(TOKEN_ENV) or None
-        if args.http:
+        try:
+            team = _team(args, env)
+        except Exception as exc:  # a DevMemError (store unreachable, bad credentials): one line
+            print(f"devmem-mcp: cannot serve the team store: {exc}", file=sys.stderr)
+            return 2
+        if args.http and team is None:
             from mcp_server.http import MAKE_TOKEN, is_loopback, token_problem
 
             if not is_loopback(args.host) and not token:
@@ -145,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         lazy = LazyService(lambda: open_service(env, args.db), on_warm=_freeze_when_model_ready)
         mcp = build_server(
-            lazy, args.project, detect_project=detect_project, log_level=args.log_level
+            lazy, args.project, detect_project=detect_project, log_level=args.log_level, team=team
         )
         redact_log_handlers()  # after build_server: the SDK may add its own handler there
         gc.freeze()
@@ -156,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mcp_server.http import serve
 
             lazy.warm_up()  # a long-running HTTP server opens its store right away
-            serve(mcp, args.host, args.port, token, args.allow_origin, args.log_level)
+            # a team server checks each request's own credential (the SDK's verifier)
+            shared_token = None if team else token
+            serve(mcp, args.host, args.port, shared_token, args.allow_origin, args.log_level)
         else:
             mcp.run("stdio")
     except KeyboardInterrupt:

@@ -22,7 +22,7 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
 
-from core import DevMemError
+from core import DevMemError, acting_as
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
@@ -196,9 +196,16 @@ def _file_path(uri: str) -> Path | None:
 class Runtime:
     """The service and the project scope, as every tool, resource and prompt receives them."""
 
-    def __init__(self, lazy: LazyService, scope: ProjectScope) -> None:
+    def __init__(
+        self,
+        lazy: LazyService,
+        scope: ProjectScope,
+        person: Callable[[], str] | None = None,
+    ) -> None:
         self.lazy = lazy
         self.scope = scope
+        # a team server: who signed in to this request (every call then runs as them)
+        self.person = person
 
     async def run(self, fn: Callable[[MemoryService], T]) -> T:
         """Run ``fn(service)`` on a worker thread; DevMemory errors become tool errors."""
@@ -208,4 +215,11 @@ class Runtime:
     async def call(self, fn: Callable[[MemoryService], T]) -> T:
         """Run ``fn(service)`` on a worker thread, errors as they are."""
         lazy = self.lazy
-        return await anyio.to_thread.run_sync(lambda: fn(lazy.get()))
+        # read here, in the request's context; None: the store's own login (one person's store)
+        role = self.person() if self.person is not None else None
+
+        def work() -> T:
+            with acting_as(role, client="mcp"):
+                return fn(lazy.get())
+
+        return await anyio.to_thread.run_sync(work)

@@ -7,6 +7,7 @@ so tests and other hosts can serve any store.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -22,6 +23,8 @@ from mcp_server.errors import INVALID_PARAMS, clean_doc, invalid_arguments, miss
 from mcp_server.runtime import LazyService, ProjectScope, Runtime
 
 if TYPE_CHECKING:
+    from mcp.server.auth.provider import TokenVerifier
+    from mcp.server.auth.settings import AuthSettings
     from mcp.server.context import CallNext, ServerRequestContext
 
     from core import MemoryService
@@ -55,15 +58,18 @@ def build_server(
     *,
     detect_project: Callable[[Path | None], str | None] | None = None,
     log_level: LogLevel = "WARNING",
+    team: TeamAuth | None = None,
 ) -> MCPServer[Any]:
     """An MCP server over ``service``.
 
     ``project`` (``--project``) fixes the current project; without it the client's roots,
-    then ``detect_project(None)`` (the working directory's repository) decide.
+    then ``detect_project(None)`` (the working directory's repository) decide. ``team``
+    (a team store served over HTTP): each request signs in through its verifier and every
+    tool runs as the signed-in person.
     """
     lazy = service if isinstance(service, LazyService) else LazyService.ready(service)
     scope = ProjectScope(project, detect_project or (lambda _path: None))
-    rt = Runtime(lazy, scope)
+    rt = Runtime(lazy, scope, team.person if team else None)
     mcp: MCPServer[Any] = DevMemMCPServer(
         NAME,
         title="DevMemory",
@@ -71,12 +77,23 @@ def build_server(
         instructions=INSTRUCTIONS,
         middleware=[_WarmUp(lazy)],
         log_level=log_level,
+        token_verifier=team.verifier if team else None,
+        auth=team.settings if team else None,
     )
     tools.register(mcp, rt)
     tools_graph.register(mcp, rt)
     resources.register(mcp, rt)
     prompts.register(mcp, rt)
     return mcp
+
+
+@dataclass(frozen=True)
+class TeamAuth:
+    """A team server's sign-in: the SDK's verifier and settings, and who the request is."""
+
+    verifier: TokenVerifier
+    settings: AuthSettings
+    person: Callable[[], str]
 
 
 class DevMemMCPServer(MCPServer[Any]):

@@ -16,6 +16,7 @@ os.environ.setdefault("DEVMEM_ENGINE", "off")
 
 from core.embeddings import FastEmbedEmbedder  # noqa: E402
 from core.service import MemoryService  # noqa: E402
+from tests import pgserver  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,3 +53,9 @@ def cli_env(db_path: Path, model_cache: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(DEVMEM_DB=str(db_path), DEVMEM_CACHE_DIR=str(model_cache), HF_HUB_OFFLINE="1")
     return env
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> pgserver.PgTestServer:
+    """The tests' own PostgreSQL 18 + pgvector (started once per run; scram-sha-256 logins)."""
+    return pgserver.shared()

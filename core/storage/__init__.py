@@ -1,7 +1,9 @@
-"""Storage: the one place that knows how memories are kept (today SQLite; PostgreSQL next).
+"""Storage: the one place that knows how memories are kept (SQLite for one person,
+PostgreSQL with pgvector for a team).
 
 ``open_storage(location)`` picks the backend by location; the interface (``Storage``,
 ``Transaction``) and the domain types that cross it live in ``core.storage.base``.
+``acting_as(role)`` makes every PostgreSQL statement of a block run as a person's role.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from core.storage.base import (
     Transaction,
     VectorCandidate,
 )  # fmt: skip
+from core.storage.pg_acting import acting_as, current_role
 from core.storage.sqlite_storage import SqliteStorage
 
 __all__ = [
@@ -35,22 +38,23 @@ __all__ = [
     "TextCandidate",
     "Transaction",
     "VectorCandidate",
+    "acting_as",
+    "current_role",
     "open_storage",
 ]
 
 
 def open_storage(location: Path | str) -> Storage:
-    """The storage at ``location``: a file path or ``sqlite:///path`` opens SQLite.
+    """The storage at ``location``: a file path or ``sqlite:///path`` opens SQLite; a
+    ``postgresql://`` (or ``postgres://``) URL opens PostgreSQL, the URL going to libpq
+    unchanged (service files, PGPASSFILE, sslmode work as in psql).
 
     Raises:
-        StoreError: for a ``postgresql://`` URL (that backend is not available yet) or any
-            other scheme, and when the database cannot be opened."""
+        StoreError: for any other scheme, when the PostgreSQL driver is not installed, and
+            when the database cannot be opened."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError(
-            "The PostgreSQL backend is not available yet.",
-            hint="Use a SQLite file path (or sqlite:///path) for --db / DEVMEM_DB.",
-        )
+        return _open_postgres(text)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]  # sqlite:///rel/path, sqlite:////abs/path
     elif "://" in text:
@@ -58,3 +62,14 @@ def open_storage(location: Path | str) -> Storage:
             f"Unknown store location {text!r}.", hint="Use a file path or sqlite:///path."
         )
     return SqliteStorage(text)
+
+
+def _open_postgres(url: str) -> Storage:
+    try:
+        from core.storage.pg_storage import PgStorage
+    except ImportError as exc:  # psycopg / pgvector are the `postgres` extra
+        raise StoreError(
+            f"The PostgreSQL driver is not installed ({exc}).",
+            hint="pip install 'devmem-layer[postgres]' (psycopg, psycopg-pool, pgvector).",
+        ) from exc
+    return PgStorage(url)

@@ -222,6 +222,10 @@ class MemoryReads(Protocol):
     def change_count(self) -> int:
         """A counter of committed write transactions, by any process."""
 
+    def record_access(self, action: str, memory_ids: Sequence[str]) -> None:
+        """Note that memories were read (``read``) or returned by a search (``search``), for a
+        store that audits reads (PostgreSQL with ``devmem.audit_reads`` on); else nothing."""
+
 
 class SearchIndex(Protocol):
     """Search primitives; fusion and ranking are the caller's."""

@@ -137,6 +137,9 @@ class SqliteStorage:
     def change_count(self) -> int:
         return db.changes(self._store.conn())
 
+    def record_access(self, action: str, memory_ids: Sequence[str]) -> None:
+        return None  # one person's file: there is nobody else to audit reads for
+
     # ---- search primitives and vectors -------------------------------------------------
     def text_candidates(
         self, terms: Sequence[str], filters: SearchFilters | None, k: int

@@ -437,8 +437,8 @@ def test_another_process_writes_are_visible(storage: Storage, location: str) -> 
 def test_an_old_schema_is_upgraded(backend: str, tmp_path: Path) -> None:
     from tests.storage.conftest import _location, _open
 
+    (tmp_path / "old").mkdir()
     location = _location(backend, tmp_path / "old")
-    Path(location).parent.mkdir()
     legacy_id = new_id()
     old_store(backend, location, legacy_id, list(unit(0, 0, 0, 1)))
     upgraded = _open(backend, location)
@@ -485,8 +485,8 @@ def test_health_stats_and_a_damaged_store_gives_a_store_error(
 
 
 def test_locations_pick_the_backend() -> None:
-    with pytest.raises(StoreError, match="PostgreSQL backend is not available yet"):
-        open_storage("postgresql://localhost/devmem")
+    with pytest.raises(StoreError, match="Cannot reach the PostgreSQL server"):
+        open_storage("postgresql://devmem@127.0.0.1:1/devmem?connect_timeout=2")
     with pytest.raises(StoreError, match="Unknown store location"):
         open_storage("mysql://localhost/devmem")
 
@@ -507,6 +507,10 @@ def test_a_backend_error_leaves_as_a_store_error(storage: Storage, backend: str)
 
         with sqlite_backend.write(storage) as conn:
             conn.execute("DROP TABLE entity_aliases")
+    elif backend == "postgres":
+        from tests import pg_backend
+
+        pg_backend.execute(storage, "DROP TABLE entity_aliases")
     with pytest.raises(StoreError, match="devmem doctor"):
         storage.entities_by_alias(["one"])
 

@@ -1,0 +1,254 @@
+"""PostgreSQL connections: the pool, the one place a transaction starts (acting as a person),
+migrations, and the translation of PostgreSQL errors into StoreErrors that say what to do.
+
+Every statement, reads included, runs inside a transaction opened by ``Database.tx``: its
+first statement is ``SET LOCAL ROLE`` when the caller acts as a person (``acting_as``), so
+row-level security applies to everything the request does and ends with the transaction.
+The connection string goes to libpq unchanged (service files, ``PGPASSFILE``, ``sslmode``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from core.errors import StoreError
+from core.storage import pg_schema
+from core.storage.pg_acting import acting_as, current_client, current_role
+
+__all__ = ["Database", "acting_as", "explain"]
+POOL_MAX = 8
+CONNECT_TIMEOUT_S = 10
+
+
+def redacted(conninfo: str) -> str:
+    """The connection string without its password (for messages, logs and stats)."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "the PostgreSQL store"
+    if "password" in params:
+        params["password"] = "***"
+    return "postgresql://{user}@{host}/{dbname}".format(
+        user=params.get("user", ""),
+        host=params.get("host", ""),
+        dbname=params.get("dbname", ""),
+    )
+
+
+def normalised(url: str) -> str:
+    """``postgres://`` as libpq spells it; everything else is passed through."""
+    return "postgresql://" + url[len("postgres://") :] if url.startswith("postgres://") else url
+
+
+class Database:
+    """A pool of connections to one database; transactions act as the current person."""
+
+    def __init__(self, conninfo: str, *, pool_max: int = POOL_MAX) -> None:
+        self.conninfo = normalised(conninfo)
+        self.location = redacted(self.conninfo)
+        self.versions = migrate(self.conninfo, self.location)
+        self._pool = ConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=pool_max,
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "autocommit": True},
+            configure=_configure,
+            open=False,
+            name="devmem",
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
+        except Exception as exc:
+            self._pool.close()
+            raise StoreError(
+                f"Cannot open connections to {self.location} ({exc}).",
+                hint="Check that the server is up and the URL's credentials work (psql URL).",
+            ) from exc
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection, acting as ``acting_as``'s role: commits
+        when the block ends, rolls back on an error (which leaves as a StoreError)."""
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(_preamble())  # one round trip: BEGIN and who is acting
+                try:
+                    yield conn
+                except BaseException:
+                    with contextlib.suppress(
+                        psycopg.Error
+                    ):  # a broken connection: the pool drops it
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            raise explain(exc, self.location) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for reads: a transaction when acting as a person (SET LOCAL ROLE
+        needs one), else statements straight on the connection (one round trip each)."""
+        if current_role() is not None or current_client() is not None:
+            with self.tx() as conn:
+                yield conn
+            return
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise explain(exc, self.location) from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Each pooled connection: vectors adapted; HNSW searches look at 100 candidates and,
+    under a filter, keep scanning until enough rows pass it (pgvector 0.8)."""
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
+    conn.execute("SET hnsw.ef_search = 100; SET hnsw.iterative_scan = relaxed_order")
+
+
+def _preamble() -> sql.Composed:
+    """BEGIN, then SET LOCAL ROLE for ``acting_as``'s role and the client setting, sent as one
+    message (statements without parameters; the names are quoted as identifier / literal)."""
+    parts: list[sql.Composable] = [sql.SQL("BEGIN")]
+    role, client = current_role(), current_client()
+    if role is not None:
+        parts.append(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+    if client is not None:
+        parts.append(
+            sql.SQL("SELECT set_config('devmem.client', {}, true)").format(sql.Literal(client))
+        )
+    return sql.SQL("; ").join(parts)
+
+
+def connect(conninfo: str, location: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A single connection (migrations, LISTEN), errors explained."""
+    try:
+        return psycopg.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_S, **kwargs)
+    except psycopg.Error as exc:
+        raise explain(exc, location) from exc
+
+
+def with_user(conninfo: str, user: str, password: str | None) -> str:
+    """The same database as another login role."""
+    return make_conninfo(normalised(conninfo), user=user, password=password)
+
+
+# ---- migrations ------------------------------------------------------------------------
+def applied(conn: psycopg.Connection[Any]) -> set[int]:
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return set()
+    return {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def migrate(conninfo: str, location: str) -> set[int]:
+    """Apply the steps the database lacks, each in the same transaction as its record;
+    an advisory lock makes concurrent openers wait for the first. A current database is
+    only read (a person's role may not create tables). Returns the applied versions."""
+    steps = pg_schema.all_steps()
+    with connect(conninfo, location, autocommit=True) as conn:
+        try:
+            done = applied(conn)
+            if all(v in done for v, _ in steps):
+                return done
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('devmem_migrate'))")
+                _create_migrations_table(conn)
+                done = applied(conn)
+                for version, script in steps:
+                    if version not in done:
+                        conn.execute(script)
+                        conn.execute(
+                            "INSERT INTO schema_migrations(version) VALUES (%s)", (version,)
+                        )
+                        done.add(version)
+            return done
+        except psycopg.Error as exc:
+            raise explain(exc, location) from exc
+
+
+def _create_migrations_table(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+        " org_id text NOT NULL DEFAULT 'default', applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+
+
+# ---- errors ----------------------------------------------------------------------------
+def explain(exc: BaseException, location: str) -> StoreError:
+    """A PostgreSQL error as a StoreError whose hint says what to do."""
+    text = str(exc).lower()
+    if isinstance(exc, StoreError):
+        return exc
+    if "password authentication failed" in text or "no password supplied" in text:
+        return StoreError(
+            f"PostgreSQL refused the credentials for {location} ({_first_line(exc)}).",
+            hint="Check the user and password in the URL, PGPASSFILE or the service file.",
+        )
+    if "extension" in text and ("vector" in text or "control file" in text):
+        return StoreError(
+            f"The pgvector extension is missing on {location} ({_first_line(exc)}).",
+            hint="Install pgvector on the server (or enable it on a managed service) and let an "
+            "owner run CREATE EXTENSION vector.",
+        )
+    if isinstance(exc, psycopg.OperationalError) and (
+        "connection" in text or "no such file" in text or "could not" in text
+    ):
+        return StoreError(
+            f"Cannot reach the PostgreSQL server of {location} ({_first_line(exc)}).",
+            hint="Start the server or fix the host/port in --db / DEVMEM_DB, then try again.",
+        )
+    if "does not exist" in text and "database" in text:
+        return StoreError(
+            f"The database of {location} does not exist ({_first_line(exc)}).",
+            hint="Create it (createdb NAME) or fix the database name in the URL.",
+        )
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return StoreError(
+            f"Not allowed on {location}: {_first_line(exc)}",
+            hint="Ask the team's admin for access, or run `devmem` with an owner's URL to migrate.",
+        )
+    return StoreError(
+        f"Database error on {location}: {_first_line(exc)}",
+        hint="Run `devmem doctor` to check the store.",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# ---- meta and the change counter -------------------------------------------------------
+def get_meta(conn: psycopg.Connection[Any], key: str) -> str | None:
+    row = conn.execute("SELECT value FROM devmem_meta WHERE key = %s", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: psycopg.Connection[Any], key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO devmem_meta(key, value) VALUES (%s, %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def bump_changes(conn: psycopg.Connection[Any]) -> None:
+    """Count one more committed write and NOTIFY ``devmem_changes`` (sent on commit)."""
+    conn.execute("SELECT devmem_bump_changes()")
+
+
+def changes(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT devmem_change_count()").fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,453 @@
+"""Writing the knowledge graph on PostgreSQL: index / unindex one memory, link relations,
+full rebuild. The invariants are the SQLite backend's (see ``sqlite_graph_index``):
+
+* an entity exists while at least one memory mentions it;
+* a relation exists while at least one memory is its evidence, and its weight is the sum
+  of its evidence's weights;
+* a memory link ``s → t`` relates the top entities of ``s`` and ``t`` with evidence ``s``
+  (type ``linked_<link type>``), recomputed whenever either end is re-indexed;
+* connector entities are mentions with source ``connector[:<relations>]``.
+
+Entities and relations left without evidence are removed by the owner's
+``devmem_prune_*`` functions, which see every row (row-level security hides others').
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import psycopg
+
+from core import extract
+from core.models import EntityRef, Memory, ProgressCallback, ProgressEvent, no_progress
+from core.storage import pg_db as db
+from core.storage.base import RebuildResult
+from core.storage.pg_rows import MEMORY_COLUMNS, row_to_memory
+
+Conn = psycopg.Connection[Any]
+Opener = Callable[[], AbstractContextManager[Conn]]
+SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
+LINK_ENTITIES = 3
+REBUILD_BATCH = 500
+REFS_KEY = "graph_rebuild_connector_entities"
+_Refs = dict[str, list[list[str | None]]]
+_Extracted = tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]]
+
+
+class Ids:
+    """Entity and relation ids known in one transaction (shared by its graph writes: a batch
+    of memories names the same entities again and again). Pruning forgets them."""
+
+    def __init__(self) -> None:
+        self.entities: dict[tuple[str, str], int] = {}
+        self.relations: dict[tuple[int, int, str], int] = {}
+        self.aliases: set[tuple[str, int]] = set()
+
+    def forget(self) -> None:
+        self.entities.clear()
+        self.relations.clear()
+        self.aliases.clear()
+
+
+class _Writer:
+    """Queues graph rows and writes them with a few statements per memory: entity and
+    relation ids are resolved in bulk (insert the missing, then read every id), and each
+    relation's weight is kept as the sum of its evidence by adding and taking off changes."""
+
+    def __init__(self, conn: Conn, ids: Ids | None = None) -> None:
+        self.conn = conn
+        self.ids = ids or Ids()
+        self.aliases: list[tuple[str, int]] = []
+        self.mentions: dict[tuple[str, int], tuple[float, str]] = {}
+        self.related: dict[tuple[tuple[int, int, str], str], float] = {}
+        self.evidence: dict[tuple[int, str], float] = {}
+        self.dropped: set[int] = set()
+
+    def entities(self, wanted: Sequence[tuple[str, str, str]]) -> None:
+        """Make sure these (type, name, display) entities exist and their ids are known."""
+        missing = {(t, n): d for t, n, d in wanted if (t, n) not in self.ids.entities}
+        if not missing:
+            return
+        types = [k[0] for k in missing]
+        names = [k[1] for k in missing]
+        self.conn.execute(
+            "INSERT INTO entities(type, name, display) SELECT * FROM unnest(%s::text[],"
+            " %s::text[], %s::text[]) ON CONFLICT (type, name) DO NOTHING",
+            (types, names, list(missing.values())),
+        )
+        for entity_id, etype, name in self.conn.execute(
+            "SELECT e.id, e.type, e.name FROM entities e JOIN unnest(%s::text[], %s::text[])"
+            " AS w(type, name) ON e.type = w.type AND e.name = w.name",
+            (types, names),
+        ):
+            self.ids.entities[(str(etype), str(name))] = int(entity_id)
+
+    def entity(self, etype: str, name: str, display: str, aliases: Iterable[str]) -> int:
+        self.entities([(etype, name, display)])
+        entity_id = self.ids.entities[(etype, name)]
+        for alias in (name, display, *aliases):
+            pair = (alias.lower(), entity_id)
+            if alias and pair not in self.ids.aliases:
+                self.ids.aliases.add(pair)
+                self.aliases.append(pair)
+        return entity_id
+
+    def mention(self, memory_id: str, entity_id: int, confidence: float, source: str) -> None:
+        self.mentions[(memory_id, entity_id)] = (confidence, source)
+
+    def relate(self, src: int, dst: int, rtype: str, memory_id: str, weight: float) -> None:
+        self.related[((src, dst, rtype), memory_id)] = weight
+
+    def _resolve_relations(self) -> None:
+        missing = list({key for key, _ in self.related if key not in self.ids.relations})
+        if missing:
+            srcs = [k[0] for k in missing]
+            dsts = [k[1] for k in missing]
+            types = [k[2] for k in missing]
+            self.conn.execute(
+                "INSERT INTO relations(src_id, dst_id, type, weight) SELECT s, d, t, 0 FROM"
+                " unnest(%s::bigint[], %s::bigint[], %s::text[]) AS w(s, d, t)"
+                " ON CONFLICT (src_id, dst_id, type) DO NOTHING",
+                (srcs, dsts, types),
+            )
+            for rel_id, src, dst, rtype in self.conn.execute(
+                "SELECT r.id, r.src_id, r.dst_id, r.type FROM relations r JOIN unnest(%s::bigint[],"
+                " %s::bigint[], %s::text[]) AS w(s, d, t) ON r.src_id = w.s AND r.dst_id = w.d"
+                " AND r.type = w.t",
+                (srcs, dsts, types),
+            ):
+                self.ids.relations[(int(src), int(dst), str(rtype))] = int(rel_id)
+        for (key, memory_id), weight in self.related.items():
+            self.evidence[(self.ids.relations[key], memory_id)] = weight
+        self.related = {}
+
+    def drop_evidence(self, rows: Sequence[tuple[int, str, float]]) -> None:
+        """Delete evidence rows (relation, memory, weight) now, taking their weight off."""
+        if not rows:
+            return
+        self.conn.execute(
+            "DELETE FROM relation_evidence e USING unnest(%s::bigint[], %s::text[]) AS w(r, m)"
+            " WHERE e.relation_id = w.r AND e.memory_id = w.m",
+            ([r for r, _, _ in rows], [m for _, m, _ in rows]),
+        )
+        self._add_weights([(rel, -weight) for rel, _, weight in rows])
+        self.dropped.update(rel for rel, _, _ in rows)
+
+    def _add_weights(self, changes: Sequence[tuple[int, float]]) -> None:
+        totals: dict[int, float] = {}
+        for rel, delta in changes:
+            totals[rel] = totals.get(rel, 0.0) + delta
+        if totals:
+            self.conn.execute(
+                "UPDATE relations r SET weight = r.weight + w.d FROM unnest(%s::bigint[],"
+                " %s::float8[]) AS w(id, d) WHERE r.id = w.id",
+                (list(totals), list(totals.values())),
+            )
+
+    def flush(self) -> None:
+        """Write the queued rows and the weight changes; relations left without evidence go."""
+        self._resolve_relations()
+        changes = [(rel, w) for (rel, _), w in self.evidence.items()]
+        changes += [(rel, -old) for rel, old in self._replaced()]
+        if self.aliases:
+            self.conn.execute(
+                "INSERT INTO entity_aliases(alias, entity_id) SELECT * FROM unnest(%s::text[],"
+                " %s::bigint[]) ON CONFLICT DO NOTHING",
+                ([a for a, _ in self.aliases], [e for _, e in self.aliases]),
+            )
+        self._write_mentions()
+        if self.evidence:
+            rows = list(self.evidence.items())
+            self.conn.execute(
+                "INSERT INTO relation_evidence(relation_id, memory_id, weight)"
+                " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::float8[])"
+                " ON CONFLICT (relation_id, memory_id) DO UPDATE SET weight = excluded.weight",
+                ([r for (r, _), _ in rows], [m for (_, m), _ in rows], [w for _, w in rows]),
+            )
+        self._add_weights(changes)
+        if self.dropped:
+            self.conn.execute(
+                "SELECT devmem_prune_relations(%s::bigint[])", (sorted(self.dropped),)
+            )
+            self.ids.relations.clear()  # some may be gone
+        self.aliases, self.mentions, self.evidence, self.dropped = [], {}, {}, set()
+
+    def _write_mentions(self) -> None:
+        if not self.mentions:
+            return
+        rows = list(self.mentions.items())
+        self.conn.execute(
+            "INSERT INTO memory_entities(memory_id, entity_id, confidence, source)"
+            " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::float8[], %s::text[])"
+            " ON CONFLICT (memory_id, entity_id) DO UPDATE"
+            " SET confidence = excluded.confidence, source = excluded.source",
+            (
+                [m for (m, _), _ in rows],
+                [e for (_, e), _ in rows],
+                [c for _, (c, _) in rows],
+                [src for _, (_, src) in rows],
+            ),
+        )
+
+    def _replaced(self) -> list[tuple[int, float]]:
+        """(relation, weight) of stored evidence the queued rows replace (a re-indexed memory)."""
+        ids = sorted({mid for _, mid in self.evidence})
+        if not ids:
+            return []
+        rows = self.conn.execute(
+            "SELECT relation_id, memory_id, weight FROM relation_evidence"
+            " WHERE memory_id = ANY(%s::text[])",
+            (ids,),
+        )
+        return [(int(r), float(w)) for r, m, w in rows if (int(r), str(m)) in self.evidence]
+
+
+def index_memory(
+    conn: Conn, m: Memory, refs: Sequence[EntityRef] = (), ids: Ids | None = None
+) -> int:
+    """Extract and store the entities and relations of one memory; returns the entity count."""
+    w = _Writer(conn, ids)
+    count = _store(w, m.id, _extract(m), refs)
+    w.flush()
+    sources = _link_sources(conn, m.id)
+    if sources:
+        _refresh_links(w, sources)
+    return count
+
+
+def _extract(m: Memory) -> _Extracted:
+    return extract.extract(
+        m.content,
+        title=m.title,
+        kind=m.kind,
+        anchor_path=m.anchor.path if m.anchor else None,
+        anchor_symbol=m.anchor.symbol if m.anchor else None,
+        project=m.project,
+        metadata=m.metadata,
+    )
+
+
+def _store(w: _Writer, memory_id: str, found: _Extracted, refs: Sequence[EntityRef]) -> int:
+    entities, relations = found
+    w.entities([(e.type, e.name, e.display) for e in entities])
+    ids: dict[tuple[str, str], int] = {}
+    for ent in entities:
+        ids[(ent.type, ent.name)] = entity_id = w.entity(
+            ent.type, ent.name, ent.display, ent.aliases
+        )
+        w.mention(memory_id, entity_id, ent.confidence, ent.source)
+    for rel in relations:
+        src, dst = ids.get(rel.src), ids.get(rel.dst)
+        if src is not None and dst is not None and src != dst:
+            w.relate(src, dst, rel.type, memory_id, rel.weight)
+    if refs:
+        _store_refs(w, memory_id, ids, refs)
+    return len(ids)
+
+
+def _store_refs(
+    w: _Writer, memory_id: str, ids: dict[tuple[str, str], int], refs: Sequence[EntityRef]
+) -> None:
+    """Connector entities: a person "authored"/"attended"… the memory's subjects; an
+    organisation's "member_of" takes the people of its mail domain."""
+    merged: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    for ref in refs:
+        key = (ref.type, ref.name.strip().lower())
+        display, rels = merged.setdefault(key, (ref.display or ref.name, []))
+        if ref.relation and ref.relation not in rels:
+            rels.append(ref.relation)
+    for key, (display, rels) in merged.items():
+        ids[key] = entity_id = w.entity(key[0], key[1], display, (key[1],))
+        w.mention(memory_id, entity_id, 1.0, "connector" + (":" + ",".join(rels) if rels else ""))
+    subjects = [entity_id for k, entity_id in ids.items() if k[0] in SUBJECT_TYPES][:10]
+    for key, (_, rels) in merged.items():
+        if key[0] in SUBJECT_TYPES:
+            continue
+        for rel in rels:
+            if rel == "member_of":
+                for member in (
+                    i for k, i in ids.items() if k[0] == "person" and _in_domain(k[1], key[1])
+                ):
+                    w.relate(member, ids[key], rel, memory_id, 1.0)
+            else:
+                for subject in (s for s in subjects if s != ids[key]):
+                    w.relate(ids[key], subject, rel, memory_id, 1.0)
+
+
+def _in_domain(email: str, domain: str) -> bool:
+    host = email.rpartition("@")[2]
+    return "@" in email and (host == domain or host.endswith("." + domain))
+
+
+def reindex_memory(
+    conn: Conn, m: Memory, refs: Sequence[EntityRef] | None = None, ids: Ids | None = None
+) -> int:
+    """Replace a changed memory's graph; ``refs=None`` keeps its connector entities."""
+    kept = unindex_memory(conn, m.id, ids)
+    return index_memory(conn, m, kept if refs is None else refs, ids)
+
+
+def unindex_memory(conn: Conn, memory_id: str, ids: Ids | None = None) -> list[EntityRef]:
+    """Remove a memory's mentions and evidence; relations and entities left without any go.
+
+    Returns the connector entities it had (they are stored nowhere else)."""
+    refs = [_ref(r) for r in _connector_refs(conn, [memory_id]).get(memory_id, [])]
+    w = _Writer(conn, ids)
+    w.drop_evidence(
+        [
+            (int(r[0]), str(r[1]), float(r[2]))
+            for r in conn.execute(
+                "SELECT relation_id, memory_id, weight FROM relation_evidence WHERE memory_id = %s",
+                (memory_id,),
+            )
+        ]
+    )
+    entity_ids = [
+        int(r[0])
+        for r in conn.execute(
+            "DELETE FROM memory_entities WHERE memory_id = %s RETURNING entity_id", (memory_id,)
+        )
+    ]
+    _refresh_links(w, [s for s in _link_sources(conn, memory_id) if s != memory_id])
+    if entity_ids:
+        conn.execute("SELECT devmem_prune_entities(%s::bigint[])", (entity_ids,))
+        w.ids.forget()  # some entities (and their relations and aliases) may be gone
+    return refs
+
+
+def link_relation(conn: Conn, src_id: str, ids: Ids | None = None) -> None:
+    """A memory link relates the entities the two memories are mainly about (recomputed
+    from the source's stored links)."""
+    _refresh_links(_Writer(conn, ids), [src_id])
+
+
+def _link_sources(conn: Conn, memory_id: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT memory_id FROM memory_links WHERE memory_id = %(m)s"
+        " UNION SELECT memory_id FROM memory_links WHERE target_id = %(m)s",
+        {"m": memory_id},
+    )
+    return [str(r[0]) for r in rows]
+
+
+def _refresh_links(w: _Writer, sources: Iterable[str]) -> None:
+    conn = w.conn
+    for src in sources:
+        w.drop_evidence(
+            [
+                (int(r[0]), str(r[1]), float(r[2]))
+                for r in conn.execute(
+                    "SELECT e.relation_id, e.memory_id, e.weight FROM relation_evidence e"
+                    " JOIN relations r ON r.id = e.relation_id WHERE e.memory_id = %s"
+                    " AND r.type LIKE 'linked\\_%%'",
+                    (src,),
+                )
+            ]
+        )
+        mine = _top_entities(conn, src)
+        for dst, link_type in conn.execute(
+            "SELECT target_id, type FROM memory_links WHERE memory_id = %s", (src,)
+        ).fetchall():
+            for a in mine:
+                for b in _top_entities(conn, str(dst)):
+                    if a != b:
+                        w.relate(a, b, f"linked_{link_type}", src, 0.5)
+    w.flush()
+
+
+def _top_entities(conn: Conn, memory_id: str) -> list[int]:
+    # Ties broken by (type, name), not id: a rebuild numbers entities differently.
+    rows = conn.execute(
+        "SELECT me.entity_id FROM memory_entities me JOIN entities e ON e.id = me.entity_id"
+        " WHERE me.memory_id = %s ORDER BY me.confidence DESC, e.type, e.name LIMIT %s",
+        (memory_id, LINK_ENTITIES),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def rebuild(
+    write: Opener, progress: ProgressCallback = no_progress, batch: int = REBUILD_BATCH
+) -> RebuildResult:
+    """Re-extract every memory into a fresh graph in short transactions (see SQLite's);
+    connector entities are kept in ``devmem_meta`` until the end, so an interrupted rebuild
+    is finished by running it again."""
+    start = time.perf_counter()
+    with write() as conn:
+        refs = _connector_refs(conn)
+        _merge_refs(refs, json.loads(db.get_meta(conn, REFS_KEY) or "{}"))
+        db.set_meta(conn, REFS_KEY, json.dumps(refs))
+        for table in ("relation_evidence", "relations", "memory_entities", "entity_aliases"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("DELETE FROM entities")
+    done = _rebuild_memories(write, refs, progress, batch)
+    _rebuild_links(write, progress)
+    with write() as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM entities), (SELECT count(*) FROM relations)"
+        ).fetchone()
+    assert row is not None
+    return RebuildResult(done, int(row[0]), int(row[1]), time.perf_counter() - start)
+
+
+def _rebuild_memories(write: Opener, refs: _Refs, progress: ProgressCallback, batch: int) -> int:
+    last, done = 0, 0
+    while True:
+        with write() as conn:
+            total = int((conn.execute("SELECT count(*) FROM memories").fetchone() or [0])[0])
+            rows = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.seq > %s ORDER BY m.seq LIMIT %s",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return done
+            w = _Writer(conn)
+            ids = [str(r[1]) for r in rows]
+            _merge_refs(refs, _connector_refs(conn, ids))
+            for r in rows:
+                m = row_to_memory(r)
+                _store(w, m.id, _extract(m), [_ref(x) for x in refs.get(m.id, ())])
+            w.flush()
+        last, done = int(rows[-1][0]), done + len(rows)
+        progress(ProgressEvent("entities", done, max(total, done)))
+
+
+def _rebuild_links(write: Opener, progress: ProgressCallback) -> None:
+    with write() as conn:
+        sources = [str(r[0]) for r in conn.execute("SELECT DISTINCT memory_id FROM memory_links")]
+    for i in range(0, len(sources), REBUILD_BATCH):
+        with write() as conn:
+            _refresh_links(_Writer(conn), sources[i : i + REBUILD_BATCH])
+        progress(ProgressEvent("links", min(i + REBUILD_BATCH, len(sources)), len(sources)))
+    with write() as conn:
+        conn.execute("DELETE FROM devmem_meta WHERE key = %s", (REFS_KEY,))
+
+
+def _connector_refs(conn: Conn, memory_ids: Sequence[str] | None = None) -> _Refs:
+    """The connector entities of these memories (of all, without ``memory_ids``)."""
+    query = (
+        "SELECT me.memory_id, e.type, e.name, e.display, me.source FROM memory_entities me"
+        " JOIN entities e ON e.id = me.entity_id WHERE me.source LIKE 'connector%%'"
+    )
+    args: list[Any] = []
+    if memory_ids is not None:
+        query += " AND me.memory_id = ANY(%s::text[])"
+        args.append(list(memory_ids))
+    out: _Refs = {}
+    for memory_id, etype, name, display, source in conn.execute(query, args):
+        for rel in str(source).partition(":")[2].split(","):
+            out.setdefault(str(memory_id), []).append([etype, name, display, rel or None])
+    return out
+
+
+def _ref(row: list[str | None]) -> EntityRef:
+    return EntityRef(str(row[0]), str(row[1]), row[2], row[3])
+
+
+def _merge_refs(into: _Refs, more: _Refs) -> None:
+    for memory_id, found in more.items():
+        have = into.setdefault(memory_id, [])
+        have += [r for r in found if r not in have]
