@@ -89,6 +89,12 @@ class PgStorage:
     def external_ids(self, source: str, prefix: str = "") -> dict[str, str]:
         return self._read(store.external_ids, source, prefix)
 
+    def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        return self._read(store.ids_with_prefix, prefix, limit)
+
+    def adjacent_ids(self, memory_id: str) -> list[str]:
+        return self._read(store.adjacent_ids, memory_id)
+
     def count(self) -> int:
         return self._read(store.count)
 

@@ -77,6 +77,28 @@ def external_ids(conn: Conn, source: str, prefix: str) -> dict[str, str]:
     return {str(r[0]): str(r[1]) for r in rows}
 
 
+def ids_with_prefix(conn: Conn, prefix: str, limit: int) -> list[str]:
+    # A range on the id index (ids sort byte-wise: COLLATE "C"; '~' after every base32
+    # character), not a LIKE scan. Under row-level security only visible ids are seen.
+    start = prefix.upper()
+    rows = conn.execute(
+        "SELECT id FROM memories WHERE id >= %s AND id < %s ORDER BY id LIMIT %s",
+        (start, start + "~", limit),
+    )
+    return [str(r[0]) for r in rows]
+
+
+def adjacent_ids(conn: Conn, memory_id: str) -> list[str]:
+    key = memory_id.upper()
+    before = conn.execute(
+        "SELECT id FROM memories WHERE id < %s ORDER BY id DESC LIMIT 1", (key,)
+    ).fetchone()
+    after = conn.execute(
+        "SELECT id FROM memories WHERE id > %s ORDER BY id LIMIT 1", (key,)
+    ).fetchone()
+    return [str(r[0]) for r in (before, after) if r is not None]
+
+
 def count(conn: Conn) -> int:
     row = conn.execute("SELECT count(*) FROM memories").fetchone()
     return int(row[0]) if row else 0
