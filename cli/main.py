@@ -419,7 +419,7 @@ def _doctor_report(check: bool) -> DoctorReport:
     becomes a failed check with the recovery steps, not an error pointing back here."""
     import os
 
-    from core import DevMemError, Settings, StoreError, build_service
+    from core import DevMemError, Settings, StoreError, build_service, shown_location
 
     settings = Settings.from_env(dict(os.environ), common.STATE.db)
     try:
@@ -428,7 +428,9 @@ def _doctor_report(check: bool) -> DoctorReport:
         with errors():
             return svc.doctor(check=check)
     except StoreError as exc:
-        failed = Check("database", False, f"{settings.db_path}: {exc.message}", RECOVERY)
+        failed = Check(
+            "database", False, f"{shown_location(settings.db_path)}: {exc.message}", RECOVERY
+        )
         return DoctorReport([failed])
     except DevMemError as exc:
         common.fail(exc)

@@ -20,6 +20,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "MemoryService": ("core.service", "MemoryService"),
     "Settings": ("core.config", "Settings"),
     "build_service": ("core.config", "build_service"),
+    "shown_location": ("core.config", "shown_location"),
     "make_embedder": ("core.config", "make_embedder"),
     "release_free_heap": ("core.embeddings", "release_free_heap"),
     "git_project": ("core.config", "git_project"),
@@ -162,6 +163,7 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "TeamService",
     "TokenInfo",
     "build_service",
+    "shown_location",
     "make_embedder",
     "release_free_heap",
     "Check",
@@ -244,7 +246,14 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.auth import Authenticator, OidcSettings, OidcVerifier
     from core.code_context import RELEVANCE_FLOOR
     from core.code_context import SEARCH_DEPTH as CODE_SEARCH_DEPTH
-    from core.config import Settings, build_service, git_project, git_root, make_embedder
+    from core.config import (
+        Settings,
+        build_service,
+        git_project,
+        git_root,
+        make_embedder,
+        shown_location,
+    )
     from core.embeddings import release_free_heap
     from core.engine_link import (
         ENGINE_ENV,

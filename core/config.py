@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -48,6 +49,23 @@ def store_location(text: str) -> Path | str:
     """A store location as given: a URL (``postgresql://…``, ``sqlite:///…``) stays text
     (a Path would fold its ``//``); anything else is a file path (``~`` expanded)."""
     return text if "://" in text else Path(text).expanduser()
+
+
+def shown_location(location: Path | str) -> str:
+    """A store location fit to print or log: a URL without its password."""
+    text = str(location)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    netloc = parts.netloc
+    if "@" in netloc and ":" in netloc.split("@", 1)[0]:
+        netloc = netloc.split("@", 1)[0].split(":", 1)[0] + ":***@" + netloc.split("@", 1)[1]
+    query = "&".join(
+        "password=***" if q.lower().startswith("password=") else q
+        for q in parts.query.split("&")
+        if q
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def default_db_path() -> Path:
