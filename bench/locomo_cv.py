@@ -171,6 +171,18 @@ def cross_validate(scores: dict[str, dict[str, float]], weights: dict[str, int])
         chosen.append(best)
         held.append(mean(best, test))
     best_all = max(scores, key=lambda name: mean(name, tuple(convs)))
+    families: dict[str, list[str]] = {}
+    for name in scores:
+        if name != "as is":
+            head, _, last = name.rpartition(" ")
+            families.setdefault(head if last.replace(".", "").isdigit() else name, []).append(name)
+    per_method = {
+        family: {
+            "in_sample": {n: round(mean(n, tuple(convs)), 4) for n in ["as is", *members]},
+            "held_out": round(_held_out(["as is", *members], convs, mean), 4),
+        }
+        for family, members in families.items()
+    }
     return {
         "in_sample": {"variant": best_all, "recall@10": round(mean(best_all, tuple(convs)), 4)},
         "held_out": round(statistics.fmean(held), 4),
@@ -182,7 +194,17 @@ def cross_validate(scores: dict[str, dict[str, float]], weights: dict[str, int])
             4,
         ),
         "chosen": {name: chosen.count(name) for name in sorted(set(chosen))},
+        "per_method": per_method,
     }
+
+
+def _held_out(candidates: list[str], convs: list[str], mean: Any) -> float:
+    """Held-out recall@10 when only ``candidates`` may be chosen on the three conversations."""
+    held = []
+    for train in itertools.combinations(convs, 3):
+        test = tuple(c for c in convs if c not in train)
+        held.append(mean(max(candidates, key=lambda name: mean(name, train)), test))
+    return statistics.fmean(held)
 
 
 def main() -> None:
@@ -240,6 +262,9 @@ def main() -> None:
             print(
                 f"  {name:<20}" + "".join(f"{per[c]:+9.3f}" for c in convs) + f"   helps {wins}/5"
             )
+    print("\neach method alone (candidates: as is + its variants; choose on 3, score on 2):")
+    for family, fig in cv["per_method"].items():
+        print(f"  {family:<20} held-out {fig['held_out']:.4f}  in-sample {fig['in_sample']}")
     print(f"\nin-sample: {cv['in_sample']}")
     print(f"held-out (choose on 3, score on 2, 10 rotations): {cv['held_out']}")
     print(f"as is, on the same held-out pairs: {cv['as_is_held_out']}; chosen: {cv['chosen']}")
