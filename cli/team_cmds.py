@@ -10,22 +10,15 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from core import (
-    AUDIT_ACTIONS,
-    TEAM_ROLES,
-    AuditEntry,
-    Settings,
-    TeamService,
-    acting_as,
-    build_service,
-    migrate_store,
-    to_iso,
-)
+from core import AUDIT_ACTIONS, TEAM_ROLES, Settings, acting_as, build_service, to_iso
+
+if TYPE_CHECKING:  # the team store's modules need psycopg (the `postgres` extra): loaded on use
+    from core import AuditEntry, TeamService
 
 from . import common
 from .common import console, errors, fail, print_json, progress_bar
@@ -46,6 +39,8 @@ def team_service() -> Iterator[TeamService]:
     if not common.STATE.db:
         fail("Teams need the team store: pass --db postgresql://USER@HOST/DB or set DEVMEM_DB.", 2)
     with errors(), acting_as(None, client="cli"):
+        from core import TeamService
+
         service = TeamService.open(common.STATE.db)
         try:
             yield service
@@ -239,6 +234,8 @@ def migrate(
 
     Memories already there (by id) are left alone: run it again to resume after an interruption."""
     import os
+
+    from core import migrate_store
 
     if not to.startswith(("postgresql://", "postgres://")):
         fail("--to must be a team store URL: postgresql://YOU@HOST/DB.", 2)

@@ -45,8 +45,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Authenticator": ("core.auth", "Authenticator"),
     "OidcSettings": ("core.auth", "OidcSettings"),
     "OidcVerifier": ("core.auth", "OidcVerifier"),
-    "acting_as": ("core.storage.pg_acting", "acting_as"),
-    "TEAM_ROLES": ("core.team", "TEAM_ROLES"),
+    "acting_as": ("core.acting", "acting_as"),
+    "TEAM_ROLES": ("core.storage.pg_auth", "TEAM_ROLES"),
     "Team": ("core.storage.pg_team", "Team"),
     "TeamMember": ("core.storage.pg_team", "Member"),
     "TokenInfo": ("core.storage.pg_team", "TokenInfo"),
@@ -242,6 +242,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads these on demand
+    from core.acting import acting_as
     from core.anchors import Located, SymbolSpan, fingerprint, locate
     from core.auth import Authenticator, OidcSettings, OidcVerifier
     from core.code_context import RELEVANCE_FLOOR
@@ -336,12 +337,12 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.redact import RedactingFilter, contains_secret
     from core.redact import redact as redact_secrets
     from core.service import MemoryService
-    from core.storage.pg_acting import acting_as
     from core.storage.pg_audit import ACTIONS as AUDIT_ACTIONS
     from core.storage.pg_audit import AuditEntry
+    from core.storage.pg_auth import TEAM_ROLES
     from core.storage.pg_team import Member as TeamMember
     from core.storage.pg_team import Team, TokenInfo
-    from core.team import TEAM_ROLES, TeamService
+    from core.team import TeamService
     from core.team_migrate import MigrateResult, migrate_store
     from core.timeutil import to_iso
     from core.yamlsafe import load as safe_yaml_load

@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from core.errors import InvalidInput
 from core.storage.pg_audit import ACTIONS, AuditEntry
+from core.storage.pg_auth import TEAM_ROLES
 from core.storage.pg_db import Database
 from core.storage.pg_team import Member, Team, TeamStore, TokenInfo
 
-TEAM_ROLES = ("admin", "editor", "viewer")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$")
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -87,7 +87,7 @@ def test_the_wheel_is_named_ours_and_claims_only_the_layouts_packages(installed:
     assert top == TOP_LEVEL
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     scripts = zipfile.ZipFile(installed.wheel).read(entry_points).decode()
-    assert "devmem = devmem_cli.main:main" in scripts
+    assert "devmem = devmem_cli.launch:main" in scripts
 
 
 def test_the_packages_come_from_the_venv_not_the_repository(installed: Installed) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.acting import acting_as, current_role
 from core.errors import StoreError
 from core.storage.base import (
     ContextNeighbour,
@@ -23,7 +24,6 @@ from core.storage.base import (
     Transaction,
     VectorCandidate,
 )  # fmt: skip
-from core.storage.pg_acting import acting_as, current_role
 from core.storage.sqlite_storage import SqliteStorage
 
 __all__ = [

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
-from psycopg import sql
+if TYPE_CHECKING:  # psycopg is the `postgres` extra: imported where SQL is composed
+    from psycopg import sql
 
 MEMBER = "devmem_member"  # every person role is granted it
 SERVER = "devmem_server"  # the team server's login role is granted it (token lookups)
 AUDITOR = "devmem_auditor"  # may read the whole audit log
+TEAM_ROLES = ("admin", "editor", "viewer")  # strongest first
 
 TOKEN_PREFIX = "dm_"
 
@@ -49,6 +52,8 @@ PERSON_ADD = "INSERT INTO people (role_name, org_id) VALUES (%s, %s) ON CONFLICT
 
 def create_person(name: str, password: str) -> sql.Composed:
     """CREATE ROLE for a person: can log in with ``password``, member of ``devmem_member``."""
+    from psycopg import sql
+
     return sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
         sql.Identifier(name), sql.Literal(password), sql.Identifier(MEMBER)
     )
@@ -56,6 +61,8 @@ def create_person(name: str, password: str) -> sql.Composed:
 
 def grant_to_server(person: str, server: str) -> sql.Composed:
     """Let the server's role act as ``person`` (SET ROLE) without inheriting their rights."""
+    from psycopg import sql
+
     return sql.SQL("GRANT {} TO {} WITH INHERIT FALSE, SET TRUE").format(
         sql.Identifier(person), sql.Identifier(server)
     )
@@ -64,6 +71,8 @@ def grant_to_server(person: str, server: str) -> sql.Composed:
 def make_server(server: str) -> sql.Composed:
     """Grant the server's login role the ``devmem_server`` group (token lookups, sign-in audit)
     and ``devmem_member`` (to open the store; row-level security shows it no one's rows)."""
+    from psycopg import sql
+
     return sql.SQL("GRANT {}, {} TO {}").format(
         sql.Identifier(SERVER), sql.Identifier(MEMBER), sql.Identifier(server)
     )

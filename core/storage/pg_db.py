@@ -18,9 +18,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+from core.acting import acting_as, current_client, current_role
 from core.errors import StoreError
 from core.storage import pg_schema
-from core.storage.pg_acting import acting_as, current_client, current_role
 
 __all__ = ["Database", "acting_as", "explain"]
 POOL_MAX = 8
