@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from core import MemoryService, Settings, build_service, make_embedder, release_free_heap
@@ -53,7 +52,8 @@ class Stores:
 
     def lazy(self, settings: Settings) -> LazyService:
         """The (lazily opened) service of ``settings``' store, shared by every client of it."""
-        key = str(Path(settings.db_path).expanduser().resolve())
+        location = settings.db_path
+        key = location if isinstance(location, str) else str(location.expanduser().resolve())
         with self._lock:
             found = self._services.get(key)
             if found is None:
