@@ -22,7 +22,7 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
 
-from core import DevMemError, acting_as
+from core import DevMemError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
@@ -219,6 +219,10 @@ class Runtime:
         role = self.person() if self.person is not None else None
 
         def work() -> T:
+            # Imported here, not at start-up: it lives in core's storage package, whose import
+            # loads numpy and SQLite before tools/list (test_start_up_loads_neither_…).
+            from core import acting_as
+
             with acting_as(role, client="mcp"):
                 return fn(lazy.get())
 
