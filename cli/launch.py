@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from core import (
     EngineHeader,
     EngineUnavailable,
-    engine_enabled,
+    engine_serves,
     open_engine_connection,
     read_engine_line,
 )
@@ -63,7 +63,7 @@ def _terminal_env(env: Mapping[str, str]) -> dict[str, str]:
 def run_in_engine(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
     """The command's exit code, run by the engine; None when it cannot (after one notice)."""
     db, wanted = engine_args(argv)
-    if not wanted or not engine_enabled(env):
+    if not wanted or not engine_serves(env, db):
         return None
     header = EngineHeader.make("cli", _terminal_env(env), db, list(argv))
     try:

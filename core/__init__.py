@@ -116,6 +116,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "EngineUnavailable": ("core.engine_link", "EngineUnavailable"),
     "StaleEngine": ("core.engine_link", "StaleEngine"),
     "engine_enabled": ("core.engine_link", "engine_enabled"),
+    "engine_serves": ("core.engine_link", "engine_serves"),
     "open_engine_connection": ("core.engine_link", "open_connection"),
     "engine_request": ("core.engine_link", "request"),
     "engine_code_version": ("core.engine_link", "code_version"),
@@ -135,6 +136,7 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "EngineUnavailable",
     "StaleEngine",
     "engine_enabled",
+    "engine_serves",
     "open_engine_connection",
     "engine_request",
     "engine_code_version",
@@ -263,6 +265,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
         StaleEngine,
         check_owned,
         engine_enabled,
+        engine_serves,
         secure_runtime_dir,
     )
     from core.engine_link import (

@@ -78,6 +78,13 @@ def engine_enabled(env: Mapping[str, str]) -> bool:
     return wanted and hasattr(socket, "AF_UNIX")
 
 
+def engine_serves(env: Mapping[str, str], db: str | None) -> bool:
+    """Whether this client should use the engine: it is on, and the store is a local file
+    (a ``postgresql://`` store is opened by the client itself, with its own credentials)."""
+    store = db or env.get("DEVMEM_DB") or ""
+    return engine_enabled(env) and "://" not in store
+
+
 def runtime_dir(env: Mapping[str, str]) -> Path:
     """Where the socket and the lock live (not created here; see :func:`secure_runtime_dir`)."""
     if env.get(RUNTIME_ENV):

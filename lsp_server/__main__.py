@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.version:
         print(f"devmem-lsp {__version__}")
         return
-    from core import engine_enabled
+    from core import engine_serves
 
-    if not args.tcp and engine_enabled(os.environ):
+    if not args.tcp and engine_serves(os.environ, args.db):
         # A thin relay to the per-user engine (it holds pygls, the store and the model);
         # None: the engine cannot start, and this process serves in-process instead.
         from lsp_server.relay import relay_main

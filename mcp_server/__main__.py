@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core import __version__, engine_enabled
+from core import __version__, engine_serves
 
 if TYPE_CHECKING:
     from core import MemoryService
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse(argv)
         env = dict(os.environ)
-        if not args.http and engine_enabled(env):
+        if not args.http and engine_serves(env, args.db):
             # A thin relay to the per-user engine (it holds the SDK, the store and the model);
             # None: the engine cannot start, and this process serves in-process instead.
             from mcp_server.relay import relay_main

@@ -206,3 +206,12 @@ def test_an_idle_engine_exits_and_serve_status_and_stop_say_so(env):
     stopped = devmem(env, "serve", "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert status(env) is None
+
+
+def test_a_postgresql_store_is_opened_by_the_client_itself(tmp_path, model_cache):
+    """The engine serves local stores only: a team store is opened with the client's own
+    credentials, so the client neither starts nor uses an engine for it."""
+    env = engine_env(tmp_path, model_cache, DEVMEM_DB="postgresql://nobody@127.0.0.1:1/devmem")
+    found = devmem(env, "search", "anything")
+    assert found.returncode != 0 and "engine" not in found.stderr
+    assert not Path(env["DEVMEM_RUNTIME_DIR"]).exists()
