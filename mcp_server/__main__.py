@@ -119,10 +119,12 @@ def _freeze_when_model_ready(service: MemoryService) -> None:
 
 def _team(args: argparse.Namespace, env: Mapping[str, str]) -> TeamAuth | None:
     """The team server's sign-in when serving a PostgreSQL store over HTTP, else None."""
-    from mcp_server.team import is_team_store, team_auth
-
     db = args.db or env.get("DEVMEM_DB")
-    if not args.http or not db or not is_team_store(db):
+    if not args.http or not db:
+        return None
+    from mcp_server.team import is_team_store, team_auth  # the team modules need the extra
+
+    if not is_team_store(db):
         return None
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     return team_auth(db, public_url, args.oidc_issuer, args.oidc_audience, args.oidc_claim)

@@ -9,14 +9,19 @@ calls :class:`PersonVerifier` for each request; a credential that names a person
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver.exceptions import ToolError
 
-from core import Authenticator, acting_as
+from core import acting_as
 from mcp_server.server import TeamAuth
+
+if TYPE_CHECKING:  # the team store's modules need the `postgres` extra: loaded on use
+    from core import Authenticator
 
 
 class PersonVerifier:
@@ -66,7 +71,7 @@ def team_auth(
 ) -> TeamAuth:
     """Sign-in for a team server on ``db`` (the server's own login role): API tokens, and
     OIDC JWTs of ``issuer`` for ``audience`` when an issuer is given."""
-    from core import OidcSettings, OidcVerifier, TeamService
+    from core import Authenticator, OidcSettings, OidcVerifier, TeamService
 
     oidc = None
     if issuer:
