@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,11 @@ VERSION_CHECK_S = 1.0
 class Engine:
     """The engine's state: its stores, its clients, its lifetime."""
 
-    def __init__(self, env: Mapping[str, str], idle_s: float = DEFAULT_IDLE_S) -> None:
+    def __init__(
+        self, env: Mapping[str, str], cli: Callable[..., Any], idle_s: float = DEFAULT_IDLE_S
+    ) -> None:
         self.env = dict(env)
+        self.cli = cli  # the devmem command (click), run for CLI clients
         self.idle_s = idle_s
         self.code = engine_code_version()
         self.version = f"{__version__}+{self.code}"
@@ -243,7 +246,7 @@ class Engine:
         else:
             from .engine_cli import serve_cli
 
-            await serve_cli(self.stores, settings, header, stream)
+            await serve_cli(self.stores, settings, header, stream, self.cli)
 
     def _code_changed(self) -> bool:
         """True when the installed code is no longer the code this engine started with

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 import anyio
@@ -28,7 +28,9 @@ _TERMINAL_ENV = ("COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "COLORTE
 _one_at_a_time = threading.Lock()
 
 
-async def serve_cli(stores: Stores, settings: Settings, header: EngineHeader, stream: Any) -> None:
+async def serve_cli(
+    stores: Stores, settings: Settings, header: EngineHeader, stream: Any, cli: Callable[..., Any]
+) -> None:
     """Receive the client's descriptors, run its command, send back the exit code."""
     _, fds = await stream.receive_fds(1, 3)
     if len(fds) != 3:
@@ -36,21 +38,27 @@ async def serve_cli(stores: Stores, settings: Settings, header: EngineHeader, st
             os.close(fd)
         await stream.send(b'{"exit": 1, "error": "expected stdin, stdout and stderr"}\n')
         return
-    code = await anyio.to_thread.run_sync(run_command, stores, settings, header, fds)
+    code = await anyio.to_thread.run_sync(run_command, stores, settings, header, fds, cli)
     await stream.send(json.dumps({"exit": code}).encode() + b"\n")
 
 
-def run_command(stores: Stores, settings: Settings, header: EngineHeader, fds: list[int]) -> int:
-    """Run ``devmem <header.args>`` with the client's descriptors; its exit code."""
-    from .main import app
-
+def run_command(
+    stores: Stores,
+    settings: Settings,
+    header: EngineHeader,
+    fds: list[int],
+    cli: Callable[..., Any],
+) -> int:
+    """Run ``devmem <header.args>`` (``cli``: the devmem command, given by ``devmem serve``, so
+    the engine does not import the app that contains it) with the client's descriptors; its
+    exit code."""
     with _one_at_a_time, _client_stdio(fds), _client_terminal(header.env):
         common.console.__init__()  # type: ignore[misc]  # re-detect width and colours
         common.err_console.__init__(stderr=True)  # type: ignore[misc]
         common.STATE.db = header.db
         common.STATE.service = stores.service(settings)
         try:
-            app(args=header.args, prog_name="devmem", standalone_mode=True)
+            cli(args=header.args, prog_name="devmem", standalone_mode=True)
             return 0
         except SystemExit as exit_:
             return _exit_code(exit_.code)

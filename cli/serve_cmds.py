@@ -46,7 +46,7 @@ def serve(
 
     install_redaction()
     try:
-        code = Engine(os.environ, idle).run()
+        code = Engine(os.environ, ctx.find_root().command, idle).run()
     except DevMemError as exc:
         fail(exc)
     # As devmem-lsp does (lsp_server/lifecycle.py): the stores are closed and the socket is

@@ -16,12 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.storage.pg_auth import AUDITOR, MEMBER, SERVER
-
-if TYPE_CHECKING:
-    from core.storage.pg_db import Database
 
 ACTIONS = (
     "create",
@@ -232,23 +229,3 @@ def entry(row: Sequence[Any]) -> AuditEntry:
     """An :class:`AuditEntry` from a row of :func:`select`."""
     at, actor, action, memory_id, team_id, client, detail = row
     return AuditEntry(at, actor, action, memory_id, team_id, client, dict(detail or {}))
-
-
-class AccessAudit:
-    """Reads and searches into the audit log, when the database has ``devmem.audit_reads`` on
-    (asked once per storage: the setting is the database's, read at connection)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._on: bool | None = None
-
-    def record(self, action: str, memory_ids: Sequence[str]) -> None:
-        if not memory_ids:
-            return
-        if self._on is None:
-            with self._db.tx() as conn:
-                row = conn.execute(READS_ON).fetchone()
-            self._on = bool(row and row[0])
-        if self._on:
-            with self._db.tx() as conn:
-                conn.execute(ACCESSED, (action, list(memory_ids)))

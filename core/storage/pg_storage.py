@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from core.models import EntitySummary, Link, Memory, Page, ProgressCallback, SearchFilters, Version
+from core.storage import pg_audit
 from core.storage import pg_db as db
 from core.storage import pg_graph as graph_sql
 from core.storage import pg_graph_index as graph_index
@@ -126,8 +127,6 @@ class PgStorage:
 
     def record_access(self, action: str, memory_ids: Sequence[str]) -> None:
         # PG-SECURITY: reads/searches into the audit log when devmem.audit_reads is on
-        from core.storage.pg_audit import AccessAudit
-
         if self.__dict__.get("_access") is None:
             self.__dict__["_access"] = AccessAudit(self._db)
         self.__dict__["_access"].record(action, memory_ids)
@@ -267,3 +266,23 @@ class PgStorage:
 
     def backup(self, dest: Path) -> None:
         upkeep.backup(self._db.conninfo, dest)
+
+
+class AccessAudit:
+    """Reads and searches into the audit log, when the database has ``devmem.audit_reads`` on
+    (asked once per storage: the setting is the database's, read at connection)."""
+
+    def __init__(self, database: db.Database) -> None:
+        self._db = database
+        self._on: bool | None = None
+
+    def record(self, action: str, memory_ids: Sequence[str]) -> None:
+        if not memory_ids:
+            return
+        if self._on is None:
+            with self._db.tx() as conn:
+                row = conn.execute(pg_audit.READS_ON).fetchone()
+            self._on = bool(row and row[0])
+        if self._on:
+            with self._db.tx() as conn:
+                conn.execute(pg_audit.ACCESSED, (action, list(memory_ids)))
