@@ -220,7 +220,7 @@ def rls_cost(owner: MemoryService, svc: MemoryService, person: str, n: int = 60)
     what row-level security adds to each search mode."""
     qs = queries(random.Random(7), n)
     out: dict[str, dict[str, float]] = {}
-    for mode in ("text", "vector", "hybrid"):
+    for mode in ("text", "vector", "graph", "hybrid"):
         for who, service, role in (("owner", owner, None), ("person", svc, person)):
             lat = []
             for q in qs:

@@ -9,7 +9,11 @@ full rebuild. The invariants are the SQLite backend's (see ``sqlite_graph_index`
 * connector entities are mentions with source ``connector[:<relations>]``.
 
 Entities and relations left without evidence are removed by the owner's
-``devmem_prune_*`` functions, which see every row (row-level security hides others').
+``devmem_prune_*`` functions, which see every row (row-level security hides others'). For the
+same reason entity / relation ids are resolved (inserting the missing), aliases added and
+weights changed by the owner's ``devmem_entity_ids`` / ``devmem_relation_ids`` /
+``devmem_add_aliases`` / ``devmem_add_weights``: an entity named only by someone else's
+private memory is invisible to the writer but must be reused (migration step 106).
 """
 
 from __future__ import annotations
@@ -74,15 +78,9 @@ class _Writer:
             return
         types = [k[0] for k in missing]
         names = [k[1] for k in missing]
-        self.conn.execute(
-            "INSERT INTO entities(type, name, display) SELECT * FROM unnest(%s::text[],"
-            " %s::text[], %s::text[]) ON CONFLICT (type, name) DO NOTHING",
-            (types, names, list(missing.values())),
-        )
         for entity_id, etype, name in self.conn.execute(
-            "SELECT e.id, e.type, e.name FROM entities e JOIN unnest(%s::text[], %s::text[])"
-            " AS w(type, name) ON e.type = w.type AND e.name = w.name",
-            (types, names),
+            "SELECT * FROM devmem_entity_ids(%s::text[], %s::text[], %s::text[])",
+            (types, names, list(missing.values())),
         ):
             self.ids.entities[(str(etype), str(name))] = int(entity_id)
 
@@ -108,16 +106,8 @@ class _Writer:
             srcs = [k[0] for k in missing]
             dsts = [k[1] for k in missing]
             types = [k[2] for k in missing]
-            self.conn.execute(
-                "INSERT INTO relations(src_id, dst_id, type, weight) SELECT s, d, t, 0 FROM"
-                " unnest(%s::bigint[], %s::bigint[], %s::text[]) AS w(s, d, t)"
-                " ON CONFLICT (src_id, dst_id, type) DO NOTHING",
-                (srcs, dsts, types),
-            )
             for rel_id, src, dst, rtype in self.conn.execute(
-                "SELECT r.id, r.src_id, r.dst_id, r.type FROM relations r JOIN unnest(%s::bigint[],"
-                " %s::bigint[], %s::text[]) AS w(s, d, t) ON r.src_id = w.s AND r.dst_id = w.d"
-                " AND r.type = w.t",
+                "SELECT * FROM devmem_relation_ids(%s::bigint[], %s::bigint[], %s::text[])",
                 (srcs, dsts, types),
             ):
                 self.ids.relations[(int(src), int(dst), str(rtype))] = int(rel_id)
@@ -143,8 +133,7 @@ class _Writer:
             totals[rel] = totals.get(rel, 0.0) + delta
         if totals:
             self.conn.execute(
-                "UPDATE relations r SET weight = r.weight + w.d FROM unnest(%s::bigint[],"
-                " %s::float8[]) AS w(id, d) WHERE r.id = w.id",
+                "SELECT devmem_add_weights(%s::bigint[], %s::float8[])",
                 (list(totals), list(totals.values())),
             )
 
@@ -155,8 +144,7 @@ class _Writer:
         changes += [(rel, -old) for rel, old in self._replaced()]
         if self.aliases:
             self.conn.execute(
-                "INSERT INTO entity_aliases(alias, entity_id) SELECT * FROM unnest(%s::text[],"
-                " %s::bigint[]) ON CONFLICT DO NOTHING",
+                "SELECT devmem_add_aliases(%s::text[], %s::bigint[])",
                 ([a for a, _ in self.aliases], [e for _, e in self.aliases]),
             )
         self._write_mentions()

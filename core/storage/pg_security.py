@@ -333,6 +333,70 @@ BEGIN
 END $$;
 """
 
+# Entity names are private with the memories that name them (issue 16): an entity and its
+# aliases are seen only when some memory the reader may see mentions it; a relation when such a
+# memory is its evidence and both its ends are seen (a link's relation may end at an entity of
+# a memory the reader may not see; graph reads expect every end to exist). memory_entities and
+# relation_evidence are under the memories policy themselves, so these EXISTS stay within what
+# the reader may read, and no policy refers back to these tables. Writing must still find an
+# entity or relation another person's private memory created (invisible to the writer): ids are
+# resolved (inserting the missing), aliases added and weights changed by SECURITY DEFINER
+# functions that see every row, the unique keys deciding reuse. Persons write these tables
+# through them only (no INSERT/UPDATE/DELETE grant: nobody empties another's graph).
+GRAPH_PRIVACY = f"""
+ALTER TABLE entities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE entities FORCE ROW LEVEL SECURITY;
+CREATE POLICY devmem_read ON entities FOR SELECT USING (
+  EXISTS (SELECT 1 FROM memory_entities me WHERE me.entity_id = entities.id));
+ALTER TABLE entity_aliases ENABLE ROW LEVEL SECURITY;
+ALTER TABLE entity_aliases FORCE ROW LEVEL SECURITY;
+CREATE POLICY devmem_read ON entity_aliases FOR SELECT USING (
+  EXISTS (SELECT 1 FROM memory_entities me WHERE me.entity_id = entity_aliases.entity_id));
+ALTER TABLE relations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE relations FORCE ROW LEVEL SECURITY;
+CREATE POLICY devmem_read ON relations FOR SELECT USING (
+  EXISTS (SELECT 1 FROM relation_evidence e WHERE e.relation_id = relations.id)
+  AND EXISTS (SELECT 1 FROM memory_entities me WHERE me.entity_id = relations.src_id)
+  AND EXISTS (SELECT 1 FROM memory_entities me WHERE me.entity_id = relations.dst_id));
+REVOKE INSERT, UPDATE, DELETE ON entities, entity_aliases, relations FROM {MEMBER};
+
+CREATE FUNCTION devmem_entity_ids(p_types text[], p_names text[], p_displays text[])
+RETURNS TABLE (id bigint, type text, name text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+  INSERT INTO public.entities AS x (type, name, display)
+  SELECT * FROM unnest(p_types, p_names, p_displays) ON CONFLICT (type, name) DO NOTHING;
+  RETURN QUERY SELECT e.id, e.type::text, e.name::text FROM public.entities e
+    JOIN unnest(p_types, p_names) AS w(t, n) ON e.type = w.t AND e.name = w.n;
+END $$;
+
+CREATE FUNCTION devmem_relation_ids(p_src bigint[], p_dst bigint[], p_types text[])
+RETURNS TABLE (id bigint, src_id bigint, dst_id bigint, type text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+  INSERT INTO public.relations (src_id, dst_id, type, weight)
+  SELECT s, d, t, 0 FROM unnest(p_src, p_dst, p_types) AS w(s, d, t)
+  ON CONFLICT (src_id, dst_id, type) DO NOTHING;
+  RETURN QUERY SELECT r.id, r.src_id, r.dst_id, r.type::text FROM public.relations r
+    JOIN unnest(p_src, p_dst, p_types) AS w(s, d, t)
+      ON r.src_id = w.s AND r.dst_id = w.d AND r.type = w.t;
+END $$;
+
+CREATE FUNCTION devmem_add_aliases(p_aliases text[], p_ids bigint[]) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO public.entity_aliases (alias, entity_id)
+  SELECT * FROM unnest(p_aliases, p_ids) ON CONFLICT DO NOTHING;
+$$;
+
+CREATE FUNCTION devmem_add_weights(p_ids bigint[], p_deltas float8[]) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE public.relations r SET weight = r.weight + w.d
+  FROM unnest(p_ids, p_deltas) AS w(id, d) WHERE r.id = w.id;
+$$;
+"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (100, ROLES + TABLES),
     (101, HELPERS),
@@ -340,5 +404,6 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (103, GRANTS),
     (104, ORG_DEFAULTS),
     (105, LEAKPROOF),
+    (106, GRAPH_PRIVACY),
     *pg_audit.MIGRATIONS,
 )
