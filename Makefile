@@ -30,8 +30,10 @@ test-fast: $(VENV)/.installed
 test-python: $(VENV)/.installed
 	$(PY) -m pytest -q
 
+# The extension tests run the in-process server (as the pytest suite does): no engine is left
+# behind in the runtime folder of whoever runs the tests.
 test-vscode: $(VENV)/.installed
-	cd editors/vscode && npm ci --no-audit --no-fund && npm run build && DEVMEM_LSP=$(CURDIR)/$(VENV)/bin/devmem-lsp npm test
+	cd editors/vscode && npm ci --no-audit --no-fund && npm run build && DEVMEM_ENGINE=off DEVMEM_LSP=$(CURDIR)/$(VENV)/bin/devmem-lsp npm test
 
 bench: $(VENV)/.installed
 	$(PY) bench/locomo.py
