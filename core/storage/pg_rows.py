@@ -7,7 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from core.models import CodeAnchor, Memory, Provenance, SearchFilters
+from core.models import Memory, SearchFilters
+from core.storage.memory_rows import fts_title, memory_from_row
 
 MEMORY_COLUMNS = (
     "m.seq, m.id, m.title, m.content, m.content_hash, m.kind, m.tags, m.project, m.anchor_path,"
@@ -18,43 +19,8 @@ MEMORY_COLUMNS = (
 
 
 def row_to_memory(row: Sequence[Any]) -> Memory:
-    """Build a Memory from a row selected with MEMORY_COLUMNS."""
-    anchor = None
-    if row[8]:
-        anchor = CodeAnchor(
-            path=row[8],
-            start_line=row[9],
-            end_line=row[10],
-            symbol=row[11],
-            commit=row[12],
-            fingerprint=row[13],
-        )
-    return Memory(
-        id=row[1],
-        title=row[2],
-        content=row[3],
-        content_hash=row[4],
-        kind=row[5],
-        tags=tuple(row[6]),
-        project=row[7],
-        anchor=anchor,
-        source=row[14],
-        external_id=row[15],
-        source_url=row[16],
-        provenance=Provenance(row[17]),
-        visibility=row[18],
-        created_at=row[19],
-        updated_at=row[20],
-        event_at=row[21],
-        version=row[22],
-        metadata=json.loads(row[23]),
-    )
-
-
-def fts_title(m: Memory) -> str:
-    """The title as indexed: empty when it is just the content's first line (as in SQLite)."""
-    head = m.title.rstrip("…")
-    return "" if m.content.lstrip().startswith(head) else m.title
+    """Build a Memory from a row selected with MEMORY_COLUMNS (tags are a text[])."""
+    return memory_from_row(row, row[6])
 
 
 def memory_values(m: Memory) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from core.models import CodeAnchor, Memory, Provenance
+from core.models import CodeAnchor, Memory
+from core.storage.memory_rows import memory_from_row
 
 MEMORY_COLUMNS = (
     "rowid, id, title, content, content_hash, kind, tags, project, anchor_path, anchor_start, "
@@ -16,37 +17,8 @@ MEMORY_COLUMNS = (
 
 
 def row_to_memory(row: Sequence[Any]) -> Memory:
-    """Build a Memory from a row selected with MEMORY_COLUMNS."""
-    anchor = None
-    if row[8]:
-        anchor = CodeAnchor(
-            path=row[8],
-            start_line=row[9],
-            end_line=row[10],
-            symbol=row[11],
-            commit=row[12],
-            fingerprint=row[13],
-        )
-    return Memory(
-        id=row[1],
-        title=row[2],
-        content=row[3],
-        content_hash=row[4],
-        kind=row[5],
-        tags=tuple(json.loads(row[6])),
-        project=row[7],
-        anchor=anchor,
-        source=row[14],
-        external_id=row[15],
-        source_url=row[16],
-        provenance=Provenance(row[17]),
-        visibility=row[18],
-        created_at=row[19],
-        updated_at=row[20],
-        event_at=row[21],
-        version=row[22],
-        metadata=json.loads(row[23]),
-    )
+    """Build a Memory from a row selected with MEMORY_COLUMNS (tags stored as JSON text)."""
+    return memory_from_row(row, json.loads(row[6]))
 
 
 def anchor_values(anchor: CodeAnchor | None) -> tuple[Any, ...]:

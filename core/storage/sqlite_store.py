@@ -20,17 +20,11 @@ import numpy as np
 from core.models import Link, Memory, Version
 from core.storage import sqlite_db as db
 from core.storage import sqlite_vectors as vector_index
+from core.storage.memory_rows import fts_title
 from core.storage.sqlite_db import Connection
 from core.storage.sqlite_rows import MEMORY_COLUMNS, anchor_values, row_to_memory
 
 VEC_TABLE = "memory_vec"
-
-
-def fts_title(m: Memory) -> str:
-    """The title as indexed: empty when it is just the content's first line, so a derived
-    title does not count the same words twice in bm25."""
-    head = m.title.rstrip("…")
-    return "" if m.content.lstrip().startswith(head) else m.title
 
 
 class Store:

@@ -12,9 +12,10 @@ from core.errors import StoreError
 from core.storage import sqlite_db as db
 from core.storage import sqlite_graph as graph_sql
 from core.storage.base import IndexHealth
+from core.storage.memory_rows import fts_title
 from core.storage.sqlite_db import Connection
 from core.storage.sqlite_rows import MEMORY_COLUMNS, row_to_memory
-from core.storage.sqlite_store import Store, fts_title
+from core.storage.sqlite_store import Store
 
 
 def stats(store: Store) -> dict[str, Any]:
