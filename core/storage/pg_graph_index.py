@@ -26,20 +26,18 @@ from typing import Any
 
 import psycopg
 
-from core import extract
 from core.models import EntityRef, Memory, ProgressCallback, ProgressEvent, no_progress
 from core.storage import pg_db as db
 from core.storage.base import RebuildResult
+from core.storage.graph_writes import Refs, extract_of, merge_refs, ref_of
+from core.storage.graph_writes import store as store_graph
 from core.storage.pg_rows import MEMORY_COLUMNS, row_to_memory
 
 Conn = psycopg.Connection[Any]
 Opener = Callable[[], AbstractContextManager[Conn]]
-SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
 LINK_ENTITIES = 3
 REBUILD_BATCH = 500
 REFS_KEY = "graph_rebuild_connector_entities"
-_Refs = dict[str, list[list[str | None]]]
-_Extracted = tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]]
 
 
 class Ids:
@@ -199,76 +197,12 @@ def index_memory(
 ) -> int:
     """Extract and store the entities and relations of one memory; returns the entity count."""
     w = _Writer(conn, ids)
-    count = _store(w, m.id, _extract(m), refs)
+    count = store_graph(w, m.id, extract_of(m), refs)
     w.flush()
     sources = _link_sources(conn, m.id)
     if sources:
         _refresh_links(w, sources)
     return count
-
-
-def _extract(m: Memory) -> _Extracted:
-    return extract.extract(
-        m.content,
-        title=m.title,
-        kind=m.kind,
-        anchor_path=m.anchor.path if m.anchor else None,
-        anchor_symbol=m.anchor.symbol if m.anchor else None,
-        project=m.project,
-        metadata=m.metadata,
-    )
-
-
-def _store(w: _Writer, memory_id: str, found: _Extracted, refs: Sequence[EntityRef]) -> int:
-    entities, relations = found
-    w.entities([(e.type, e.name, e.display) for e in entities])
-    ids: dict[tuple[str, str], int] = {}
-    for ent in entities:
-        ids[(ent.type, ent.name)] = entity_id = w.entity(
-            ent.type, ent.name, ent.display, ent.aliases
-        )
-        w.mention(memory_id, entity_id, ent.confidence, ent.source)
-    for rel in relations:
-        src, dst = ids.get(rel.src), ids.get(rel.dst)
-        if src is not None and dst is not None and src != dst:
-            w.relate(src, dst, rel.type, memory_id, rel.weight)
-    if refs:
-        _store_refs(w, memory_id, ids, refs)
-    return len(ids)
-
-
-def _store_refs(
-    w: _Writer, memory_id: str, ids: dict[tuple[str, str], int], refs: Sequence[EntityRef]
-) -> None:
-    """Connector entities: a person "authored"/"attended"… the memory's subjects; an
-    organisation's "member_of" takes the people of its mail domain."""
-    merged: dict[tuple[str, str], tuple[str, list[str]]] = {}
-    for ref in refs:
-        key = (ref.type, ref.name.strip().lower())
-        display, rels = merged.setdefault(key, (ref.display or ref.name, []))
-        if ref.relation and ref.relation not in rels:
-            rels.append(ref.relation)
-    for key, (display, rels) in merged.items():
-        ids[key] = entity_id = w.entity(key[0], key[1], display, (key[1],))
-        w.mention(memory_id, entity_id, 1.0, "connector" + (":" + ",".join(rels) if rels else ""))
-    subjects = [entity_id for k, entity_id in ids.items() if k[0] in SUBJECT_TYPES][:10]
-    for key, (_, rels) in merged.items():
-        if key[0] in SUBJECT_TYPES:
-            continue
-        for rel in rels:
-            if rel == "member_of":
-                for member in (
-                    i for k, i in ids.items() if k[0] == "person" and _in_domain(k[1], key[1])
-                ):
-                    w.relate(member, ids[key], rel, memory_id, 1.0)
-            else:
-                for subject in (s for s in subjects if s != ids[key]):
-                    w.relate(ids[key], subject, rel, memory_id, 1.0)
-
-
-def _in_domain(email: str, domain: str) -> bool:
-    host = email.rpartition("@")[2]
-    return "@" in email and (host == domain or host.endswith("." + domain))
 
 
 def reindex_memory(
@@ -283,7 +217,7 @@ def unindex_memory(conn: Conn, memory_id: str, ids: Ids | None = None) -> list[E
     """Remove a memory's mentions and evidence; relations and entities left without any go.
 
     Returns the connector entities it had (they are stored nowhere else)."""
-    refs = [_ref(r) for r in _connector_refs(conn, [memory_id]).get(memory_id, [])]
+    refs = [ref_of(r) for r in _connector_refs(conn, [memory_id]).get(memory_id, [])]
     w = _Writer(conn, ids)
     w.drop_evidence(
         [
@@ -366,7 +300,7 @@ def rebuild(
     start = time.perf_counter()
     with write() as conn:
         refs = _connector_refs(conn)
-        _merge_refs(refs, json.loads(db.get_meta(conn, REFS_KEY) or "{}"))
+        merge_refs(refs, json.loads(db.get_meta(conn, REFS_KEY) or "{}"))
         db.set_meta(conn, REFS_KEY, json.dumps(refs))
         for table in ("relation_evidence", "relations", "memory_entities", "entity_aliases"):
             conn.execute(f"DELETE FROM {table}")
@@ -381,7 +315,7 @@ def rebuild(
     return RebuildResult(done, int(row[0]), int(row[1]), time.perf_counter() - start)
 
 
-def _rebuild_memories(write: Opener, refs: _Refs, progress: ProgressCallback, batch: int) -> int:
+def _rebuild_memories(write: Opener, refs: Refs, progress: ProgressCallback, batch: int) -> int:
     last, done = 0, 0
     while True:
         with write() as conn:
@@ -394,10 +328,10 @@ def _rebuild_memories(write: Opener, refs: _Refs, progress: ProgressCallback, ba
                 return done
             w = _Writer(conn)
             ids = [str(r[1]) for r in rows]
-            _merge_refs(refs, _connector_refs(conn, ids))
+            merge_refs(refs, _connector_refs(conn, ids))
             for r in rows:
                 m = row_to_memory(r)
-                _store(w, m.id, _extract(m), [_ref(x) for x in refs.get(m.id, ())])
+                store_graph(w, m.id, extract_of(m), [ref_of(x) for x in refs.get(m.id, ())])
             w.flush()
         last, done = int(rows[-1][0]), done + len(rows)
         progress(ProgressEvent("entities", done, max(total, done)))
@@ -414,7 +348,7 @@ def _rebuild_links(write: Opener, progress: ProgressCallback) -> None:
         conn.execute("DELETE FROM devmem_meta WHERE key = %s", (REFS_KEY,))
 
 
-def _connector_refs(conn: Conn, memory_ids: Sequence[str] | None = None) -> _Refs:
+def _connector_refs(conn: Conn, memory_ids: Sequence[str] | None = None) -> Refs:
     """The connector entities of these memories (of all, without ``memory_ids``)."""
     query = (
         "SELECT me.memory_id, e.type, e.name, e.display, me.source FROM memory_entities me"
@@ -424,18 +358,8 @@ def _connector_refs(conn: Conn, memory_ids: Sequence[str] | None = None) -> _Ref
     if memory_ids is not None:
         query += " AND me.memory_id = ANY(%s::text[])"
         args.append(list(memory_ids))
-    out: _Refs = {}
+    out: Refs = {}
     for memory_id, etype, name, display, source in conn.execute(query, args):
         for rel in str(source).partition(":")[2].split(","):
             out.setdefault(str(memory_id), []).append([etype, name, display, rel or None])
     return out
-
-
-def _ref(row: list[str | None]) -> EntityRef:
-    return EntityRef(str(row[0]), str(row[1]), row[2], row[3])
-
-
-def _merge_refs(into: _Refs, more: _Refs) -> None:
-    for memory_id, found in more.items():
-        have = into.setdefault(memory_id, [])
-        have += [r for r in found if r not in have]

@@ -22,16 +22,16 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from core import extract
 from core.models import EntityRef, Memory, ProgressCallback, ProgressEvent, no_progress
 from core.storage import sqlite_db as db
 from core.storage.base import RebuildResult
+from core.storage.graph_writes import Refs, extract_of, merge_refs, ref_of
+from core.storage.graph_writes import store as store_graph
 from core.storage.sqlite_db import Connection
 from core.storage.sqlite_rows import MEMORY_COLUMNS, row_to_memory
 from core.storage.sqlite_store import Store
 
 # What a connector's people relate to in a memory ("authored" a file, "attended" a meeting).
-SUBJECT_TYPES = ("meeting", "issue", "repository", "project", "file", "symbol")
 LINK_ENTITIES = 3  # a memory link relates the top-3 entities of each end
 REBUILD_BATCH = 500
 REFS_KEY = "graph_rebuild_connector_entities"  # meta key: the connector entities while rebuilding
@@ -39,7 +39,6 @@ _CHUNK = 500
 
 
 # Connector entities by memory rowid (a string: they go through JSON): [type, name, display, relation]
-_Refs = dict[str, list[list[str | None]]]
 
 
 class _Writer:
@@ -64,6 +63,9 @@ class _Writer:
         self.entity_ids.clear()
         self.relation_ids.clear()
         self.known_aliases.clear()
+
+    def entities(self, wanted: Sequence[tuple[str, str, str]]) -> None:
+        """Nothing to prepare: each entity is resolved as it comes (in process, no round trips)."""
 
     def entity(self, etype: str, name: str, display: str, aliases: Iterable[str]) -> int:
         key = (etype, name)
@@ -201,80 +203,12 @@ def _identifying(name: str) -> bool:
 def index_memory(conn: Connection, rowid: int, m: Memory, refs: Sequence[EntityRef] = ()) -> int:
     """Extract and store the entities and relations of one memory; returns the entity count."""
     w = _Writer(conn)
-    count = _store(w, rowid, _extract(m), refs)
+    count = store_graph(w, rowid, extract_of(m), refs)
     w.flush()
     sources = _link_sources(conn, rowid)
     if sources:
         _refresh_links(w, sources)
     return count
-
-
-def _extract(m: Memory) -> tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]]:
-    return extract.extract(
-        m.content,
-        title=m.title,
-        kind=m.kind,
-        anchor_path=m.anchor.path if m.anchor else None,
-        anchor_symbol=m.anchor.symbol if m.anchor else None,
-        project=m.project,
-        metadata=m.metadata,
-    )
-
-
-def _store(
-    w: _Writer,
-    rowid: int,
-    found: tuple[list[extract.ExtractedEntity], list[extract.ExtractedRelation]],
-    refs: Sequence[EntityRef],
-) -> int:
-    entities, relations = found
-    ids: dict[tuple[str, str], int] = {}
-    for ent in entities:
-        ids[(ent.type, ent.name)] = entity_id = w.entity(
-            ent.type, ent.name, ent.display, ent.aliases
-        )
-        w.mention(rowid, entity_id, ent.confidence, ent.source)
-    for rel in relations:
-        src, dst = ids.get(rel.src), ids.get(rel.dst)
-        if src is not None and dst is not None and src != dst:
-            w.relate(src, dst, rel.type, rowid, rel.weight)
-    if refs:
-        _store_refs(w, rowid, ids, refs)
-    return len(ids)
-
-
-def _store_refs(
-    w: _Writer, rowid: int, ids: dict[tuple[str, str], int], refs: Sequence[EntityRef]
-) -> None:
-    """Connector entities: a person "authored"/"attended"… the memory's subjects (its files,
-    issue, meeting…); an organisation's "member_of" takes the people of its mail domain."""
-    merged: dict[tuple[str, str], tuple[str, list[str]]] = {}
-    for ref in refs:
-        key = (ref.type, ref.name.strip().lower())
-        display, rels = merged.setdefault(key, (ref.display or ref.name, []))
-        if ref.relation and ref.relation not in rels:
-            rels.append(ref.relation)
-    for key, (display, rels) in merged.items():
-        ids[key] = entity_id = w.entity(key[0], key[1], display, (key[1],))
-        w.mention(rowid, entity_id, 1.0, "connector" + (":" + ",".join(rels) if rels else ""))
-    subjects = [entity_id for k, entity_id in ids.items() if k[0] in SUBJECT_TYPES][:10]
-    for key, (_, rels) in merged.items():
-        if key[0] in SUBJECT_TYPES:  # "attended" on a meeting says how its actors relate to it
-            continue
-        for rel in rels:
-            if rel == "member_of":
-                for member in (
-                    i for k, i in ids.items() if k[0] == "person" and _in_domain(k[1], key[1])
-                ):
-                    w.relate(member, ids[key], rel, rowid, 1.0)
-            else:
-                for subject in (s for s in subjects if s != ids[key]):
-                    w.relate(ids[key], subject, rel, rowid, 1.0)
-
-
-def _in_domain(email: str, domain: str) -> bool:
-    host = email.rpartition("@")[2]
-    return "@" in email and (host == domain or host.endswith("." + domain))
 
 
 def reindex_memory(
@@ -290,7 +224,7 @@ def unindex_memory(conn: Connection, rowid: int) -> list[EntityRef]:
     """Remove a memory's mentions and evidence; relations and entities left without any go too.
 
     Returns the connector entities it had (they are stored nowhere else)."""
-    refs = [_ref(r) for r in _connector_refs(conn, [rowid]).get(str(rowid), [])]
+    refs = [ref_of(r) for r in _connector_refs(conn, [rowid]).get(str(rowid), [])]
     w = _Writer(conn)
     w.drop_evidence(
         conn.execute(
@@ -379,7 +313,7 @@ def rebuild(
     start = time.perf_counter()
     refs = _connector_refs(store.conn())
     with store.write() as conn:
-        _merge_refs(refs, json.loads(db.get_meta(conn, REFS_KEY) or "{}"))
+        merge_refs(refs, json.loads(db.get_meta(conn, REFS_KEY) or "{}"))
         db.set_meta(conn, REFS_KEY, json.dumps(refs))  # before the only other copy goes
         for table in (
             "relation_evidence",
@@ -397,7 +331,7 @@ def rebuild(
     return RebuildResult(done, entities, relations, time.perf_counter() - start)
 
 
-def _rebuild_memories(store: Store, refs: _Refs, progress: ProgressCallback, batch: int) -> int:
+def _rebuild_memories(store: Store, refs: Refs, progress: ProgressCallback, batch: int) -> int:
     total = store.count()
     w, last, done = _Writer(store.conn()), 0, 0
     seen_version = _data_version(store.conn())
@@ -413,19 +347,19 @@ def _rebuild_memories(store: Store, refs: _Refs, progress: ProgressCallback, bat
         if not rows:
             return done
         found = [
-            (int(r[0]), (r[20], r[22]), _extract(row_to_memory(r))) for r in rows
+            (int(r[0]), (r[20], r[22]), extract_of(row_to_memory(r))) for r in rows
         ]  # outside the lock
         with store.write() as conn:
             if _data_version(conn) != seen_version:  # another process wrote: cached ids may be gone
                 w.forget_ids()
             rowids = [rowid for rowid, _, _ in found]
             current = _versions(conn, rowids)
-            _merge_refs(refs, _connector_refs(conn, rowids))  # written meanwhile by a connector
+            merge_refs(refs, _connector_refs(conn, rowids))  # written meanwhile by a connector
             for rowid, version, extracted in found:
                 if (
                     current.get(rowid) == version
                 ):  # else deleted, or changed and re-indexed meanwhile
-                    _store(w, rowid, extracted, [_ref(r) for r in refs.get(str(rowid), ())])
+                    store_graph(w, rowid, extracted, [ref_of(r) for r in refs.get(str(rowid), ())])
             w.flush()
             seen_version = _data_version(conn)
         last, done = int(rows[-1][0]), done + len(rows)
@@ -444,12 +378,12 @@ def _rebuild_links(store: Store, progress: ProgressCallback) -> None:
         conn.execute("DELETE FROM meta WHERE key = ?", (REFS_KEY,))
 
 
-def _connector_refs(conn: Connection, rowids: Sequence[int] | None = None) -> _Refs:
+def _connector_refs(conn: Connection, rowids: Sequence[int] | None = None) -> Refs:
     """The connector entities of these memories (of all, without ``rowids``)."""
     where, args = "", list(rowids or ())
     if rowids is not None:
         where = f" AND me.memory_rowid IN ({','.join('?' * len(args))})"
-    out: _Refs = {}
+    out: Refs = {}
     for rowid, etype, name, display, source in conn.execute(
         "SELECT me.memory_rowid, e.type, e.name, e.display, me.source FROM memory_entities me"
         f" JOIN entities e ON e.id = me.entity_id WHERE me.source LIKE 'connector%'{where}",
@@ -458,16 +392,6 @@ def _connector_refs(conn: Connection, rowids: Sequence[int] | None = None) -> _R
         for rel in str(source).partition(":")[2].split(","):
             out.setdefault(str(rowid), []).append([etype, name, display, rel or None])
     return out
-
-
-def _ref(row: list[str | None]) -> EntityRef:
-    return EntityRef(str(row[0]), str(row[1]), row[2], row[3])
-
-
-def _merge_refs(into: _Refs, more: _Refs) -> None:
-    for rowid, found in more.items():
-        have = into.setdefault(rowid, [])
-        have += [r for r in found if r not in have]
 
 
 def _data_version(conn: Connection) -> int:
