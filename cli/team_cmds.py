@@ -286,7 +286,8 @@ def migrate(
         fail("--to must be a team store URL: postgresql://YOU@HOST/DB.", 2)
     source = common.service()
     with errors():
-        target = build_service(Settings.from_env(dict(os.environ), to))
+        env = {k: v for k, v in os.environ.items() if k != "DEVMEM_DB_READ"}  # another store's
+        target = build_service(Settings.from_env(env, to))
         try:
             with progress_bar("migrating") as progress:
                 result = migrate_store(source, target, progress)

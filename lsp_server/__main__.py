@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         chosen = (
             settings
             if db_path is None
-            else replace(settings, db_path=Settings.from_env({}, db_path).db_path)
+            else replace(settings, db_path=Settings.from_env({}, db_path).db_path, db_read=None)
         )
         return build_service(chosen)
 

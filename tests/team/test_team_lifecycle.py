@@ -9,7 +9,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from cli import common
+from cli.main import app as devmem
 from tests.connectors.conftest import Repo
 from tests.team.conftest import TeamDb
 from tests.team.test_team_cli import run
@@ -22,7 +25,10 @@ def _no_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def visible(url: str, memory_id: str) -> bool:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT 1 FROM memories WHERE id = %s", (memory_id,)).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM memories WHERE id = %s", (memory_id,)).fetchone()
+            is not None
+        )
 
 
 def test_unshare_from_a_team_a_person_and_the_organisation(team_db: TeamDb) -> None:
@@ -41,7 +47,9 @@ def test_unshare_from_a_team_a_person_and_the_organisation(team_db: TeamDb) -> N
     assert visible(cid, memory_id)
     run(ann, "unshare", memory_id, "--user", team_db.role("cid"))
     assert not visible(cid, memory_id)
-    assert "not shared with" in run(ann, "unshare", memory_id, "--user", team_db.role("cid"), code=1)
+    assert "not shared with" in run(
+        ann, "unshare", memory_id, "--user", team_db.role("cid"), code=1
+    )
 
     run(ann, "share", memory_id, "--team", "ops")
     run(ann, "share", memory_id, "--public")
@@ -91,10 +99,6 @@ def test_team_delete_refuses_what_holds_memories_and_non_admins(team_db: TeamDb)
 def test_team_delete_asks_first(team_db: TeamDb) -> None:
     fay = team_db.add("fay")
     run(fay, "team", "create", "tmp")
-    from cli import common
-    from cli.main import app as devmem
-    from typer.testing import CliRunner
-
     common.STATE.service = None
     answered = CliRunner().invoke(devmem, ["--db", fay, "team", "delete", "tmp"], input="n\n")
     assert answered.exit_code == 1 and "Nothing deleted" in answered.output
