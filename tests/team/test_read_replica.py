@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from cli import common
 from cli.main import app as devmem
-from core import MemoryInput, MemoryService, Settings, build_service
+from core import MemoryInput, MemoryService, Settings, acting_as, build_service
 from core.storage import pg_replica
 from tests import pgserver
 from tests.pgreplica import PgReplica
@@ -82,6 +82,13 @@ def test_searches_go_to_the_replica_and_writes_to_the_primary(
         assert found(rob, "lighthouse") == [] and rob.list().total == 0
     finally:
         rob.close()
+    server = open_service(people.owner_url, replica.url())  # as a team server acts for a person
+    try:
+        assert found(server, "keepers") == [second.id]
+        with acting_as(people.role("rob")):  # SET LOCAL ROLE on the replica
+            assert found(server, "keepers") == []
+    finally:
+        server.close()
     rob_on_replica = with_login(
         replica.url(people.owner_url.rsplit("/", 1)[1].split("?")[0]),
         user=people.role("rob"),
