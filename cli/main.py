@@ -374,6 +374,9 @@ def stats(json_out: JsonOpt = False) -> None:
     console.print(
         f"database: {data['db_path']} ({data['db_bytes'] / 1e6:.1f} MB, schema v{data['schema_version']})"
     )
+    if replica := data.get("read_replica"):
+        state = f"lag {replica['lag_s']:.1f} s" if replica["answering"] else "not answering"
+        console.print(f"read replica: {replica['location']} ({state})")
     for key in ("by_kind", "by_project", "by_source"):
         if data[key]:
             console.print(

@@ -36,6 +36,25 @@ POOL_MAX = 8
 ACQUIRE_S = 2.0  # a replica that gives no connection within this is down for now
 RETRY_S = 30.0  # a down replica is tried again after this long
 
+_STATUS = (
+    "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+    " THEN 0 ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
+)
+
+
+class _QuietReconnects(logging.Filter):
+    """psycopg's pool logs a warning at each failed reconnection of the replica's pool while
+    it is down; ours says it once per outage, so theirs become DEBUG (other pools untouched)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and f"'{POOL_NAME}'" in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+POOL_NAME = "devmem-read"
+logging.getLogger("psycopg.pool").addFilter(_QuietReconnects())
+
 # The replica is unusable for this read (down, restarting, or a query cancelled by recovery).
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.SerializationFailure, PoolTimeout)
 
@@ -89,7 +108,7 @@ class Reads:
                 kwargs={"connect_timeout": pg_db.CONNECT_TIMEOUT_S, "autocommit": True},
                 configure=pg_db._configure,
                 open=False,
-                name="devmem-read",
+                name=POOL_NAME,
             )
             self._pool.open(wait=False)  # a replica that is down must not stop the start
 
@@ -137,6 +156,22 @@ class Reads:
                 self._primary.location,
                 RETRY_S,
             )
+
+    def status(self) -> dict[str, Any] | None:
+        """The replica as `devmem stats` shows it (None without one): its location, whether
+        it answers now, whether it is a standby, and how far behind its replay is (seconds;
+        0 when it has replayed all it received)."""
+        if self._pool is None:
+            return None
+        out: dict[str, Any] = {"location": self.location, "answering": False}
+        try:
+            with self._pool.connection(timeout=ACQUIRE_S) as conn:
+                row = conn.execute(_STATUS).fetchone()
+        except (*_UNAVAILABLE, psycopg.Error):
+            return out
+        if row is not None:
+            out |= {"answering": True, "in_recovery": bool(row[0]), "lag_s": float(row[1] or 0)}
+        return out
 
     def close(self) -> None:
         if self._pool is not None:

@@ -254,7 +254,9 @@ class PgStorage:
         return self._read(store.cursors)
 
     def stats(self) -> dict[str, Any]:
-        return self._read_tx(upkeep.stats, self.location, self.schema_version())
+        out = self._read_tx(upkeep.stats, self.location, self.schema_version())
+        replica = self._reads.status()
+        return out if replica is None else out | {"read_replica": replica}
 
     def schema_version(self) -> int:
         with self._db.tx() as conn:

@@ -74,6 +74,9 @@ def test_searches_go_to_the_replica_and_writes_to_the_primary(
         replica.wait()
         assert found(ria, "keepers") == [second.id]
         assert found(ria, "arrears") == [second.id]
+        shown = ria.stats()["read_replica"]
+        assert shown["answering"] and shown["in_recovery"] and shown["lag_s"] >= 0
+        assert people.passwords["ria"] not in str(shown)
     finally:
         ria.close()
 
@@ -99,8 +102,15 @@ def test_searches_go_to_the_replica_and_writes_to_the_primary(
     assert row == (True, 0)
 
 
-def test_the_cli_takes_a_replica_with_db_read(people: TeamDb, replica: PgReplica) -> None:
+def fresh_cli() -> None:
+    """As a new process would: the last command's service closed (its pools with it)."""
+    if common.STATE.service is not None:
+        common.STATE.service.close()
     common.STATE.service = None
+
+
+def test_the_cli_takes_a_replica_with_db_read(people: TeamDb, replica: PgReplica) -> None:
+    fresh_cli()
     url = people.urls["ria"]
     replica.pause(True)
     try:
@@ -108,14 +118,17 @@ def test_the_cli_takes_a_replica_with_db_read(people: TeamDb, replica: PgReplica
             devmem, ["--db", url, "add", "Harbour cranes rest on Sundays"], env=NO_MODEL
         )
         assert added.exit_code == 0, added.output
-        common.STATE.service = None
+        fresh_cli()
         args = ["--db", url, "--db-read", replica.url(), "search", "harbour", "--json"]
         searched = CliRunner().invoke(devmem, args, env=NO_MODEL)
         assert searched.exit_code == 0, searched.output
         assert json.loads(searched.output)["hits"] == []  # answered by the paused replica
+        fresh_cli()
+        shown = CliRunner().invoke(devmem, [*args[:4], "stats"], env=NO_MODEL)
+        assert "read replica:" in shown.output and "(lag" in shown.output
     finally:
         replica.pause(False)
-        common.STATE.service = None
+        fresh_cli()
 
 
 def test_reads_fall_back_to_the_primary_while_the_replica_is_down(
@@ -131,11 +144,14 @@ def test_reads_fall_back_to_the_primary_while_the_replica_is_down(
             assert found(ria, "spring") == expected
             late = open_service(people.urls["ria"], replica.url())  # opened while it is down
             assert found(late, "rotations") == expected
+            assert late.stats()["read_replica"]["answering"] is False
             late.close()
-        warned = [r for r in caplog.records if r.name == pg_replica.__name__]
-        assert len(warned) == 2  # one per service, not one per read
-        assert all(r.levelno == logging.WARNING for r in warned)
-        assert "read replica" in warned[0].getMessage()
+        warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        ours = [r for r in warned if r.name == pg_replica.__name__]
+        assert len(ours) == 2  # one per service, not one per read
+        assert "read replica" in ours[0].getMessage()
+        # the pool's reconnection attempts are not warnings; only its discarded connections
+        assert all(r in ours or "discarding closed" in r.getMessage() for r in warned)
         for secret in (people.passwords["ria"], pgserver.shared().password):
             assert secret not in caplog.text
     finally:
