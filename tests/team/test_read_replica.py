@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 from typer.testing import CliRunner
 
 from cli import common
 from cli.main import app as devmem
-from core import MemoryInput, MemoryService, Settings, acting_as, build_service
+from core import MemoryInput, MemoryService, Settings, TeamService, acting_as, build_service
 from core.storage import pg_replica
 from tests import pgserver
+from tests.mcp.mcp_helpers import call, http_server, http_session
 from tests.pgreplica import PgReplica
 from tests.team.conftest import TeamDb, with_login
 
@@ -100,6 +104,50 @@ def test_searches_go_to_the_replica_and_writes_to_the_primary(
     with psycopg.connect(rob_on_replica) as conn:  # raw SQL on the replica, rob's password
         row = conn.execute("SELECT pg_is_in_recovery(), count(*) FROM memories").fetchone()
     assert row == (True, 0)
+
+
+async def test_the_team_server_searches_on_the_replica_as_each_person(
+    people: TeamDb, replica: PgReplica
+) -> None:
+    """`devmem-mcp --http --db … --db-read …`: a real MCP session; the server's own login reads
+    the replica acting as the signed-in person (SET LOCAL ROLE there too)."""
+    role, password = people.role("srv"), secrets.token_urlsafe(16)
+    with psycopg.connect(people.owner_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+    owner = TeamService.open(people.owner_url)
+    owner.add_server(role)
+    owner.close()
+    ria = TeamService.open(people.urls["ria"])
+    rob = TeamService.open(people.urls["rob"])
+    ria_token, rob_token = ria.create_token("replica")[1], rob.create_token("replica")[1]
+    ria.close()
+    rob.close()
+    server = with_login(people.owner_url, user=role, password=password)
+    keep = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "HOME") if k in os.environ}
+    env = keep | NO_MODEL | {"DEVMEM_DB": server, "DEVMEM_DB_READ": replica.url()}
+    with http_server(env) as url:
+        async with http_session(url, {"authorization": f"Bearer {ria_token}"}) as session:
+            note = "Ria's note: the tide tables are printed in March"
+            first = (await call(session, "remember", content=note))["memory"]["id"]
+            replica.wait()
+            hits = (await call(session, "recall", query="tide tables", mode="text"))["hits"]
+            assert [h["id"] for h in hits] == [first]
+            replica.pause(True)
+            try:
+                later = "Ria's note: the tide gauge is recalibrated in May"
+                second = (await call(session, "remember", content=later))["memory"]["id"]
+                hits = (await call(session, "recall", query="gauge", mode="text"))["hits"]
+                assert hits == []  # the paused replica answered the search
+                assert (await call(session, "get_memory", id=second))["memory"]["id"] == second
+            finally:
+                replica.pause(False)
+        async with http_session(url, {"authorization": f"Bearer {rob_token}"}) as session:
+            hits = (await call(session, "recall", query="tide tables", mode="text"))["hits"]
+            assert hits == []  # rob, on the same replica connection pool, sees none of ria's
 
 
 def fresh_cli() -> None:
