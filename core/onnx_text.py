@@ -8,11 +8,18 @@ are the same (tests/core/test_onnx_text.py compares them with fastembed's). What
 is fastembed's import: its model registry, Hugging Face hub client and helpers cost a
 long-lived process ~17-30 MB that this model never uses. Other models still go through
 fastembed (see core.embeddings).
+
+The session loads a lean copy of the model whose embedding tables stay int8 in memory
+(core.onnx_lean: the same vectors, ~34 MB less).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,38 @@ import numpy as np
 import numpy.typing as npt
 
 Rows = npt.NDArray[np.float32]
+log = logging.getLogger(__name__)
+LEAN_NAME = "model.lean.onnx"
+LEAN_TIMEOUT_S = 120.0
+
+
+def model_file(model_dir: Path) -> Path:
+    """The model to load: the lean copy (core.onnx_lean), made once in a child process and
+    cached beside the model; the model itself when the copy cannot be made."""
+    lean = model_dir / LEAN_NAME
+    if not _lean_intact(lean):
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "core.onnx_lean", str(model_dir / "model.onnx"), str(lean)],
+                check=True,
+                capture_output=True,
+                timeout=LEAN_TIMEOUT_S,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.info("using the model as shipped (no lean copy: %s)", exc)
+            return model_dir / "model.onnx"
+    return lean if _lean_intact(lean) else model_dir / "model.onnx"
+
+
+def _lean_intact(lean: Path) -> bool:
+    """The lean copy exists and matches the checksum written with it (a copy cut short by
+    a full disk or a kill is made again)."""
+    try:
+        expected = lean.with_name(lean.name + ".sha256").read_text(encoding="ascii").strip()
+        return hashlib.sha256(lean.read_bytes()).hexdigest() == expected
+    except OSError:
+        return False
 
 
 def load_tokenizer(model_dir: Path) -> Any:
@@ -67,7 +106,7 @@ class OnnxTextModel:
 
     def __init__(self, model_dir: Path, threads: int | None = None, arena: bool = False) -> None:
         self.tokenizer = load_tokenizer(model_dir)
-        self.session = load_session(model_dir / "model.onnx", threads, arena)
+        self.session = load_session(model_file(model_dir), threads, arena)
         self._inputs = {node.name for node in self.session.get_inputs()}
         self.embed_documents_dim = int(self.session.get_outputs()[0].shape[-1])
 

@@ -89,3 +89,19 @@ def test_embedder_vectors_unchanged(embedder: FastEmbedEmbedder, fastembed_model
     ref = np.asarray(list(fastembed_model.embed(TEXTS, batch_size=16)))  # type: ignore[attr-defined]
     ref /= np.linalg.norm(ref, axis=1, keepdims=True).clip(min=1e-12)
     np.testing.assert_allclose(embedder.embed_documents(TEXTS), ref, atol=1e-5, rtol=0)
+
+
+def test_the_lean_copy_keeps_the_vectors_and_is_made_again_when_damaged(
+    model_dir: Path, fastembed_model: object
+) -> None:
+    from core.onnx_text import LEAN_NAME, model_file
+
+    lean = model_dir / LEAN_NAME
+    assert model_file(model_dir) == lean  # made once (or already made by another test)
+    ours = np.asarray(list(OnnxTextModel(model_dir).embed(TEXTS[:4])))
+    ref = np.asarray(list(fastembed_model.embed(TEXTS[:4])))  # type: ignore[attr-defined]
+    assert np.array_equal(ours, ref)  # the same multiplications: bit for bit
+    size = lean.stat().st_size
+    assert size < (model_dir / "model.onnx").stat().st_size + 4096
+    lean.write_bytes(lean.read_bytes()[: size // 2])  # cut short (a full disk, a kill)
+    assert model_file(model_dir) == lean and lean.stat().st_size == size
