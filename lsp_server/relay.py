@@ -178,13 +178,30 @@ class Relay:
                 self._send(body)
             return
         self.exited = self.exited or message.get("method") == "exit"
-        if self.sock is None and not self._reconnect_for(message):
+        if not self._deliver(body, message):
             return
-        # Noted after a reconnection's replay: the replay is the state before this message.
+        # Noted once delivered: a reconnection's replay is the state before this message.
         self.session.note(message)
         if key is not None:
             self.pending[key] = message
-        self._send(body)
+
+    def _deliver(self, body: bytes, message: Message) -> bool:
+        """Send ``message`` to the engine, a new one if need be; False when it was answered
+        here instead. A send that fails met a dead engine whose end was not read yet: that
+        engine never read the message, so it goes to the next one."""
+        for _attempt in range(2):
+            if self.sock is None:
+                if not self._reconnect_for(message):
+                    return False
+                if self.sock is None:
+                    continue  # the new engine died during the replay
+            if self._send(body):
+                return True
+        if message.get("id") is not None:  # two engines gone at once: the editor asks again
+            self.to_client.append(_encode(_cancelled(message)))
+        else:
+            self.session.note(message)  # the next replay carries it
+        return False
 
     def _reconnect_for(self, message: Message) -> bool:
         """No engine: start one for this message, or answer it here (False)."""
@@ -197,12 +214,14 @@ class Relay:
         self.reconnect()
         return True
 
-    def _send(self, body: bytes) -> None:
+    def _send(self, body: bytes) -> bool:
         try:
             assert self.sock is not None
             self.sock.sendall(frame(body))
-        except OSError:  # it died under us: what it owed is answered, the next message reconnects
+            return True
+        except OSError:  # it died: what it owed is answered
             self.engine_gone()
+            return False
 
     def reconnect(self) -> None:
         """A new engine, told what the old one knew."""

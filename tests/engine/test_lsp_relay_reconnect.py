@@ -9,9 +9,12 @@ relay, which starts a real engine on demand in this module's own runtime folder.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import shutil
 import signal
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.engine.conftest import status, stop_engine, wait_gone
 from tests.lsp.conftest import BILLING, SERVER, make_repo, rng, uri_of
+from tests.reliability.helpers import DEVMEM
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -150,3 +154,28 @@ async def test_a_request_in_flight_gets_an_error_and_the_next_one_an_answer(
         await asyncio.wait_for(pending, 30)
     again = await _command(client, "devmem.search", {"query": "same-day refunds", "uri": uri})
     assert again["hits"] and again["hits"][0]["title"] == "Same-day refunds"
+
+
+def _vm_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_status_and_doctor_show_the_new_engines_memory(client: LanguageClient) -> None:
+    """`devmem serve status` and `devmem doctor` report the engine that took over, with its
+    resident memory as the kernel counts it."""
+    out = subprocess.run(
+        [DEVMEM, "serve", "status", "--json"], env=ENV, capture_output=True, text=True, check=True
+    )
+    info = json.loads(out.stdout)
+    kernel = _vm_rss_mb(int(info["pid"]))
+    assert info["clients"] == {"lsp": 1}
+    assert abs(info["rss_mb"] - kernel) <= 0.1 * kernel  # (it moves a little between reads)
+    doctor = subprocess.run(
+        [DEVMEM, "doctor"], env=ENV, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert f"pid {info['pid']}" in doctor.stdout
+    shown = re.search(r"RSS (\d+) MB", doctor.stdout)
+    assert shown is not None and abs(int(shown.group(1)) - kernel) <= 0.1 * kernel
