@@ -9,7 +9,7 @@ the engine, side by side in one run; and where one server's megabytes go.
   ``recall``; the language server's ``devmem.search`` without the "loading" notice); then the
   resident memory (VmRSS) of each process is read from /proc and summed.
 * **steps**: one fresh Python process adds a server's parts one by one and prints its RSS after
-  each (the SDK, core + numpy + SQLite, ONNX Runtime + fastembed, the model session, the
+  each (the SDK, core + numpy + SQLite, ONNX Runtime + tokenizers, the model session, the
   heap trim, a store + 100 recalls, 320 documents embedded), then the same documents with
   ONNX Runtime's CPU arena on, as before this issue.
 
@@ -118,12 +118,12 @@ out.append(("+ MCP SDK and the server's modules", rss()))
 from core import MemoryService, Settings
 import core.service, numpy
 out.append(("+ core service, numpy, SQLite", rss()))
-import onnxruntime, fastembed
-out.append(("+ ONNX Runtime, fastembed (imported)", rss()))
-from core.embeddings import DEFAULT_MODEL, FastEmbedEmbedder, assemble_default_model
+import onnxruntime, tokenizers
+out.append(("+ ONNX Runtime, tokenizers (imported)", rss()))
+from core.embeddings import FastEmbedEmbedder, assemble_default_model
+from core.onnx_text import OnnxTextModel
 cache = Path(sys.argv[1])
-model = fastembed.TextEmbedding(DEFAULT_MODEL, specific_model_path=str(assemble_default_model(cache)),
-    local_files_only=True, enable_cpu_mem_arena=sys.argv[3] == "on")
+model = OnnxTextModel(assemble_default_model(cache), arena=sys.argv[3] == "on")
 out.append(("+ the model session (as built)", rss()))
 ctypes.CDLL("libc.so.6").malloc_trim(0)
 out.append(("  … after returning the freed heap (malloc_trim)", rss()))

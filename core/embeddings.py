@@ -168,32 +168,39 @@ class FastEmbedEmbedder:
             self._done.set()
 
     def _build(self, arena: bool = False) -> Any:
-        """A fastembed model. ``arena``: ONNX Runtime's CPU memory arena, which keeps the
-        peak of every batch ever run (~+570 MB after long documents): off for the model a
-        server keeps (queries and small writes: no measurable cost), on for a bulk job's own
-        model (~15 % faster batches; its memory goes with it)."""
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never let fastembed reach for the hub
-        from fastembed import TextEmbedding
+        """The model. ``arena``: ONNX Runtime's CPU memory arena, which keeps the peak of
+        every batch ever run (~+570 MB after long documents): off for the model a server
+        keeps (queries and small writes: no measurable cost), on for a bulk job's own model
+        (~15 % faster batches; its memory goes with it).
 
+        The default model runs on ONNX Runtime directly (core.onnx_text: the same vectors
+        without fastembed's import, ~17-30 MB in a long-lived process); a model chosen by
+        the user goes through fastembed."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never let fastembed reach for the hub
         model_dir = self._model_dir
         if model_dir is None and self._model_name == DEFAULT_MODEL:
-            model_dir = assemble_default_model(self._cache_dir)
+            from core.onnx_text import OnnxTextModel
+
+            return OnnxTextModel(
+                assemble_default_model(self._cache_dir), threads=self._threads, arena=arena
+            )
+        from fastembed import TextEmbedding
+
         if model_dir is not None:
-            model = TextEmbedding(
+            return TextEmbedding(
                 self._model_name,
                 specific_model_path=str(model_dir),
                 local_files_only=True,
                 threads=self._threads,
                 enable_cpu_mem_arena=arena,
             )
-        else:  # a non-default model: fastembed's own cache (and network, if the user has one)
-            model = TextEmbedding(
-                self._model_name,
-                cache_dir=str(self._cache_dir),
-                threads=self._threads,
-                enable_cpu_mem_arena=arena,
-            )
-        return model
+        # a non-default model: fastembed's own cache (and network, if the user has one)
+        return TextEmbedding(
+            self._model_name,
+            cache_dir=str(self._cache_dir),
+            threads=self._threads,
+            enable_cpu_mem_arena=arena,
+        )
 
     def is_ready(self) -> bool:
         return self._done.is_set() and self._model is not None

@@ -7,9 +7,9 @@ The relay copies whole lines (MCP's stdio framing) both ways and remembers two t
 the client's ``initialize`` request and ``notifications/initialized``, and the requests
 the engine has not answered yet. When the engine dies (``kill -9``, an upgrade), the relay
 starts a new one, replays the handshake (dropping the new engine's answer to the replayed
-``initialize``) and sends the unanswered requests again: the client sees one slow answer,
-never a hang. A request resent this way may have been carried out by the dead engine
-(``remember`` then answers "deduplicated": the content hash makes it idempotent).
+``initialize``) and sends the unanswered requests again when a second run is harmless (see
+:func:`resendable`): the client sees one slow answer, never a hang. The others (a change
+that could be applied twice) are answered with an error that says to check and retry.
 """
 
 from __future__ import annotations
@@ -28,6 +28,69 @@ CHUNK = 1 << 16
 # The SDK writes responses as {"jsonrpc":"2.0","id":<id>,"result"|"error":…}: the id of an
 # answer is read without parsing a large result; other shapes are parsed in full.
 _ANSWER = re.compile(rb'^\{"jsonrpc":"2\.0","id":("(?:[^"\\]|\\.)*"|-?\d+),"(?:result|error)"')
+
+
+# Requests a new engine may run again after the dead one had them, perhaps done: reads, and
+# writes whose second run changes nothing (remember deduplicates by content hash; a link
+# exists once). Not update_memory (a change to a memory the user wrote is kept as a pending
+# version: a second run keeps a second one), nor forget (a second run answers "not found"
+# although the first forgot it), nor anything unknown. tests/mcp/test_relay_resend.py keeps
+# this in step with the tools' annotations.
+RESENDABLE_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+        "logging/setLevel",
+    }
+)
+RESENDABLE_TOOLS = frozenset(
+    {
+        "recall",
+        "get_memory",
+        "list_memories",
+        "related",
+        "context_for_file",
+        "memory_stats",
+        "graph",
+        "remember",
+        "link_memories",
+    }
+)
+
+
+def resendable(message: dict[str, object]) -> bool:
+    """Whether a request the dead engine may have carried out can be run again."""
+    method = message.get("method")
+    if method == "tools/call":
+        params = message.get("params")
+        return isinstance(params, dict) and params.get("name") in RESENDABLE_TOOLS
+    return method in RESENDABLE_METHODS
+
+
+def interrupted(message: dict[str, object]) -> bytes:
+    """The answer to a request that is not run again: a tool error the model can act on."""
+    request_id = message.get("id")
+    params = message.get("params")
+    if message.get("method") == "tools/call" and isinstance(params, dict):
+        text = (
+            f"{params.get('name')}: the DevMemory engine stopped while running this call, so "
+            "it may or may not have been applied. Check (get_memory, recall) and call it "
+            "again if it was not."
+        )
+        answer: dict[str, object] = {
+            "result": {"content": [{"type": "text", "text": text}], "isError": True}
+        }
+    else:
+        text = f"{message.get('method')}: the DevMemory engine stopped while answering; retry."
+        answer = {"error": {"code": -32603, "message": text}}
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, **answer}).encode() + b"\n"
 
 
 def _message(line: bytes) -> dict[str, object] | None:
@@ -62,6 +125,7 @@ class Relay:
         self.unanswered: dict[str, bytes] = {}  # request id (JSON text) → the request line
         self._init_id: str | None = None
         self._skip_id: str | None = None  # the replayed initialize: its answer is dropped
+        self.to_client: list[bytes] = []  # answers made here, for the pump to write
         self._from_client = b""  # bytes not yet a whole line, each way
         self._from_engine = b""
 
@@ -69,8 +133,10 @@ class Relay:
     def from_client(self, data: bytes) -> None:
         *lines, self._from_client = (self._from_client + data).split(b"\n")
         for line in lines:
+            if self.sock is None:
+                self.reconnect()  # before noting it: this request never met the dead engine
             self._note_request(line + b"\n")
-            self._send(line + b"\n")
+            self._sendall(line + b"\n")
 
     def _note_request(self, line: bytes) -> None:
         if b'"method"' not in line:
@@ -86,39 +152,42 @@ class Relay:
         elif method == "notifications/initialized" and len(self.handshake) == 1:
             self.handshake.append(line)
 
-    def _send(self, line: bytes) -> None:
-        if self.sock is None:
-            self.reconnect()  # also resends this line: it is unanswered (or a notification)
-            if line not in self.unanswered.values():
-                self._sendall(line)
-            return
-        self._sendall(line)
-
     def _sendall(self, line: bytes) -> None:
         try:
             assert self.sock is not None
             self.sock.sendall(line)
         except OSError:  # the engine died under us: the reconnection resends what is due
+            request = line in self.unanswered.values()  # (resent, or answered here)
             self.drop()
             self.reconnect()
-            if line not in self.unanswered.values():
+            if not request:
                 self._sendall(line)
 
     def reconnect(self) -> None:
-        """A new engine: the handshake again, then every request still unanswered."""
+        """A new engine: the handshake again, then the unanswered requests that may run twice
+        (the others are answered here)."""
         sock, _ = open_engine_connection(self.env, self.header)
         self.sock, self._from_engine = sock, b""
         if self.handshake and self._init_id not in self.unanswered:
             self._skip_id = self._init_id
             for line in self.handshake:
                 sock.sendall(line)
-        for line in list(self.unanswered.values()):
-            sock.sendall(line)
+        for key, line in list(self.unanswered.items()):
+            message = _message(line) or {}
+            if resendable(message):
+                sock.sendall(line)
+            else:
+                del self.unanswered[key]
+                self.to_client.append(interrupted(message))
 
     def drop(self) -> None:
         if self.sock is not None:
             self.sock.close()
         self.sock = None
+
+    def take_answers(self) -> bytes:
+        out, self.to_client = b"".join(self.to_client), []
+        return out
 
     # ---- engine → client ---------------------------------------------------------------
     def from_engine(self, data: bytes) -> bytes:
@@ -164,6 +233,7 @@ def pump(relay: Relay, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
                 data = os.read(stdin_fd, CHUNK)
                 if data:
                     relay.from_client(data)
+                    _write_all(stdout_fd, relay.take_answers())
                     continue
                 client_open = False
                 selector.unregister(stdin_fd)
@@ -178,6 +248,7 @@ def pump(relay: Relay, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
                     _write_all(stdout_fd, relay.from_engine(data))
                 elif client_open:
                     _engine_gone(relay)
+                    _write_all(stdout_fd, relay.take_answers())
                 else:
                     relay.drop()
     return 0

@@ -52,11 +52,14 @@ def wait_gone(pid: int, timeout: float = 15.0) -> bool:
 
 
 def _zombie(pid: int) -> bool:
+    """Dead to the last thread. (A process's first thread shows "Z" while its other threads
+    still exit; its files, the engine's sockets among them, close only with the last one.)"""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except (OSError, IndexError):
         return False
-    return fields[0] == "Z"
+    return fields[0] == "Z" and threads <= 1
 
 
 def stop_engine(env: dict[str, str]) -> None:

@@ -96,3 +96,36 @@ def _exists(svc, memory_id: str) -> bool:
     except Exception:
         return False
     return True
+
+
+async def test_a_change_in_flight_is_not_run_twice_a_read_is(env, tmp_path):
+    """The engine dies holding an update and a recall: the recall is sent again to the new
+    engine and answered; the update (a second run could keep a second pending version) is
+    answered with an error saying to check and retry, and applied at most once."""
+    client = await RawMcp.spawn([DEVMEM_MCP], env, tmp_path / "relay.err")
+    try:
+        await client.initialize()
+        memory_id = await _remember(client, 1)
+        pid = int(status(env)["pid"])  # type: ignore[index]
+        os.kill(pid, signal.SIGSTOP)  # it cannot answer: both requests are surely in flight
+        try:
+            update = asyncio.ensure_future(
+                client.tool("update_memory", {"id": memory_id, "tags": ["retry"]})
+            )
+            recall = asyncio.ensure_future(client.tool("recall", {"query": "retry budget"}))
+            await asyncio.sleep(0.5)
+            assert not update.done() and not recall.done()
+        finally:
+            os.kill(pid, signal.SIGKILL)
+        changed, found = await asyncio.gather(update, recall)
+        assert changed["isError"] is True
+        assert "may or may not have been applied" in changed["content"][0]["text"]
+        assert not found.get("isError") and found["structuredContent"]["hits"][0]["id"] == memory_id
+        again = await client.tool("update_memory", {"id": memory_id, "tags": ["retry"]})
+        assert not again.get("isError"), again
+        assert again["structuredContent"]["status"] in ("updated", "unchanged")
+    finally:
+        await client.close()
+    with opened(Path(env["DEVMEM_DB"])) as svc:
+        assert list(svc.get(memory_id).tags) == ["retry"]
+        assert len(svc.storage.versions(memory_id)) <= 2  # the first, and the change once
