@@ -26,7 +26,13 @@ def serve(
     ctx: typer.Context,
     idle: Annotated[
         float,
-        typer.Option("--idle", help="Exit after this many seconds without clients.", min=1),
+        typer.Option(
+            "--idle",
+            envvar="DEVMEM_ENGINE_IDLE",
+            help="Exit after this many seconds without clients (an engine started on demand"
+            " takes DEVMEM_ENGINE_IDLE).",
+            min=1,
+        ),
     ] = 900.0,
 ) -> None:
     """Run the engine in the foreground (clients start it on demand; you rarely need to)."""

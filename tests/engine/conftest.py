@@ -25,6 +25,7 @@ def engine_env(tmp_path: Path, model_cache: Path, **extra: str) -> dict[str, str
         DEVMEM_DB=str(tmp_path / "memories.db"),
         DEVMEM_CACHE_DIR=str(model_cache),
         HF_HUB_OFFLINE="1",
+        DEVMEM_ENGINE_IDLE="60",  # an engine a late client retry starts does not linger 15 min
     )
     env.update(extra)
     return env
@@ -63,14 +64,34 @@ def _zombie(pid: int) -> bool:
 
 
 def stop_engine(env: dict[str, str]) -> None:
-    """Stop this test's engine (kill it if it does not go)."""
+    """Stop this test's engine (kill it if it does not go), and any other engine of this
+    test's runtime folder (one a client's retry started while the first was stopping)."""
     info = status(env)
-    if info is None:
-        return
-    engine_request(env, "stop")
-    if not wait_gone(int(info["pid"]), 10):
+    if info is not None:
+        engine_request(env, "stop")
+        if not wait_gone(int(info["pid"]), 10):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(info["pid"]), signal.SIGKILL)
+    for pid in engines_of(env["DEVMEM_RUNTIME_DIR"]):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(int(info["pid"]), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+        wait_gone(pid, 5)
+
+
+def engines_of(runtime_dir: str) -> list[int]:
+    """Live processes whose environment names ``runtime_dir`` as DEVMEM_RUNTIME_DIR."""
+    wanted = f"DEVMEM_RUNTIME_DIR={runtime_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in environ and not _zombie(int(entry.name)):
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture

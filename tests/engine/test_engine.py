@@ -70,6 +70,7 @@ def test_cli_search_runs_in_the_engine_with_the_commands_output_and_exit_code(en
     assert "engine" not in first.stderr  # no notice: it ran in the engine
     info = status(env)
     assert info is not None and info["served"] == {"cli": 1}
+    assert info["idle_after_s"] == float(env["DEVMEM_ENGINE_IDLE"])  # the client's setting
 
     bad = devmem(env, "search", "x", "--mode", "bogus")
     assert bad.returncode == 2 and "bogus" in bad.stderr and bad.stdout == ""
