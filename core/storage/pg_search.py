@@ -174,5 +174,7 @@ def vector_candidates(
             f" JOIN memories m ON m.id = v.memory_id WHERE {where} ORDER BY d LIMIT %s",
             [qvec, *args, k],
         ).fetchall()
+    if k > EF_SEARCH:  # back to the default for the rest of a shared read session
+        conn.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
     ranked = sorted(((str(r[0]), 1.0 - float(r[1])) for r in found), key=lambda x: -x[1])
     return [VectorCandidate(i, s) for i, s in ranked]

@@ -35,7 +35,7 @@ from core.storage.base import (
     TextCandidate,
     VectorCandidate,
 )  # fmt: skip
-from core.storage.pg_tx import PgTransaction
+from core.storage.pg_tx import OPEN, PgTransaction
 
 T = TypeVar("T")
 
@@ -50,20 +50,31 @@ class PgStorage:
 
     def _read(self, fn: Callable[..., T], *args: Any) -> T:
         with self._db.read() as conn:
+            _flush_open()
             return fn(conn, *args)
 
     def _read_tx(self, fn: Callable[..., T], *args: Any) -> T:
         """A read of several statements that needs one snapshot or SET LOCAL settings."""
-        with self._db.tx() as conn:
+        with self._db.tx(write=False) as conn:
+            _flush_open()
             return fn(conn, *args)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[PgTransaction]:
         with self._db.tx() as conn:
             tx = PgTransaction(conn, self._model)
-            yield tx
-            db.bump_changes(conn)
+            token = OPEN.set(tx)
+            try:
+                yield tx
+                tx.flush()
+            finally:
+                OPEN.reset(token)
+            db.bump_changes(conn)  # once per transaction: one NOTIFY at commit
         self._model = tx.model
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Every read in the block in one transaction (``pg_db.Database.session``)."""
+        return self._db.session()
 
     def close(self) -> None:
         self._db.close()
@@ -83,6 +94,14 @@ class PgStorage:
 
     def find_by_hash(self, content_hash: str, project: str | None) -> Memory | None:
         return self._read(store.find_by_hash, content_hash, project)
+
+    def find_many_by_hash(
+        self, keys: Sequence[tuple[str, str | None]]
+    ) -> dict[tuple[str, str | None], Memory]:
+        return self._read(store.find_many_by_hash, keys)
+
+    def find_many_external(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Memory]:
+        return self._read(store.find_many_external, keys)
 
     def find_external(self, source: str, external_id: str) -> Memory | None:
         return self._read(store.find_external, source, external_id)
@@ -243,7 +262,7 @@ class PgStorage:
         return self._read_tx(upkeep.stats, self.location, self.schema_version())
 
     def schema_version(self) -> int:
-        with self._db.tx() as conn:
+        with self._db.tx(write=False) as conn:
             return max(db.applied(conn), default=0)
 
     def health(self) -> IndexHealth:
@@ -268,6 +287,13 @@ class PgStorage:
         upkeep.backup(self._db.conninfo, dest)
 
 
+def _flush_open() -> None:
+    """A read inside a unit of work sees its queued writes (they are written first)."""
+    unit = OPEN.get()
+    if unit is not None:
+        unit.flush()
+
+
 class AccessAudit:
     """Reads and searches into the audit log, when the database has ``devmem.audit_reads`` on
     (asked once per storage: the setting is the database's, read at connection)."""
@@ -280,7 +306,7 @@ class AccessAudit:
         if not memory_ids:
             return
         if self._on is None:
-            with self._db.tx() as conn:
+            with self._db.tx(write=False) as conn:
                 row = conn.execute(pg_audit.READS_ON).fetchone()
             self._on = bool(row and row[0])
         if self._on:
