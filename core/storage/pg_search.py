@@ -12,6 +12,7 @@ Any word is safe: each goes through ``plainto_tsquery`` as a parameter.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from core.acting import current_role
 from core.models import SearchFilters
 from core.storage import pg_rows as rows_sql
 from core.storage.base import TextCandidate, VectorCandidate
@@ -69,6 +71,8 @@ def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]
     total, queries = int(rows[0][0]), [str(r[1]) for r in rows]
     common = _COMMON.lexemes(conn)
     df = {q: round(common[q.strip("'")] * total) for q in queries if q.strip("'") in common}
+    viewer = _viewer(conn)
+    df.update(_COUNTED.known(viewer, [q for q in queries if q not in df]))
     rest = [q for q in queries if q not in df]
     if rest:
         counts = conn.execute(
@@ -76,8 +80,60 @@ def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]
             " LIMIT %s) c) FROM unnest(%s::text[]) AS q",
             (DF_CAP, rest),
         ).fetchall()
-        df.update({str(q): int(n) for q, n in counts})
+        counted = {str(q): int(n) for q, n in counts}
+        _COUNTED.keep(viewer, counted)
+        df.update(counted)
     return total, [(q, df[q]) for q in queries]
+
+
+def _viewer(conn: Conn) -> str:
+    """Whose view of the store a statement has: the database and the acting role."""
+    role = current_role() or conn.info.user
+    return f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}/{role}"
+
+
+class _CountedWords:
+    """Counts of common words among the memories one person may see, as counted under their
+    own role (row-level security applied), kept a few minutes per (database, role).
+
+    The planner's statistics (``_CommonLexemes``) are hidden from a person: they describe
+    every row, others' private memories included, so a person counts each word of a query
+    over what they may see, and counting a common word costs milliseconds (each match is a
+    heap visit). Words recur from query to query; their counts, once made, are reused by
+    the same role only. Nothing here is computed with more rights than the person has, so
+    nothing of what they may not see can reach them (tests/team/test_rls.py). Rare words
+    (under ``KEEP_FROM`` matches) are cheap to count and always counted afresh."""
+
+    TTL_S = 300.0
+    KEEP_FROM = 200
+    MAX_VIEWERS = 1_000
+    MAX_WORDS = 5_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_viewer: dict[str, dict[str, tuple[float, int]]] = {}
+
+    def known(self, viewer: str, queries: Sequence[str]) -> dict[str, int]:
+        now = time.monotonic()
+        with self._lock:
+            kept = self._by_viewer.get(viewer, {})
+            return {q: kept[q][1] for q in queries if q in kept and now - kept[q][0] < self.TTL_S}
+
+    def keep(self, viewer: str, counts: dict[str, int]) -> None:
+        common = {q: n for q, n in counts.items() if n >= self.KEEP_FROM}
+        if not common:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if viewer not in self._by_viewer and len(self._by_viewer) >= self.MAX_VIEWERS:
+                self._by_viewer.clear()
+            kept = self._by_viewer.setdefault(viewer, {})
+            if len(kept) + len(common) > self.MAX_WORDS:
+                kept.clear()
+            kept.update({q: (now, n) for q, n in common.items()})
+
+
+_COUNTED = _CountedWords()
 
 
 class _CommonLexemes:
