@@ -61,18 +61,19 @@ def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]
     planner's statistics list among the most common lexemes take their count from there; the
     others are rarer, and counting them (up to DF_CAP) is cheap."""
     rows = conn.execute(
-        "SELECT (SELECT coalesce(max(seq), 0) FROM memories), q::text FROM (SELECT min(o) AS o, q"
+        "SELECT (SELECT coalesce(max(seq), 0) FROM memories), devmem_change_count(), q::text"
+        " FROM (SELECT min(o) AS o, q"
         " FROM (SELECT o, plainto_tsquery('english', w) AS q FROM unnest(%s::text[])"
         " WITH ORDINALITY AS u(w, o)) x WHERE numnode(q) > 0 GROUP BY q) t ORDER BY o",
         (list(terms),),
     ).fetchall()
     if not rows:
         return 0, []
-    total, queries = int(rows[0][0]), [str(r[1]) for r in rows]
+    total, changes, queries = int(rows[0][0]), int(rows[0][1]), [str(r[2]) for r in rows]
     common = _COMMON.lexemes(conn)
     df = {q: round(common[q.strip("'")] * total) for q in queries if q.strip("'") in common}
     viewer = _viewer(conn)
-    df.update(_COUNTED.known(viewer, [q for q in queries if q not in df]))
+    df.update(_COUNTED.known(viewer, [q for q in queries if q not in df], changes))
     rest = [q for q in queries if q not in df]
     if rest:
         counts = conn.execute(
@@ -81,7 +82,7 @@ def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]
             (DF_CAP, rest),
         ).fetchall()
         counted = {str(q): int(n) for q, n in counts}
-        _COUNTED.keep(viewer, counted)
+        _COUNTED.keep(viewer, counted, changes)
         df.update(counted)
     return total, [(q, df[q]) for q in queries]
 
@@ -93,16 +94,18 @@ def _viewer(conn: Conn) -> str:
 
 
 class _CountedWords:
-    """Counts of common words among the memories one person may see, as counted under their
-    own role (row-level security applied), kept a few minutes per (database, role).
+    """Counts of words among the memories one person may see, as counted under their own
+    role (row-level security applied), kept per (database, role).
 
     The planner's statistics (``_CommonLexemes``) are hidden from a person: they describe
     every row, others' private memories included, so a person counts each word of a query
-    over what they may see, and counting a common word costs milliseconds (each match is a
-    heap visit). Words recur from query to query; their counts, once made, are reused by
-    the same role only. Nothing here is computed with more rights than the person has, so
-    nothing of what they may not see can reach them (tests/team/test_rls.py). Rare words
-    (under ``KEEP_FROM`` matches) are cheap to count and always counted afresh."""
+    over what they may see. That costs a heap visit per match of the word in the whole
+    store (the policy is checked on each), milliseconds for a word common anywhere. Words
+    recur from query to query, so a count is reused, by the same role only: while nothing
+    was written to the store since (the change counter), exactly; a count of ``KEEP_FROM``
+    or more (where a few more memories move the word's weight by under 1 %) for ``TTL_S``
+    seconds. Nothing here is computed with more rights than the person has, so nothing of
+    what they may not see can reach them (tests/team/test_rls_sessions.py)."""
 
     TTL_S = 300.0
     KEEP_FROM = 200
@@ -111,26 +114,29 @@ class _CountedWords:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_viewer: dict[str, dict[str, tuple[float, int]]] = {}
+        self._by_viewer: dict[str, dict[str, tuple[float, int, int]]] = {}
 
-    def known(self, viewer: str, queries: Sequence[str]) -> dict[str, int]:
+    def known(self, viewer: str, queries: Sequence[str], changes: int) -> dict[str, int]:
+        """The kept counts of ``queries`` still good at the store's change count."""
         now = time.monotonic()
         with self._lock:
             kept = self._by_viewer.get(viewer, {})
-            return {q: kept[q][1] for q in queries if q in kept and now - kept[q][0] < self.TTL_S}
+            found = {q: kept[q] for q in queries if q in kept}
+        return {
+            q: n
+            for q, (at, stamp, n) in found.items()
+            if stamp == changes or (n >= self.KEEP_FROM and now - at < self.TTL_S)
+        }
 
-    def keep(self, viewer: str, counts: dict[str, int]) -> None:
-        common = {q: n for q, n in counts.items() if n >= self.KEEP_FROM}
-        if not common:
-            return
+    def keep(self, viewer: str, counts: dict[str, int], changes: int) -> None:
         now = time.monotonic()
         with self._lock:
             if viewer not in self._by_viewer and len(self._by_viewer) >= self.MAX_VIEWERS:
                 self._by_viewer.clear()
             kept = self._by_viewer.setdefault(viewer, {})
-            if len(kept) + len(common) > self.MAX_WORDS:
+            if len(kept) + len(counts) > self.MAX_WORDS:
                 kept.clear()
-            kept.update({q: (now, n) for q, n in common.items()})
+            kept.update({q: (now, changes, n) for q, n in counts.items()})
 
 
 _COUNTED = _CountedWords()
