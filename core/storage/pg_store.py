@@ -154,9 +154,7 @@ def insert(conn: Conn, m: Memory, vector: np.ndarray | None, model: str) -> None
         put_vector(conn, m.id, vector, model)
 
 
-def insert_many(
-    conn: Conn, rows: Sequence[tuple[Memory, np.ndarray | None]], model: str
-) -> None:
+def insert_many(conn: Conn, rows: Sequence[tuple[Memory, np.ndarray | None]], model: str) -> None:
     """Several new memories and their vectors: one statement per table (``executemany``
     sends the rows in a pipeline, so a batch costs a round trip or two, not one per row)."""
     if not rows:
