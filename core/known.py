@@ -31,9 +31,10 @@ class Known:
 
     def wrote(self, m: Memory) -> None:
         """``m`` is now stored (new, or replacing the memory of the same id)."""
-        for table in (self._by_hash, self._by_external):
-            for key in [k for k, v in table.items() if v.id == m.id]:
-                del table[key]
+        for hash_key in [k for k, v in self._by_hash.items() if v.id == m.id]:
+            del self._by_hash[hash_key]
+        for ext_key in [k for k, v in self._by_external.items() if v.id == m.id]:
+            del self._by_external[ext_key]
         self._by_hash.setdefault((m.content_hash, m.project), m)
         if m.external_id:
             self._by_external[(m.source, m.external_id)] = m
