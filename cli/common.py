@@ -33,6 +33,7 @@ class State:
     """Options given before the command (`devmem --db X search …`)."""
 
     db: str | None = None
+    db_read: str | None = None
     service: MemoryService | None = None
 
 
@@ -46,7 +47,7 @@ def service(*, embeddings: bool = True) -> MemoryService:
         if not embeddings:
             env["DEVMEM_EMBEDDINGS"] = "0"
         try:
-            STATE.service = build_service(Settings.from_env(env, STATE.db))
+            STATE.service = build_service(Settings.from_env(env, STATE.db, STATE.db_read))
         except DevMemError as exc:
             fail(exc)
     return STATE.service

@@ -69,11 +69,20 @@ def main_options(
             "postgresql://USER@HOST/DB with your own credentials.",
         ),
     ] = None,
+    db_read: Annotated[
+        str | None,
+        typer.Option(
+            "--db-read",
+            help="A read replica of the team store for searches, listings and the graph "
+            "(default: $DEVMEM_DB_READ); writes stay on --db, and reads fall back to it.",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     common.STATE.db = db
+    common.STATE.db_read = db_read
     # a team store's audit log names the client: every statement of this command says "cli"
     ctx.with_resource(acting_as(None, client="cli"))
 
@@ -365,6 +374,9 @@ def stats(json_out: JsonOpt = False) -> None:
     console.print(
         f"database: {data['db_path']} ({data['db_bytes'] / 1e6:.1f} MB, schema v{data['schema_version']})"
     )
+    if replica := data.get("read_replica"):
+        state = f"lag {replica['lag_s']:.1f} s" if replica["answering"] else "not answering"
+        console.print(f"read replica: {replica['location']} ({state})")
     for key in ("by_kind", "by_project", "by_source"):
         if data[key]:
             console.print(
@@ -421,7 +433,7 @@ def _doctor_report(check: bool) -> DoctorReport:
 
     from core import DevMemError, Settings, StoreError, build_service, shown_location
 
-    settings = Settings.from_env(dict(os.environ), common.STATE.db)
+    settings = Settings.from_env(dict(os.environ), common.STATE.db, common.STATE.db_read)
     try:
         svc = build_service(settings)
         common.STATE.service = svc

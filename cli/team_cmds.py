@@ -123,6 +123,51 @@ def share(
     console.print(done)
 
 
+def unshare(
+    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    team: Annotated[
+        str | None, typer.Option("--team", help="No longer a memory of this team (private).")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Take back this person's share.")
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="No longer public (back to its team, else private).")
+    ] = False,
+) -> None:
+    """Take back a share: from a team, one person or the organisation.
+
+    --team T makes a team memory private again (a public one stays public, without the team);
+    --public puts a public memory back to its team, or private when it has none."""
+    with team_service() as svc:
+        done = svc.unshare(memory_id, team=team, user=user, public=public)
+    console.print(done)
+
+
+@team_app.command("delete")
+def team_delete(
+    name: Annotated[str, typer.Argument(help="The team's name.")],
+    move_to_owner: Annotated[
+        bool,
+        typer.Option(
+            "--move-to-owner",
+            help="First give the team's memories back to their owners: team memories become "
+            "private, public ones stay public.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a team (its admins only); its members and roles go with it, and it is audited.
+
+    Refused while the team holds memories (team or public): pass --move-to-owner to give
+    them back to their owners in the same step. Nobody's memory is deleted."""
+    if not yes and not typer.confirm(f"Delete team {name}?"):
+        fail("Nothing deleted.", 1)
+    with team_service() as svc:
+        moved = svc.delete_team(name, move_to_owner=move_to_owner)
+    console.print(f"team {name} deleted; {moved} memories given back to their owners")
+
+
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Argument(help="What the token is for (a machine, a tool).")],
@@ -241,7 +286,8 @@ def migrate(
         fail("--to must be a team store URL: postgresql://YOU@HOST/DB.", 2)
     source = common.service()
     with errors():
-        target = build_service(Settings.from_env(dict(os.environ), to))
+        env = {k: v for k, v in os.environ.items() if k != "DEVMEM_DB_READ"}  # another store's
+        target = build_service(Settings.from_env(env, to))
         try:
             with progress_bar("migrating") as progress:
                 result = migrate_store(source, target, progress)
@@ -259,5 +305,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(user_app, name="user")
     app.command("share")(share)
+    app.command("unshare")(unshare)
     app.command("audit")(audit)
     app.command("migrate")(migrate)

@@ -29,10 +29,14 @@ class Settings:
     model: str = DEFAULT_MODEL
     model_dir: Path | None = None
     embeddings: bool = True
+    db_read: str | None = None  # a read replica of a postgresql:// store (DEVMEM_DB_READ)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
-        """``--db`` beats ``DEVMEM_DB`` beats the platform data dir."""
+    def from_env(
+        cls, env: Mapping[str, str], db: str | None = None, db_read: str | None = None
+    ) -> Settings:
+        """``--db`` beats ``DEVMEM_DB`` beats the platform data dir; ``--db-read`` beats
+        ``DEVMEM_DB_READ``."""
         db_path = store_location(db or env.get("DEVMEM_DB") or str(default_db_path()))
         cache = Path(env.get("DEVMEM_CACHE_DIR") or platformdirs.user_cache_dir(APP)).expanduser()
         model_dir = env.get("DEVMEM_MODEL_DIR")
@@ -42,7 +46,15 @@ class Settings:
             model=env.get("DEVMEM_MODEL") or DEFAULT_MODEL,
             model_dir=Path(model_dir).expanduser() if model_dir else None,
             embeddings=env.get("DEVMEM_EMBEDDINGS", "1").lower() not in ("0", "false", "off", "no"),
+            db_read=db_read or _env_replica(env, db_path),
         )
+
+
+def _env_replica(env: Mapping[str, str], store: Path | str) -> str | None:
+    """``DEVMEM_DB_READ`` for a PostgreSQL store; a SQLite store ignores it (the variable is
+    set once for the team store, and a personal store has no replica)."""
+    is_pg = str(store).startswith(("postgresql://", "postgres://"))
+    return (env.get("DEVMEM_DB_READ") or None) if is_pg else None
 
 
 def store_location(text: str) -> Path | str:
@@ -79,7 +91,9 @@ def build_service(
 
     ``embedder`` shares an already loaded model (the engine serves several stores with one).
     """
-    return MemoryService.open(settings.db_path, embedder or make_embedder(settings))
+    return MemoryService.open(
+        settings.db_path, embedder or make_embedder(settings), read=settings.db_read
+    )
 
 
 def make_embedder(settings: Settings) -> FastEmbedEmbedder | UnavailableEmbedder:

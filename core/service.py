@@ -85,10 +85,15 @@ class MemoryService(GraphMethods):
 
     @classmethod
     def open(
-        cls, location: Path | str, embedder: Embedder, limits: validate.Limits | None = None
+        cls,
+        location: Path | str,
+        embedder: Embedder,
+        limits: validate.Limits | None = None,
+        read: str | None = None,
     ) -> MemoryService:
-        """The service over the store at ``location`` (a path, ``sqlite:///…``)."""
-        return cls(open_storage(location), embedder, limits)
+        """The service over the store at ``location`` (a path, ``sqlite:///…``, a
+        ``postgresql://`` URL; ``read``: a read replica of that PostgreSQL store)."""
+        return cls(open_storage(location, read), embedder, limits)
 
     def close(self) -> None:
         self.storage.close()

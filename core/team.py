@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.storage.pg_audit import ACTIONS, AuditEntry
 from core.storage.pg_auth import TEAM_ROLES
 from core.storage.pg_db import Database
@@ -119,6 +119,13 @@ class TeamService:
         """Take a person out of a team (team admins only)."""
         self.store.remove_member(_team_name(team), person_name(person))
 
+    def delete_team(self, team: str, *, move_to_owner: bool = False) -> int:
+        """Delete a team (its admins only). A team that still holds team or public memories
+        is refused unless ``move_to_owner``: then each goes back to its owner first (a team
+        memory becomes private; a public one stays public). Members and shares of the team go
+        with it; the deletion is audited. Returns how many memories were moved."""
+        return self.store.delete_team(_team_name(team), move_to_owner)
+
     # shares
     def share(
         self,
@@ -143,9 +150,35 @@ class TeamService:
         self.store.share_public(memory_id)
         return f"made {memory_id} public to the organisation"
 
-    def unshare(self, memory_id: str, user: str) -> bool:
-        """Take back a share given to one person."""
-        return self.store.unshare(memory_id.strip().upper(), person_name(user))
+    def unshare(
+        self,
+        memory_id: str,
+        *,
+        team: str | None = None,
+        user: str | None = None,
+        public: bool = False,
+    ) -> str:
+        """Take back a share: from a team (the memory becomes private again; a public one stays
+        public), from one person, or from the organisation (a public memory goes back to its
+        team, else private). Returns what was done.
+
+        Raises:
+            NotFound: the memory is not shared that way, or you may not change its sharing."""
+        memory_id = memory_id.strip().upper()
+        if sum(x is not None for x in (team, user)) + int(public) != 1:
+            raise InvalidInput("Unshare from exactly one of --team, --user or --public.")
+        if user is not None:
+            if not self.store.unshare(memory_id, person_name(user)):
+                raise NotFound(
+                    f"Memory {memory_id} is not shared with {user}.",
+                    hint="Only the memory's owner or an editor of its team may unshare it.",
+                )
+            return f"unshared {memory_id} from {user}"
+        if team is not None:
+            self.store.unshare_team(memory_id, _team_name(team))
+            return f"{memory_id} is no longer shared with team {team}"
+        self.store.unshare_public(memory_id)
+        return f"{memory_id} is no longer public"
 
     # tokens and people
     def create_token(self, name: str) -> tuple[int, str]:

@@ -28,6 +28,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     p.add_argument("--db", help="database file (overrides the client setting and DEVMEM_DB)")
     p.add_argument(
+        "--db-read",
+        help="a read replica of a postgresql:// store for searches (default: $DEVMEM_DB_READ)",
+    )
+    p.add_argument(
         "--poll",
         type=float,
         default=2.0,
@@ -74,13 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     from lsp_server.app import build_server
     from lsp_server.backend import Backend
 
-    settings = Settings.from_env(os.environ, args.db)
+    settings = Settings.from_env(os.environ, args.db, args.db_read)
 
     def open_service(db_path: str | None) -> MemoryService:
         chosen = (
             settings
             if db_path is None
-            else replace(settings, db_path=Settings.from_env({}, db_path).db_path)
+            else replace(settings, db_path=Settings.from_env({}, db_path).db_path, db_read=None)
         )
         return build_service(chosen)
 

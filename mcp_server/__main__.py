@@ -39,6 +39,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "platform data dir)",
     )
     p.add_argument(
+        "--db-read",
+        help="a read replica of a postgresql:// store for searches, listings and the graph "
+        "(default: $DEVMEM_DB_READ); writes stay on --db, and reads fall back to it",
+    )
+    p.add_argument(
         "--project",
         help="the current project (default: the client's root folder's, else "
         "the working directory's git repository)",
@@ -95,11 +100,13 @@ def _relayed_args(args: argparse.Namespace) -> list[str]:
     return [*relayed, "--project", args.project] if args.project else relayed
 
 
-def open_service(env: Mapping[str, str], db: str | None) -> MemoryService:
+def open_service(
+    env: Mapping[str, str], db: str | None, db_read: str | None = None
+) -> MemoryService:
     """Settings from the environment → the service (its model loads in the background)."""
     from core import Settings, build_service
 
-    return build_service(Settings.from_env(env, db))
+    return build_service(Settings.from_env(env, db, db_read))
 
 
 def detect_project(path: Path | None) -> str | None:
@@ -185,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mcp_server.runtime import LazyService
         from mcp_server.server import build_server
 
-        lazy = LazyService(lambda: open_service(env, args.db), on_warm=_freeze_when_model_ready)
+        lazy = LazyService(
+            lambda: open_service(env, args.db, args.db_read), on_warm=_freeze_when_model_ready
+        )
         mcp = build_server(
             lazy, args.project, detect_project=detect_project, log_level=args.log_level, team=team
         )

@@ -44,17 +44,23 @@ __all__ = [
 ]
 
 
-def open_storage(location: Path | str) -> Storage:
+def open_storage(location: Path | str, read: str | None = None) -> Storage:
     """The storage at ``location``: a file path or ``sqlite:///path`` opens SQLite; a
     ``postgresql://`` (or ``postgres://``) URL opens PostgreSQL, the URL going to libpq
-    unchanged (service files, PGPASSFILE, sslmode work as in psql).
+    unchanged (service files, PGPASSFILE, sslmode work as in psql). ``read`` names a read
+    replica of a PostgreSQL store for searches, listings and the graph (pg_replica).
 
     Raises:
-        StoreError: for any other scheme, when the PostgreSQL driver is not installed, and
-            when the database cannot be opened."""
+        StoreError: for any other scheme, a replica for a SQLite store, when the PostgreSQL
+            driver is not installed, and when the database cannot be opened."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
-        return _open_postgres(text)
+        return _open_postgres(text, read)
+    if read:
+        raise StoreError(
+            "A read replica (DEVMEM_DB_READ / --db-read) needs a PostgreSQL team store.",
+            hint="Unset DEVMEM_DB_READ, or use --db postgresql://USER@HOST/DB.",
+        )
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]  # sqlite:///rel/path, sqlite:////abs/path
     elif "://" in text:
@@ -64,7 +70,7 @@ def open_storage(location: Path | str) -> Storage:
     return SqliteStorage(text)
 
 
-def _open_postgres(url: str) -> Storage:
+def _open_postgres(url: str, read: str | None) -> Storage:
     try:
         from core.storage.pg_storage import PgStorage
     except ImportError as exc:  # psycopg / pgvector are the `postgres` extra
@@ -72,4 +78,9 @@ def _open_postgres(url: str) -> Storage:
             f"The PostgreSQL driver is not installed ({exc}).",
             hint="pip install 'devmem-layer[postgres]' (psycopg, psycopg-pool, pgvector).",
         ) from exc
-    return PgStorage(url)
+    if read and not read.startswith(("postgresql://", "postgres://")):
+        raise StoreError(
+            "DEVMEM_DB_READ / --db-read must be a postgresql:// URL of a replica.",
+            hint="For example postgresql://replica.example/devmem (your login is the primary's).",
+        )
+    return PgStorage(url, read)

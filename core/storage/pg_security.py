@@ -23,7 +23,7 @@ cannot ask about someone else's teams or shares.
 
 from __future__ import annotations
 
-from core.storage import pg_audit
+from core.storage import pg_audit, pg_person_state
 from core.storage.pg_auth import AUDITOR, MEMBER, SERVER
 
 ROLES = f"""
@@ -406,4 +406,5 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (105, LEAKPROOF),
     (106, GRAPH_PRIVACY),
     *pg_audit.MIGRATIONS,
+    *pg_person_state.MIGRATIONS,
 )

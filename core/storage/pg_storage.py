@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import psycopg
 
 from core.models import EntitySummary, Link, Memory, Page, ProgressCallback, SearchFilters, Version
 from core.storage import pg_audit
@@ -35,6 +36,7 @@ from core.storage.base import (
     TextCandidate,
     VectorCandidate,
 )  # fmt: skip
+from core.storage.pg_replica import Reads
 from core.storage.pg_tx import OPEN, PgTransaction
 
 T = TypeVar("T")
@@ -43,21 +45,44 @@ T = TypeVar("T")
 class PgStorage:
     """One PostgreSQL database (a ``postgresql://`` URL, passed to libpq unchanged)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_url: str | None = None) -> None:
         self._db = db.Database(url)
         self.location = self._db.location
+        try:  # searches, listings and the graph: on the read replica when there is one
+            self._reads = Reads(self._db, read_url)
+        except BaseException:
+            self._db.close()
+            raise
         self._model = self._read(upkeep.stored_model) or ""
 
     def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        self._flush_open()
         with self._db.read() as conn:
-            _flush_open()
             return fn(conn, *args)
+
+    def _search(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read that may lag the primary a little (search, listing, graph): the replica."""
+        self._flush_open()
+        return self._reads.run(fn, *args)
+
+    def _search_tx(self, fn: Callable[..., T], *args: Any) -> T:
+        self._flush_open()
+        return self._reads.run(fn, *args, tx=True)
 
     def _read_tx(self, fn: Callable[..., T], *args: Any) -> T:
         """A read of several statements that needs one snapshot or SET LOCAL settings."""
+        self._flush_open()
         with self._db.tx(write=False) as conn:
-            _flush_open()
             return fn(conn, *args)
+
+    def _flush_open(self) -> None:
+        """A read inside a unit of work sees its queued writes (they are written first)."""
+        unit = OPEN.get()
+        if unit is not None:
+            try:
+                unit.flush()
+            except psycopg.Error as exc:
+                raise db.explain(exc, self.location) from exc
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[PgTransaction]:
@@ -77,6 +102,7 @@ class PgStorage:
         return self._db.session()
 
     def close(self) -> None:
+        self._reads.close()
         self._db.close()
 
     def purge_deleted(self) -> bool:
@@ -119,12 +145,12 @@ class PgStorage:
         return self._read(store.count)
 
     def page(self, filters: SearchFilters | None, limit: int, offset: int, order: str) -> Page:
-        return self._read_tx(listing.page, filters, limit, offset, order)
+        return self._search_tx(listing.page, filters, limit, offset, order)
 
     def anchored(
         self, paths: Sequence[str], project: str | None, limit: int | None
     ) -> list[Memory]:
-        return self._read(listing.anchored, paths, project, limit)
+        return self._search(listing.anchored, paths, project, limit)
 
     def versions(self, memory_id: str) -> list[Version]:
         return self._read(store.versions, memory_id)
@@ -154,24 +180,24 @@ class PgStorage:
     def text_candidates(
         self, terms: Sequence[str], filters: SearchFilters | None, k: int
     ) -> list[TextCandidate]:
-        return self._read(search_sql.text_candidates, terms, filters, k)
+        return self._search(search_sql.text_candidates, terms, filters, k)
 
     def vector_candidates(
         self, query: np.ndarray, filters: SearchFilters | None, k: int
     ) -> list[VectorCandidate]:
-        read = self._read_tx if k > search_sql.EF_SEARCH else self._read  # SET LOCAL needs a tx
+        read = self._search_tx if k > search_sql.EF_SEARCH else self._search  # SET LOCAL: a tx
         return read(search_sql.vector_candidates, query, filters, k)
 
     def context_neighbours(
         self, seed_ids: Sequence[str], span: int, filters: SearchFilters | None
     ) -> list[ContextNeighbour]:
-        return self._read(listing.context_neighbours, seed_ids, span, filters)
+        return self._search(listing.context_neighbours, seed_ids, span, filters)
 
     def openings(self, memory_ids: Sequence[str], chars: int) -> list[MemoryOpening]:
-        return self._read(listing.openings, memory_ids, chars)
+        return self._search(listing.openings, memory_ids, chars)
 
     def questions_among(self, memory_ids: Sequence[str]) -> set[str]:
-        return self._read(listing.questions_among, memory_ids)
+        return self._search(listing.questions_among, memory_ids)
 
     def prepare_vectors(self, model: str, dim: int) -> str | None:
         notice = self._read(upkeep.vector_notice, model)
@@ -192,53 +218,53 @@ class PgStorage:
 
     # ---- graph -------------------------------------------------------------------------
     def entities_by_alias(self, aliases: Sequence[str], types: Sequence[str] = ()) -> list[int]:
-        return self._read(graph_sql.entities_by_alias, aliases, types)
+        return self._search(graph_sql.entities_by_alias, aliases, types)
 
     def entities_named(self, names: Sequence[str], types: Sequence[str]) -> dict[str, list[int]]:
-        return self._read(graph_sql.entities_named, names, types)
+        return self._search(graph_sql.entities_named, names, types)
 
     def entity_by_name(self, etype: str, name: str) -> int | None:
-        return self._read(graph_sql.entity_by_name, etype, name)
+        return self._search(graph_sql.entity_by_name, etype, name)
 
     def entities_by_prefix(self, prefix: str, etype: str | None, limit: int) -> list[int]:
-        return self._read(graph_sql.entities_by_prefix, prefix, etype, limit)
+        return self._search(graph_sql.entities_by_prefix, prefix, etype, limit)
 
     def entity_summaries(self, entity_ids: Sequence[int]) -> list[EntitySummary]:
-        return self._read(graph_sql.summaries, entity_ids)
+        return self._search(graph_sql.summaries, entity_ids)
 
     def entity_aliases(self, entity_ids: Sequence[int], per_entity: int) -> dict[int, list[str]]:
-        return self._read(graph_sql.aliases_of, entity_ids, per_entity)
+        return self._search(graph_sql.aliases_of, entity_ids, per_entity)
 
     def entity_neighbours(self, entity_id: int, limit: int) -> list[RelationRow]:
-        return self._read(graph_sql.neighbours, entity_id, limit)
+        return self._search(graph_sql.neighbours, entity_id, limit)
 
     def relations_of(self, entity_ids: Sequence[int]) -> list[RelationRow]:
-        return self._read(graph_sql.relations_of, entity_ids)
+        return self._search(graph_sql.relations_of, entity_ids)
 
     def latest_mentions(self, entity_id: int, limit: int) -> list[MemoryBrief]:
-        return self._read(graph_sql.latest_mentions, entity_id, limit)
+        return self._search(graph_sql.latest_mentions, entity_id, limit)
 
     def memories_mentioning(
         self, entity_ids: Sequence[int], filters: SearchFilters | None, limit: int
     ) -> list[str]:
-        return self._read(graph_sql.memories_mentioning, entity_ids, filters, limit)
+        return self._search(graph_sql.memories_mentioning, entity_ids, filters, limit)
 
     def mentions(
         self, entity_id: int, filters: SearchFilters | None, limit: int
     ) -> list[tuple[str, float]]:
-        return self._read(graph_sql.mentions, entity_id, filters, limit)
+        return self._search(graph_sql.mentions, entity_id, filters, limit)
 
     def mention_count(self, entity_id: int) -> int:
-        return self._read(graph_sql.mention_count, entity_id)
+        return self._search(graph_sql.mention_count, entity_id)
 
     def entities_of(self, memory_id: str) -> list[int]:
-        return self._read(graph_sql.entities_of, memory_id)
+        return self._search(graph_sql.entities_of, memory_id)
 
     def most_mentioned(self, limit: int) -> list[int]:
-        return self._read(graph_sql.most_mentioned, limit)
+        return self._search(graph_sql.most_mentioned, limit)
 
     def graph_counts(self) -> dict[str, Any]:
-        return self._read(graph_sql.counts)
+        return self._search(graph_sql.counts)
 
     def rebuild_graph(
         self, progress: ProgressCallback, batch: int = graph_index.REBUILD_BATCH
@@ -259,7 +285,9 @@ class PgStorage:
         return self._read(store.cursors)
 
     def stats(self) -> dict[str, Any]:
-        return self._read_tx(upkeep.stats, self.location, self.schema_version())
+        out = self._read_tx(upkeep.stats, self.location, self.schema_version())
+        replica = self._reads.status()
+        return out if replica is None else out | {"read_replica": replica}
 
     def schema_version(self) -> int:
         with self._db.tx(write=False) as conn:
@@ -285,13 +313,6 @@ class PgStorage:
 
     def backup(self, dest: Path) -> None:
         upkeep.backup(self._db.conninfo, dest)
-
-
-def _flush_open() -> None:
-    """A read inside a unit of work sees its queued writes (they are written first)."""
-    unit = OPEN.get()
-    if unit is not None:
-        unit.flush()
 
 
 class AccessAudit:

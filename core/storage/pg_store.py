@@ -62,7 +62,8 @@ def find_by_hash(conn: Conn, content_hash: str, project: str | None) -> Memory |
 
 def find_external(conn: Conn, source: str, external_id: str) -> Memory | None:
     row = conn.execute(
-        f"SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.source = %s AND m.external_id = %s",
+        f"SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.source = %s AND m.external_id = %s"
+        " AND m.owner_role = current_user",
         (source, external_id),
     ).fetchone()
     return None if row is None else row_to_memory(row)
@@ -105,7 +106,7 @@ def find_many_external(
 def external_ids(conn: Conn, source: str, prefix: str) -> dict[str, str]:
     rows = conn.execute(
         "SELECT external_id, content_hash FROM memories WHERE source = %s"
-        " AND external_id IS NOT NULL AND left(external_id, %s) = %s",
+        " AND external_id IS NOT NULL AND left(external_id, %s) = %s AND owner_role = current_user",
         (source, len(prefix), prefix),
     )
     return {str(r[0]): str(r[1]) for r in rows}
@@ -334,7 +335,9 @@ def all_links(conn: Conn) -> list[Link]:
 # ---- cursors -----------------------------------------------------------------------------
 def get_cursor(conn: Conn, connector: str, scope: str) -> str | None:
     row = conn.execute(
-        "SELECT cursor FROM sync_state WHERE connector = %s AND scope = %s", (connector, scope)
+        "SELECT cursor FROM sync_state WHERE connector = %s AND scope = %s"
+        " AND role_name = current_user",
+        (connector, scope),
     ).fetchone()
     return None if row is None else str(row[0])
 
@@ -342,18 +345,22 @@ def get_cursor(conn: Conn, connector: str, scope: str) -> str | None:
 def set_cursor(conn: Conn, connector: str, scope: str, value: str) -> None:
     conn.execute(
         "INSERT INTO sync_state(connector, scope, cursor, updated_at) VALUES (%s, %s, %s, %s)"
-        " ON CONFLICT (connector, scope) DO UPDATE SET cursor = excluded.cursor,"
+        " ON CONFLICT (role_name, connector, scope) DO UPDATE SET cursor = excluded.cursor,"
         " updated_at = excluded.updated_at",
         (connector, scope, value, now_iso()),
     )
 
 
 def delete_cursor(conn: Conn, connector: str, scope: str) -> None:
-    conn.execute("DELETE FROM sync_state WHERE connector = %s AND scope = %s", (connector, scope))
+    conn.execute(
+        "DELETE FROM sync_state WHERE connector = %s AND scope = %s AND role_name = current_user",
+        (connector, scope),
+    )
 
 
 def cursors(conn: Conn) -> list[tuple[str, str, str]]:
     rows = conn.execute(
-        "SELECT connector, scope, updated_at FROM sync_state ORDER BY connector, scope"
+        "SELECT connector, scope, updated_at FROM sync_state WHERE role_name = current_user"
+        " ORDER BY connector, scope"
     )
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]

@@ -64,6 +64,9 @@ def _refusals(what: str) -> Iterator[None]:
         raise InvalidInput(f"Cannot {what}: it exists already.") from exc
     except (psycopg.errors.CheckViolation, psycopg.errors.ForeignKeyViolation) as exc:
         raise InvalidInput(f"Cannot {what}: {_first_line(exc)}.") from exc
+    except psycopg.errors.DependentObjectsStillExist as exc:  # a team that holds memories
+        hint = exc.diag.message_hint or "Move what depends on it first."
+        raise InvalidInput(f"Cannot {what}: {_first_line(exc)}.", hint=hint) from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -146,6 +149,27 @@ class TeamStore:
             ).rowcount
             self._changed(changed, person, team)
 
+    def delete_team(self, team: str, move_to_owner: bool) -> int:
+        """Delete a team (its admins only); with ``move_to_owner`` its memories first go back
+        to their owners (team → private; public stays public, without the team), all in one
+        transaction. Returns how many memories were moved. The database refuses a team that
+        still holds memories (devmem_team_emptied) and a person who is not its admin."""
+        with self.db.tx() as conn, _refusals(f"delete team {team!r}"):
+            team_id = self.team_id(conn, team)
+            moved = 0
+            if move_to_owner:
+                row = conn.execute(
+                    "SELECT devmem_give_back(%s, current_user)", (team_id,)
+                ).fetchone()
+                moved = int(row[0]) if row else 0
+            deleted = conn.execute("DELETE FROM teams WHERE id = %s", (team_id,)).rowcount
+            if deleted == 0:  # RLS: only the team's admins see the row to delete
+                raise AccessDenied(
+                    f"Not allowed to delete team {team!r}: only its admins may.",
+                    hint="`devmem team members NAME` shows who its admins are.",
+                )
+        return moved
+
     @staticmethod
     def _changed(rows: int, person: str, team: str) -> None:
         # RLS hides the rows of teams one does not administer: 0 rows is "not allowed" or "absent"
@@ -192,6 +216,36 @@ class TeamStore:
                     (memory_id, person),
                 ).rowcount
                 > 0
+            )
+
+    def unshare_team(self, memory_id: str, team: str) -> None:
+        """A team memory of ``team`` back to private (a public one stays public, teamless)."""
+        with self.db.tx() as conn, _refusals(f"unshare memory {memory_id} from team {team!r}"):
+            team_id = self.team_id(conn, team)
+            changed = conn.execute(
+                "UPDATE memories SET team_id = NULL, visibility = CASE visibility"
+                " WHEN 'public' THEN 'public' ELSE 'private' END"
+                " WHERE id = %s AND team_id = %s AND visibility <> 'private'",
+                (memory_id, team_id),
+            ).rowcount
+            self._unshared(changed, memory_id, f"shared with team {team!r}")
+
+    def unshare_public(self, memory_id: str) -> None:
+        """A public memory back to its team (if it has one), else private."""
+        with self.db.tx() as conn, _refusals(f"make memory {memory_id} no longer public"):
+            changed = conn.execute(
+                "UPDATE memories SET visibility = CASE WHEN team_id IS NULL THEN 'private'"
+                " ELSE 'team' END WHERE id = %s AND visibility = 'public'",
+                (memory_id,),
+            ).rowcount
+            self._unshared(changed, memory_id, "public")
+
+    @staticmethod
+    def _unshared(rows: int, memory_id: str, state: str) -> None:
+        if rows == 0:  # RLS and the guard trigger hide or refuse what one may not change
+            raise NotFound(
+                f"Memory {memory_id} is not {state}, or you may not change its sharing.",
+                hint="Its owner or an editor of its team may; `devmem show ID` shows its sharing.",
             )
 
     @staticmethod
