@@ -23,6 +23,7 @@ from core.embeddings import Embedder
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.graph_api import GraphMethods
 from core.ids import new_id
+from core.known import Known
 from core.models import (
     Hit,
     Link,
@@ -180,10 +181,25 @@ class MemoryService(GraphMethods):
         ``vectors`` (one per input, from the store's model) skips embedding: for bulk
         loads that already have them."""
         prepared, vec_of = self._prepare_batch(inputs, vectors)
-        results: list[WriteResult] = []
         with self.storage.transaction() as tx:
-            for i, (m, notes) in enumerate(prepared):
-                results.append(self._write_one(tx, inputs[i], m, notes, vec_of.get(i)))
+            return self._write_batch(tx, inputs, prepared, vec_of)
+
+    def _write_batch(
+        self,
+        tx: Transaction,
+        inputs: Sequence[MemoryInput],
+        prepared: Sequence[tuple[Memory, tuple[RedactionNote, ...]]],
+        vec_of: dict[int, np.ndarray | None],
+    ) -> list[WriteResult]:
+        """Each prepared input written (or found stored) in ``tx``; what is stored is looked
+        up again inside the unit of work, once for the batch."""
+        known = Known(self.storage, [m for m, _ in prepared])
+        results: list[WriteResult] = []
+        for i, (m, notes) in enumerate(prepared):
+            result = self._write_one(tx, known, inputs[i], m, notes, vec_of.get(i))
+            if result.status != "deduplicated":
+                known.wrote(result.memory)
+            results.append(result)
         return results
 
     def _prepare_batch(
@@ -192,7 +208,8 @@ class MemoryService(GraphMethods):
         """Validate and redact every input, and embed (outside the write lock) only those not
         already stored; returns the prepared memories and input index → vector."""
         prepared = [self.prepare(i) for i in inputs]
-        fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not self._known(inputs[i], m)]
+        known = Known(self.storage, [m for m, _ in prepared])
+        fresh = [(i, m) for i, (m, _) in enumerate(prepared) if not _stored(known, m)]
         chosen: list[np.ndarray | None]
         if vectors is not None and self.vectors_usable():
             chosen = [vectors[i] for i, _ in fresh]
@@ -200,26 +217,21 @@ class MemoryService(GraphMethods):
             chosen = self._embed([m for _, m in fresh]) if fresh else []
         return prepared, {i: v for (i, _), v in zip(fresh, chosen, strict=True)}
 
-    def _known(self, inp: MemoryInput, m: Memory) -> bool:
-        if m.external_id:
-            found = self.storage.find_external(m.source, m.external_id)
-            return found is not None and _same_import(found, m)
-        return self.storage.find_by_hash(m.content_hash, m.project) is not None
-
     def _write_one(
         self,
         tx: Transaction,
+        known: Known,
         inp: MemoryInput,
         m: Memory,
         notes: tuple[RedactionNote, ...],
         vector: np.ndarray | None,
     ) -> WriteResult:
         if m.external_id:
-            found = self.storage.find_external(m.source, m.external_id)
+            found = known.external(m)
             if found is not None:
                 return self._update_external(tx, found, m, notes, vector, inp)
         else:
-            dup = self.storage.find_by_hash(m.content_hash, m.project)
+            dup = known.by_hash(m)
             if dup is not None:
                 return WriteResult(
                     dup,
@@ -481,8 +493,7 @@ class MemoryService(GraphMethods):
         prepared, vec_of = self._prepare_batch(inputs)
         out: list[WriteResult | Memory] = []
         with self.storage.transaction() as tx:
-            for i, (m, notes) in enumerate(prepared):
-                out.append(self._write_one(tx, inputs[i], m, notes, vec_of.get(i)))
+            out += self._write_batch(tx, inputs, prepared, vec_of)
             for source, external_id in deletions:
                 found = self.storage.find_external(source, external_key(external_id))
                 if found is not None:
@@ -498,7 +509,7 @@ class MemoryService(GraphMethods):
         """What ``sync_batch`` would do with ``inp`` (for --dry-run): created/updated/unchanged."""
         m, _ = self.prepare(inp)
         if m.external_id and self.storage.find_external(m.source, m.external_id) is not None:
-            return "unchanged" if self._known(inp, m) else "updated"
+            return "unchanged" if _stored(Known(self.storage, [m]), m) else "updated"
         return "created"
 
     def external_ids(self, source: str, prefix: str = "") -> dict[str, str]:
@@ -588,17 +599,19 @@ class MemoryService(GraphMethods):
         include_related: bool = False,
         recency: float = 0.0,
     ) -> SearchResult:
-        """Ranked memories for ``query`` with why each matched; see ``core.recall``."""
-        result = recall.run(
-            self,
-            validate.query(query, self.limits),
-            mode,
-            validate.limit(limit, self.limits),
-            validate.offset(offset),
-            validate.filters(filters),
-            include_related,
-            validate.weight(recency, "recency"),
-        )
+        """Ranked memories for ``query`` with why each matched; see ``core.recall``.
+        Its reads share one read session of the storage (one transaction on a server)."""
+        with self.storage.reading():
+            result = recall.run(
+                self,
+                validate.query(query, self.limits),
+                mode,
+                validate.limit(limit, self.limits),
+                validate.offset(offset),
+                validate.filters(filters),
+                include_related,
+                validate.weight(recency, "recency"),
+            )
         self.storage.record_access("search", [hit.memory.id for hit in result.hits])
         return result
 
@@ -685,6 +698,14 @@ def _scrub_tags(scrub: Scrubber, tags: Any) -> Any:
     if isinstance(tags, list | tuple):
         return [scrub.text(t) if isinstance(t, str) else t for t in tags]
     return tags
+
+
+def _stored(known: Known, m: Memory) -> bool:
+    """``m`` needs no embedding: stored as it is (the same content, the same import)."""
+    if m.external_id:
+        found = known.external(m)
+        return found is not None and _same_import(found, m)
+    return known.by_hash(m) is not None
 
 
 def _same_import(old: Memory, new: Memory) -> bool:

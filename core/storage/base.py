@@ -183,6 +183,14 @@ class MemoryReads(Protocol):
     def find_external(self, source: str, external_id: str) -> Memory | None:
         """The memory a connector imported as (source, external id), or None."""
 
+    def find_many_by_hash(
+        self, keys: Sequence[tuple[str, str | None]]
+    ) -> dict[tuple[str, str | None], Memory]:
+        """``find_by_hash`` for many (content hash, project) pairs at once: those found."""
+
+    def find_many_external(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Memory]:
+        """``find_external`` for many (source, external id) pairs at once: those found."""
+
     def external_ids(self, source: str, prefix: str = "") -> dict[str, str]:
         """External id → content hash of every memory ``source`` imported (ids starting with ``prefix``)."""
 
@@ -362,3 +370,8 @@ class Storage(MemoryReads, SearchIndex, GraphStore, Upkeep, Protocol):
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A unit of work: commits on leaving the block, rolls back on an error."""
+
+    def reading(self) -> AbstractContextManager[None]:
+        """A read session: the reads in the block may share one transaction (one connection,
+        one check of who is acting) instead of one each, as a recall's dozen reads do.
+        Writes in the block are unaffected (each commits with its own unit of work)."""

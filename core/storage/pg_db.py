@@ -10,12 +10,14 @@ The connection string goes to libpq unchanged (service files, ``PGPASSFILE``, ``
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from core.acting import acting_as, current_client, current_role
@@ -73,30 +75,64 @@ class Database:
             ) from exc
 
     @contextlib.contextmanager
-    def tx(self) -> Iterator[psycopg.Connection[Any]]:
+    def tx(self, *, write: bool = True) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on a pooled connection, acting as ``acting_as``'s role: commits
-        when the block ends, rolls back on an error (which leaves as a StoreError)."""
+        when the block ends, rolls back on an error (which leaves as a StoreError).
+
+        Inside an open transaction of this database for the same person (a ``session()``,
+        or an outer ``tx``) the block joins it: same connection, no BEGIN/COMMIT of its
+        own. A write (the default) joins only a write transaction: a read session never
+        holds a write, so what a write acknowledges is committed when its block ends; reads
+        say ``write=False``."""
+        joined = _joinable(self, write)
+        if joined is not None:
+            try:
+                yield joined.connection()
+            except psycopg.Error as exc:
+                joined.failed()
+                raise explain(exc, self.location) from exc
+            return
+        session = _Session(self, write=write)
+        token = _SESSION.set(session)
+        ok = False
         try:
-            with self._pool.connection() as conn:
-                conn.execute(_preamble())  # one round trip: BEGIN and who is acting
-                try:
-                    yield conn
-                except BaseException:
-                    with contextlib.suppress(
-                        psycopg.Error
-                    ):  # a broken connection: the pool drops it
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+            yield session.connection()
+            ok = True
         except psycopg.Error as exc:
             raise explain(exc, self.location) from exc
+        finally:
+            _SESSION.reset(token)
+            session.end(ok=ok)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Every read in the block in one transaction, opened on the first statement (one
+        pooled connection, one ``SET LOCAL ROLE``): a recall's dozen reads cost one BEGIN
+        and one COMMIT. Writes in the block take their own transaction. Nested: joins."""
+        if _joinable(self, write=False) is not None:
+            yield
+            return
+        session = _Session(self, write=False, lazy=True)
+        token = _SESSION.set(session)
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            _SESSION.reset(token)
+            session.end(ok=ok)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection for reads: a transaction when acting as a person (SET LOCAL ROLE
-        needs one), else statements straight on the connection (one round trip each)."""
-        if current_role() is not None or current_client() is not None:
-            with self.tx() as conn:
+        """A connection for reads: the open session or transaction when there is one; a
+        transaction when acting as a person (SET LOCAL ROLE needs one); else statements
+        straight on the connection (one round trip each)."""
+        if (
+            _joinable(self, write=False) is not None
+            or current_role() is not None
+            or current_client() is not None
+        ):
+            with self.tx(write=False) as conn:
                 yield conn
             return
         try:
@@ -105,8 +141,88 @@ class Database:
         except psycopg.Error as exc:
             raise explain(exc, self.location) from exc
 
+    def pooled(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        """A connection from the pool (``_Session`` opens its transaction on it)."""
+        return self._pool.connection()
+
     def close(self) -> None:
         self._pool.close()
+
+
+_SESSION: contextvars.ContextVar[_Session | None] = contextvars.ContextVar(
+    "devmem_pg_session", default=None
+)
+
+
+def _who() -> tuple[str | None, str | None]:
+    return current_role(), current_client()
+
+
+def _joinable(database: Database, write: bool) -> _Session | None:
+    """The open transaction a block of ``database`` may join: same database, same person
+    and client, and a write transaction when the block writes."""
+    session = _SESSION.get()
+    if session is None or session.database is not database or session.who != _who():
+        return None
+    return session if session.write or not write else None
+
+
+class _Session:
+    """An open transaction on one pooled connection (for ``tx`` and ``session``); a lazy
+    one opens on its first statement, so a session that reads nothing costs nothing."""
+
+    def __init__(self, database: Database, *, write: bool, lazy: bool = False) -> None:
+        self.database, self.write, self.who = database, write, _who()
+        self._stack = contextlib.ExitStack()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._begun = False
+        if not lazy:
+            self.connection()
+
+    def connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            try:
+                self._conn = self._stack.enter_context(self.database.pooled())
+            except psycopg.Error as exc:
+                self._stack.close()
+                raise explain(exc, self.database.location) from exc
+        if not self._begun:
+            self._conn.execute(_preamble())  # one round trip: BEGIN and who is acting
+            self._begun = True
+        return self._conn
+
+    def failed(self) -> None:
+        """A statement of a joined block failed: a read session starts afresh (its next
+        read in a new transaction); a write transaction stays failed and will not commit."""
+        if not self.write and self._conn is not None and self._begun:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("ROLLBACK")
+            self._begun = False
+
+    def end(self, *, ok: bool) -> None:
+        """COMMIT (``ok``) or ROLLBACK, and the connection back to the pool. A transaction
+        that a failed statement aborted is never reported committed."""
+        conn, self._conn = self._conn, None
+        try:
+            if conn is None or not self._begun:
+                return
+            if ok and conn.info.transaction_status == TransactionStatus.INERROR:
+                conn.execute("ROLLBACK")
+                raise StoreError(
+                    f"A statement failed inside a transaction on {self.database.location};"
+                    " nothing of it was written.",
+                    hint="Try again; run `devmem doctor` if it keeps failing.",
+                )
+            if ok:
+                conn.execute("COMMIT")
+            else:
+                with contextlib.suppress(psycopg.Error):  # a broken connection: the pool drops it
+                    conn.execute("ROLLBACK")
+        except psycopg.Error as exc:
+            raise explain(exc, self.database.location) from exc
+        finally:
+            self._begun = False
+            self._stack.close()
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -29,7 +29,7 @@ import psycopg
 from core.models import EntityRef, Memory, ProgressCallback, ProgressEvent, no_progress
 from core.storage import pg_db as db
 from core.storage.base import RebuildResult
-from core.storage.graph_writes import Refs, extract_of, merge_refs, ref_of
+from core.storage.graph_writes import Extracted, Refs, extract_of, merge_refs, ref_of
 from core.storage.graph_writes import store as store_graph
 from core.storage.pg_rows import MEMORY_COLUMNS, row_to_memory
 
@@ -135,11 +135,13 @@ class _Writer:
                 (list(totals), list(totals.values())),
             )
 
-    def flush(self) -> None:
-        """Write the queued rows and the weight changes; relations left without evidence go."""
+    def flush(self, *, fresh: bool = False) -> None:
+        """Write the queued rows and the weight changes; relations left without evidence go.
+        ``fresh``: the memories had no evidence stored yet (nothing to replace)."""
         self._resolve_relations()
         changes = [(rel, w) for (rel, _), w in self.evidence.items()]
-        changes += [(rel, -old) for rel, old in self._replaced()]
+        if not fresh:
+            changes += [(rel, -old) for rel, old in self._replaced()]
         if self.aliases:
             self.conn.execute(
                 "SELECT devmem_add_aliases(%s::text[], %s::bigint[])",
@@ -190,6 +192,46 @@ class _Writer:
             (ids,),
         )
         return [(int(r), float(w)) for r, m, w in rows if (int(r), str(m)) in self.evidence]
+
+
+class Batch:
+    """The graphs of new memories (no graph rows, no links yet), written together: their
+    entities resolved in one call, then every mention, relation, alias and weight with one
+    statement each for the whole batch."""
+
+    def __init__(self, conn: Conn, ids: Ids) -> None:
+        self.conn, self.ids = conn, ids
+        self.queued: list[tuple[str, Extracted, Sequence[EntityRef]]] = []
+
+    def add(self, m: Memory, refs: Sequence[EntityRef]) -> int:
+        """Queue ``m``'s graph; the entity count it will have."""
+        found = extract_of(m)
+        self.queued.append((m.id, found, refs))
+        return len(_entity_keys(found, refs))
+
+    def flush(self) -> None:
+        if not self.queued:
+            return
+        queued, self.queued = self.queued, []
+        w = _Writer(self.conn, self.ids)
+        wanted: dict[tuple[str, str], str] = {}
+        for _, found, refs in queued:  # the first memory naming an entity gives its display
+            for key, display in _entity_keys(found, refs).items():
+                wanted.setdefault(key, display)
+        w.entities([(t, n, d) for (t, n), d in wanted.items()])
+        for memory_id, found, refs in queued:
+            store_graph(w, memory_id, found, refs)
+        w.flush(fresh=True)
+
+
+def _entity_keys(found: Extracted, refs: Sequence[EntityRef]) -> dict[tuple[str, str], str]:
+    """(type, name) → display of the entities ``store_graph`` resolves for one memory, in
+    its order: the extracted ones (the last display of a name wins, as in one lookup), then
+    the connector's (the first display given)."""
+    keys = {(e.type, e.name): e.display for e in found[0]}
+    for ref in refs:
+        keys.setdefault((ref.type, ref.name.strip().lower()), ref.display or ref.name)
+    return keys
 
 
 def index_memory(

@@ -123,7 +123,7 @@ class Reads:
             except psycopg.Error as exc:
                 raise pg_db.explain(exc, self.location or "") from exc
         if tx:
-            with self._primary.tx() as conn:
+            with self._primary.tx(write=False) as conn:
                 return fn(conn, *args)
         with self._primary.read() as conn:
             return fn(conn, *args)

@@ -12,6 +12,7 @@ Any word is safe: each goes through ``plainto_tsquery`` as a parameter.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from core.acting import current_role
 from core.models import SearchFilters
 from core.storage import pg_rows as rows_sql
 from core.storage.base import TextCandidate, VectorCandidate
@@ -59,16 +61,19 @@ def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]
     planner's statistics list among the most common lexemes take their count from there; the
     others are rarer, and counting them (up to DF_CAP) is cheap."""
     rows = conn.execute(
-        "SELECT (SELECT coalesce(max(seq), 0) FROM memories), q::text FROM (SELECT min(o) AS o, q"
+        "SELECT (SELECT coalesce(max(seq), 0) FROM memories), devmem_change_count(), q::text"
+        " FROM (SELECT min(o) AS o, q"
         " FROM (SELECT o, plainto_tsquery('english', w) AS q FROM unnest(%s::text[])"
         " WITH ORDINALITY AS u(w, o)) x WHERE numnode(q) > 0 GROUP BY q) t ORDER BY o",
         (list(terms),),
     ).fetchall()
     if not rows:
         return 0, []
-    total, queries = int(rows[0][0]), [str(r[1]) for r in rows]
+    total, changes, queries = int(rows[0][0]), int(rows[0][1]), [str(r[2]) for r in rows]
     common = _COMMON.lexemes(conn)
     df = {q: round(common[q.strip("'")] * total) for q in queries if q.strip("'") in common}
+    viewer = _viewer(conn)
+    df.update(_COUNTED.known(viewer, [q for q in queries if q not in df], changes))
     rest = [q for q in queries if q not in df]
     if rest:
         counts = conn.execute(
@@ -76,8 +81,65 @@ def _terms(conn: Conn, terms: Sequence[str]) -> tuple[int, list[tuple[str, int]]
             " LIMIT %s) c) FROM unnest(%s::text[]) AS q",
             (DF_CAP, rest),
         ).fetchall()
-        df.update({str(q): int(n) for q, n in counts})
+        counted = {str(q): int(n) for q, n in counts}
+        _COUNTED.keep(viewer, counted, changes)
+        df.update(counted)
     return total, [(q, df[q]) for q in queries]
+
+
+def _viewer(conn: Conn) -> str:
+    """Whose view of the store a statement has: the database and the acting role."""
+    role = current_role() or conn.info.user
+    return f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}/{role}"
+
+
+class _CountedWords:
+    """Counts of words among the memories one person may see, as counted under their own
+    role (row-level security applied), kept per (database, role).
+
+    The planner's statistics (``_CommonLexemes``) are hidden from a person: they describe
+    every row, others' private memories included, so a person counts each word of a query
+    over what they may see. That costs a heap visit per match of the word in the whole
+    store (the policy is checked on each), milliseconds for a word common anywhere. Words
+    recur from query to query, so a count is reused, by the same role only: while nothing
+    was written to the store since (the change counter), exactly; a count of ``KEEP_FROM``
+    or more (where a few more memories move the word's weight by under 1 %) for ``TTL_S``
+    seconds. Nothing here is computed with more rights than the person has, so nothing of
+    what they may not see can reach them (tests/team/test_rls_sessions.py)."""
+
+    TTL_S = 300.0
+    KEEP_FROM = 200
+    MAX_VIEWERS = 1_000
+    MAX_WORDS = 5_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_viewer: dict[str, dict[str, tuple[float, int, int]]] = {}
+
+    def known(self, viewer: str, queries: Sequence[str], changes: int) -> dict[str, int]:
+        """The kept counts of ``queries`` still good at the store's change count."""
+        now = time.monotonic()
+        with self._lock:
+            kept = self._by_viewer.get(viewer, {})
+            found = {q: kept[q] for q in queries if q in kept}
+        return {
+            q: n
+            for q, (at, stamp, n) in found.items()
+            if stamp == changes or (n >= self.KEEP_FROM and now - at < self.TTL_S)
+        }
+
+    def keep(self, viewer: str, counts: dict[str, int], changes: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if viewer not in self._by_viewer and len(self._by_viewer) >= self.MAX_VIEWERS:
+                self._by_viewer.clear()
+            kept = self._by_viewer.setdefault(viewer, {})
+            if len(kept) + len(counts) > self.MAX_WORDS:
+                kept.clear()
+            kept.update({q: (now, changes, n) for q, n in counts.items()})
+
+
+_COUNTED = _CountedWords()
 
 
 class _CommonLexemes:
@@ -174,5 +236,7 @@ def vector_candidates(
             f" JOIN memories m ON m.id = v.memory_id WHERE {where} ORDER BY d LIMIT %s",
             [qvec, *args, k],
         ).fetchall()
+    if k > EF_SEARCH:  # back to the default for the rest of a shared read session
+        conn.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
     ranked = sorted(((str(r[0]), 1.0 - float(r[1])) for r in found), key=lambda x: -x[1])
     return [VectorCandidate(i, s) for i, s in ranked]

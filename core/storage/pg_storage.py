@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import psycopg
 
 from core.models import EntitySummary, Link, Memory, Page, ProgressCallback, SearchFilters, Version
 from core.storage import pg_audit
@@ -36,7 +37,7 @@ from core.storage.base import (
     VectorCandidate,
 )  # fmt: skip
 from core.storage.pg_replica import Reads
-from core.storage.pg_tx import PgTransaction
+from core.storage.pg_tx import OPEN, PgTransaction
 
 T = TypeVar("T")
 
@@ -55,28 +56,50 @@ class PgStorage:
         self._model = self._read(upkeep.stored_model) or ""
 
     def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        self._flush_open()
         with self._db.read() as conn:
             return fn(conn, *args)
 
     def _search(self, fn: Callable[..., T], *args: Any) -> T:
         """A read that may lag the primary a little (search, listing, graph): the replica."""
+        self._flush_open()
         return self._reads.run(fn, *args)
 
     def _search_tx(self, fn: Callable[..., T], *args: Any) -> T:
+        self._flush_open()
         return self._reads.run(fn, *args, tx=True)
 
     def _read_tx(self, fn: Callable[..., T], *args: Any) -> T:
         """A read of several statements that needs one snapshot or SET LOCAL settings."""
-        with self._db.tx() as conn:
+        self._flush_open()
+        with self._db.tx(write=False) as conn:
             return fn(conn, *args)
+
+    def _flush_open(self) -> None:
+        """A read inside a unit of work sees its queued writes (they are written first)."""
+        unit = OPEN.get()
+        if unit is not None:
+            try:
+                unit.flush()
+            except psycopg.Error as exc:
+                raise db.explain(exc, self.location) from exc
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[PgTransaction]:
         with self._db.tx() as conn:
             tx = PgTransaction(conn, self._model)
-            yield tx
-            db.bump_changes(conn)
+            token = OPEN.set(tx)
+            try:
+                yield tx
+                tx.flush()
+            finally:
+                OPEN.reset(token)
+            db.bump_changes(conn)  # once per transaction: one NOTIFY at commit
         self._model = tx.model
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Every read in the block in one transaction (``pg_db.Database.session``)."""
+        return self._db.session()
 
     def close(self) -> None:
         self._reads.close()
@@ -97,6 +120,14 @@ class PgStorage:
 
     def find_by_hash(self, content_hash: str, project: str | None) -> Memory | None:
         return self._read(store.find_by_hash, content_hash, project)
+
+    def find_many_by_hash(
+        self, keys: Sequence[tuple[str, str | None]]
+    ) -> dict[tuple[str, str | None], Memory]:
+        return self._read(store.find_many_by_hash, keys)
+
+    def find_many_external(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Memory]:
+        return self._read(store.find_many_external, keys)
 
     def find_external(self, source: str, external_id: str) -> Memory | None:
         return self._read(store.find_external, source, external_id)
@@ -259,7 +290,7 @@ class PgStorage:
         return out if replica is None else out | {"read_replica": replica}
 
     def schema_version(self) -> int:
-        with self._db.tx() as conn:
+        with self._db.tx(write=False) as conn:
             return max(db.applied(conn), default=0)
 
     def health(self) -> IndexHealth:
@@ -296,7 +327,7 @@ class AccessAudit:
         if not memory_ids:
             return
         if self._on is None:
-            with self._db.tx() as conn:
+            with self._db.tx(write=False) as conn:
                 row = conn.execute(pg_audit.READS_ON).fetchone()
             self._on = bool(row and row[0])
         if self._on:

@@ -69,6 +69,40 @@ def find_external(conn: Conn, source: str, external_id: str) -> Memory | None:
     return None if row is None else row_to_memory(row)
 
 
+def find_many_by_hash(
+    conn: Conn, keys: Sequence[tuple[str, str | None]]
+) -> dict[tuple[str, str | None], Memory]:
+    """The first memory found for each (content hash, project), in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    found: dict[tuple[str, str | None], Memory] = {}
+    rows = conn.execute(
+        f"SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.content_hash = ANY(%s::text[])",
+        (sorted({h for h, _ in wanted}),),
+    )
+    for r in rows:
+        m = row_to_memory(r)
+        if (m.content_hash, m.project) in wanted:
+            found.setdefault((m.content_hash, m.project), m)
+    return found
+
+
+def find_many_external(
+    conn: Conn, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Memory]:
+    """The memory of each (source, external id) found, in one query."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        f"SELECT {MEMORY_COLUMNS} FROM memories m"
+        " JOIN unnest(%s::text[], %s::text[]) AS k(s, e) ON m.source = k.s AND m.external_id = k.e",
+        ([s for s, _ in wanted], [e for _, e in wanted]),
+    )
+    return {(m.source, str(m.external_id)): m for m in map(row_to_memory, rows)}
+
+
 def external_ids(conn: Conn, source: str, prefix: str) -> dict[str, str]:
     rows = conn.execute(
         "SELECT external_id, content_hash FROM memories WHERE source = %s"
@@ -121,6 +155,22 @@ def insert(conn: Conn, m: Memory, vector: np.ndarray | None, model: str) -> None
         put_vector(conn, m.id, vector, model)
 
 
+def insert_many(conn: Conn, rows: Sequence[tuple[Memory, np.ndarray | None]], model: str) -> None:
+    """Several new memories and their vectors: one statement per table (``executemany``
+    sends the rows in a pipeline, so a batch costs a round trip or two, not one per row)."""
+    if not rows:
+        return
+    marks = ", ".join(f"%({c.strip()})s" for c in _INSERT_COLUMNS.split(","))
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO memories ({_INSERT_COLUMNS}) VALUES ({marks})",
+            [memory_values(m) for m, _ in rows],
+        )
+        vectors = [(m.id, model, np.asarray(v, dtype=np.float32)) for m, v in rows if v is not None]
+        if vectors:
+            cur.executemany(_PUT_VECTOR, vectors)
+
+
 def replace(conn: Conn, m: Memory, vector: np.ndarray | None, model: str) -> None:
     sets = ", ".join(f"{c} = %({c})s" for c in _UPDATED)
     if (
@@ -156,12 +206,14 @@ def delete(conn: Conn, memory_id: str) -> None:
         )
 
 
+_PUT_VECTOR = (
+    "INSERT INTO memory_vectors(memory_id, model, embedding) VALUES (%s, %s, %s)"
+    " ON CONFLICT (memory_id) DO UPDATE SET model = excluded.model, embedding = excluded.embedding"
+)
+
+
 def put_vector(conn: Conn, memory_id: str, vector: np.ndarray, model: str) -> None:
-    conn.execute(
-        "INSERT INTO memory_vectors(memory_id, model, embedding) VALUES (%s, %s, %s)"
-        " ON CONFLICT (memory_id) DO UPDATE SET model = excluded.model, embedding = excluded.embedding",
-        (memory_id, model, np.asarray(vector, dtype=np.float32)),
-    )
+    conn.execute(_PUT_VECTOR, (memory_id, model, np.asarray(vector, dtype=np.float32)))
 
 
 # ---- versions ----------------------------------------------------------------------------
@@ -173,6 +225,34 @@ def next_version(conn: Conn, memory_id: str) -> int:
     return int(row[0] if row else 0) + 1
 
 
+_ADD_VERSION = (
+    "INSERT INTO memory_versions(memory_id, version, title, content, fields, changed_at,"
+    " changed_by, pending) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+VersionRow = tuple[str, int, str, str, str, str, str, bool]
+
+
+def version_row(m: Memory, changed_by: str, number: int, pending: bool) -> VersionRow:
+    """The ``memory_versions`` row of version ``number`` of ``m``."""
+    fields = {
+        "kind": m.kind,
+        "tags": list(m.tags),
+        "project": m.project,
+        "visibility": m.visibility,
+        "metadata": m.metadata,
+    }
+    return (
+        m.id,
+        number,
+        m.title,
+        m.content,
+        json.dumps(fields, ensure_ascii=False),
+        m.updated_at,
+        changed_by,
+        pending,
+    )
+
+
 def add_version(
     conn: Conn,
     m: Memory,
@@ -182,28 +262,15 @@ def add_version(
     version: int | None = None,
 ) -> int:
     number = next_version(conn, m.id) if version is None else version
-    fields = {
-        "kind": m.kind,
-        "tags": list(m.tags),
-        "project": m.project,
-        "visibility": m.visibility,
-        "metadata": m.metadata,
-    }
-    conn.execute(
-        "INSERT INTO memory_versions(memory_id, version, title, content, fields, changed_at,"
-        " changed_by, pending) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            m.id,
-            number,
-            m.title,
-            m.content,
-            json.dumps(fields, ensure_ascii=False),
-            m.updated_at,
-            changed_by,
-            pending,
-        ),
-    )
+    conn.execute(_ADD_VERSION, version_row(m, changed_by, number, pending))
     return number
+
+
+def add_versions(conn: Conn, rows: Sequence[VersionRow]) -> None:
+    """Several version rows in one ``executemany``."""
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(_ADD_VERSION, rows)
 
 
 def versions(conn: Conn, memory_id: str) -> list[Version]:

@@ -1,7 +1,15 @@
-"""The PostgreSQL unit of work: one transaction, methods that take memories and ids."""
+"""The PostgreSQL unit of work: one transaction, methods that take memories and ids.
+
+New memories are not written one statement at a time: their rows, vectors, first versions
+and graphs are queued and written together (``flush``) with a few statements for the whole
+batch, before anything else the transaction does, before any read of the store in the same
+transaction (``PgStorage`` flushes the open unit first) and before it commits. A batch of
+500 memories costs about a dozen round trips instead of a dozen each.
+"""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +22,10 @@ from core.storage import pg_graph_index as graph_index
 from core.storage import pg_store as store
 from core.storage import pg_upkeep as upkeep
 
+OPEN: contextvars.ContextVar[PgTransaction | None] = contextvars.ContextVar(
+    "devmem_pg_open_unit", default=None
+)
+
 
 class PgTransaction:
     """What ``PgStorage.transaction()`` yields: every method runs in its transaction."""
@@ -23,8 +35,23 @@ class PgTransaction:
         self.model = model
         self._known: set[str] = set()
         self._graph_ids = graph_index.Ids()
+        self._rows: list[tuple[Memory, np.ndarray | None]] = []  # queued new memories
+        self._versions: list[store.VersionRow] = []
+        self._graphs = graph_index.Batch(conn, self._graph_ids)
+        self._fresh: set[str] = set()  # inserted here, no links yet: its graph can wait
+
+    def flush(self) -> None:
+        """Write what is queued: memories and vectors, versions, then their graphs."""
+        if self._rows:
+            rows, self._rows = self._rows, []
+            store.insert_many(self._conn, rows, self.model)
+        if self._versions:
+            versions, self._versions = self._versions, []
+            store.add_versions(self._conn, versions)
+        self._graphs.flush()
 
     def _id(self, memory_id: str) -> str:
+        self.flush()
         key = memory_id.upper()
         if key not in self._known:
             if not store.exists(self._conn, key):
@@ -33,11 +60,13 @@ class PgTransaction:
         return key
 
     def insert(self, memory: Memory, vector: np.ndarray | None) -> None:
-        store.insert(self._conn, memory, vector, self.model)
+        self._rows.append((memory, vector))
         self._known.add(memory.id)
+        self._fresh.add(memory.id)
 
     def replace(self, memory: Memory, vector: np.ndarray | None) -> None:
         self._id(memory.id)
+        self._fresh.discard(memory.id)
         store.replace(self._conn, memory, vector, self.model)
 
     def delete(self, memory_id: str) -> None:
@@ -45,6 +74,7 @@ class PgTransaction:
         graph_index.unindex_memory(self._conn, key, self._graph_ids)
         store.delete(self._conn, key)
         self._known.discard(key)
+        self._fresh.discard(key)
 
     def set_anchor_lines(self, memory_id: str, start: int, end: int) -> None:
         store.update_anchor(self._conn, self._id(memory_id), start, end)
@@ -52,6 +82,9 @@ class PgTransaction:
     def add_version(
         self, memory: Memory, changed_by: str, *, pending: bool = False, version: int | None = None
     ) -> int:
+        if memory.id in self._fresh and version is not None:
+            self._versions.append(store.version_row(memory, changed_by, version, pending))
+            return version
         self._id(memory.id)
         return store.add_version(self._conn, memory, changed_by, pending=pending, version=version)
 
@@ -60,6 +93,7 @@ class PgTransaction:
 
     def add_link(self, source_id: str, target_id: str, link_type: str, at: str) -> None:
         src, dst = self._id(source_id), self._id(target_id)
+        self._fresh.difference_update((src, dst))
         store.add_link(self._conn, src, dst, link_type, at)
         graph_index.link_relation(self._conn, src, self._graph_ids)
 
@@ -70,10 +104,14 @@ class PgTransaction:
         store.put_vector(self._conn, self._id(memory_id), vector, self.model)
 
     def reset_vectors(self, model: str, dim: int) -> None:
+        self.flush()
         self.model = model
         upkeep.set_dimension(self._conn, model, dim, keep=False)
 
     def index_graph(self, memory: Memory, refs: Sequence[EntityRef] = ()) -> int:
+        if memory.id in self._fresh:  # no graph rows or links yet: written with the batch
+            self._fresh.discard(memory.id)  # indexed once; a second call goes the long way
+            return self._graphs.add(memory, refs)
         self._id(memory.id)
         return graph_index.index_memory(self._conn, memory, refs, self._graph_ids)
 

@@ -73,6 +73,10 @@ class SqliteStorage:
         with self._store.write() as conn:
             yield SqliteTransaction(self._store, conn, self._model)
 
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Reads need no grouping here: each runs on this process's own connection."""
+        return contextlib.nullcontext()
+
     def close(self) -> None:
         self._store.close()
 
@@ -90,6 +94,17 @@ class SqliteStorage:
     def find_by_hash(self, content_hash: str, project: str | None) -> Memory | None:
         found = self._store.find_by_hash(content_hash, project)
         return None if found is None else found[1]
+
+    def find_many_by_hash(
+        self, keys: Sequence[tuple[str, str | None]]
+    ) -> dict[tuple[str, str | None], Memory]:
+        # one indexed lookup each: in-process, a loop costs no round trips
+        found = {key: self.find_by_hash(*key) for key in dict.fromkeys(keys)}
+        return {key: m for key, m in found.items() if m is not None}
+
+    def find_many_external(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Memory]:
+        found = {key: self.find_external(*key) for key in dict.fromkeys(keys)}
+        return {key: m for key, m in found.items() if m is not None}
 
     def find_external(self, source: str, external_id: str) -> Memory | None:
         found = self._store.find_external(source, external_id)

@@ -70,6 +70,36 @@ def pg_url(pg_server: pgserver.PgTestServer) -> str:
     return url
 
 
+def test_a_batch_sees_its_own_writes(service: MemoryService) -> None:
+    """One remember_many: an input identical to an earlier one of the same batch is found
+    stored, and a connector item given twice is created, then updated (PostgreSQL looked on
+    another connection, which could not see the batch's uncommitted rows: both created)."""
+    pin = "We pinned numpy below 2.0 because the ONNX runtime wheels crash with it."
+    results = service.remember_many(
+        [
+            MemoryInput(pin),
+            MemoryInput("The upload worker retries three times."),
+            MemoryInput(pin),
+            MemoryInput("Issue 7: login loops", source="github", external_id="7"),
+            MemoryInput("Issue 7: login loops on Safari", source="github", external_id="7"),
+        ]
+    )
+    assert [r.status for r in results] == [
+        "created",
+        "created",
+        "deduplicated",
+        "created",
+        "updated",
+    ]
+    assert results[2].memory.id == results[0].memory.id
+    assert results[4].memory.id == results[3].memory.id
+    assert service.storage.count() == 3
+    issue = service.get(results[3].memory.id)
+    assert issue.content.endswith("on Safari") and issue.version == 2
+    assert [v.version for v in service.storage.versions(issue.id)] == [1, 2]
+    assert service.recall("Safari login", mode="text").hits[0].memory.id == issue.id
+
+
 def test_a_write_notifies_listeners_and_counts(pg_url: str) -> None:
     storage = open_storage(pg_url)
     try:
