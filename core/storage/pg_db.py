@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from core.storage import pg_schema
 
 __all__ = ["Database", "acting_as", "explain"]
 POOL_MAX = 8
+WRITE_RESERVE = 2  # connections read sessions never take: a write does not queue behind them
 CONNECT_TIMEOUT_S = 10
 
 
@@ -56,6 +58,8 @@ class Database:
         self.conninfo = normalised(conninfo)
         self.location = redacted(self.conninfo)
         self.versions = migrate(self.conninfo, self.location)
+        self._read_slots = threading.BoundedSemaphore(max(1, pool_max - WRITE_RESERVE))
+        self._slot_held = threading.local()
         self._pool = ConnectionPool(
             self.conninfo,
             min_size=1,
@@ -141,9 +145,23 @@ class Database:
         except psycopg.Error as exc:
             raise explain(exc, self.location) from exc
 
-    def pooled(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
-        """A connection from the pool (``_Session`` opens its transaction on it)."""
-        return self._pool.connection()
+    @contextlib.contextmanager
+    def pooled(self, *, write: bool = True) -> Iterator[psycopg.Connection[Any]]:
+        """A connection from the pool (``_Session`` opens its transaction on it). A read takes
+        one of the pool's read slots first (all but WRITE_RESERVE connections), so recalls
+        holding their sessions never leave a write waiting for a connection; a thread that
+        already holds a slot (a nested read as someone else) does not take a second."""
+        if write or getattr(self._slot_held, "yes", False):
+            with self._pool.connection() as conn:
+                yield conn
+            return
+        with self._read_slots:
+            self._slot_held.yes = True
+            try:
+                with self._pool.connection() as conn:
+                    yield conn
+            finally:
+                self._slot_held.yes = False
 
     def close(self) -> None:
         self._pool.close()
@@ -182,7 +200,7 @@ class _Session:
     def connection(self) -> psycopg.Connection[Any]:
         if self._conn is None:
             try:
-                self._conn = self._stack.enter_context(self.database.pooled())
+                self._conn = self._stack.enter_context(self.database.pooled(write=self.write))
             except psycopg.Error as exc:
                 self._stack.close()
                 raise explain(exc, self.database.location) from exc

@@ -96,3 +96,38 @@ def test_a_read_session_never_carries_a_person_to_another(shop: Shop) -> None:
             assert shop.storage.get_many(sorted(shop.private_ids)) == {}
             assert shop.storage.text_candidates([WORD], None, 500)[0].memory_id == "ZPUB"
         assert shop.storage.get(some_private) is not None  # hers again, same session
+
+
+def test_read_sessions_never_take_the_connections_writes_need(team_db: TeamDb) -> None:
+    """Recalls hold their read session's connection to the end; with as many of them as
+    the pool has connections, a write used to wait for the pool's timeout (30 s)."""
+    import threading
+    import time
+
+    from core.storage.pg_db import WRITE_RESERVE, Database
+
+    db = Database(team_db.owner_url, pool_max=WRITE_RESERVE + 1)
+    holding, release = threading.Semaphore(0), threading.Event()
+
+    def recall() -> None:
+        with db.session(), db.tx(write=False) as conn:
+            conn.execute("SELECT 1")
+            holding.release()
+            release.wait(20)
+
+    readers = [threading.Thread(target=recall) for _ in range(WRITE_RESERVE + 1)]
+    try:
+        for reader in readers:
+            reader.start()
+        assert holding.acquire(timeout=10)  # one reader holds its session's connection
+        time.sleep(0.3)  # the others are queued for a read slot, not holding connections
+        start = time.monotonic()
+        with db.tx() as conn:
+            conn.execute("SELECT 1")
+        assert time.monotonic() - start < 5
+    finally:
+        release.set()
+        for reader in readers:
+            reader.join(20)
+        db.close()
+    assert not any(reader.is_alive() for reader in readers)  # every reader had its turn
