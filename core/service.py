@@ -24,6 +24,7 @@ from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
 from core.graph_api import GraphMethods
 from core.ids import new_id
 from core.models import (
+    TEXT_ONLY_HEADING,
     Hit,
     Link,
     Memory,
@@ -35,7 +36,6 @@ from core.models import (
     RedactionNote,
     SearchFilters,
     SearchResult,
-    TEXT_ONLY_HEADING,
     Version,
     WriteResult,
     no_progress,
