@@ -55,14 +55,20 @@ def content_hash(content: str, project: str | None) -> str:
 
 
 _TEXT_ONLY = f"\n\n{TEXT_ONLY_HEADING}\n"
+TEXT_ONLY_EMBEDDED_CHARS = 150  # of the text-only section, the model still reads this much
 
 
 def embedding_text(m: Memory) -> str:
-    """What gets embedded: the title (when it adds something) and the content up to its
-    text-only section (``TEXT_ONLY_HEADING``). A commit embeds ~50 tokens instead of the
-    model's 256-token cap filled with changed lines: 3-4x less CPU per commit, and the
-    gitwhy bench (bench/gitwhy.py) answers as well or better (docs/storage.md)."""
-    content = m.content.split(_TEXT_ONLY, 1)[0]
+    """What gets embedded: the title (when it adds something), the content up to its
+    text-only section (``TEXT_ONLY_HEADING``) and that section's first characters.
+
+    The model reads 256 tokens at most; a commit's changed lines filled them (149 on
+    average on Click) where its message, files and symbols take 52. The first lines of
+    code still help (a described behaviour matched to the code that does it), the rest
+    mostly costs CPU; bench/gitwhy.py measured the trade-off (docs/connectors.md)."""
+    content, _, text_only = m.content.partition(_TEXT_ONLY)
+    if text_only:
+        content += "\n" + text_only[:TEXT_ONLY_EMBEDDED_CHARS]
     if m.title and not content.startswith(m.title[:40]):
         return f"{m.title}\n{content}"
     return content

@@ -1,5 +1,6 @@
-"""What a commit gives the embedding model: its message, files and symbols, not its changed
-lines (those go to the full-text index only, core.models.TEXT_ONLY_HEADING)."""
+"""What a commit gives the embedding model: its message, files and symbols and the first
+characters of its changed lines; the rest of them goes to the full-text index only
+(core.models.TEXT_ONLY_HEADING)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from connectors.base import SyncContext
 from connectors.git import GitConnector
 from core import TEXT_ONLY_HEADING
 from core.embeddings import FastEmbedEmbedder, Vector
-from core.service import MemoryService
+from core.service import TEXT_ONLY_EMBEDDED_CHARS, MemoryService
 
 
 class Recording:
@@ -48,14 +49,15 @@ def _guarded_cart(repo: Any) -> str:
     repo.write(
         "shop/cart.py",
         "def total(prices):\n"
-        "    if any(p < 0 for p in prices):\n"
+        + "".join(f"    check_rule_{n}_of_the_pricing_policy(prices)\n" for n in range(12))
+        + "    if any(p < 0 for p in prices):\n"
         '        raise ValueError("a negative price cannot be totalled")\n'
         "    return sum(prices)\n",
     )
     return repo.commit("Refuse carts that would pay the customer\n\nRefunds go elsewhere.")
 
 
-def test_the_model_reads_the_message_files_and_symbols_not_the_changed_lines(
+def test_the_model_reads_the_message_files_symbols_and_only_the_first_changed_lines(
     repo: Any, recorded: tuple[MemoryService, Recording]
 ) -> None:
     svc, rec = recorded
@@ -67,6 +69,9 @@ def test_the_model_reads_the_message_files_and_symbols_not_the_changed_lines(
     text = next(t for t in rec.documents if t.startswith("Refuse carts"))
     assert "Refunds go elsewhere." in text and "shop/cart.py" in text and "total" in text
     assert TEXT_ONLY_HEADING not in text and "negative price" not in text
+    section = stored.content.split(f"{TEXT_ONLY_HEADING}\n", 1)[1]
+    assert text.endswith("\n" + section[:TEXT_ONLY_EMBEDDED_CHARS])
+    assert len(section) > 3 * TEXT_ONLY_EMBEDDED_CHARS  # most of it is left to the text index
     # the words of the changed lines still find the commit, through the full-text index
     hits = svc.recall("ValueError a negative price cannot be totalled", mode="text").hits
     assert hits and hits[0].memory.metadata["sha"] == sha
