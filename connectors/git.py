@@ -29,7 +29,7 @@ from pathlib import Path
 from connectors.base import SyncContext, SyncReport
 from connectors.common import BATCH_SIZE, apply_checked, clip, dump_cursor, known_ids, load_cursor
 from connectors.git_log import FORMAT, Commit, FileChange, parse_log
-from core import CodeAnchor, ConnectorError, EntityRef, MemoryInput
+from core import TEXT_ONLY_HEADING, CodeAnchor, ConnectorError, EntityRef, MemoryInput
 
 ATTRIBUTES = Path(__file__).with_name("git_attributes")
 JS_FUNCNAME = "\n".join(
@@ -262,9 +262,10 @@ def commit_content(c: Commit, symbols: list[tuple[str, str]]) -> str:
     lines.append(f"Author: {c.author}")
     changed = c.changed.sample()
     if changed:
-        # Last, after what is embedded first: the model reads the message, the full-text
-        # index reads everything (an error message quoted from the code finds this commit).
-        lines += ["", "Changed lines:", *changed]
+        # Last, in the text-only section: the model reads the message, files and symbols,
+        # the full-text index reads everything (an error message quoted from the code finds
+        # this commit).
+        lines += ["", TEXT_ONLY_HEADING, *changed]
     return "\n".join(lines)
 
 

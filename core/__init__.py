@@ -58,6 +58,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         for name in (
             "KINDS",
             "SEARCH_MODES",
+            "TEXT_ONLY_HEADING",
             "CodeAnchor",
             "EntityRef",
             "EntitySummary",
@@ -217,6 +218,7 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "RelatedMemory",
     "safe_yaml_load",
     "SEARCH_MODES",
+    "TEXT_ONLY_HEADING",
     "SearchFilters",
     "SearchResult",
     "Settings",
@@ -313,6 +315,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
     from core.models import (
         KINDS,
         SEARCH_MODES,
+        TEXT_ONLY_HEADING,
         CodeAnchor,
         EntityRef,
         EntitySummary,

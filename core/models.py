@@ -17,6 +17,12 @@ SEARCH_MODES: tuple[str, ...] = ("hybrid", "text", "vector", "graph")
 
 SearchMode = Literal["hybrid", "text", "vector", "graph"]
 
+# A content section that only the full-text index reads, not the embedding model: it starts
+# with a blank line and this heading on a line of its own and runs to the end (a commit's
+# changed lines: a quoted error message finds the commit by its words, while the model,
+# which reads 256 tokens at most, sees the message, files and symbols instead of code).
+TEXT_ONLY_HEADING = "Changed lines:"
+
 
 class Provenance(IntEnum):
     """Who wrote a memory. Higher outranks lower: an AI write never overwrites a user's."""

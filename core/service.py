@@ -25,6 +25,7 @@ from core.graph_api import GraphMethods
 from core.ids import new_id
 from core.known import Known
 from core.models import (
+    TEXT_ONLY_HEADING,
     Hit,
     Link,
     Memory,
@@ -54,11 +55,24 @@ def content_hash(content: str, project: str | None) -> str:
     return hashlib.sha256(f"{project or ''}\x00{normal}".encode()).hexdigest()
 
 
+_TEXT_ONLY = f"\n\n{TEXT_ONLY_HEADING}\n"
+TEXT_ONLY_EMBEDDED_CHARS = 150  # of the text-only section, the model still reads this much
+
+
 def embedding_text(m: Memory) -> str:
-    """What gets embedded: the title (when it adds something) and the content."""
-    if m.title and not m.content.startswith(m.title[:40]):
-        return f"{m.title}\n{m.content}"
-    return m.content
+    """What gets embedded: the title (when it adds something), the content up to its
+    text-only section (``TEXT_ONLY_HEADING``) and that section's first characters.
+
+    The model reads 256 tokens at most; a commit's changed lines filled them (149 on
+    average on Click) where its message, files and symbols take 52. The first lines of
+    code still help (a described behaviour matched to the code that does it), the rest
+    mostly costs CPU; bench/gitwhy.py measured the trade-off (docs/connectors.md)."""
+    content, _, text_only = m.content.partition(_TEXT_ONLY)
+    if text_only:
+        content += "\n" + text_only[:TEXT_ONLY_EMBEDDED_CHARS]
+    if m.title and not content.startswith(m.title[:40]):
+        return f"{m.title}\n{content}"
+    return content
 
 
 class MemoryService(GraphMethods):

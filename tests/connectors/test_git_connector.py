@@ -102,8 +102,10 @@ def test_hover_on_a_function_finds_the_commit_that_changed_it(repo, svc, sync) -
     assert hits and hits[0].memory.external_id == f"shop:{shas['fix']}"
     assert "parse_config" in hits[0].why
 
+    # A bare name also matches the commit that added the function (its first changed lines
+    # are embedded: core.service.TEXT_ONLY_EMBEDDED_CHARS); the fix is among the first two.
     recalled = svc.recall("parse_config", filters=SearchFilters(kinds=["commit"]))
-    assert recalled.hits[0].memory.external_id == f"shop:{shas['fix']}"
+    assert f"shop:{shas['fix']}" in [h.memory.external_id for h in recalled.hits[:2]]
     why = svc.recall("why does config parsing drop the first line?", limit=3)
     assert f"shop:{shas['fix']}" in [h.memory.external_id for h in why.hits]
 
