@@ -19,7 +19,7 @@ from connectors.github import API_URL, GitHubConnector, token_from
 from connectors.m365.auth import M365Auth, M365Settings
 from connectors.m365.graph import GRAPH_URL
 from connectors.m365.sync import AREAS, M365Connector
-from core import acting_as
+from core import acting_as, pin_mmap_threshold
 
 from .common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 
@@ -67,6 +67,7 @@ def github(
         )
     api = os.environ.get("DEVMEM_GITHUB_API", "").strip() or API_URL
     with _interruptible(), errors():
+        pin_mmap_threshold()  # an import's embedding batches must not pile up in the heap
         svc = service()
         with (
             httpx.Client(timeout=TIMEOUT) as client,
@@ -105,6 +106,7 @@ def m365(
     settings = M365Settings.from_env(os.environ)
     graph_url = os.environ.get("DEVMEM_GRAPH_URL", "").strip() or GRAPH_URL
     with _interruptible(), errors():
+        pin_mmap_threshold()  # an import's embedding batches must not pile up in the heap
         svc = service()
         with (
             httpx.Client(timeout=TIMEOUT) as client,

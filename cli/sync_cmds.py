@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from core import acting_as
+from core import acting_as, pin_mmap_threshold
 
 from .common import console, err_console, errors, print_json, progress_bar, service, to_jsonable
 
@@ -29,6 +29,7 @@ def _run_connector(
     """Run one connector with a progress bar, then print its summary (or JSON)."""
     from connectors.base import SyncContext
 
+    pin_mmap_threshold()  # an import's embedding batches must not pile up in the heap
     svc = service()
     try:
         with (

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "shown_location": ("core.config", "shown_location"),
     "make_embedder": ("core.config", "make_embedder"),
     "release_free_heap": ("core.embeddings", "release_free_heap"),
+    "pin_mmap_threshold": ("core.embeddings", "pin_mmap_threshold"),
     "git_project": ("core.config", "git_project"),
     "git_root": ("core.config", "git_root"),
     # errors
@@ -169,6 +170,7 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "shown_location",
     "make_embedder",
     "release_free_heap",
+    "pin_mmap_threshold",
     "Check",
     "CODE_SEARCH_DEPTH",
     "CodeAnchor",
@@ -259,7 +261,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
         make_embedder,
         shown_location,
     )
-    from core.embeddings import release_free_heap
+    from core.embeddings import pin_mmap_threshold, release_free_heap
     from core.engine_link import (
         ENGINE_ENV,
         RUNTIME_ENV,
