@@ -300,7 +300,10 @@ class Client:
         out = self.proc.stdout
         assert out is not None
         while True:
-            header = await out.readuntil(b"\r\n\r\n")
+            try:
+                header = await out.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:  # the server exited (shutdown, or the run ended)
+                return
             length = int(re.search(rb"Content-Length: (\d+)", header).group(1))  # type: ignore[union-attr]
             message = json.loads(await out.readexactly(length))
             if "method" in message and "id" in message:  # a request from the server
