@@ -12,8 +12,10 @@ from core.storage.sqlite_rows import MEMORY_COLUMNS, row_to_memory
 
 _ORDER = {
     "updated": "m.updated_at DESC",
-    "created": "m.created_at DESC",
-    "event": "coalesce(m.event_at, m.created_at) DESC",
+    # Ties (times are to the second) go by id, which orders by creation and survives an
+    # export and import; the insertion order (rowid / seq) does not.
+    "created": "m.created_at DESC, m.id DESC",
+    "event": "coalesce(m.event_at, m.created_at) DESC, m.id DESC",
 }
 _CHUNK = 500
 

@@ -223,6 +223,19 @@ def test_pages_are_ordered_and_counted(storage: Storage, varied: dict[str, Memor
     assert storage.page(None, 2, 2, "created").next_offset is None
 
 
+def test_memories_of_the_same_second_are_ordered_by_id_not_by_insertion(
+    storage: Storage,
+) -> None:
+    """Times are to the second: an export lists same-second memories newest id first, and
+    the import writes them in that order, so insertion order must not decide (it flipped
+    `devmem export` -> `import` -> `export` whenever two adds shared a second)."""
+    older, newer = mem("older same second"), mem("newer same second")
+    assert older.id < newer.id  # ids order by creation
+    put(storage, newer, older)  # inserted in the opposite order, as an import of an export
+    for order in ("created", "event"):
+        assert [m.id for m in storage.page(None, 5, 0, order).memories] == [newer.id, older.id]
+
+
 def test_anchored_matches_any_path_and_keeps_global_memories(
     storage: Storage, varied: dict[str, Memory]
 ) -> None:
