@@ -120,6 +120,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "engine_enabled": ("core.engine_link", "engine_enabled"),
     "engine_serves": ("core.engine_link", "engine_serves"),
     "open_engine_connection": ("core.engine_link", "open_connection"),
+    "watch_engine": ("core.engine_link", "watch_engine"),
+    "write_all": ("core.engine_link", "write_all"),
     "engine_request": ("core.engine_link", "request"),
     "engine_code_version": ("core.engine_link", "code_version"),
     "engine_socket_path": ("core.engine_link", "socket_path"),
@@ -140,6 +142,8 @@ __all__ = [  # literal, so that mypy and ruff see the re-exports (tests check it
     "engine_enabled",
     "engine_serves",
     "open_engine_connection",
+    "watch_engine",
+    "write_all",
     "engine_request",
     "engine_code_version",
     "engine_socket_path",
@@ -271,6 +275,8 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ loads th
         engine_enabled,
         engine_serves,
         secure_runtime_dir,
+        watch_engine,
+        write_all,
     )
     from core.engine_link import (
         PROTOCOL as ENGINE_PROTOCOL,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import socket
 import stat
 import sys
@@ -386,3 +387,20 @@ def request(env: Mapping[str, str], kind: str) -> dict[str, Any] | None:
         return None
     with sock:
         return answer
+
+
+# ---- the relays' copy loop (mcp_server/relay.py, lsp_server/relay.py) -------------------
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (a pipe may take it in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def watch_engine(selector: selectors.BaseSelector, sock: socket.socket | None) -> None:
+    """Make ``selector`` watch exactly the current engine socket (data "engine")."""
+    for key in list(selector.get_map().values()):
+        if key.data == "engine" and key.fileobj is not sock:
+            selector.unregister(key.fileobj)
+    if sock is not None and sock not in {k.fileobj for k in selector.get_map().values()}:
+        selector.register(sock, selectors.EVENT_READ, "engine")

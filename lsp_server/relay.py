@@ -29,7 +29,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from core import EngineHeader, EngineUnavailable, open_engine_connection
+from core import (
+    EngineHeader,
+    EngineUnavailable,
+    open_engine_connection,
+    watch_engine,
+    write_all,
+)
 from lsp_server.relay_docs import Document
 
 CHUNK = 1 << 16
@@ -290,19 +296,13 @@ def _cancelled(request: Message) -> Message:
     }
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def pump(relay: Relay, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
     """Copy until the editor closes stdin or exits and the engine has finished."""
     selector = selectors.DefaultSelector()
     selector.register(stdin_fd, selectors.EVENT_READ, "client")
     client_open = True
     while client_open or relay.sock is not None:
-        _watch(selector, relay.sock)
+        watch_engine(selector, relay.sock)
         if not selector.get_map():
             break
         for key, _ in selector.select():
@@ -310,7 +310,7 @@ def pump(relay: Relay, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
                 client_open = _client_readable(relay, selector, stdin_fd)
             elif key.fileobj is relay.sock:  # (not a socket replaced in this round)
                 _engine_readable(relay, stdout_fd, client_open)
-            _write_all(stdout_fd, relay.take_answers())
+            write_all(stdout_fd, relay.take_answers())
         if relay.exited and relay.sock is None:
             break
     return 0
@@ -337,21 +337,12 @@ def _engine_readable(relay: Relay, stdout_fd: int, client_open: bool) -> None:
     except OSError:
         data = b""
     if data:
-        _write_all(stdout_fd, relay.from_engine(data))
+        write_all(stdout_fd, relay.from_engine(data))
     elif client_open and not relay.exited:
         relay.engine_gone()
     else:
         relay.sock.close()
         relay.sock = None
-
-
-def _watch(selector: selectors.BaseSelector, sock: socket.socket | None) -> None:
-    """Watch exactly the current engine socket."""
-    for key in list(selector.get_map().values()):
-        if key.data == "engine" and key.fileobj is not sock:
-            selector.unregister(key.fileobj)
-    if sock is not None and sock not in {k.fileobj for k in selector.get_map().values()}:
-        selector.register(sock, selectors.EVENT_READ, "engine")
 
 
 def relay_main(env: Mapping[str, str], db: str | None, args: list[str]) -> int | None:

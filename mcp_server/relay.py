@@ -22,7 +22,13 @@ import socket
 import sys
 from collections.abc import Mapping
 
-from core import EngineHeader, EngineUnavailable, open_engine_connection
+from core import (
+    EngineHeader,
+    EngineUnavailable,
+    open_engine_connection,
+    watch_engine,
+    write_all,
+)
 
 CHUNK = 1 << 16
 # The SDK writes responses as {"jsonrpc":"2.0","id":<id>,"result"|"error":…}: the id of an
@@ -205,12 +211,6 @@ class Relay:
         return b"".join(out)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _engine_gone(relay: Relay) -> None:
     """The engine closed the connection: reconnect now if requests wait for answers, else
     when the client next speaks (an idle client does not restart an engine for nothing)."""
@@ -225,7 +225,7 @@ def pump(relay: Relay, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
     selector.register(stdin_fd, selectors.EVENT_READ, "client")
     client_open = True
     while client_open or relay.sock is not None:
-        _watch(selector, relay.sock)
+        watch_engine(selector, relay.sock)
         if not selector.get_map():
             break
         for key, _ in selector.select():
@@ -233,7 +233,7 @@ def pump(relay: Relay, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
                 data = os.read(stdin_fd, CHUNK)
                 if data:
                     relay.from_client(data)
-                    _write_all(stdout_fd, relay.take_answers())
+                    write_all(stdout_fd, relay.take_answers())
                     continue
                 client_open = False
                 selector.unregister(stdin_fd)
@@ -245,22 +245,13 @@ def pump(relay: Relay, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
                 except OSError:
                     data = b""
                 if data:
-                    _write_all(stdout_fd, relay.from_engine(data))
+                    write_all(stdout_fd, relay.from_engine(data))
                 elif client_open:
                     _engine_gone(relay)
-                    _write_all(stdout_fd, relay.take_answers())
+                    write_all(stdout_fd, relay.take_answers())
                 else:
                     relay.drop()
     return 0
-
-
-def _watch(selector: selectors.BaseSelector, sock: socket.socket | None) -> None:
-    """Watch exactly the current engine socket."""
-    for key in list(selector.get_map().values()):
-        if key.data == "engine" and key.fileobj is not sock:
-            selector.unregister(key.fileobj)
-    if sock is not None and sock not in {k.fileobj for k in selector.get_map().values()}:
-        selector.register(sock, selectors.EVENT_READ, "engine")
 
 
 def relay_main(env: Mapping[str, str], db: str | None, args: list[str]) -> int | None:
